@@ -1,0 +1,247 @@
+/**
+ * Every tunable of dsys, in one place, with its default and the reason for it.
+ *
+ * This module owns the shape of the configuration, its named presets and its validation.
+ * It must not read flags, the environment or files: `cmd/` resolves those and passes the
+ * overrides to {@linkcode resolveConfig}. The model is memberlist's `DefaultLANConfig`.
+ *
+ * @module
+ */
+
+/** Network settings: where dsys listens and how it reaches the group. */
+export interface NetworkConfig {
+  /** Cluster name carried in every datagram; clusters with other names ignore each other. */
+  cluster: string;
+  /** IPv4 multicast group used for discovery and heartbeats. */
+  group: string;
+  /** UDP port of the multicast group; every dsys process of a cluster shares it. */
+  port: number;
+  /** Unicast port of a server; 0 picks a free port. Clients and probes always use 0. */
+  unicastPort: number;
+  /** Interface to use (name or IPv4 address); undefined means every up, multicast-capable one. */
+  iface?: string;
+  /** Multicast time-to-live. */
+  multicastTtl: number;
+  /** Whether this host's own processes hear its multicast. */
+  multicastLoopback: boolean;
+  /** Receive buffer asked of the kernel for `node:dgram` under Node (bytes). */
+  receiveBufferBytes: number;
+  /** Largest datagram accepted or sent (bytes). */
+  maxDatagramBytes: number;
+  /** Unicast seeds (`host:port`) for networks where multicast does not pass. */
+  peers: string[];
+}
+
+/** Authentication and replay protection settings. */
+export interface SecurityConfig {
+  /** Keyring: send with the first secret, accept any. Empty means a key derived from the cluster name. */
+  secrets: string[];
+  /** How far a datagram's timestamp may be from the receiver's clock (ms). */
+  maxClockSkewMs: number;
+  /** How many recent sequence numbers per sender the replay window remembers. */
+  replayWindow: number;
+  /** How many senders the replay guard tracks before it forgets the least recent. */
+  replaySenders: number;
+}
+
+/** Failure detection, discovery and election timing. */
+export interface TimingConfig {
+  /** How often a server multicasts its heartbeat (ms). */
+  heartbeatIntervalMs: number;
+  /** How often the runtime ticks the protocol cores (ms). */
+  tickIntervalMs: number;
+  /** Silence after which a server becomes suspect (ms). */
+  suspectAfterMs: number;
+  /** How long a direct or indirect verification probe waits for an answer (ms). */
+  probeTimeoutMs: number;
+  /** How many other members are asked to probe a suspect indirectly. */
+  indirectProbes: number;
+  /** A tick gap at least this long means this process itself was stalled (ms). */
+  stallThresholdMs: number;
+  /** How long a starting server listens for an existing cluster before forming one (ms). */
+  discoveryWindowMs: number;
+  /** How many discovery probes a starting process sends, with exponential backoff. */
+  discoveryAttempts: number;
+  /** How long a dead or departed member is remembered before it is forgotten (ms). */
+  forgetAfterMs: number;
+  /** How long an election waits for an ANSWER from a higher-ordered server (ms). */
+  electionAnswerTimeoutMs: number;
+  /** How long a server that got an ANSWER waits for the COORDINATOR (ms). */
+  electionCoordinatorTimeoutMs: number;
+}
+
+/** The whole configuration of a dsys process. */
+export interface Config {
+  /** Network settings. */
+  network: NetworkConfig;
+  /** Authentication settings. */
+  security: SecurityConfig;
+  /** Protocol timing. */
+  timing: TimingConfig;
+}
+
+/** Default for a LAN: fast failover, no false alarms on a busy two-core machine. */
+export function defaultLanConfig(): Config {
+  return {
+    network: {
+      // Short, readable; people running one cluster never have to name it.
+      cluster: "dsys",
+      // Organisation-local scope (RFC 2365): never routed off the site.
+      group: "239.255.77.77",
+      // Above the registered range's common services, below the ephemeral range.
+      port: 7400,
+      // Fixed so that firewall rules can name it; the next port after the group's.
+      unicastPort: 7401,
+      iface: undefined,
+      // One hop: the chat stays on the LAN segment.
+      multicastTtl: 1,
+      // Several processes on one host must hear each other.
+      multicastLoopback: true,
+      // Measured: 1–4 MiB removes most loss at high rates under Node (field notes).
+      receiveBufferBytes: 4 * 1024 * 1024,
+      // Well under the 64 KiB UDP limit; larger datagrams are hostile or a bug.
+      maxDatagramBytes: 16 * 1024,
+      peers: [],
+    },
+    security: {
+      secrets: [],
+      // LAN clocks drift by seconds, not minutes; older datagrams are replays.
+      maxClockSkewMs: 120_000,
+      // Covers the reordering of a burst of heartbeats and chat batches.
+      replayWindow: 1024,
+      // Bounds memory under forged-sender floods; far above any real cluster.
+      replaySenders: 4096,
+    },
+    timing: {
+      // Ten a second: cheap on a LAN and gives the detector a fine grain.
+      heartbeatIntervalMs: 100,
+      // Finer than every timeout below, so none is late by more than this.
+      tickIntervalMs: 25,
+      // Five heartbeats lost in a row before suspicion; survives GC pauses of a few 100 ms.
+      suspectAfterMs: 500,
+      // LAN round trips are well under a millisecond; this covers a busy event loop.
+      probeTimeoutMs: 200,
+      // Two helpers give an independent path without flooding a small cluster (SWIM uses 3).
+      indirectProbes: 2,
+      // A gap of 10 ticks means our own process stalled; re-check before accusing others.
+      stallThresholdMs: 250,
+      // Enough for every live server to answer a probe twice.
+      discoveryWindowMs: 600,
+      // Probes at 0, 100, 200, 400 ms cover a lost probe or answer.
+      discoveryAttempts: 4,
+      // Long enough for a restarted server to be told apart from the old one.
+      forgetAfterMs: 30_000,
+      // LAN round trip plus a busy event loop.
+      electionAnswerTimeoutMs: 150,
+      // The winner announces right after its own answer window; allow two of them.
+      electionCoordinatorTimeoutMs: 400,
+    },
+  };
+}
+
+/** A faster preset for loopback and namespace tests: same ratios, smaller numbers where safe. */
+export function testConfig(): Config {
+  const config = defaultLanConfig();
+  config.network.cluster = "dsys-test";
+  config.network.unicastPort = 0;
+  return config;
+}
+
+/** A configuration value that is out of range or malformed. */
+export class ConfigError extends Error {
+  /** Creates an error naming the offending setting. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Deep-partial overrides of a {@linkcode Config}. */
+export interface ConfigOverrides {
+  /** Network overrides. */
+  network?: Partial<NetworkConfig>;
+  /** Security overrides. */
+  security?: Partial<SecurityConfig>;
+  /** Timing overrides. */
+  timing?: Partial<TimingConfig>;
+}
+
+/** Applies overrides to a base configuration and validates the result. */
+export function resolveConfig(
+  overrides: ConfigOverrides = {},
+  base: Config = defaultLanConfig(),
+): Config {
+  const config: Config = {
+    network: { ...base.network, ...stripUndefined(overrides.network) },
+    security: { ...base.security, ...stripUndefined(overrides.security) },
+    timing: { ...base.timing, ...stripUndefined(overrides.timing) },
+  };
+  validateConfig(config);
+  return config;
+}
+
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<
+    T
+  >;
+}
+
+/** Throws a {@linkcode ConfigError} for the first invalid setting. */
+export function validateConfig(config: Config): void {
+  const { network, timing } = config;
+  if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
+    throw new ConfigError(
+      `--cluster "${network.cluster}": use 1-64 letters, digits, '.', '_' or '-'`,
+    );
+  }
+  if (!isMulticastIPv4(network.group)) {
+    throw new ConfigError(
+      `--group ${network.group}: not an IPv4 multicast address (224.0.0.0-239.255.255.255)`,
+    );
+  }
+  checkPort("--port", network.port, 1);
+  checkPort("--unicast-port", network.unicastPort, 0);
+  if (
+    !Number.isInteger(network.multicastTtl) || network.multicastTtl < 1 ||
+    network.multicastTtl > 255
+  ) {
+    throw new ConfigError(`multicast TTL ${network.multicastTtl}: use 1-255`);
+  }
+  for (const peer of network.peers) parseHostPort(peer, "--peers");
+  for (const [name, value] of Object.entries(timing)) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new ConfigError(`timing.${name} ${value}: must be a positive number`);
+    }
+  }
+}
+
+function checkPort(flag: string, port: number, min: number): void {
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    throw new ConfigError(`${flag} ${port}: use a whole number from ${min} to 65535`);
+  }
+}
+
+/** True for a dotted-quad IPv4 address in 224.0.0.0/4. */
+export function isMulticastIPv4(address: string): boolean {
+  const octets = parseIPv4(address);
+  return octets !== undefined && octets[0] >= 224 && octets[0] <= 239;
+}
+
+/** Parses a dotted-quad IPv4 address into its four octets, or undefined. */
+export function parseIPv4(address: string): number[] | undefined {
+  const parts = address.split(".");
+  if (parts.length !== 4) return undefined;
+  const octets = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
+  return octets.every((o) => o >= 0 && o <= 255) ? octets : undefined;
+}
+
+/** Parses `host:port`, throwing a {@linkcode ConfigError} that names the flag. */
+export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const match = /^([^:\s]+):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new ConfigError(`${flag} "${text}": expected host:port with a port from 1 to 65535`);
+  }
+  return { host: match[1], port };
+}
