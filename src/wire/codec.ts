@@ -1,0 +1,356 @@
+/**
+ * The byte layout of a dsys datagram, and its authentication.
+ *
+ * This module owns turning an {@linkcode Envelope} into bytes and back: framing, the HMAC tag,
+ * the order of the checks and the rejection counters. What a body means and which bodies are
+ * valid belongs to `messages.ts`; keys to `keyring.ts`; replay windows to `replay.ts`. Nothing
+ * here does I/O or reads a clock: the caller passes the wall-clock time in.
+ *
+ * @module
+ */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Keyring } from "./keyring.ts";
+import {
+  type Body,
+  type Envelope,
+  kindOfCode,
+  type KindSpec,
+  MESSAGE_KINDS,
+  ROLES,
+  type Sender,
+} from "./messages.ts";
+import { RejectionCounters, type RejectReason } from "./rejections.ts";
+import type { ReplayGuard } from "./replay.ts";
+
+/** Version of the byte layout below; a receiver rejects any other as "bad-version". */
+export const PROTOCOL_VERSION = 1;
+
+/** The first two bytes of every dsys datagram. */
+export const MAGIC: readonly [number, number] = [0xd5, 0x59];
+
+/*
+ * Byte layout of a datagram, big-endian throughout:
+ *
+ * | field       | bytes       | rule on decode                                               |
+ * |-------------|-------------|--------------------------------------------------------------|
+ * | magic       | 2           | 0xD5 0x59, else "bad-magic"                                  |
+ * | version     | u8          | PROTOCOL_VERSION, else "bad-version"                         |
+ * | type        | u8          | the body kind's code in MESSAGE_KINDS                        |
+ * | flags       | u8          | 0: no bit defined yet (bit 0 is reserved for "encrypted")    |
+ * | key id      | u32         | id of the key that made the tag, else "unknown-key"          |
+ * | cluster     | u8 + UTF-8  | the receiver's cluster name, else "wrong-cluster"            |
+ * | sender id   | u8 + UTF-8  | 1-128 bytes                                                  |
+ * | incarnation | f64         | a non-negative safe integer                                  |
+ * | seq         | u32         | per codec instance, from 1                                   |
+ * | ts          | f64         | sender's wall clock (ms since the epoch), finite             |
+ * | role        | u8          | index in ROLES                                               |
+ * | reply host  | u8 + UTF-8  | 1-255 bytes                                                  |
+ * | reply port  | u16         | 1-65535                                                      |
+ * | body        | u16 + UTF-8 | JSON object of the body without `kind`, valid for the kind   |
+ * | tag         | 16          | HMAC-SHA256 over every byte above, truncated, else "bad-tag" |
+ *
+ * Nothing may follow the tag. Unless named otherwise, a violated rule is "malformed".
+ * The tag is the leftmost 128 bits of the HMAC: RFC 2104 §5 allows truncating to at least half
+ * the hash length, and 128 bits leave a forger one chance in 2^128 per try.
+ */
+const TAG_BYTES = 16;
+const KEY_ID_AT = 5;
+const CLUSTER_AT = 9;
+const FLAGS_KNOWN = 0;
+const MAX_SENDER_ID_BYTES = 128;
+const MAX_SHORT_FIELD_BYTES = 0xff;
+const MAX_BODY_BYTES = 0xffff;
+const MAX_SEQ = 0xffffffff;
+/** Every fixed-size field, plus a 1-byte sender id and reply host and an empty cluster and body. */
+const MIN_DATAGRAM_BYTES = CLUSTER_AT + 1 + 2 + 8 + 4 + 8 + 1 + 2 + 2 + 2 + TAG_BYTES;
+
+/** What a codec needs: who it speaks for, which keys, and how large a datagram may be. */
+export interface CodecOptions {
+  /** Cluster name written into and required of every datagram. */
+  cluster: string;
+  /** Keys to sign with (the primary) and accept (any). */
+  keyring: Keyring;
+  /** Largest datagram encoded or accepted (bytes). */
+  maxDatagramBytes: number;
+  /** Replay protection for decoded datagrams; none when absent. */
+  replay?: ReplayGuard;
+}
+
+/** The outcome of {@linkcode WireCodec.decode}. */
+export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; reason: RejectReason };
+
+/** Thrown by {@linkcode WireCodec.encode} for a message that cannot be sent: a bug, not input. */
+export class EncodeError extends Error {
+  /** Creates an error that says which field is wrong. */
+  constructor(message: string) {
+    super(message);
+    this.name = "EncodeError";
+  }
+}
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Encodes and authenticates outgoing datagrams; checks and decodes incoming ones. */
+export class WireCodec {
+  /** How many incoming datagrams were rejected, by reason. */
+  readonly rejections: RejectionCounters = new RejectionCounters();
+  #cluster: string;
+  #clusterBytes: Uint8Array;
+  #keyring: Keyring;
+  #maxDatagramBytes: number;
+  #replay: ReplayGuard | undefined;
+  #seq = 0;
+
+  /** Creates a codec; throws an {@linkcode EncodeError} for a cluster name that cannot be sent. */
+  constructor(opts: CodecOptions) {
+    this.#cluster = opts.cluster;
+    this.#clusterBytes = encoder.encode(opts.cluster);
+    if (this.#clusterBytes.length < 1 || this.#clusterBytes.length > MAX_SHORT_FIELD_BYTES) {
+      throw new EncodeError(`cluster name "${opts.cluster}": must be 1-255 bytes of UTF-8`);
+    }
+    this.#keyring = opts.keyring;
+    this.#maxDatagramBytes = opts.maxDatagramBytes;
+    this.#replay = opts.replay;
+  }
+
+  /**
+   * Encodes one datagram, signed with the keyring's primary key, with the next sequence number.
+   * Throws an {@linkcode EncodeError} for an invalid sender or body, for a datagram larger than
+   * `maxDatagramBytes`, and once the 2^32 - 1 sequence numbers of this codec are used up.
+   */
+  encode(sender: Sender, body: Body, nowWallMs: number): Uint8Array {
+    const { kind, ...fields } = body;
+    const spec: KindSpec | undefined = MESSAGE_KINDS[kind];
+    if (!spec) throw new EncodeError(`message kind "${kind}" is not in MESSAGE_KINDS`);
+    if (!spec.validate(fields)) throw new EncodeError(`invalid "${kind}" body: ${show(fields)}`);
+    const id = encoder.encode(sender.id);
+    if (id.length < 1 || id.length > MAX_SENDER_ID_BYTES) {
+      throw new EncodeError(`sender id "${sender.id}": must be 1-128 bytes of UTF-8`);
+    }
+    if (!isIncarnation(sender.incarnation)) {
+      throw new EncodeError(`incarnation ${sender.incarnation}: must be a safe integer >= 0`);
+    }
+    if (!Number.isFinite(nowWallMs)) throw new EncodeError(`timestamp ${nowWallMs}: not finite`);
+    const role = ROLES.indexOf(sender.role);
+    if (role < 0) throw new EncodeError(`role "${sender.role}": not one of ${ROLES.join(", ")}`);
+    const host = encoder.encode(sender.addr.host);
+    if (host.length < 1 || host.length > MAX_SHORT_FIELD_BYTES) {
+      throw new EncodeError(`reply host "${sender.addr.host}": must be 1-255 bytes of UTF-8`);
+    }
+    if (!isPort(sender.addr.port)) {
+      throw new EncodeError(`reply port ${sender.addr.port}: must be a whole number 1-65535`);
+    }
+    const json = encoder.encode(JSON.stringify(fields));
+    const size = MIN_DATAGRAM_BYTES - 2 + this.#clusterBytes.length + id.length + host.length +
+      json.length;
+    if (json.length > MAX_BODY_BYTES) {
+      throw new EncodeError(`"${kind}" body of ${json.length} bytes exceeds ${MAX_BODY_BYTES}`);
+    }
+    if (size > this.#maxDatagramBytes) {
+      throw new EncodeError(
+        `"${kind}" datagram of ${size} bytes exceeds maxDatagramBytes ${this.#maxDatagramBytes}`,
+      );
+    }
+    if (this.#seq >= MAX_SEQ) {
+      throw new EncodeError("sequence numbers used up: restart with a higher incarnation");
+    }
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    out.set(MAGIC, 0);
+    out[2] = PROTOCOL_VERSION;
+    out[3] = spec.code;
+    out[4] = FLAGS_KNOWN;
+    view.setUint32(KEY_ID_AT, this.#keyring.primary.id);
+    let at = putShort(out, CLUSTER_AT, this.#clusterBytes);
+    at = putShort(out, at, id);
+    view.setFloat64(at, sender.incarnation);
+    view.setUint32(at + 8, ++this.#seq);
+    view.setFloat64(at + 12, nowWallMs);
+    out[at + 20] = role;
+    at = putShort(out, at + 21, host);
+    view.setUint16(at, sender.addr.port);
+    view.setUint16(at + 2, json.length);
+    out.set(json, at + 4);
+    const tagAt = at + 4 + json.length;
+    out.set(this.#tag(this.#keyring.primary.auth, out.subarray(0, tagAt)), tagAt);
+    return out;
+  }
+
+  /**
+   * Checks and decodes one datagram; never throws. Every rejection is counted in
+   * {@linkcode WireCodec.rejections}. The replay guard, if any, sees only authentic datagrams.
+   */
+  decode(data: Uint8Array, nowWallMs: number): DecodeResult {
+    const n = data.byteLength;
+    if (n > this.#maxDatagramBytes) return this.#reject("too-large");
+    if (n < MIN_DATAGRAM_BYTES) return this.#reject("malformed");
+    if (data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) return this.#reject("bad-magic");
+    if (data[2] !== PROTOCOL_VERSION) return this.#reject("bad-version");
+    const kind = kindOfCode(data[3]);
+    if (kind === undefined || (data[4] & ~FLAGS_KNOWN) !== 0) return this.#reject("malformed");
+
+    const r = new Reader(data, KEY_ID_AT);
+    const keyId = r.u32();
+    const cluster = r.short();
+    const idBytes = r.short();
+    const incarnation = r.f64();
+    const seq = r.u32();
+    const ts = r.f64();
+    const role = ROLES[r.u8()];
+    const hostBytes = r.short();
+    const port = r.u16();
+    const json = r.bytes(r.u16());
+    const tagAt = r.at;
+    const tag = r.bytes(TAG_BYTES);
+    if (
+      !cluster || !idBytes || !hostBytes || !json || !tag || role === undefined ||
+      idBytes.length < 1 || idBytes.length > MAX_SENDER_ID_BYTES || hostBytes.length < 1 ||
+      !isIncarnation(incarnation) || seq < 0 || !Number.isFinite(ts) || !isPort(port)
+    ) {
+      return this.#reject("malformed");
+    }
+    const id = utf8(idBytes);
+    const host = utf8(hostBytes);
+    if (id === undefined || host === undefined) return this.#reject("malformed");
+    if (!sameBytes(cluster, this.#clusterBytes)) {
+      return this.#reject(utf8(cluster) === undefined ? "malformed" : "wrong-cluster");
+    }
+    const key = this.#keyring.byId(keyId);
+    if (!key) return this.#reject("unknown-key");
+    if (!timingSafeEqual(this.#tag(key.auth, data.subarray(0, tagAt)), tag)) {
+      return this.#reject("bad-tag");
+    }
+
+    const fields = parseFields(json);
+    if (!fields || !validates(MESSAGE_KINDS[kind], fields) || r.at !== n) {
+      return this.#reject("malformed");
+    }
+    const verdict = this.#replay?.check(id, incarnation, seq, ts, nowWallMs) ?? "ok";
+    if (verdict !== "ok") return this.#reject(verdict);
+    const sender: Sender = { id, incarnation, role, addr: { host, port } };
+    const body = { kind, ...fields } as Body;
+    return { ok: true, envelope: { cluster: this.#cluster, sender, seq, ts, body } };
+  }
+
+  #tag(key: Uint8Array, signed: Uint8Array): Uint8Array {
+    return createHmac("sha256", key).update(signed).digest().subarray(0, TAG_BYTES);
+  }
+
+  #reject(reason: RejectReason): DecodeResult {
+    this.rejections.count(reason);
+    return { ok: false, reason };
+  }
+}
+
+/**
+ * Reads big-endian fields from untrusted bytes. A read past the end yields a value that every
+ * check rejects (-1, NaN or undefined) and leaves the cursor past the end, so later reads fail too.
+ */
+class Reader {
+  at: number;
+  #bytes: Uint8Array;
+  #view: DataView;
+
+  constructor(bytes: Uint8Array, at: number) {
+    this.at = at;
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  #take(count: number): number {
+    const at = this.at;
+    this.at = count < 0 ? Infinity : at + count;
+    return this.at <= this.#bytes.length ? at : -1;
+  }
+
+  u8(): number {
+    const at = this.#take(1);
+    return at < 0 ? -1 : this.#bytes[at];
+  }
+
+  u16(): number {
+    const at = this.#take(2);
+    return at < 0 ? -1 : this.#view.getUint16(at);
+  }
+
+  u32(): number {
+    const at = this.#take(4);
+    return at < 0 ? -1 : this.#view.getUint32(at);
+  }
+
+  f64(): number {
+    const at = this.#take(8);
+    return at < 0 ? NaN : this.#view.getFloat64(at);
+  }
+
+  bytes(count: number): Uint8Array | undefined {
+    const at = this.#take(count);
+    return at < 0 ? undefined : this.#bytes.subarray(at, at + count);
+  }
+
+  /** A u8 length followed by that many bytes. */
+  short(): Uint8Array | undefined {
+    return this.bytes(this.u8());
+  }
+}
+
+function putShort(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  out[at] = bytes.length;
+  out.set(bytes, at + 1);
+  return at + 1 + bytes.length;
+}
+
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a body: valid UTF-8, valid JSON, a plain object, and no `kind` key of its own. */
+function parseFields(json: Uint8Array): Record<string, unknown> | undefined {
+  const text = utf8(json);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return Object.hasOwn(value, "kind") ? undefined : value as Record<string, unknown>;
+}
+
+/** Runs a kind's validator; one that throws on odd input counts as rejecting it. */
+function validates(spec: KindSpec, fields: Record<string, unknown>): boolean {
+  try {
+    return spec.validate(fields) === true;
+  } catch {
+    return false;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isIncarnation(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function isPort(value: number): boolean {
+  return Number.isInteger(value) && value >= 1 && value <= 0xffff;
+}
+
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value).slice(0, 200);
+  } catch {
+    return String(value);
+  }
+}

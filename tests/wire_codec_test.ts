@@ -1,0 +1,390 @@
+/**
+ * Tests of the datagram codec: every kind round-trips, and every rejection reason is produced
+ * by the datagram built to provoke it and by nothing else.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import {
+  type Body,
+  EncodeError,
+  Keyring,
+  type Kind,
+  kindOfCode,
+  MAGIC,
+  MESSAGE_KINDS,
+  PROTOCOL_VERSION,
+  REJECT_REASONS,
+  type RejectReason,
+  ReplayGuard,
+  type Sender,
+  WireCodec,
+} from "../src/wire/mod.ts";
+
+/** One sample body per kind. Whoever registers a kind adds its sample here. */
+const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
+  "discover": { kind: "discover", nonce: 123456789 },
+  "heartbeat": {
+    kind: "heartbeat",
+    version: "0.1.0",
+    priority: 0,
+    leader: "s3",
+    term: 2,
+    view: 5,
+    joining: false,
+  },
+  "welcome": {
+    kind: "welcome",
+    version: "0.1.0",
+    priority: 0,
+    leader: "s3",
+    term: 2,
+    view: 5,
+    joining: false,
+    members: [{
+      id: "s1",
+      role: "server",
+      host: "10.0.0.1",
+      port: 7401,
+      incarnation: 1,
+      priority: 0,
+    }],
+  },
+  "ping": { kind: "ping", nonce: 7 },
+  "ack": { kind: "ack", nonce: 7, target: "s1" },
+  "ping-req": { kind: "ping-req", nonce: 7, target: "s1", host: "10.0.0.1", port: 7401 },
+  "election": { kind: "election", term: 3, priority: 0 },
+  "answer": { kind: "answer", term: 3 },
+  "coordinator": { kind: "coordinator", term: 3, priority: 0 },
+  "leave": { kind: "leave" },
+  "discover-reply": {
+    kind: "discover-reply",
+    nonce: 42,
+    version: "0.1.0",
+    priority: 3,
+    uptimeMs: 98765,
+    viaGroup: true,
+    leader: "10.0.0.9:7401",
+    term: 4,
+    view: 12,
+  },
+};
+
+const CLUSTER = "wire-test";
+const MAX = 1400;
+const NOW = 1_750_000_000_000;
+const SENDER: Sender = {
+  id: "server-ä-1",
+  incarnation: 1_749_999_999_123,
+  role: "server",
+  addr: { host: "192.168.1.20", port: 7401 },
+};
+const COORDINATOR: Body = { kind: "coordinator", term: 5, priority: 5 };
+
+function codec(secrets: string[] = ["s3cret"], cluster = CLUSTER, replay?: ReplayGuard): WireCodec {
+  return new WireCodec({
+    cluster,
+    keyring: Keyring.fromSecrets(secrets, cluster),
+    maxDatagramBytes: MAX,
+    replay,
+  });
+}
+
+/** Offsets of the variable-position fields of a well-formed datagram (layout in codec.ts). */
+function offsets(d: Uint8Array) {
+  const idLenAt = 9 + 1 + d[9];
+  const incarnationAt = idLenAt + 1 + d[idLenAt];
+  const roleAt = incarnationAt + 20;
+  const hostLenAt = roleAt + 1;
+  const portAt = hostLenAt + 1 + d[hostLenAt];
+  const bodyLenAt = portAt + 2;
+  const bodyAt = bodyLenAt + 2;
+  const tagAt = bodyAt + ((d[bodyLenAt] << 8) | d[bodyLenAt + 1]);
+  return { idLenAt, incarnationAt, roleAt, hostLenAt, portAt, bodyLenAt, bodyAt, tagAt };
+}
+
+/** Recomputes the tag, as a key holder could: a check that runs after the tag must still fire. */
+function resign(d: Uint8Array, secret = "s3cret", cluster = CLUSTER): Uint8Array {
+  const key = Keyring.fromSecrets([secret], cluster).primary.auth;
+  const tagAt = d.length - 16;
+  const out = d.slice();
+  out.set(createHmac("sha256", key).update(d.subarray(0, tagAt)).digest().subarray(0, 16), tagAt);
+  return out;
+}
+
+/** A copy of `d` with `edit` applied to it, re-signed. */
+function edited(d: Uint8Array, edit: (copy: Uint8Array, view: DataView) => void): Uint8Array {
+  const copy = d.slice();
+  edit(copy, new DataView(copy.buffer));
+  return resign(copy);
+}
+
+/** A copy of `d` whose body is replaced by `body` (raw bytes), re-signed. */
+function withBody(d: Uint8Array, body: Uint8Array): Uint8Array {
+  const { bodyLenAt, bodyAt, tagAt } = offsets(d);
+  const out = new Uint8Array(bodyAt + body.length + 16);
+  out.set(d.subarray(0, bodyAt));
+  new DataView(out.buffer).setUint16(bodyLenAt, body.length);
+  out.set(body, bodyAt);
+  out.set(d.subarray(tagAt), bodyAt + body.length);
+  return resign(out);
+}
+
+function rejects(c: WireCodec, d: Uint8Array, reason: RejectReason, now = NOW): void {
+  const result = c.decode(d, now);
+  assert.deepEqual(result, { ok: false, reason });
+}
+
+Deno.test("every registered message kind has a round-trip sample", () => {
+  const missing = Object.keys(MESSAGE_KINDS).filter((kind) => !(kind in SAMPLES));
+  assert.deepEqual(missing, [], `add a sample body to SAMPLES for: ${missing.join(", ")}`);
+});
+
+Deno.test("every kind round-trips: decode(encode(x)) gives x back", () => {
+  const tx = codec();
+  const rx = codec();
+  for (const [kind, body] of Object.entries(SAMPLES)) {
+    const datagram = tx.encode(SENDER, body, NOW);
+    const result = rx.decode(datagram, NOW + 5);
+    assert.ok(result.ok, `${kind} rejected: ${JSON.stringify(result)}`);
+    assert.deepEqual(result.envelope.body, body);
+    assert.deepEqual(result.envelope.sender, SENDER);
+    assert.equal(result.envelope.cluster, CLUSTER);
+    assert.equal(result.envelope.ts, NOW);
+    assert.equal(datagram[3], MESSAGE_KINDS[kind as Kind].code);
+  }
+  assert.equal(rx.rejections.total(), 0);
+});
+
+Deno.test("the header starts with magic, version, type, zero flags and the key id", () => {
+  const keyring = Keyring.fromSecrets(["s3cret"], CLUSTER);
+  const d = codec().encode(SENDER, COORDINATOR, NOW);
+  const type = MESSAGE_KINDS.coordinator.code;
+  assert.deepEqual([...d.subarray(0, 5)], [...MAGIC, PROTOCOL_VERSION, type, 0]);
+  assert.equal(new DataView(d.buffer).getUint32(5), keyring.primary.id);
+  assert.equal(new TextDecoder().decode(d.subarray(10, 10 + d[9])), CLUSTER);
+});
+
+Deno.test("encode numbers datagrams from 1, one more each time", () => {
+  const tx = codec();
+  const rx = codec();
+  const seqs = [0, 1, 2].map(() => {
+    const result = rx.decode(tx.encode(SENDER, COORDINATOR, NOW), NOW);
+    assert.ok(result.ok);
+    return result.envelope.seq;
+  });
+  assert.deepEqual(seqs, [1, 2, 3]);
+});
+
+Deno.test("encode refuses what no receiver would accept, naming the problem", () => {
+  const tx = codec();
+  const bad: [Sender, Body, number, RegExp][] = [
+    [{ ...SENDER, id: "" }, COORDINATOR, NOW, /sender id/],
+    [{ ...SENDER, id: "x".repeat(129) }, COORDINATOR, NOW, /sender id/],
+    [{ ...SENDER, incarnation: -1 }, COORDINATOR, NOW, /incarnation/],
+    [{ ...SENDER, incarnation: 1.5 }, COORDINATOR, NOW, /incarnation/],
+    [SENDER, COORDINATOR, NaN, /timestamp/],
+    [{ ...SENDER, role: "admin" as Sender["role"] }, COORDINATOR, NOW, /role/],
+    [{ ...SENDER, addr: { host: "", port: 1 } }, COORDINATOR, NOW, /reply host/],
+    [{ ...SENDER, addr: { host: "h", port: 0 } }, COORDINATOR, NOW, /reply port/],
+    [{ ...SENDER, addr: { host: "h", port: 65536 } }, COORDINATOR, NOW, /reply port/],
+    [SENDER, { kind: "coordinator", term: 1.5, priority: 1 }, NOW, /invalid "coordinator"/],
+  ];
+  bad.push([SENDER, { kind: "no-such-kind" } as unknown as Body, NOW, /not in MESSAGE_KINDS/]);
+  for (const [sender, body, now, message] of bad) {
+    assert.throws(
+      () => tx.encode(sender, body, now),
+      (e) => e instanceof EncodeError && message.test(e.message),
+    );
+  }
+  assert.throws(
+    () =>
+      new WireCodec({ cluster: "", keyring: Keyring.fromSecrets([], ""), maxDatagramBytes: MAX }),
+    EncodeError,
+  );
+  const tiny = new WireCodec({
+    cluster: CLUSTER,
+    keyring: Keyring.fromSecrets([], CLUSTER),
+    maxDatagramBytes: 80,
+  });
+  assert.throws(() => tiny.encode(SENDER, COORDINATOR, NOW), /exceeds maxDatagramBytes 80/);
+});
+
+Deno.test("the smallest possible datagram decodes and the largest allowed one is accepted", () => {
+  const c = new WireCodec({
+    cluster: "c",
+    keyring: Keyring.fromSecrets([], "c"),
+    maxDatagramBytes: MAX,
+  });
+  const small = c.encode({ id: "a", incarnation: 0, role: "probe", addr: { host: "h", port: 1 } }, {
+    kind: "discover",
+    nonce: 0,
+  }, 0);
+  assert.ok(c.decode(small, 0).ok);
+  const exact = new WireCodec({
+    cluster: CLUSTER,
+    keyring: Keyring.fromSecrets(["s3cret"], CLUSTER),
+    maxDatagramBytes: codec().encode(SENDER, COORDINATOR, NOW).length,
+  });
+  assert.ok(exact.decode(exact.encode(SENDER, COORDINATOR, NOW), NOW).ok);
+});
+
+Deno.test("size, magic and version are checked first", () => {
+  const c = codec();
+  const good = c.encode(SENDER, COORDINATOR, NOW);
+  rejects(c, new Uint8Array(MAX + 1), "too-large");
+  rejects(c, new Uint8Array(0), "malformed");
+  rejects(c, good.subarray(0, 54), "malformed");
+  rejects(c, edited(good, (d) => (d[0] = 0xd4)), "bad-magic");
+  rejects(c, edited(good, (d) => (d[1] = 0x00)), "bad-magic");
+  rejects(c, edited(good, (d) => (d[2] = PROTOCOL_VERSION + 1)), "bad-version");
+});
+
+Deno.test("header fields out of range are malformed even when the tag is right", () => {
+  const c = codec();
+  const good = c.encode(SENDER, COORDINATOR, NOW);
+  const o = offsets(good);
+  let unknownCode = 0;
+  while (kindOfCode(unknownCode) !== undefined) unknownCode++;
+  const cases: [string, Uint8Array][] = [
+    ["unknown type code", edited(good, (d) => (d[3] = unknownCode))],
+    ["reserved flag bit 0", edited(good, (d) => (d[4] = 1))],
+    ["unknown flag bit 7", edited(good, (d) => (d[4] = 0x80))],
+    ["negative incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, -1))],
+    ["fractional incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, 0.5))],
+    ["NaN incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, NaN))],
+    ["unsafe incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, 2 ** 53))],
+    ["infinite ts", edited(good, (_, v) => v.setFloat64(o.incarnationAt + 12, Infinity))],
+    ["NaN ts", edited(good, (_, v) => v.setFloat64(o.incarnationAt + 12, NaN))],
+    ["role out of range", edited(good, (d) => (d[o.roleAt] = 3))],
+    ["port 0", edited(good, (_, v) => v.setUint16(o.portAt, 0))],
+    ["invalid UTF-8 in sender id", edited(good, (d) => (d[o.idLenAt + 1] = 0xff))],
+    ["invalid UTF-8 in host", edited(good, (d) => (d[o.hostLenAt + 1] = 0xc3))],
+    ["invalid UTF-8 in cluster", edited(good, (d) => (d[10] = 0x80))],
+    ["body length past the end", edited(good, (_, v) => v.setUint16(o.bodyLenAt, 0xffff))],
+    ["empty sender id", edited(good, (d) => (d[o.idLenAt] = 0))],
+    ["host length past the end", edited(good, (d) => (d[o.hostLenAt] = 0xff))],
+  ];
+  for (const [name, datagram] of cases) {
+    assert.deepEqual(c.decode(datagram, NOW), { ok: false, reason: "malformed" }, name);
+  }
+});
+
+Deno.test("a sender id of 129 bytes is malformed", () => {
+  const c = codec();
+  const good = c.encode({ ...SENDER, id: "x".repeat(128) }, COORDINATOR, NOW);
+  assert.ok(c.decode(good, NOW).ok);
+  const { idLenAt } = offsets(good);
+  const longer = new Uint8Array(good.length + 1);
+  longer.set(good.subarray(0, idLenAt + 1));
+  longer[idLenAt] = 129;
+  longer[idLenAt + 1] = 0x78;
+  longer.set(good.subarray(idLenAt + 1), idLenAt + 2);
+  rejects(c, resign(longer), "malformed");
+});
+
+Deno.test("another cluster's datagrams are wrong-cluster, even with the same secret", () => {
+  const tx = codec(["shared"], "blue");
+  rejects(codec(["shared"], "green"), tx.encode(SENDER, COORDINATOR, NOW), "wrong-cluster");
+});
+
+Deno.test("a key the receiver does not hold is unknown-key; a forged tag is bad-tag", () => {
+  const good = codec().encode(SENDER, COORDINATOR, NOW);
+  rejects(codec(["other"]), good, "unknown-key");
+  const c = codec();
+  const flippedTag = good.slice();
+  flippedTag[good.length - 1] ^= 1;
+  rejects(c, flippedTag, "bad-tag");
+  const flippedBody = good.slice();
+  flippedBody[offsets(good).bodyAt + 2] ^= 0x20;
+  rejects(c, flippedBody, "bad-tag");
+  const flippedSeq = good.slice();
+  flippedSeq[offsets(good).incarnationAt + 11] ^= 1;
+  rejects(c, flippedSeq, "bad-tag");
+  const shortBody = good.slice();
+  new DataView(shortBody.buffer).setUint16(offsets(good).bodyLenAt, 1);
+  rejects(c, resign(shortBody), "bad-tag");
+});
+
+Deno.test("a signed body that is not a valid body of its kind is malformed", () => {
+  const c = codec();
+  const good = c.encode(SENDER, COORDINATOR, NOW);
+  const text = (s: string) => new TextEncoder().encode(s);
+  const bodies: [string, Uint8Array][] = [
+    ["empty", text("")],
+    ["not JSON", text("{version:1}")],
+    ["an array", text("[1,2]")],
+    ["null", text("null")],
+    ["a string", text('"coordinator"')],
+    ["a number", text("7")],
+    ["a kind key", text('{"kind":"coordinator","term":1,"priority":1}')],
+    ["a failing validator", text('{"term":"1","priority":1}')],
+    ["a missing field", text('{"term":1}')],
+    ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0x7d])],
+  ];
+  assert.ok(c.decode(withBody(good, text('{"term":1,"priority":1}')), NOW).ok);
+  for (const [name, body] of bodies) {
+    assert.deepEqual(c.decode(withBody(good, body), NOW), { ok: false, reason: "malformed" }, name);
+  }
+  const trailing = new Uint8Array(good.length + 1);
+  trailing.set(good);
+  rejects(c, trailing, "malformed");
+});
+
+Deno.test("a __proto__ key in a body stays data and pollutes nothing", () => {
+  const c = codec();
+  const good = c.encode(SENDER, COORDINATOR, NOW);
+  const json = '{"term":1,"priority":1,"__proto__":{"polluted":true}}';
+  const result = c.decode(withBody(good, new TextEncoder().encode(json)), NOW);
+  assert.ok(result.ok);
+  assert.equal(Object.getPrototypeOf(result.envelope.body), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("with a replay guard, a repeated datagram is replayed and a stale one too-old", () => {
+  const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
+  const rx = codec(["s3cret"], CLUSTER, guard);
+  const tx = codec();
+  const first = tx.encode(SENDER, COORDINATOR, NOW);
+  assert.ok(rx.decode(first, NOW).ok);
+  rejects(rx, first, "replayed");
+  rejects(rx, tx.encode(SENDER, COORDINATOR, NOW - 5000), "too-old");
+  assert.ok(rx.decode(tx.encode(SENDER, COORDINATOR, NOW), NOW).ok);
+});
+
+Deno.test("a forged datagram does not touch the replay window", () => {
+  const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
+  const rx = codec(["s3cret"], CLUSTER, guard);
+  const genuine = codec().encode(SENDER, COORDINATOR, NOW);
+  const forged = genuine.slice();
+  forged[forged.length - 1] ^= 1;
+  rejects(rx, forged, "bad-tag");
+  assert.equal(guard.size, 0);
+  assert.ok(rx.decode(genuine, NOW).ok);
+});
+
+Deno.test("decode counts every rejection by reason", () => {
+  const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
+  const rx = codec(["s3cret"], CLUSTER, guard);
+  const good = codec().encode(SENDER, COORDINATOR, NOW);
+  const tampered = good.slice();
+  tampered[good.length - 1] ^= 1;
+  const inputs: Uint8Array[] = [
+    new Uint8Array(MAX + 1),
+    edited(good, (d) => (d[0] = 0)),
+    edited(good, (d) => (d[2] = 9)),
+    new Uint8Array(3),
+    codec(["s3cret"], "elsewhere").encode(SENDER, COORDINATOR, NOW),
+    codec(["other"]).encode(SENDER, COORDINATOR, NOW),
+    tampered,
+    good,
+    good,
+    codec().encode(SENDER, COORDINATOR, 0),
+  ];
+  for (const input of inputs) rx.decode(input, NOW);
+  const expected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 1]));
+  assert.deepEqual(rx.rejections.snapshot(), expected);
+  assert.equal(rx.rejections.total(), REJECT_REASONS.length);
+});
