@@ -1,0 +1,15 @@
+/**
+ * Membership: the group view (who is in the group, in which state), failure detection, and the
+ * events and actions they produce. Pure state machines: no I/O, no timers, no clock.
+ *
+ * This module only re-exports `events.ts` (view and event shapes), `outbox.ts` (actions),
+ * `table.ts` (member records, view number) and `detector.ts` (suspect, verify, declare dead).
+ * Leadership is `../election/`'s; the server core (`../server/core.ts`) wires both together.
+ *
+ * @module
+ */
+
+export * from "./events.ts";
+export * from "./outbox.ts";
+export * from "./table.ts";
+export * from "./detector.ts";

@@ -1,0 +1,197 @@
+/**
+ * What must hold in every simulated run: per-step invariants (checked after every step of every
+ * server by {@linkcode InvariantChecker}) and the stable-state property
+ * ({@linkcode stableProblem}), checked at the end of quiet periods.
+ *
+ * @module
+ */
+
+import type { TimingConfig } from "../../src/config/mod.ts";
+import { compareOrder } from "../../src/election/order.ts";
+import type { ClusterEvent, CoreAction, CoreEvent } from "../../src/server/core.ts";
+import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
+
+/** A broken invariant; the message says which, where and when. */
+export class SimViolation extends Error {
+  /** Creates a violation. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SimViolation";
+  }
+}
+
+interface Progress {
+  incarnation: number;
+  term: number;
+  view: number;
+}
+
+/** How many recent events a failure report shows. */
+const TRACE_LINES = 80;
+
+/**
+ * Checks after every step: a server's term and view number never go back within one process; a
+ * leader it names is itself or a live member of its view; and no server is suspected or declared
+ * dead while it runs, is not stopped and is connected to its accuser, outside the detection
+ * window after a disturbance of the accused (with no loss that is a violation, with loss it is
+ * counted). During a quiet hold on a lossless network (which starts once the detection window
+ * after the last disturbance has passed) no election, suspicion, death or leader change may
+ * happen at all.
+ */
+export class InvariantChecker implements SimObserver {
+  readonly #sim: Simulation;
+  readonly #progress = new Map<string, Progress>();
+  readonly #trace: string[] = [];
+  /** True during a quiet hold (set by the schedule runner). */
+  quiet = false;
+  /** Deaths declared of servers that were in fact running, unpaused and connected. */
+  falseDeaths = 0;
+  /** Every death declared. */
+  deaths = 0;
+  /** Suspicions of servers that were running, unpaused and connected. */
+  falseSuspicions = 0;
+  /** Every election started. */
+  elections = 0;
+
+  /** Watches `sim`. */
+  constructor(sim: Simulation) {
+    this.#sim = sim;
+    sim.observers.push(this);
+  }
+
+  /** The last events seen, one line each, for a failure report. */
+  trace(): string {
+    return this.#trace.join("\n");
+  }
+
+  /** See {@linkcode SimObserver.afterStep}. */
+  afterStep(node: SimNode, _event: CoreEvent, actions: CoreAction[]): void {
+    const core = node.core;
+    if (!core) return;
+    const { term } = core.leader();
+    let progress = this.#progress.get(node.id);
+    if (!progress || progress.incarnation !== node.incarnation) {
+      progress = { incarnation: node.incarnation, term: 0, view: 0 };
+      this.#progress.set(node.id, progress);
+    }
+    if (term < progress.term) {
+      this.#fail(`${node.id}: term went back from ${progress.term} to ${term}`);
+    }
+    progress.term = term;
+    for (const action of actions) {
+      if (action.type === "notify") this.#onEvent(node, progress, action.event);
+    }
+  }
+
+  #onEvent(node: SimNode, progress: Progress, event: ClusterEvent): void {
+    const sim = this.#sim;
+    this.#trace.push(`t=${sim.now.toFixed(1)} ${node.id}#${node.incarnation} ${describe(event)}`);
+    if (this.#trace.length > TRACE_LINES) this.#trace.shift();
+    const strict = sim.network.loss === 0;
+    switch (event.type) {
+      case "view-changed":
+        if (event.view < progress.view) {
+          this.#fail(`${node.id}: view went back from ${progress.view} to ${event.view}`);
+        }
+        progress.view = event.view;
+        return;
+      case "member-dead": {
+        this.deaths++;
+        if (this.#falselyAccused(node, event.member.id, event.member.incarnation)) {
+          this.falseDeaths++;
+          if (strict) {
+            this.#fail(`${node.id} declared ${event.member.id} dead while it was reachable`);
+          }
+        }
+        if (this.quiet && strict) this.#fail(`${node.id} declared a death during a quiet period`);
+        return;
+      }
+      case "member-suspect":
+        if (this.#falselyAccused(node, event.member.id, event.member.incarnation)) {
+          this.falseSuspicions++;
+          if (strict) this.#fail(`${node.id} suspected ${event.member.id} while it was reachable`);
+        }
+        if (this.quiet && strict) {
+          this.#fail(`${node.id} suspected ${event.member.id} in a quiet period`);
+        }
+        return;
+      case "election-started":
+        this.elections++;
+        if (this.quiet && strict) this.#fail(`${node.id} started an election in a quiet period`);
+        return;
+      case "leader-changed": {
+        if (this.quiet && strict) this.#fail(`${node.id} changed leader in a quiet period`);
+        if (event.leader === null || event.leader === node.id) return;
+        const member = node.core!.view().members.find((m) => m.id === event.leader);
+        if (!member || (member.state !== "alive" && member.state !== "suspect")) {
+          this.#fail(`${node.id} follows ${event.leader}, which is not a live member of its view`);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #falselyAccused(accuser: SimNode, id: string, incarnation: number): boolean {
+    const sim = this.#sim;
+    const victim = sim.node(id);
+    const window = detectionWindow(sim.timing);
+    return victim.up && !victim.stopped && victim.incarnation === incarnation &&
+      sim.connected(accuser, victim) && sim.now - victim.disturbedAt > window &&
+      sim.now - sim.partitionChangedAt > window;
+  }
+
+  #fail(message: string): never {
+    throw new SimViolation(`t=${this.#sim.now.toFixed(1)}: ${message}`);
+  }
+}
+
+/**
+ * How long after a disturbance (a start, crash, pause, wake or partition change) its effects may
+ * still show: the silence that makes a death, plus the first heartbeat and a few ticks.
+ */
+export function detectionWindow(t: TimingConfig): number {
+  return t.suspectAfterMs + t.probeTimeoutMs + 2 * t.heartbeatIntervalMs + 4 * t.tickIntervalMs;
+}
+
+/**
+ * Why the cluster is not (yet) stable, or null when it is: in every connected component of
+ * running servers that are not stopped (a stopped one counts as gone; a hiccup does not), every
+ * server follows the component's highest-ordered server, and its live members (alive or
+ * suspect, itself included) are exactly the component, each at its current incarnation.
+ */
+export function stableProblem(sim: Simulation): string | null {
+  for (const component of sim.components()) {
+    const expected = component.reduce((a, b) => (compareOrder(a, b) >= 0 ? a : b));
+    const ids = component.map((n) => n.id).sort();
+    for (const node of component) {
+      const view = node.core!.view();
+      if (view.leader !== expected.id) {
+        return `${node.id} follows ${view.leader} (term ${view.term}), expected ${expected.id}`;
+      }
+      const live = view.members.filter((m) => m.state === "alive" || m.state === "suspect");
+      const seen = live.map((m) => m.id).sort();
+      if (seen.join() !== ids.join()) {
+        return `${node.id} sees [${seen.join(" ")}], expected [${ids.join(" ")}]`;
+      }
+      const stale = live.find((m) => m.incarnation !== sim.node(m.id).incarnation);
+      if (stale) return `${node.id} holds an old incarnation of ${stale.id}`;
+    }
+  }
+  return null;
+}
+
+function describe(event: ClusterEvent): string {
+  switch (event.type) {
+    case "leader-changed":
+      return `leader ${event.leader ?? "none"} term ${event.term}`;
+    case "view-changed":
+      return `view ${event.view}`;
+    case "election-started":
+    case "election-won":
+      return `${event.type} term ${event.term}`;
+    default:
+      return `${event.type} ${event.member.id}#${event.member.incarnation}`;
+  }
+}

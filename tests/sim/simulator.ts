@@ -1,0 +1,388 @@
+/**
+ * A seeded discrete-event simulator of a dsys cluster: N `ServerCore`s over a simulated network
+ * with loss, duplication, delay jitter (hence reordering), partitions, crashes, restarts and
+ * pauses, in simulated time only.
+ *
+ * It owns the simulated network and processes; it checks nothing itself: an observer
+ * (`invariants.ts`) sees every step. Given the same seed and the same calls it does exactly the
+ * same thing, so a failing run replays from its seed.
+ *
+ * @module
+ */
+
+import type { TimingConfig } from "../../src/config/mod.ts";
+import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import type { Address } from "../../src/transport/types.ts";
+import { SeededRandom } from "../../src/util/random.ts";
+import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
+import { EventQueue } from "./queue.ts";
+
+/** How the simulated network treats every datagram. */
+export interface NetworkModel {
+  /** Base one-way latency (ms). */
+  latencyMs: number;
+  /** Extra delay drawn uniformly from [0, jitterMs) per datagram; reorders datagrams (ms). */
+  jitterMs: number;
+  /** Probability that a datagram is lost. */
+  loss: number;
+  /** Probability that a datagram is delivered twice. */
+  duplicate: number;
+  /** False: multicast does not pass, servers find each other through seeds only. */
+  multicast: boolean;
+}
+
+/** How each simulated process is scheduled. */
+export interface SchedulingModel {
+  /** Extra delay of every tick, uniform in [0, tickJitterMs) (ms). */
+  tickJitterMs: number;
+  /** Probability per tick that the process hiccups (a GC or a busy core) and processes nothing. */
+  hiccupChance: number;
+  /** Longest hiccup (ms); a hiccup lasts uniformly up to this. */
+  hiccupMaxMs: number;
+}
+
+/** One simulated server. */
+export interface ServerSpec {
+  /** Node id. */
+  id: string;
+  /** Bully priority. */
+  priority: number;
+}
+
+/** What a {@linkcode Simulation} needs. */
+export interface SimOptions {
+  /** Seed of every random choice. */
+  seed: number;
+  /** Protocol timing of every server. */
+  timing: TimingConfig;
+  /** The network. */
+  network: NetworkModel;
+  /** Process scheduling; default: 2 ms tick jitter, no hiccups. */
+  scheduling?: SchedulingModel;
+  /** Give every server every server's address as a seed (`--peers`). */
+  seedAll?: boolean;
+}
+
+/** Sees every step of every server; may throw to stop the run. */
+export interface SimObserver {
+  /** Called after a server processed an event, with the actions it returned. */
+  afterStep(node: SimNode, event: CoreEvent, actions: CoreAction[]): void;
+}
+
+/** One simulated process slot: a server that may be up, down or paused. */
+export class SimNode {
+  /** Node id. */
+  readonly id: string;
+  /** Bully priority. */
+  readonly priority: number;
+  /** Its unicast address. */
+  readonly addr: Address;
+  /** The running core, or null while down. */
+  core: ServerCore | null = null;
+  /** Incarnation of the running (or last) process. */
+  incarnation = 0;
+  /** True while paused (stopped or hiccuping): it processes nothing, datagrams queue up. */
+  paused = false;
+  /** True while paused by {@linkcode Simulation.pause} (SIGSTOP), not by a scheduling hiccup. */
+  stopped = false;
+  /** Last time it started, crashed, left, paused or woke (ms); scheduling hiccups do not count. */
+  disturbedAt = -Infinity;
+  /** Bumped whenever the process changes (crash, restart): ends stale tick loops. */
+  epoch = 0;
+  /** Bumped on every pause: only the latest pause's wake-up counts. */
+  pauses = 0;
+  /** Datagrams that arrived while paused. */
+  pending: { envelope: Envelope; viaGroup: boolean }[] = [];
+  /** True when a tick fell due while paused. */
+  tickDue = false;
+  /** Next sequence number of its datagrams. */
+  seq = 1;
+
+  /** Creates a slot; the process is down until started. */
+  constructor(spec: ServerSpec, index: number) {
+    this.id = spec.id;
+    this.priority = spec.priority;
+    this.addr = { host: `10.0.0.${index + 1}`, port: 7401 };
+  }
+
+  /** True while a process runs in this slot. */
+  get up(): boolean {
+    return this.core !== null;
+  }
+
+  /** The envelope sender of the running process. */
+  sender(): Sender {
+    return { id: this.id, incarnation: this.incarnation, role: "server", addr: this.addr };
+  }
+}
+
+const DEFAULT_SCHEDULING: SchedulingModel = { tickJitterMs: 2, hiccupChance: 0, hiccupMaxMs: 0 };
+
+/** A simulated cluster and network, advanced by {@linkcode Simulation.run}. */
+export class Simulation {
+  /** Every random choice comes from here. */
+  readonly rng: SeededRandom;
+  /** Protocol timing. */
+  readonly timing: TimingConfig;
+  /** The network model (may be changed between steps). */
+  network: NetworkModel;
+  /** Observers of every step. */
+  readonly observers: SimObserver[] = [];
+  /** Current simulated time (ms). */
+  now = 0;
+  /** Last time the partition changed (ms). */
+  partitionChangedAt = -Infinity;
+  /** Datagrams sent (a multicast counts once per receiver). */
+  readonly traffic = { sent: 0 };
+  readonly #scheduling: SchedulingModel;
+  readonly #queue = new EventQueue();
+  readonly #nodes: SimNode[] = [];
+  readonly #byId = new Map<string, SimNode>();
+  readonly #byAddress = new Map<string, SimNode>();
+  readonly #group = new Map<string, number>();
+  readonly #seedAll: boolean;
+
+  /** Creates a simulation with no servers. */
+  constructor(options: SimOptions) {
+    this.rng = new SeededRandom(options.seed);
+    this.timing = options.timing;
+    this.network = options.network;
+    this.#scheduling = options.scheduling ?? DEFAULT_SCHEDULING;
+    this.#seedAll = options.seedAll ?? false;
+  }
+
+  /** Adds a server slot (down until {@linkcode Simulation.start}). */
+  add(spec: ServerSpec): SimNode {
+    const node = new SimNode(spec, this.#nodes.length);
+    this.#nodes.push(node);
+    this.#byId.set(node.id, node);
+    this.#byAddress.set(key(node.addr), node);
+    return node;
+  }
+
+  /** Every slot, in the order added. */
+  get nodes(): readonly SimNode[] {
+    return this.#nodes;
+  }
+
+  /** The slot with this id. */
+  node(id: string): SimNode {
+    const node = this.#byId.get(id);
+    if (!node) throw new Error(`no simulated server ${id}`);
+    return node;
+  }
+
+  /** Starts (or restarts, with a higher incarnation) the process in a slot. */
+  start(id: string): void {
+    const node = this.node(id);
+    if (node.up) return;
+    node.incarnation++;
+    node.epoch++;
+    node.paused = false;
+    node.stopped = false;
+    node.pending = [];
+    node.tickDue = false;
+    node.seq = 1;
+    node.disturbedAt = this.now;
+    node.core = new ServerCore({
+      self: node.sender(),
+      priority: node.priority,
+      timing: this.timing,
+      seeds: this.#seedAll ? this.#nodes.map((n) => n.addr) : [],
+      version: "sim",
+      random: () => this.rng.next(),
+    });
+    this.#step(node, { type: "start", now: this.now });
+    this.#scheduleTick(node, node.epoch, this.rng.next() * this.timing.tickIntervalMs);
+  }
+
+  /** Kills the process in a slot (SIGKILL): its state is lost, nothing more is sent. */
+  crash(id: string): void {
+    const node = this.node(id);
+    if (!node.up) return;
+    node.core = null;
+    node.epoch++;
+    node.paused = false;
+    node.stopped = false;
+    node.pending = [];
+    node.disturbedAt = this.now;
+  }
+
+  /** Stops the process in a slot cleanly (SIGTERM): it wakes if paused, says goodbye, exits. */
+  leave(id: string): void {
+    const node = this.node(id);
+    if (!node.up) return;
+    if (node.paused) this.#wake(node, node.pauses, node.stopped);
+    this.#step(node, { type: "stop", now: this.now });
+    this.crash(id);
+  }
+
+  /**
+   * Pauses a process (SIGSTOP) for `ms`. On waking, its queued datagrams and the overdue tick
+   * arrive late, in a random one of the orders a runtime may produce: the tick after the
+   * datagrams, before them, or twice (a timer catching up) before them.
+   */
+  pause(id: string, ms: number): void {
+    const node = this.node(id);
+    if (!node.up || node.stopped) return;
+    node.disturbedAt = this.now;
+    this.#suspend(node, ms, true);
+  }
+
+  /** Splits the network: groups cannot hear each other; unlisted servers form one more group. */
+  partition(groups: string[][]): void {
+    this.#group.clear();
+    groups.forEach((ids, index) => {
+      for (const id of ids) this.#group.set(id, index + 1);
+    });
+    this.partitionChangedAt = this.now;
+  }
+
+  /** Removes every partition. */
+  heal(): void {
+    this.#group.clear();
+    this.partitionChangedAt = this.now;
+  }
+
+  /** The latest start, crash, pause, wake or partition change (ms). */
+  get lastDisturbance(): number {
+    let latest = this.partitionChangedAt;
+    for (const node of this.#nodes) latest = Math.max(latest, node.disturbedAt);
+    return latest;
+  }
+
+  /** True when `a` and `b` can hear each other. */
+  connected(a: SimNode, b: SimNode): boolean {
+    return (this.#group.get(a.id) ?? 0) === (this.#group.get(b.id) ?? 0);
+  }
+
+  /** The running servers, except stopped ones, grouped by what can hear what. */
+  components(): SimNode[][] {
+    const byGroup = new Map<number, SimNode[]>();
+    for (const node of this.#nodes) {
+      if (!node.up || node.stopped) continue;
+      const group = this.#group.get(node.id) ?? 0;
+      const members = byGroup.get(group);
+      if (members) members.push(node);
+      else byGroup.set(group, [node]);
+    }
+    return [...byGroup.values()];
+  }
+
+  /** Runs every event up to and including time `until`, then sets the clock to it. */
+  run(until: number): void {
+    while (this.#queue.peekTime() <= until) {
+      const event = this.#queue.pop()!;
+      this.now = event.at;
+      event.run();
+    }
+    if (until > this.now) this.now = until;
+  }
+
+  /** Runs until `done()` holds (checked every `pollMs`) or `deadline`; true when it held. */
+  runUntil(done: () => boolean, deadline: number, pollMs = 5): boolean {
+    for (;;) {
+      if (done()) return true;
+      if (this.now >= deadline) return false;
+      this.run(Math.min(deadline, this.now + pollMs));
+    }
+  }
+
+  #scheduleTick(node: SimNode, epoch: number, delay: number): void {
+    this.#queue.push(this.now + delay, () => this.#tick(node, epoch));
+  }
+
+  #nextTickDelay(): number {
+    return this.timing.tickIntervalMs + this.rng.next() * this.#scheduling.tickJitterMs;
+  }
+
+  #tick(node: SimNode, epoch: number): void {
+    if (node.epoch !== epoch || !node.up) return;
+    if (node.paused) {
+      node.tickDue = true;
+      return;
+    }
+    const { hiccupChance, hiccupMaxMs } = this.#scheduling;
+    if (hiccupChance > 0 && this.rng.chance(hiccupChance)) {
+      this.#suspend(node, this.rng.next() * hiccupMaxMs, false);
+      node.tickDue = true;
+      return;
+    }
+    this.#step(node, { type: "tick", now: this.now });
+    this.#scheduleTick(node, epoch, this.#nextTickDelay());
+  }
+
+  /** Pauses `node` for `ms`; a `disturbing` pause (not a scheduling hiccup) marks its wake. */
+  #suspend(node: SimNode, ms: number, disturbing: boolean): void {
+    node.paused = true;
+    node.stopped = disturbing;
+    const token = ++node.pauses;
+    this.#queue.push(this.now + ms, () => this.#wake(node, token, disturbing));
+  }
+
+  #wake(node: SimNode, token: number, disturbing: boolean): void {
+    if (node.pauses !== token || !node.paused) return;
+    node.paused = false;
+    node.stopped = false;
+    if (disturbing) node.disturbedAt = this.now;
+    const pending = node.pending;
+    node.pending = [];
+    const ticksFirst = node.tickDue ? this.rng.int(3) : 0;
+    for (let i = 0; i < ticksFirst; i++) this.#step(node, { type: "tick", now: this.now });
+    for (const { envelope, viaGroup } of pending) {
+      this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
+    }
+    if (ticksFirst === 0 && node.tickDue) this.#step(node, { type: "tick", now: this.now });
+    if (node.tickDue) {
+      node.tickDue = false;
+      this.#scheduleTick(node, node.epoch, this.#nextTickDelay());
+    }
+  }
+
+  #step(node: SimNode, event: CoreEvent): void {
+    const core = node.core;
+    if (!core) return;
+    const actions = core.step(event);
+    for (const observer of this.observers) observer.afterStep(node, event, actions);
+    for (const action of actions) {
+      if (action.type === "send") {
+        const to = this.#byAddress.get(key(action.to));
+        if (to && to !== node) this.#transmit(node, to, this.#envelope(node, action.body), false);
+      } else if (action.type === "multicast" && this.network.multicast) {
+        const envelope = this.#envelope(node, action.body);
+        for (const to of this.#nodes) {
+          if (to !== node) this.#transmit(node, to, envelope, true);
+        }
+      }
+    }
+  }
+
+  #envelope(node: SimNode, body: Body): Envelope {
+    return { cluster: "sim", sender: node.sender(), seq: node.seq++, ts: this.now, body };
+  }
+
+  #transmit(from: SimNode, to: SimNode, envelope: Envelope, viaGroup: boolean): void {
+    this.traffic.sent++;
+    if (!this.connected(from, to)) return;
+    const { latencyMs, jitterMs, loss, duplicate } = this.network;
+    if (loss > 0 && this.rng.chance(loss)) return;
+    const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const at = this.now + latencyMs + this.rng.next() * jitterMs;
+      this.#queue.push(at, () => this.#arrive(to, envelope, viaGroup));
+    }
+  }
+
+  #arrive(node: SimNode, envelope: Envelope, viaGroup: boolean): void {
+    if (!node.up) return;
+    if (node.paused) {
+      node.pending.push({ envelope, viaGroup });
+      return;
+    }
+    this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
+  }
+}
+
+function key(address: Address): string {
+  return `${address.host}:${address.port}`;
+}
