@@ -1,0 +1,57 @@
+/**
+ * The dsys command line: `dsys serve`, `dsys chat --user NAME`, `dsys probe`, `dsys version`.
+ *
+ * This is the entry point of the single binary and of the Node bundle. It only parses the
+ * command line and maps failures to exit codes; every command lives in its own module.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { Command } from "@commander-js/extra-typings";
+import { VERSION } from "../src/version.ts";
+import { chatCommand } from "./chat.ts";
+import { reportError } from "./errors.ts";
+import { probeCommand } from "./probe.ts";
+import { serveCommand } from "./serve.ts";
+
+/** The runtime this process runs on, for `dsys version`. */
+export function runtimeName(): string {
+  const deno = (globalThis as { Deno?: { version?: { deno?: string } } }).Deno;
+  return deno?.version?.deno ? `deno ${deno.version.deno}` : `node ${process.versions.node}`;
+}
+
+/** Writes commander's usage errors as one `dsys:` line. */
+function writeUsageError(text: string, write: (text: string) => void): void {
+  write(`dsys: ${text.replace(/^error: /, "").trimEnd()} (see --help)\n`);
+}
+
+/** Builds the whole command tree. */
+export function buildProgram(): Command {
+  const program = new Command("dsys")
+    .description("LAN group chat: servers find each other by multicast and elect a leader");
+  program.command("version").description("print the version").action(() => {
+    process.stdout.write(`dsys ${VERSION} (${runtimeName()})\n`);
+  });
+  for (const command of [serveCommand(), chatCommand(), probeCommand()]) {
+    program.addCommand(command as unknown as Command);
+  }
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride().configureOutput({ outputError: writeUsageError });
+  }
+  return program;
+}
+
+/** Runs the CLI with the given arguments (without the runtime and script). */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(args, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+if (import.meta.main) {
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -1,0 +1,43 @@
+/**
+ * dsys as a library: what a program embedding a dsys server, client or probe imports.
+ *
+ * - {@linkcode Server} runs a server (discovery, group view, failure detection, Bully election)
+ *   on real sockets; {@linkcode ServerCore} is its pure protocol state machine.
+ * - {@linkcode Endpoint} and {@linkcode discoverServers} find servers from a client or a probe.
+ * - `src/config` holds every tunable ({@linkcode defaultLanConfig}, {@linkcode resolveConfig}).
+ * - `src/wire` defines every message and the authenticated codec; `src/transport` the sockets,
+ *   interface selection and fault injection.
+ *
+ * @example Start a server on loopback and stop it
+ * ```ts ignore
+ * import { resolveConfig, Server } from "./mod.ts";
+ * const config = resolveConfig({ network: { iface: "lo", unicastPort: 0 } });
+ * const server = await Server.start({ config, priority: 0 });
+ * console.log(server.view());
+ * await server.stop();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/config/mod.ts";
+export * from "./src/wire/mod.ts";
+export * from "./src/transport/mod.ts";
+export * from "./src/election/mod.ts";
+export * from "./src/membership/mod.ts";
+export { type CoreEvent, type CoreOptions, type CoreStats, ServerCore } from "./src/server/core.ts";
+export { Server, type ServerOptions, type ServerStats } from "./src/server/runtime.ts";
+export {
+  Endpoint,
+  type EndpointOptions,
+  type EndpointStats,
+  type EnvelopeHandler,
+  formatAddress,
+} from "./src/runtime/endpoint.ts";
+export {
+  type DiscoveredServer,
+  discoverServers,
+  type DiscoveryOptions,
+} from "./src/runtime/discovery.ts";
+export { LOG_LEVELS, logger, type LogSetup, setupLogging } from "./src/log/mod.ts";
+export { VERSION } from "./src/version.ts";

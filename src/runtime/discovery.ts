@@ -1,0 +1,78 @@
+/**
+ * Finding servers: the ask-and-collect step that chat clients and probes run before anything
+ * else. It multicasts `discover` (and unicasts it to `--peers` seeds), repeats with exponential
+ * backoff in case a datagram is lost, and collects the `discover-reply` answers with their
+ * round-trip times.
+ *
+ * @module
+ */
+
+import type { Address } from "../transport/types.ts";
+import type { DiscoverReplyBody } from "../wire/messages.ts";
+import type { Endpoint } from "./endpoint.ts";
+
+/** A server that answered discovery. */
+export interface DiscoveredServer {
+  /** Server id. */
+  id: string;
+  /** Its unicast reply address. */
+  address: Address;
+  /** Its answer. */
+  reply: DiscoverReplyBody;
+  /** Round trip of the first answer (ms). */
+  rttMs: number;
+}
+
+/** How long and how often to ask. */
+export interface DiscoveryOptions {
+  /** Total time to collect answers (ms). */
+  timeoutMs: number;
+  /** How many discover requests to send (backoff doubles from 100 ms). */
+  attempts: number;
+  /** Stop early once this many servers answered (default: collect until the timeout). */
+  enough?: number;
+}
+
+/** First retry delay; each later one doubles. */
+const FIRST_RETRY_MS = 100;
+
+/** Asks the group and the seeds who is there and collects the answers. */
+export function discoverServers(
+  endpoint: Endpoint,
+  options: DiscoveryOptions,
+): Promise<DiscoveredServer[]> {
+  const found = new Map<string, DiscoveredServer>();
+  const sentAt = new Map<number, number>();
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const nonceBase = Math.floor(Math.random() * 1e9);
+  return new Promise((resolve) => {
+    const finish = () => {
+      for (const timer of timers) clearTimeout(timer);
+      endpoint.onEnvelope(() => {});
+      resolve([...found.values()].sort((a, b) => a.id.localeCompare(b.id)));
+    };
+    endpoint.onEnvelope(({ sender, body }) => {
+      if (body.kind !== "discover-reply" || sender.role !== "server") return;
+      const started = sentAt.get(body.nonce);
+      if (started === undefined || found.has(sender.id)) return;
+      found.set(sender.id, {
+        id: sender.id,
+        address: sender.addr,
+        reply: body,
+        rttMs: performance.now() - started,
+      });
+      if (options.enough !== undefined && found.size >= options.enough) finish();
+    });
+    let delay = 0;
+    for (let attempt = 0; attempt < options.attempts; attempt++) {
+      const nonce = nonceBase + attempt;
+      timers.push(setTimeout(() => {
+        sentAt.set(nonce, performance.now());
+        endpoint.broadcast({ kind: "discover", nonce });
+      }, delay));
+      delay = delay === 0 ? FIRST_RETRY_MS : delay * 2;
+      if (delay >= options.timeoutMs) break;
+    }
+    timers.push(setTimeout(finish, options.timeoutMs));
+  });
+}

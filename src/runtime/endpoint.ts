@@ -1,0 +1,212 @@
+/**
+ * An endpoint: one process's presence on the network — its transport, its identity and its
+ * codec — shared by servers, chat clients and probes.
+ *
+ * It opens the sockets on the chosen interfaces, signs every outgoing body and verifies every
+ * incoming datagram, counts and reports rejected ones, and hands valid envelopes to one handler.
+ * It knows nothing of what the messages mean.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import type { Config } from "../config/mod.ts";
+import { parseHostPort } from "../config/mod.ts";
+import { logger } from "../log/mod.ts";
+import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
+import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
+import { openTransport, type SocketTransportKind } from "../transport/select.ts";
+import type { Address, Transport, TransportStats } from "../transport/types.ts";
+import { WireCodec } from "../wire/codec.ts";
+import { Keyring } from "../wire/keyring.ts";
+import type { Body, Envelope, Role, Sender } from "../wire/messages.ts";
+import type { RejectReason } from "../wire/rejections.ts";
+import { ReplayGuard } from "../wire/replay.ts";
+
+const log = logger("net");
+
+/** How to open an {@linkcode Endpoint}. */
+export interface EndpointOptions {
+  /** The resolved configuration. */
+  config: Config;
+  /** What this process is. */
+  role: Role;
+  /** Servers join the multicast group; clients and probes only send to it. */
+  joinGroup: boolean;
+  /** Unicast port to bind (0: any). */
+  unicastPort: number;
+  /** Node id; default `<address>:<port>` of the unicast socket. */
+  id?: string;
+  /** Force a transport implementation (default: `DSYS_TRANSPORT`, else the runtime's best). */
+  transportKind?: SocketTransportKind;
+  /** Environment to read `DSYS_FAULTS` from (default: the process environment). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. */
+export type EnvelopeHandler = (envelope: Envelope, viaGroup: boolean) => void;
+
+/** Counters of an endpoint: the transport's plus rejections by reason. */
+export interface EndpointStats extends TransportStats {
+  /** Rejected datagrams by reason. */
+  rejections: Record<RejectReason, number>;
+}
+
+/** A process's signed, verified presence on the network. */
+export class Endpoint {
+  readonly #transport: Transport;
+  readonly #codec: WireCodec;
+  readonly #peers: Address[];
+  readonly #warned = new Set<string>();
+  #handler: EnvelopeHandler = () => {};
+
+  /** Who this endpoint is, as carried in every datagram it sends. */
+  readonly self: Sender;
+  /** True when no secret was given and the key is derived from the cluster name. */
+  readonly usesClusterKey: boolean;
+
+  private constructor(
+    transport: Transport,
+    codec: WireCodec,
+    self: Sender,
+    options: EndpointOptions,
+  ) {
+    this.#transport = transport;
+    this.#codec = codec;
+    this.self = self;
+    this.#peers = options.config.network.peers.map((p) => parseHostPort(p, "--peers"));
+    this.usesClusterKey = options.config.security.secrets.length === 0;
+    transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
+  }
+
+  /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
+  static async open(options: EndpointOptions): Promise<Endpoint> {
+    const { network, security } = options.config;
+    const interfaces = selectInterfaces(listInterfaces(), network.iface);
+    let transport = await openTransport({
+      group: network.group,
+      port: network.port,
+      unicastPort: options.unicastPort,
+      joinGroup: options.joinGroup,
+      interfaces: interfaces.map((choice) => choice.iface),
+      multicastTtl: network.multicastTtl,
+      multicastLoopback: network.multicastLoopback,
+      receiveBufferBytes: network.receiveBufferBytes,
+      maxDatagramBytes: network.maxDatagramBytes,
+    }, options.transportKind);
+    const faults = (options.env ?? process.env).DSYS_FAULTS;
+    if (faults) {
+      const spec = parseFaultSpec(faults);
+      transport = withFaults(transport, spec, spec.seed ?? Date.now());
+      log.warn("fault injection on: {faults}", { event: "faults", faults });
+    }
+    for (const choice of interfaces) {
+      log.debug("interface {name} ({address}): {reason}", {
+        name: choice.iface.name,
+        address: choice.iface.address,
+        reason: choice.reason,
+      });
+    }
+    const keyring = Keyring.fromSecrets(security.secrets, network.cluster);
+    const codec = new WireCodec({
+      cluster: network.cluster,
+      keyring,
+      maxDatagramBytes: network.maxDatagramBytes,
+      replay: new ReplayGuard({
+        window: security.replayWindow,
+        maxSenders: security.replaySenders,
+        maxClockSkewMs: security.maxClockSkewMs,
+      }),
+    });
+    const addr = transport.localAddress;
+    const self: Sender = {
+      id: options.id ?? `${addr.host}:${addr.port}`,
+      incarnation: Date.now(),
+      role: options.role,
+      addr,
+    };
+    return new Endpoint(transport, codec, self, options);
+  }
+
+  /** The transport underneath (its kind and joined interfaces are worth logging). */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** Unicast seeds from `--peers`. */
+  get peers(): readonly Address[] {
+    return this.#peers;
+  }
+
+  /** Registers the handler for authenticated envelopes (a later call replaces it). */
+  onEnvelope(handler: EnvelopeHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Signs and sends a body to one address. */
+  send(body: Body, to: Address): void {
+    this.#transport.send(this.#codec.encode(this.self, body, Date.now()), to);
+  }
+
+  /** Signs and sends a body to the multicast group only. */
+  multicast(body: Body): void {
+    this.#transport.sendToGroup(this.#codec.encode(this.self, body, Date.now()));
+  }
+
+  /** Signs and sends a body to the multicast group and to every unicast seed. */
+  broadcast(body: Body): void {
+    const data = this.#codec.encode(this.self, body, Date.now());
+    this.#transport.sendToGroup(data);
+    for (const peer of this.#peers) this.#transport.send(data, peer);
+  }
+
+  /** A snapshot of the counters. */
+  stats(): EndpointStats {
+    return { ...this.#transport.stats(), rejections: this.#codec.rejections.snapshot() };
+  }
+
+  /** Closes the sockets. */
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  #receive(data: Uint8Array, from: Address, viaGroup: boolean): void {
+    const result = this.#codec.decode(data, Date.now());
+    if (!result.ok) {
+      this.#reportRejection(result.reason, from);
+      return;
+    }
+    if (result.envelope.sender.id === this.self.id) return;
+    this.#handler(result.envelope, viaGroup);
+  }
+
+  #reportRejection(reason: RejectReason, from: Address): void {
+    const key = `${from.host}/${reason}`;
+    if (this.#warned.has(key) || this.#warned.size >= MAX_WARNED) {
+      log.debug("rejected a datagram from {from}: {reason}", { from: formatAddress(from), reason });
+      return;
+    }
+    this.#warned.add(key);
+    log.warn("rejected a datagram from {from}: {reason}{hint}", {
+      event: "rejected",
+      from: formatAddress(from),
+      reason,
+      hint: REJECTION_HINTS[reason] ?? "",
+    });
+  }
+}
+
+/** Distinct (host, reason) pairs warned about before further rejections are only counted. */
+const MAX_WARNED = 256;
+
+const REJECTION_HINTS: Partial<Record<RejectReason, string>> = {
+  "unknown-key": " (does it use another --secret?)",
+  "wrong-cluster": " (another --cluster on this group and port)",
+  "bad-version": " (another dsys version)",
+  "too-old": " (replayed, or its clock is far off)",
+};
+
+/** Formats an address as `host:port`. */
+export function formatAddress(address: Address): string {
+  return `${address.host}:${address.port}`;
+}
