@@ -14,7 +14,25 @@ import {
   parseWholeNumber,
   withCommonOptions,
 } from "./options.ts";
+import { UsageError } from "./errors.ts";
 import { stopSignal } from "./signals.ts";
+
+/** Longest node id the wire format carries (bytes of UTF-8). */
+const MAX_ID_BYTES = 128;
+
+/** Checks `--id`: 1-128 bytes of printable text without spaces. */
+export function validateNodeId(id: string | undefined): string | undefined {
+  if (id === undefined) return undefined;
+  if (
+    id.length === 0 || new TextEncoder().encode(id).length > MAX_ID_BYTES ||
+    !/^[\x21-\x7e\u00a0-\uffff]+$/.test(id)
+  ) {
+    throw new UsageError(
+      `--id "${id}": use 1-${MAX_ID_BYTES} bytes of printable text without spaces`,
+    );
+  }
+  return id;
+}
 
 /** Builds the `serve` command. */
 export function serveCommand() {
@@ -33,6 +51,11 @@ export function serveCommand() {
     .addOption(
       new Option("--id <id>", "node id (default: <address>:<unicast port>)").env("DSYS_ID"),
     )
+    .addOption(
+      new Option("--status-interval <s>", "print the view every S seconds (0: never)")
+        .env("DSYS_STATUS_INTERVAL").argParser(parseWholeNumber)
+        .default(defaultLanConfig().output.statusIntervalMs / 1000),
+    )
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       setupLogging({ level: options.logLevel, json: options.logJson === true });
@@ -40,8 +63,14 @@ export function serveCommand() {
       const config = resolveConfig({
         ...overrides,
         network: { ...overrides.network, unicastPort: options.unicastPort },
+        output: { statusIntervalMs: options.statusInterval * 1000 },
       });
-      const server = await Server.start({ config, priority: options.priority, id: options.id });
+      const server = await Server.start({
+        config,
+        priority: options.priority,
+        id: validateNodeId(options.id),
+        statusTable: options.logJson !== true,
+      });
       await stopSignal();
       await server.stop();
     });

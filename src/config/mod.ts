@@ -70,6 +70,12 @@ export interface TimingConfig {
   electionCoordinatorTimeoutMs: number;
 }
 
+/** What a server prints for the people running it. */
+export interface OutputConfig {
+  /** How often `serve` prints its view as a table (ms); 0 switches it off. */
+  statusIntervalMs: number;
+}
+
 /** The whole configuration of a dsys process. */
 export interface Config {
   /** Network settings. */
@@ -78,6 +84,8 @@ export interface Config {
   security: SecurityConfig;
   /** Protocol timing. */
   timing: TimingConfig;
+  /** Output of the server for its operator. */
+  output: OutputConfig;
 }
 
 /** Default for a LAN: fast failover, no false alarms on a busy two-core machine. */
@@ -136,6 +144,10 @@ export function defaultLanConfig(): Config {
       // The winner announces right after its own answer window; allow two of them.
       electionCoordinatorTimeoutMs: 400,
     },
+    output: {
+      // Often enough to watch a cluster settle, rare enough not to bury the event lines.
+      statusIntervalMs: 10_000,
+    },
   };
 }
 
@@ -164,6 +176,8 @@ export interface ConfigOverrides {
   security?: Partial<SecurityConfig>;
   /** Timing overrides. */
   timing?: Partial<TimingConfig>;
+  /** Output overrides. */
+  output?: Partial<OutputConfig>;
 }
 
 /** Applies overrides to a base configuration and validates the result. */
@@ -175,6 +189,7 @@ export function resolveConfig(
     network: { ...base.network, ...stripUndefined(overrides.network) },
     security: { ...base.security, ...stripUndefined(overrides.security) },
     timing: { ...base.timing, ...stripUndefined(overrides.timing) },
+    output: { ...base.output, ...stripUndefined(overrides.output) },
   };
   validateConfig(config);
   return config;
@@ -189,7 +204,7 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
 
 /** Throws a {@linkcode ConfigError} for the first invalid setting. */
 export function validateConfig(config: Config): void {
-  const { network, timing } = config;
+  const { network, timing, output } = config;
   if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
     throw new ConfigError(
       `--cluster "${network.cluster}": use 1-64 letters, digits, '.', '_' or '-'`,
@@ -209,6 +224,13 @@ export function validateConfig(config: Config): void {
     throw new ConfigError(`multicast TTL ${network.multicastTtl}: use 1-255`);
   }
   for (const peer of network.peers) parseHostPort(peer, "--peers");
+  if (!Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0) {
+    throw new ConfigError(
+      `--status-interval ${
+        output.statusIntervalMs / 1000
+      }: use a whole number of seconds, 0 for off`,
+    );
+  }
   for (const [name, value] of Object.entries(timing)) {
     if (!Number.isFinite(value) || value <= 0) {
       throw new ConfigError(`timing.${name} ${value}: must be a positive number`);

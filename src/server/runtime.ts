@@ -10,6 +10,7 @@
  */
 
 import type { Config } from "../config/mod.ts";
+import { writeSync } from "node:fs";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
@@ -23,6 +24,7 @@ import {
   ServerCore,
   type ViewSnapshot,
 } from "./core.ts";
+import { formatViewTable, summarizeView } from "./status.ts";
 
 const log = logger("server");
 
@@ -36,6 +38,8 @@ export interface ServerOptions {
   id?: string;
   /** Force a transport implementation. */
   transportKind?: SocketTransportKind;
+  /** Print the status table as text on the standard error (false: only the JSON log event). */
+  statusTable?: boolean;
 }
 
 /** Counters of a server: its endpoint's and its protocol core's. */
@@ -52,6 +56,7 @@ export class Server {
   readonly #startedAt = performance.now();
   readonly #heard = new Set<string>();
   #timer?: ReturnType<typeof setInterval>;
+  #statusTimer?: ReturnType<typeof setInterval>;
 
   private constructor(endpoint: Endpoint, options: ServerOptions) {
     this.#endpoint = endpoint;
@@ -83,6 +88,8 @@ export class Server {
       () => server.#step({ type: "tick", now: performance.now() }),
       options.config.timing.tickIntervalMs,
     );
+    const every = options.config.output.statusIntervalMs;
+    if (every > 0) server.#statusTimer = setInterval(() => server.#logStatus(), every);
     return server;
   }
 
@@ -104,6 +111,7 @@ export class Server {
   /** Announces that this server leaves, closes the sockets and logs the final counters. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#statusTimer);
     this.#step({ type: "stop", now: performance.now() });
     const stats = this.stats();
     await this.#endpoint.close();
@@ -115,6 +123,19 @@ export class Server {
       rejections: stats.rejections,
       protocol: stats.protocol,
     });
+  }
+
+  #logStatus(): void {
+    const view = this.#core.view();
+    log.info("status: {summary}", {
+      event: "status",
+      summary: summarizeView(view),
+      view: view.view,
+      leader: view.leader,
+      term: view.term,
+      members: view.members,
+    });
+    if (this.#options.statusTable) writeSync(2, formatViewTable(view));
   }
 
   #step(event: CoreEvent): void {
