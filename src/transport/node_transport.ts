@@ -128,6 +128,8 @@ class NodeTransport implements Transport {
   readonly #counters = new TransportCounters();
   #handler: ReceiveHandler | undefined;
   #closed = false;
+  #inflight = 0;
+  #drained: (() => void) | undefined;
 
   constructor(
     options: TransportOptions,
@@ -175,23 +177,30 @@ class NodeTransport implements Transport {
       return;
     }
     const bytes = data.byteLength;
+    this.#inflight++;
     try {
-      this.#unicast.send(data, port, host, (error) => {
-        if (error) this.#counters.sendError();
-        else this.#counters.sent(bytes);
-      });
+      this.#unicast.send(data, port, host, (error) => this.#settle(error ? -1 : bytes));
     } catch {
-      this.#counters.sendError();
+      this.#settle(-1);
     }
+  }
+
+  /** Ends one in-flight send: `bytes` sent, or -1 for a refused send. */
+  #settle(bytes: number): void {
+    if (bytes < 0) this.#counters.sendError();
+    else this.#counters.sent(bytes);
+    if (--this.#inflight === 0) this.#drained?.();
   }
 
   stats(): TransportStats {
     return this.#counters.snapshot();
   }
 
+  /** Closes the sockets once every datagram already handed to `send` has left (a final `leave`). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await Promise.all([closeSocket(this.#unicast), this.#group && closeSocket(this.#group)]);
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * The server runtime on real sockets (loopback only): servers started in one process find each
+ * other by multicast, agree on the highest-ordered leader, and replace a leader that leaves.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { resolveConfig, testConfig } from "../src/config/mod.ts";
+import { Server } from "../src/server/runtime.ts";
+
+function loopbackConfig() {
+  const octet = () => 1 + Math.floor(Math.random() * 254);
+  return resolveConfig({
+    network: {
+      iface: "lo",
+      group: `239.255.${octet()}.${octet()}`,
+      port: 20000 + Math.floor(Math.random() * 12000),
+      unicastPort: 0,
+      cluster: `rt-${crypto.randomUUID().slice(0, 8)}`,
+    },
+    output: { statusIntervalMs: 0 },
+  }, testConfig());
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+for (const transportKind of ["node", "deno"] as const) {
+  Deno.test(`${transportKind}: servers agree on the highest priority and replace it when it leaves`, async () => {
+    const config = loopbackConfig();
+    const servers: Server[] = [];
+    try {
+      for (const priority of [1, 3, 2]) {
+        servers.push(await Server.start({ config, priority, id: `p${priority}`, transportKind }));
+      }
+      const leaders = (group: Server[]) => group.map((s) => s.view().leader);
+      await until("all follow p3", () => leaders(servers).every((l) => l === "p3"));
+      for (const server of servers) {
+        assert.deepEqual(server.view().members.map((m) => m.id).sort(), ["p1", "p2", "p3"]);
+      }
+      const [first, leader, third] = servers;
+      await leader.stop();
+      servers.splice(1, 1);
+      const left = performance.now();
+      await until("both follow p2", () => leaders([first, third]).every((l) => l === "p2"), 2000);
+      assert.ok(performance.now() - left < 2000);
+      for (const server of [first, third]) {
+        assert.equal(server.view().members.find((m) => m.id === "p3")?.state ?? "left", "left");
+      }
+    } finally {
+      for (const server of servers) await server.stop();
+    }
+  });
+}
