@@ -1,0 +1,57 @@
+/**
+ * `deno task bench`: every benchmark of dsys, one after another, each printing its own
+ * results:
+ *
+ * 1. the `Deno.bench` files of `tests/bench/` (`deno bench` runs only `*_bench.ts` and
+ *    `*.bench.ts` there, never the scripts beside them);
+ * 2. the failover benchmark in the lab (`failover.ts`; without root it says why and measures
+ *    nothing); the arguments of this script are passed on to it, e.g.
+ *    `deno task bench --busy --quiet-seconds 600`;
+ * 3. the simulator benchmark (`tests/sim/bench.ts`) with 100 trials per row, a few seconds.
+ *
+ * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
+ *
+ * @module
+ */
+
+import { REPO_ROOT } from "../helpers/process.ts";
+
+/** One benchmark: a title and the `deno` arguments that run it. */
+interface Step {
+  title: string;
+  args: string[];
+}
+
+const STEPS: Step[] = [
+  {
+    title: "Deno.bench files of tests/bench/",
+    args: ["bench", "--unstable-net", "-A", "tests/bench/"],
+  },
+  {
+    title: "Failover benchmark (lab, real program)",
+    args: ["run", "--unstable-net", "-A", "tests/bench/failover.ts", ...Deno.args],
+  },
+  {
+    title: "Simulator benchmark",
+    args: ["run", "tests/sim/bench.ts", "--trials", "100", "--quiet-minutes", "10"],
+  },
+];
+
+let failed = 0;
+for (const { title, args } of STEPS) {
+  console.log(`\n=== ${title}\n$ deno ${args.join(" ")}\n`);
+  const started = performance.now();
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: REPO_ROOT,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `\n=== ${title}: ${code === 0 ? "done" : `FAILED (exit code ${code})`} in ${seconds} s`,
+  );
+  if (code !== 0) failed++;
+}
+if (failed > 0) Deno.exit(1);
