@@ -1,92 +1,80 @@
 /**
- * `dsys probe`: asks the cluster who is there and reports what answered.
+ * `dsys probe`: checks this computer's network, asks the cluster who is there, and says whether
+ * it is healthy or what is wrong and how to fix it. Exit 0 when healthy, 1 when a problem was
+ * found, 2 for bad usage. The work is done by `src/probe/`.
  *
  * @module
  */
 
 import process from "node:process";
-import { Command, Option } from "@commander-js/extra-typings";
-import { resolveConfig } from "../src/config/mod.ts";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { parseHostPort, resolveConfig } from "../src/config/mod.ts";
 import { setupLogging } from "../src/log/mod.ts";
-import { type DiscoveredServer, discoverServers } from "../src/runtime/discovery.ts";
-import { Endpoint, formatAddress } from "../src/runtime/endpoint.ts";
-import {
-  commonOptionsOf,
-  commonOverrides,
-  parseWholeNumber,
-  withCommonOptions,
-} from "./options.ts";
+import { formatJson, formatReport, type ProbeReport, ProbeSession } from "../src/probe/mod.ts";
+import { watch } from "../src/probe/watch.ts";
+import { commonOptionsOf, commonOverrides, withCommonOptions } from "./options.ts";
+import { stopSignal } from "./signals.ts";
+
+/** Longest `--timeout` accepted (ms). */
+const MAX_TIMEOUT_MS = 600_000;
+
+function parseTimeout(text: string): number {
+  const ms = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(ms >= 100 && ms <= MAX_TIMEOUT_MS)) {
+    throw new InvalidArgumentError(`expected milliseconds from 100 to ${MAX_TIMEOUT_MS}`);
+  }
+  return ms;
+}
+
+function collectAddrs(value: string, previous: string[] | undefined): string[] {
+  const addrs = value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  return [...(previous ?? []), ...addrs];
+}
 
 /** Builds the `probe` command. */
 export function probeCommand() {
   return withCommonOptions(
-    new Command("probe").description("find the servers of the cluster and report on them"),
+    new Command("probe").description(
+      "check this computer's network and the cluster; say what is wrong and how to fix it",
+    ),
   )
     .addOption(
-      new Option("--timeout <ms>", "how long to wait for answers").argParser(parseWholeNumber)
+      new Option("--timeout <ms>", "how long to ask and listen").argParser(parseTimeout)
         .default(2000),
     )
+    .addOption(
+      new Option("--addr <host:port,...>", "also ask this server directly (unicast); repeatable")
+        .argParser(collectAddrs),
+    )
     .option("--json", "print one JSON object")
+    .option("--watch", "refresh until Ctrl+C")
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig(commonOverrides(options));
-      const endpoint = await Endpoint.open({
-        config,
-        role: "probe",
-        joinGroup: false,
-        unicastPort: 0,
-      });
-      let servers: DiscoveredServer[];
+      const addrs = (options.addr ?? []).map((a) => parseHostPort(a, "--addr"));
+      const render = options.json
+        ? (report: ProbeReport) => `${formatJson(report)}\n`
+        : formatReport;
+      const session = await ProbeSession.open(config, addrs);
+      let report: ProbeReport | undefined;
       try {
-        servers = await discoverServers(endpoint, {
-          timeoutMs: Math.max(1, options.timeout),
-          attempts: config.timing.discoveryAttempts,
-        });
+        if (options.watch) {
+          const tty = process.stdout.isTTY === true && !options.json;
+          report = await watch({
+            round: (signal) => session.run(options.timeout, signal),
+            render: tty || options.json ? render : (r) => `${render(r)}\n`,
+            write: (text) => process.stdout.write(text),
+            tty,
+            stop: stopSignal(),
+          });
+        } else {
+          report = await session.run(options.timeout);
+          process.stdout.write(render(report));
+        }
       } finally {
-        await endpoint.close();
+        await session.close();
       }
-      const rejections = endpoint.stats().rejections;
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(probeReport(servers, rejections))}\n`);
-      } else {
-        process.stdout.write(formatTable(servers));
-      }
-      process.exitCode = servers.length > 0 ? 0 : 1;
+      process.exitCode = report?.healthy ? 0 : 1;
     });
-}
-
-function probeReport(servers: DiscoveredServer[], rejections: Record<string, number>) {
-  return {
-    servers: servers.map((s) => ({
-      id: s.id,
-      address: formatAddress(s.address),
-      version: s.reply.version,
-      priority: s.reply.priority,
-      uptimeMs: s.reply.uptimeMs,
-      rttMs: Number(s.rttMs.toFixed(3)),
-    })),
-    rejections,
-    problems: servers.length > 0 ? [] : [{ code: "no-server", message: "no server answered" }],
-  };
-}
-
-function formatTable(servers: DiscoveredServer[]): string {
-  if (servers.length === 0) {
-    return "no server answered (is a server running with the same --cluster, --group and --port?)\n";
-  }
-  const rows = [
-    ["ID", "ADDRESS", "VERSION", "PRIORITY", "UPTIME", "RTT"],
-    ...servers.map((s) => [
-      s.id,
-      formatAddress(s.address),
-      s.reply.version,
-      String(s.reply.priority),
-      `${(s.reply.uptimeMs / 1000).toFixed(1)}s`,
-      `${s.rttMs.toFixed(2)}ms`,
-    ]),
-  ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd())
-    .join("\n") + "\n";
 }

@@ -6,7 +6,8 @@
 
 import { Command, Option } from "@commander-js/extra-typings";
 import { defaultLanConfig, resolveConfig } from "../src/config/mod.ts";
-import { setupLogging } from "../src/log/mod.ts";
+import { logger, setupLogging } from "../src/log/mod.ts";
+import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import { Server } from "../src/server/runtime.ts";
 import {
   commonOptionsOf,
@@ -56,6 +57,10 @@ export function serveCommand() {
         .env("DSYS_STATUS_INTERVAL").argParser(parseWholeNumber)
         .default(defaultLanConfig().output.statusIntervalMs / 1000),
     )
+    .addOption(
+      new Option("--http <[host:]port>", "serve /status and /metrics (a bare port: 127.0.0.1)")
+        .env("DSYS_HTTP").argParser(parseHttpAddress),
+    )
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       setupLogging({ level: options.logLevel, json: options.logJson === true });
@@ -65,13 +70,30 @@ export function serveCommand() {
         network: { ...overrides.network, unicastPort: options.unicastPort },
         output: { statusIntervalMs: options.statusInterval * 1000 },
       });
-      const server = await Server.start({
-        config,
-        priority: options.priority,
-        id: validateNodeId(options.id),
-        statusTable: options.logJson !== true,
-      });
-      await stopSignal();
-      await server.stop();
+      const id = validateNodeId(options.id);
+      let server: Server | undefined;
+      let http: HttpEndpoint | undefined;
+      if (options.http) {
+        http = await startHttpServer(options.http, () => server?.status()).catch((error) => {
+          throw new UsageError(error.message);
+        });
+        const url = `http://${http.address.host}:${http.address.port}`;
+        logger("http").info("status on {url}/status, metrics on {url}/metrics", {
+          event: "http-listening",
+          url,
+        });
+      }
+      try {
+        server = await Server.start({
+          config,
+          priority: options.priority,
+          id,
+          statusTable: options.logJson !== true,
+        });
+        await stopSignal();
+        await server.stop();
+      } finally {
+        await http?.close();
+      }
     });
 }

@@ -48,10 +48,10 @@ export function discoverServers(
   return new Promise((resolve) => {
     const finish = () => {
       for (const timer of timers) clearTimeout(timer);
-      endpoint.onEnvelope(() => {});
+      unsubscribe();
       resolve([...found.values()].sort((a, b) => a.id.localeCompare(b.id)));
     };
-    endpoint.onEnvelope(({ sender, body }) => {
+    const unsubscribe = endpoint.onEnvelope(({ sender, body }) => {
       if (body.kind !== "discover-reply" || sender.role !== "server") return;
       const started = sentAt.get(body.nonce);
       if (started === undefined || found.has(sender.id)) return;

@@ -58,7 +58,7 @@ export class Endpoint {
   readonly #codec: WireCodec;
   readonly #peers: Address[];
   readonly #warned = new Set<string>();
-  #handler: EnvelopeHandler = () => {};
+  readonly #handlers = new Set<EnvelopeHandler>();
 
   /** Who this endpoint is, as carried in every datagram it sends. */
   readonly self: Sender;
@@ -138,9 +138,10 @@ export class Endpoint {
     return this.#peers;
   }
 
-  /** Registers the handler for authenticated envelopes (a later call replaces it). */
-  onEnvelope(handler: EnvelopeHandler): void {
-    this.#handler = handler;
+  /** Adds a handler for authenticated envelopes; returns the function that removes it. */
+  onEnvelope(handler: EnvelopeHandler): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
   }
 
   /** Signs and sends a body to one address. */
@@ -177,7 +178,7 @@ export class Endpoint {
       return;
     }
     if (result.envelope.sender.id === this.self.id) return;
-    this.#handler(result.envelope, viaGroup);
+    for (const handler of this.#handlers) handler(result.envelope, viaGroup);
   }
 
   #reportRejection(reason: RejectReason, from: Address): void {

@@ -1,0 +1,212 @@
+/**
+ * The Prometheus text exposition format (version 0.0.4) of a server's status, for
+ * `serve --http`'s `/metrics`.
+ *
+ * Pure formatting: it turns a {@linkcode ServerStatusReport} into metric families and those into
+ * text. It exposes only what the server really counts; chat message counters, retransmissions
+ * and a delivery latency histogram arrive with the chat layer.
+ *
+ * @module
+ */
+
+import { REJECT_REASONS } from "../wire/rejections.ts";
+import type { MemberState } from "./core.ts";
+import { liveMembers, type ServerStatusReport } from "./runtime.ts";
+
+/** The `Content-Type` of {@linkcode formatMetrics}'s output. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** One sample of a metric family: its labels and value. */
+export interface Sample {
+  /** Label names and values (values are escaped on output). */
+  labels?: Record<string, string>;
+  /** The value. */
+  value: number;
+}
+
+/** A metric family: name, help text, type and samples. */
+export interface MetricFamily {
+  /** Metric name, `dsys_…`; counters end in `_total`. */
+  name: string;
+  /** One line saying what it measures. */
+  help: string;
+  /** Counter (only grows) or gauge (goes up and down). */
+  type: "counter" | "gauge";
+  /** Its samples (at least one). */
+  samples: Sample[];
+}
+
+const STATES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
+
+/** The metric families of a server's status. */
+export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
+  const { node, counters } = status;
+  const protocol = counters.protocol;
+  const one = (value: number): Sample[] => [{ value }];
+  const counter = (name: string, help: string, value: number): MetricFamily => ({
+    name,
+    help,
+    type: "counter",
+    samples: one(value),
+  });
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    name,
+    help,
+    type: "gauge",
+    samples: one(value),
+  });
+  return [
+    {
+      name: "dsys_info",
+      help: "Always 1; the labels describe this server.",
+      type: "gauge",
+      samples: [{
+        labels: {
+          id: node.id,
+          version: node.version,
+          cluster: node.cluster,
+          transport: node.transport,
+        },
+        value: 1,
+      }],
+    },
+    gauge("dsys_uptime_seconds", "Seconds since this server started.", node.uptimeMs / 1000),
+    gauge(
+      "dsys_view_number",
+      "This server's view number (grows on every membership change).",
+      status.view,
+    ),
+    counter("dsys_view_changes_total", "Changes of this server's view.", protocol.viewChanges),
+    {
+      name: "dsys_members",
+      help: "Members of this server's view (itself included), by role and state.",
+      type: "gauge",
+      samples: (["server", "client"] as const).flatMap((role) =>
+        STATES.map((state) => ({
+          labels: { role, state },
+          value: status.members.filter((m) => m.role === role && m.state === state).length,
+        }))
+      ),
+    },
+    gauge(
+      "dsys_clients",
+      "Live chat clients in this server's view.",
+      liveMembers(status.members, "client"),
+    ),
+    gauge(
+      "dsys_is_leader",
+      "1 when this server is the leader it follows, else 0.",
+      status.leader === node.id ? 1 : 0,
+    ),
+    gauge(
+      "dsys_leader_known",
+      "1 when this server follows a leader, else 0.",
+      status.leader === null ? 0 : 1,
+    ),
+    gauge(
+      "dsys_term",
+      "Term of the leader this server follows (0 before any election).",
+      status.term,
+    ),
+    counter(
+      "dsys_elections_started_total",
+      "Bully elections this server started.",
+      protocol.electionsStarted,
+    ),
+    counter("dsys_elections_won_total", "Bully elections this server won.", protocol.electionsWon),
+    counter(
+      "dsys_leader_changes_total",
+      "Times this server began following a new leader (its first one included).",
+      counters.leaderChanges,
+    ),
+    counter("dsys_suspicions_total", "Members this server suspected.", protocol.suspicions),
+    counter(
+      "dsys_suspicions_refuted_total",
+      "Suspicions ended by a sign of life (the member was alive).",
+      protocol.suspicionsRefuted,
+    ),
+    counter(
+      "dsys_deaths_declared_total",
+      "Members this server declared dead.",
+      protocol.deathsDeclared,
+    ),
+    counter(
+      "dsys_stalls_detected_total",
+      "Times this server found it had itself been stalled.",
+      protocol.stallsDetected,
+    ),
+    counter("dsys_datagrams_sent_total", "Datagrams handed to the socket.", counters.sentDatagrams),
+    counter("dsys_datagrams_received_total", "Datagrams received.", counters.receivedDatagrams),
+    counter("dsys_bytes_sent_total", "Bytes handed to the socket.", counters.sentBytes),
+    counter("dsys_bytes_received_total", "Bytes received.", counters.receivedBytes),
+    counter("dsys_send_errors_total", "Sends the socket refused.", counters.sendErrors),
+    gauge("dsys_chat_term", "Chat term this server follows or leads.", counters.chat.term),
+    gauge("dsys_chat_commit_seq", "Highest committed chat sequence number.", counters.chat.commit),
+    gauge(
+      "dsys_chat_log_entries",
+      "Chat entries this server holds.",
+      counters.chat.last === 0 ? 0 : counters.chat.last - counters.chat.first + 1,
+    ),
+    gauge("dsys_chat_clients_attached", "Chat clients attached here.", counters.chat.clients),
+    gauge(
+      "dsys_chat_buffered",
+      "Lines the sequencer buffers (leader only).",
+      counters.chat.buffered,
+    ),
+    counter(
+      "dsys_chat_conflicts_total",
+      "Committed chat entries replaced by a leader's.",
+      counters.chat.conflicts,
+    ),
+    {
+      name: "dsys_datagrams_rejected_total",
+      help: "Datagrams rejected before delivery, by reason.",
+      type: "counter",
+      samples: REJECT_REASONS.map((reason) => ({
+        labels: { reason },
+        value: counters.rejections[reason] ?? 0,
+      })),
+    },
+  ];
+}
+
+/** Renders metric families in the Prometheus text format, ending with a newline. */
+export function renderMetrics(families: readonly MetricFamily[]): string {
+  const lines: string[] = [];
+  for (const family of families) {
+    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`);
+    lines.push(`# TYPE ${family.name} ${family.type}`);
+    for (const sample of family.samples) {
+      lines.push(`${family.name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A server's status in the Prometheus text format. */
+export function formatMetrics(status: ServerStatusReport): string {
+  return renderMetrics(metricFamilies(status));
+}
+
+function formatLabels(labels: Record<string, string> | undefined): string {
+  if (!labels || Object.keys(labels).length === 0) return "";
+  const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabel(value)}"`);
+  return `{${pairs.join(",")}}`;
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+/** Escapes a label value: backslash, double quote and line feed. */
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/** Escapes help text: backslash and line feed. */
+function escapeHelp(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+}
