@@ -72,6 +72,9 @@ Deno.test("the core ignores its own envelopes and discover requests", () => {
       leader: "p",
       term: 1,
       view: 1,
+      viewSize: 1,
+      clients: 0,
+      rejections: {},
     }),
     [],
   );

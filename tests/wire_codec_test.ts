@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import {
   type Body,
+  type ChatEntry,
   EncodeError,
   Keyring,
   type Kind,
@@ -22,6 +23,18 @@ import {
   type Sender,
   WireCodec,
 } from "../src/wire/mod.ts";
+
+/** A chat log entry, for the chat samples. */
+const ENTRY: ChatEntry = {
+  seq: 41,
+  term: 3,
+  kind: "text",
+  client: "10.0.0.5:50123~1750000000000",
+  cseq: 7,
+  from: "carol",
+  text: 'hello, ünïcode 🙂 "quoted"',
+  ts: 1750000000123,
+};
 
 /** One sample body per kind. Whoever registers a kind adds its sample here. */
 const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
@@ -59,6 +72,90 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
   "answer": { kind: "answer", term: 3 },
   "coordinator": { kind: "coordinator", term: 3, priority: 0 },
   "leave": { kind: "leave" },
+  "chat-join": { kind: "chat-join", user: "carol", gen: 2, resume: 41, history: 100 },
+  "chat-welcome": { kind: "chat-welcome", user: "carol", gen: 2, start: 41, commit: 57 },
+  "chat-refused": { kind: "chat-refused", reason: "name-taken" },
+  "chat-post": {
+    kind: "chat-post",
+    acked: 6,
+    items: [{ cseq: 7, text: "hello", ts: 1750000000123 }, {
+      cseq: 8,
+      text: "",
+      ts: 1750000000124,
+    }],
+  },
+  "chat-deliver": {
+    kind: "chat-deliver",
+    commit: 57,
+    acked: 7,
+    entries: [ENTRY, { ...ENTRY, seq: 42, kind: "join", cseq: 0, text: "s1" }],
+  },
+  "chat-ack": { kind: "chat-ack", next: 42 },
+  "chat-nak": { kind: "chat-nak", from: 42, to: 57 },
+  "chat-missed": { kind: "chat-missed", from: 1, to: 40 },
+  "chat-slow": { kind: "chat-slow" },
+  "chat-leave": { kind: "chat-leave" },
+  "chat-forward": {
+    kind: "chat-forward",
+    items: [{
+      client: "10.0.0.5:50123~1750000000000",
+      user: "carol",
+      acked: 6,
+      cseq: 7,
+      text: "hello",
+      ts: 1750000000123,
+    }],
+  },
+  "chat-busy": { kind: "chat-busy", clients: ["10.0.0.5:50123~1750000000000"] },
+  "chat-append": {
+    kind: "chat-append",
+    term: 3,
+    prev: 40,
+    prevTerm: 2,
+    commit: 40,
+    reset: false,
+    entries: [ENTRY],
+  },
+  "chat-append-reply": { kind: "chat-append-reply", term: 3, ok: true, match: 41, commit: 40 },
+  "chat-gather": { kind: "chat-gather", term: 4 },
+  "chat-gather-reply": {
+    kind: "chat-gather-reply",
+    term: 4,
+    ok: true,
+    first: 1,
+    last: 41,
+    lastTerm: 3,
+    commit: 40,
+    complete: true,
+  },
+  "chat-fetch": { kind: "chat-fetch", term: 4, from: 41, to: 41 },
+  "chat-fetched": { kind: "chat-fetched", term: 4, prev: 40, prevTerm: 2, entries: [ENTRY] },
+  "chat-claim": {
+    kind: "chat-claim",
+    claims: [{ user: "carol", client: "10.0.0.5:50123~1750000000000", gen: 2, op: "hold" }],
+  },
+  "chat-claim-reply": {
+    kind: "chat-claim-reply",
+    results: [{
+      user: "carol",
+      client: "10.0.0.5:50123~1750000000000",
+      gen: 2,
+      ok: false,
+      reason: "name-taken",
+    }],
+  },
+  "chat-committed": {
+    kind: "chat-committed",
+    items: [{ client: "10.0.0.5:50123~1750000000000", cseq: 7 }],
+  },
+  "chat-senders-fetch": { kind: "chat-senders-fetch", term: 4, after: "" },
+  "chat-senders": {
+    kind: "chat-senders",
+    term: 4,
+    after: "",
+    done: true,
+    senders: [{ client: "10.0.0.5:50123~1750000000000", cseq: 7 }],
+  },
   "discover-reply": {
     kind: "discover-reply",
     nonce: 42,
@@ -69,6 +166,9 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     leader: "10.0.0.9:7401",
     term: 4,
     view: 12,
+    viewSize: 3,
+    clients: 5,
+    rejections: { "unknown-key": 7, "too-old": 1 },
   },
 };
 

@@ -81,6 +81,9 @@ function randomBody(rng: SeededRandom): Body {
         leader: randomText(rng, 24),
         term: rng.int(2 ** 31),
         view: rng.int(2 ** 31),
+        viewSize: rng.int(2 ** 16),
+        clients: rng.int(2 ** 16),
+        rejections: rng.chance(0.5) ? {} : { [randomText(rng, 12)]: rng.int(2 ** 31) },
       };
   }
 }

@@ -76,6 +76,116 @@ export interface OutputConfig {
   statusIntervalMs: number;
 }
 
+/** Sequencer, replication, delivery and client tunables of the chat layer. */
+export interface ChatConfig {
+  /** Committed entries every server keeps; older ones are dropped (memory bound). */
+  logLimit: number;
+  /** Past messages a new client receives before live ones (`--history`). */
+  history: number;
+  /** Longest line a client may send (UTF-16 units); the wire admits up to `MAX_CHAT_TEXT`. */
+  maxTextChars: number;
+  /** Largest JSON body of a batched datagram (bytes); one oversized entry still goes alone. */
+  batchBodyBytes: number;
+  /** Lines a client has in flight (sent, not yet acknowledged) at most. */
+  sendWindow: number;
+  /** Lines a client queues behind its window before it refuses input. */
+  maxQueued: number;
+  /** How far ahead of the next expected line the leader buffers a client's lines. */
+  orderWindow: number;
+  /** Lines the leader buffers out of order, over all clients. */
+  maxBuffered: number;
+  /** Sequenced but uncommitted entries the leader holds before it tells clients to slow down. */
+  maxUncommitted: number;
+  /** Entries the leader sends a server beyond what it acknowledged. */
+  replicationWindow: number;
+  /** Entries a server sends a client beyond what it acknowledged. */
+  deliveryWindow: number;
+  /**
+   * Datagrams of entries a server has unacknowledged towards one server or client; entries beyond
+   * wait and then leave together (batching under load, no delay when idle).
+   */
+  datagramsInFlight: number;
+  /** Entries a client buffers out of order. */
+  receiveWindow: number;
+  /** Entries a gathering leader asks for per fetch. */
+  fetchWindow: number;
+  /** Clients one server accepts. */
+  maxClients: number;
+  /** User names the leader tracks in the whole cluster. */
+  maxUsers: number;
+  /** Clients whose last sequence number every server remembers (duplicate suppression). */
+  maxSenders: number;
+  /** Silence after which a server resends to a server or a client, or repeats a request (ms). */
+  retransmitMs: number;
+  /** Silence after which a client resends its unacknowledged lines or its join (ms). */
+  clientRetryMs: number;
+  /** How often a client tells its server it is alive and how far it got (ms). */
+  clientHeartbeatMs: number;
+  /** Silence of its server after which a client looks for another one (ms). */
+  serverTimeoutMs: number;
+  /** Silence of a client after which its server drops it and releases its name (ms). */
+  clientTimeoutMs: number;
+  /** How often a server renews the names of its clients at the leader (ms). */
+  leaseIntervalMs: number;
+  /** How long a new leader waits for name leases before it grants unknown names (ms). */
+  settleMs: number;
+}
+
+/** The defaults for a LAN, sized for 10 000 messages of history and 100 clients per server. */
+export function defaultChatConfig(): ChatConfig {
+  return {
+    // The issue's bound: 10 000 messages of history in bounded memory (~2 MB of entries).
+    logLimit: 10_000,
+    // The issue's default for `--history`.
+    history: 100,
+    // A long paragraph; at 6 JSON bytes per unit at worst it still fits a 16 KiB datagram.
+    maxTextChars: 1000,
+    // With the envelope (about 100 bytes) a datagram stays under ~1200 bytes: no IP fragments.
+    batchBodyBytes: 1000,
+    // Enough to keep a LAN pipe full at 1 ms round trips without flooding the leader.
+    sendWindow: 32,
+    // Bounds a client's memory when stdin outruns the cluster; the runtime pauses input.
+    maxQueued: 1000,
+    // Twice the send window: retries and reordering of one window always fit.
+    orderWindow: 64,
+    // 100 clients' worth of a reordered half-window each; beyond it lines wait for a retry.
+    maxBuffered: 4096,
+    // A few batches of every client in flight; beyond it the leader pushes back.
+    maxUncommitted: 4096,
+    // About 50 datagrams in flight per server: fills a LAN without overrunning a 208 KiB buffer.
+    replicationWindow: 512,
+    // About 25 datagrams in flight per client.
+    deliveryWindow: 256,
+    // A few datagrams cover a LAN round trip at any sane rate; beyond that batching pays.
+    datagramsInFlight: 4,
+    // Covers a delivery window plus reordering; later entries are re-requested.
+    receiveWindow: 1024,
+    // One round trip fetches a useful slice of a 10 000-entry log.
+    fetchWindow: 512,
+    // The issue's 100 clients, with room.
+    maxClients: 256,
+    // Several servers' worth of clients.
+    maxUsers: 1024,
+    // Every client of a busy cluster, with room for departed ones whose lines are still retried.
+    maxSenders: 4096,
+    // Four LAN round trips and a few ticks: repairs loss fast without doubling traffic.
+    retransmitMs: 100,
+    // A commit takes a few hops; retrying sooner only duplicates.
+    clientRetryMs: 300,
+    // Five a second: cheap, and a lost ack is repaired quickly.
+    clientHeartbeatMs: 200,
+    // Ten heartbeats unanswered: a dead server, not a lossy network (and longer than a failover).
+    serverTimeoutMs: 2000,
+    // Longer than a client's reattach (server timeout plus discovery), so a moving client keeps
+    // its name.
+    clientTimeoutMs: 6000,
+    // Leases expire after `clientTimeoutMs`; five renewals fit in it, so loss does not expire them.
+    leaseIntervalMs: 1000,
+    // Two lease rounds: every server has reported its clients to the new leader.
+    settleMs: 2000,
+  };
+}
+
 /** The whole configuration of a dsys process. */
 export interface Config {
   /** Network settings. */
@@ -86,6 +196,8 @@ export interface Config {
   timing: TimingConfig;
   /** Output of the server for its operator. */
   output: OutputConfig;
+  /** The chat layer. */
+  chat: ChatConfig;
 }
 
 /** Default for a LAN: fast failover, no false alarms on a busy two-core machine. */
@@ -148,6 +260,7 @@ export function defaultLanConfig(): Config {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.
       statusIntervalMs: 10_000,
     },
+    chat: defaultChatConfig(),
   };
 }
 
@@ -178,6 +291,8 @@ export interface ConfigOverrides {
   timing?: Partial<TimingConfig>;
   /** Output overrides. */
   output?: Partial<OutputConfig>;
+  /** Chat overrides. */
+  chat?: Partial<ChatConfig>;
 }
 
 /** Applies overrides to a base configuration and validates the result. */
@@ -190,6 +305,7 @@ export function resolveConfig(
     security: { ...base.security, ...stripUndefined(overrides.security) },
     timing: { ...base.timing, ...stripUndefined(overrides.timing) },
     output: { ...base.output, ...stripUndefined(overrides.output) },
+    chat: { ...base.chat, ...stripUndefined(overrides.chat) },
   };
   validateConfig(config);
   return config;
@@ -204,7 +320,7 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
 
 /** Throws a {@linkcode ConfigError} for the first invalid setting. */
 export function validateConfig(config: Config): void {
-  const { network, timing, output } = config;
+  const { network, timing, output, chat } = config;
   if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
     throw new ConfigError(
       `--cluster "${network.cluster}": use 1-64 letters, digits, '.', '_' or '-'`,
@@ -231,9 +347,11 @@ export function validateConfig(config: Config): void {
       }: use a whole number of seconds, 0 for off`,
     );
   }
-  for (const [name, value] of Object.entries(timing)) {
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new ConfigError(`timing.${name} ${value}: must be a positive number`);
+  for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
+    for (const [name, value] of Object.entries(values)) {
+      if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1)) {
+        throw new ConfigError(`${section}.${name} ${value}: out of range`);
+      }
     }
   }
 }

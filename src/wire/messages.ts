@@ -57,7 +57,16 @@ export interface DiscoverReplyBody {
   term: number;
   /** The server's view number. */
   view: number;
+  /** Live (alive or suspect) servers in the server's view, itself included. */
+  viewSize: number;
+  /** Live chat clients in the server's view. */
+  clients: number;
+  /** Datagrams the server rejected since it started, by reason (reasons with a count only). */
+  rejections: Record<string, number>;
 }
+
+/** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
+export const MAX_REJECTION_REASONS = 32;
 
 /** What a server says about itself in every heartbeat and welcome. */
 export interface ServerStatus {
@@ -174,6 +183,378 @@ export interface LeaveBody {
   kind: "leave";
 }
 
+/** Longest chat text the wire admits (UTF-16 units); `ChatConfig.maxTextChars` is the policy. */
+export const MAX_CHAT_TEXT = 2000;
+
+/** Longest user name the wire admits. */
+export const MAX_USER_NAME = 32;
+
+/** Longest client session key (`<client id>~<incarnation>`) the wire admits. */
+export const MAX_CLIENT_KEY = 160;
+
+/** Most entries one chat datagram carries (the datagram size limit binds long before). */
+export const MAX_CHAT_ENTRIES = 256;
+
+/** Most items (posts, forwards, claims, clients) one chat datagram lists. */
+export const MAX_CHAT_ITEMS = 64;
+
+/** What a log entry is: a chat line, or a user joining or leaving the cluster. */
+export type ChatEntryKind = "text" | "join" | "leave";
+
+/** The entry kinds in wire order. */
+export const CHAT_ENTRY_KINDS: readonly ChatEntryKind[] = ["text", "join", "leave"];
+
+/** One position of the global chat order, as replicated between servers and sent to clients. */
+export interface ChatEntry {
+  /** Position in the global order, from 1. */
+  seq: number;
+  /** Chat term of the leader that sequenced it (issue 5 merges divergent logs by it). */
+  term: number;
+  /** Chat line or presence change. */
+  kind: ChatEntryKind;
+  /** Session key of the client that sent it (`<client id>~<incarnation>`). */
+  client: string;
+  /** The client's own sequence number of the line, from 1; 0 for presence entries. */
+  cseq: number;
+  /** User name. */
+  from: string;
+  /** The line; for `join` the id of the user's server, for `leave` the reason. */
+  text: string;
+  /** Wall-clock time (ms since the epoch): typed (text) or sequenced (presence). */
+  ts: number;
+}
+
+/** A client asks its server to attach it under a user name (retried until answered). */
+export interface ChatJoinBody {
+  /** Message kind. */
+  kind: "chat-join";
+  /** User name, unique in the cluster. */
+  user: string;
+  /** The client's attachment number: grows on every attach, so old attachments lose. */
+  gen: number;
+  /** First sequence number the client still needs; 0 for a new client (wants history). */
+  resume: number;
+  /** How many past messages a new client wants first. */
+  history: number;
+}
+
+/** A server accepts a client: its stream starts at `start`. */
+export interface ChatWelcomeBody {
+  /** Message kind. */
+  kind: "chat-welcome";
+  /** The user name granted. */
+  user: string;
+  /** The attachment number being answered. */
+  gen: number;
+  /** First sequence number the server will deliver. */
+  start: number;
+  /** Highest committed sequence number the server knows. */
+  commit: number;
+}
+
+/** Why a server refuses a client. `unknown-client` means: join again. */
+export type ChatRefusal = "name-taken" | "full" | "bad-name" | "unknown-client";
+
+/** Every refusal reason. */
+export const CHAT_REFUSALS: readonly ChatRefusal[] = [
+  "name-taken",
+  "full",
+  "bad-name",
+  "unknown-client",
+];
+
+/** A server refuses a join or a post. */
+export interface ChatRefusedBody {
+  /** Message kind. */
+  kind: "chat-refused";
+  /** Why. */
+  reason: ChatRefusal;
+}
+
+/** One line a client sends. */
+export interface ChatPostItem {
+  /** The client's sequence number of the line, from 1. */
+  cseq: number;
+  /** The line. */
+  text: string;
+  /** Wall-clock time it was typed (ms since the epoch). */
+  ts: number;
+}
+
+/** A client sends (or resends) lines to its server. */
+export interface ChatPostBody {
+  /** Message kind. */
+  kind: "chat-post";
+  /** Highest own sequence number the client has seen delivered (all below it too). */
+  acked: number;
+  /** The lines, in the client's order. */
+  items: ChatPostItem[];
+}
+
+/** A server sends committed entries to a client (empty: a keepalive). */
+export interface ChatDeliverBody {
+  /** Message kind. */
+  kind: "chat-deliver";
+  /** Highest committed sequence number the server knows. */
+  commit: number;
+  /** Highest line number of the receiving client known committed (acknowledges lines up to it). */
+  acked: number;
+  /** Committed entries, in order. */
+  entries: ChatEntry[];
+}
+
+/** A client's cumulative acknowledgement and heartbeat. */
+export interface ChatAckBody {
+  /** Message kind. */
+  kind: "chat-ack";
+  /** First sequence number the client lacks. */
+  next: number;
+}
+
+/** A client asks for entries it missed. */
+export interface ChatNakBody {
+  /** Message kind. */
+  kind: "chat-nak";
+  /** First missing sequence number. */
+  from: number;
+  /** Last missing sequence number. */
+  to: number;
+}
+
+/** A server tells a client that entries it needs are no longer kept. */
+export interface ChatMissedBody {
+  /** Message kind. */
+  kind: "chat-missed";
+  /** First lost sequence number. */
+  from: number;
+  /** Last lost sequence number. */
+  to: number;
+}
+
+/** A server asks a client to send more slowly (back-pressure). */
+export interface ChatSlowBody {
+  /** Message kind. */
+  kind: "chat-slow";
+}
+
+/** A client quits. */
+export interface ChatLeaveBody {
+  /** Message kind. */
+  kind: "chat-leave";
+}
+
+/** One client line a server forwards to the leader. */
+export interface ChatForwardItem {
+  /** Session key of the client. */
+  client: string;
+  /** Its user name. */
+  user: string;
+  /** The client's `acked` from its post. */
+  acked: number;
+  /** The client's sequence number of the line. */
+  cseq: number;
+  /** The line. */
+  text: string;
+  /** When it was typed. */
+  ts: number;
+}
+
+/** A server forwards its clients' lines to the leader (the sequencer). */
+export interface ChatForwardBody {
+  /** Message kind. */
+  kind: "chat-forward";
+  /** The lines. */
+  items: ChatForwardItem[];
+}
+
+/** The leader tells a server that these clients must slow down. */
+export interface ChatBusyBody {
+  /** Message kind. */
+  kind: "chat-busy";
+  /** Session keys of the clients. */
+  clients: string[];
+}
+
+/** The leader replicates entries to a server, and tells it the commit point. */
+export interface ChatAppendBody {
+  /** Message kind. */
+  kind: "chat-append";
+  /** The leader's chat term. */
+  term: number;
+  /** Sequence number just before the first entry. */
+  prev: number;
+  /** Term of the entry at `prev` (0 for none). */
+  prevTerm: number;
+  /** The leader's commit point. */
+  commit: number;
+  /** True: the receiver replaces its whole log by one that starts after `prev` (state transfer). */
+  reset: boolean;
+  /** Entries from `prev + 1` on. */
+  entries: ChatEntry[];
+}
+
+/** A server's answer to an append. */
+export interface ChatAppendReplyBody {
+  /** Message kind. */
+  kind: "chat-append-reply";
+  /** The term answered (or the higher term the server promised to). */
+  term: number;
+  /** True when the entries were stored. */
+  ok: boolean;
+  /** ok: highest sequence number known to match the leader's log; else where to resume from. */
+  match: number;
+  /** The server's commit point. */
+  commit: number;
+}
+
+/** A new leader asks a server for a summary of its log and a promise to follow no older term. */
+export interface ChatGatherBody {
+  /** Message kind. */
+  kind: "chat-gather";
+  /** The new leader's chat term. */
+  term: number;
+}
+
+/** A server's log summary for a new leader. */
+export interface ChatGatherReplyBody {
+  /** Message kind. */
+  kind: "chat-gather-reply";
+  /** The term answered, or the higher term already promised (then `ok` is false). */
+  term: number;
+  /** True when the server promised this term. */
+  ok: boolean;
+  /** First sequence number the server keeps. */
+  first: number;
+  /** Last sequence number it holds. */
+  last: number;
+  /** Term of that entry. */
+  lastTerm: number;
+  /** Its commit point. */
+  commit: number;
+  /** True when it knows the last line of every client it remembers (no state transfer pending). */
+  complete: boolean;
+}
+
+/** A gathering leader asks a server with a better log for its entries. */
+export interface ChatFetchBody {
+  /** Message kind. */
+  kind: "chat-fetch";
+  /** The leader's chat term. */
+  term: number;
+  /** First sequence number wanted. */
+  from: number;
+  /** Last sequence number wanted. */
+  to: number;
+}
+
+/** Entries sent in answer to a fetch. */
+export interface ChatFetchedBody {
+  /** Message kind. */
+  kind: "chat-fetched";
+  /** The term of the fetch. */
+  term: number;
+  /** Sequence number just before the first entry. */
+  prev: number;
+  /** Term of the entry at `prev`. */
+  prevTerm: number;
+  /** Entries from `prev + 1` on. */
+  entries: ChatEntry[];
+}
+
+/** The last committed line number of one client. */
+export interface ChatSenderRecord {
+  /** Session key of the client. */
+  client: string;
+  /** Its last committed line number. */
+  cseq: number;
+}
+
+/** The leader tells a server that lines of its clients are committed (answering retries). */
+export interface ChatCommittedBody {
+  /** Message kind. */
+  kind: "chat-committed";
+  /** One record per client. */
+  items: ChatSenderRecord[];
+}
+
+/** A state-transferred server asks for the last line of every client, a page at a time. */
+export interface ChatSendersFetchBody {
+  /** Message kind. */
+  kind: "chat-senders-fetch";
+  /** The asker's chat term. */
+  term: number;
+  /** The page starts after this client key (`""`: from the first). */
+  after: string;
+}
+
+/** One page of a server's last committed line per client, in client key order. */
+export interface ChatSendersBody {
+  /** Message kind. */
+  kind: "chat-senders";
+  /** The term of the request. */
+  term: number;
+  /** The `after` of the request. */
+  after: string;
+  /** True when this is the last page. */
+  done: boolean;
+  /** The records. */
+  senders: ChatSenderRecord[];
+}
+
+/** What a server says about a user name: still held, or given up. */
+export type ChatClaimOp = "hold" | "quit" | "timeout";
+
+/** Every claim operation. */
+export const CHAT_CLAIM_OPS: readonly ChatClaimOp[] = ["hold", "quit", "timeout"];
+
+/** One user name a server claims for (or releases from) one of its clients. */
+export interface ChatClaim {
+  /** User name. */
+  user: string;
+  /** Session key of the client. */
+  client: string;
+  /** The client's attachment number. */
+  gen: number;
+  /** Hold (claim or renew the lease) or release. */
+  op: ChatClaimOp;
+}
+
+/** A server claims, renews or releases user names at the leader (the authority for names). */
+export interface ChatClaimBody {
+  /** Message kind. */
+  kind: "chat-claim";
+  /** The claims. */
+  claims: ChatClaim[];
+}
+
+/** Why the leader turned a claim down (`""`: it did not). */
+export type ChatClaimRefusal = "" | "name-taken" | "full" | "moved";
+
+/** Every claim answer reason. */
+export const CHAT_CLAIM_REFUSALS: readonly ChatClaimRefusal[] = ["", "name-taken", "full", "moved"];
+
+/** The leader's answer to one claim. */
+export interface ChatClaimResult {
+  /** User name. */
+  user: string;
+  /** Session key of the client. */
+  client: string;
+  /** Attachment number of the claim. */
+  gen: number;
+  /** True when granted (or released). */
+  ok: boolean;
+  /** Why not. */
+  reason: ChatClaimRefusal;
+}
+
+/** The leader's answers to claims. */
+export interface ChatClaimReplyBody {
+  /** Message kind. */
+  kind: "chat-claim-reply";
+  /** One result per answered claim. */
+  results: ChatClaimResult[];
+}
+
 /** Every message body. */
 export type Body =
   | DiscoverBody
@@ -186,7 +567,30 @@ export type Body =
   | ElectionBody
   | AnswerBody
   | CoordinatorBody
-  | LeaveBody;
+  | LeaveBody
+  | ChatJoinBody
+  | ChatWelcomeBody
+  | ChatRefusedBody
+  | ChatPostBody
+  | ChatDeliverBody
+  | ChatAckBody
+  | ChatNakBody
+  | ChatMissedBody
+  | ChatSlowBody
+  | ChatLeaveBody
+  | ChatForwardBody
+  | ChatBusyBody
+  | ChatAppendBody
+  | ChatAppendReplyBody
+  | ChatGatherBody
+  | ChatGatherReplyBody
+  | ChatFetchBody
+  | ChatFetchedBody
+  | ChatClaimBody
+  | ChatClaimReplyBody
+  | ChatCommittedBody
+  | ChatSendersFetchBody
+  | ChatSendersBody;
 
 /** A body's kind. */
 export type Kind = Body["kind"];
@@ -223,7 +627,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 3,
     validate: (f) =>
       isInt(f.nonce) && isText(f.version, 32) && isInt(f.priority) && isInt(f.uptimeMs) &&
-      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isInt(f.term) && isInt(f.view),
+      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isInt(f.term) && isInt(f.view) &&
+      isTerm(f.viewSize) && isTerm(f.clients) && isCountsByName(f.rejections),
   },
   "heartbeat": {
     code: 10,
@@ -261,11 +666,178 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 18,
     validate: () => true,
   },
+  "chat-join": {
+    code: 30,
+    validate: (f) => isUser(f.user) && isCount(f.gen) && isCount(f.resume) && isCount(f.history),
+  },
+  "chat-welcome": {
+    code: 31,
+    validate: (f) => isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit),
+  },
+  "chat-refused": {
+    code: 32,
+    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal),
+  },
+  "chat-post": {
+    code: 33,
+    validate: (f) => isCount(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
+  },
+  "chat-deliver": {
+    code: 34,
+    validate: (f) =>
+      isCount(f.commit) && isCount(f.acked) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+  },
+  "chat-ack": {
+    code: 35,
+    validate: (f) => isCount(f.next),
+  },
+  "chat-nak": {
+    code: 36,
+    validate: isSeqRange,
+  },
+  "chat-missed": {
+    code: 37,
+    validate: isSeqRange,
+  },
+  "chat-slow": {
+    code: 38,
+    validate: () => true,
+  },
+  "chat-leave": {
+    code: 39,
+    validate: () => true,
+  },
+  "chat-forward": {
+    code: 40,
+    validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
+  },
+  "chat-busy": {
+    code: 41,
+    validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
+  },
+  "chat-append": {
+    code: 42,
+    validate: (f) =>
+      isCount(f.term) && isCount(f.prev) && isCount(f.prevTerm) && isCount(f.commit) &&
+      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+  },
+  "chat-append-reply": {
+    code: 43,
+    validate: (f) =>
+      isCount(f.term) && typeof f.ok === "boolean" && isCount(f.match) && isCount(f.commit),
+  },
+  "chat-gather": {
+    code: 44,
+    validate: (f) => isCount(f.term),
+  },
+  "chat-gather-reply": {
+    code: 45,
+    validate: (f) =>
+      isCount(f.term) && typeof f.ok === "boolean" && isSeq(f.first) && isCount(f.last) &&
+      isCount(f.lastTerm) && isCount(f.commit) && typeof f.complete === "boolean",
+  },
+  "chat-fetch": {
+    code: 46,
+    validate: (f) => isCount(f.term) && isSeqRange(f),
+  },
+  "chat-fetched": {
+    code: 47,
+    validate: (f) =>
+      isCount(f.term) && isCount(f.prev) && isCount(f.prevTerm) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+  },
+  "chat-claim": {
+    code: 48,
+    validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
+  },
+  "chat-claim-reply": {
+    code: 49,
+    validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
+  },
+  "chat-committed": {
+    code: 50,
+    validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
+  },
+  "chat-senders-fetch": {
+    code: 51,
+    validate: (f) => isCount(f.term) && isText(f.after, MAX_CLIENT_KEY),
+  },
+  "chat-senders": {
+    code: 52,
+    validate: (f) =>
+      isCount(f.term) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
+      isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
+  },
 };
 
 function isServerStatus(f: Record<string, unknown>): boolean {
   return isText(f.version, 32) && isInt(f.priority) && (f.leader === "" || isId(f.leader)) &&
     isTerm(f.term) && isTerm(f.view) && typeof f.joining === "boolean";
+}
+
+/** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */
+function isCountsByName(value: unknown): value is Record<string, number> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return entries.length <= MAX_REJECTION_REASONS &&
+    entries.every(([name, count]) => name.length > 0 && name.length <= 32 && isTerm(count));
+}
+
+function isCount(value: unknown): value is number {
+  return isInt(value) && value >= 0;
+}
+
+function isSeq(value: unknown): value is number {
+  return isInt(value) && value >= 1;
+}
+
+function isSeqRange(f: Record<string, unknown>): boolean {
+  return isSeq(f.from) && isSeq(f.to) && f.from <= f.to;
+}
+
+function isUser(value: unknown): value is string {
+  return isText(value, MAX_USER_NAME) && value.length > 0;
+}
+
+function isClientKey(value: unknown): value is string {
+  return isText(value, MAX_CLIENT_KEY) && value.length > 0;
+}
+
+function isRecord(item: unknown): item is Record<string, unknown> {
+  return typeof item === "object" && item !== null && !Array.isArray(item);
+}
+
+function isPostItem(item: unknown): item is ChatPostItem {
+  return isRecord(item) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
+    isCount(item.ts);
+}
+
+function isForwardItem(item: unknown): item is ChatForwardItem {
+  return isRecord(item) && isClientKey(item.client) && isUser(item.user) &&
+    isCount(item.acked) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
+    isCount(item.ts);
+}
+
+function isChatEntry(item: unknown): item is ChatEntry {
+  return isRecord(item) && isSeq(item.seq) && isCount(item.term) &&
+    CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
+    isCount(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
+    isCount(item.ts);
+}
+
+function isSenderRecord(item: unknown): item is ChatSenderRecord {
+  return isRecord(item) && isClientKey(item.client) && isSeq(item.cseq);
+}
+
+function isClaim(item: unknown): item is ChatClaim {
+  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isCount(item.gen) &&
+    CHAT_CLAIM_OPS.includes(item.op as ChatClaimOp);
+}
+
+function isClaimResult(item: unknown): item is ChatClaimResult {
+  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isCount(item.gen) &&
+    typeof item.ok === "boolean" && CHAT_CLAIM_REFUSALS.includes(item.reason as ChatClaimRefusal);
 }
 
 function isMemberEntry(item: unknown): item is MemberEntry {

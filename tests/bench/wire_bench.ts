@@ -26,6 +26,9 @@ const BODY: Body = {
   leader: "server-3f9a2c71-b5d4-4e0a",
   term: 12,
   view: 40,
+  viewSize: 5,
+  clients: 12,
+  rejections: { "unknown-key": 3 },
 };
 
 function codec(replay?: ReplayGuard): WireCodec {

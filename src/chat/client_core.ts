@@ -1,0 +1,436 @@
+/**
+ * The chat core of one client: sends the user's lines through the server it is attached to,
+ * retries each until it is acknowledged, and delivers the global order exactly once, in order,
+ * without gaps — across retransmissions, duplicates and moves to another server. One pure,
+ * deterministic state machine like `ServerCore`: the runtime feeds it events and performs the
+ * actions {@linkcode ChatClientCore.step} returns.
+ *
+ * A line gets the next client sequence number when typed; at most a window of them is in flight
+ * (halved when the server says slow down, grown back by one per acknowledgement). A line is
+ * acknowledged when it comes back in the delivered order, or when the server says the client's
+ * lines are committed up to it: then it is stored on every server of the view. Entries are
+ * delivered only when their sequence number is the next one; early ones wait in a bounded
+ * buffer, holes are NAKed, and a cumulative ack doubles as the heartbeat. When its server falls
+ * silent the core asks for another (`need-server`) and, once attached, resumes from the first
+ * sequence number it lacks and resends what is unacknowledged.
+ *
+ * @module
+ */
+
+import type { Address } from "../transport/types.ts";
+import {
+  type Body,
+  type ChatDeliverBody,
+  type ChatEntry,
+  type ChatPostItem,
+  type ChatWelcomeBody,
+  type Envelope,
+  MAX_CHAT_ITEMS,
+  type Sender,
+} from "../wire/messages.ts";
+import type { ChatConfig } from "../config/mod.ts";
+import { clientKey, messageId } from "./keys.ts";
+import { packByBytes } from "./size.ts";
+
+/** A server as discovery found it. */
+export interface ServerRef {
+  /** Its node id. */
+  id: string;
+  /** Its unicast address. */
+  addr: Address;
+}
+
+/** What a {@linkcode ChatClientCore} needs. */
+export interface ChatClientOptions {
+  /** This client as it appears in every datagram (role `"client"`). */
+  self: Sender;
+  /** The user name. */
+  user: string;
+  /** How many past messages to receive first (`--history`). */
+  history: number;
+  /** Chat tunables (`defaultChatConfig()`). */
+  config: ChatConfig;
+}
+
+/** One input to the client core; `now` is monotonic ms, `ts` ms since the epoch. */
+export type ChatClientEvent =
+  | { type: "start"; now: number }
+  | { type: "receive"; envelope: Envelope; now: number }
+  | { type: "tick"; now: number }
+  | { type: "send-text"; text: string; ts: number; now: number }
+  | { type: "attach"; server: ServerRef; now: number }
+  | { type: "server-lost"; now: number }
+  | { type: "quit"; now: number };
+
+/** A chat line in the global order. */
+export interface ChatMessage {
+  /** Its position. */
+  seq: number;
+  /** Its id (`<client key>/<client sequence number>`), unique in the cluster. */
+  id: string;
+  /** User name of the sender. */
+  from: string;
+  /** The line. */
+  text: string;
+  /** When it was typed (ms since the epoch). */
+  ts: number;
+  /** True for a line this client sent. */
+  own: boolean;
+}
+
+/** Something the user should be told. */
+export type ClientNotice =
+  | { kind: "attached"; server: string; resumed: boolean; start: number }
+  | { kind: "acknowledged"; id: string }
+  | { kind: "missed"; from: number; to: number }
+  | { kind: "slow-down"; window: number }
+  | { kind: "server-lost"; server: string }
+  | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
+  | { kind: "input-refused"; reason: "too-long" | "queue-full" | "not-running" };
+
+/** One thing the runtime must do for a client. */
+export type ChatClientAction =
+  | { type: "send"; to: Address; body: Body }
+  | { type: "deliver"; message: ChatMessage }
+  | {
+    type: "presence";
+    seq: number;
+    user: string;
+    change: "joined" | "left";
+    detail: string;
+    ts: number;
+  }
+  | { type: "notice"; notice: ClientNotice }
+  | { type: "need-server"; avoid?: ServerRef }
+  | { type: "flow"; paused: boolean };
+
+/** Where a client stands. */
+export type ClientPhase = "new" | "detached" | "joining" | "joined" | "refused" | "quit";
+
+/** A client's state, for `/status` and tests. */
+export interface ChatClientStatus {
+  /** Where it stands. */
+  phase: ClientPhase;
+  /** The server it is attached to, if any. */
+  server: string | null;
+  /** First sequence number not yet delivered (0 before the first welcome). */
+  next: number;
+  /** Lines typed and not yet acknowledged. */
+  unacknowledged: number;
+  /** Lines acknowledged. */
+  acknowledged: number;
+  /** Lines it may have in flight now. */
+  window: number;
+}
+
+interface Pending extends ChatPostItem {
+  sentAt: number;
+}
+
+/** The chat state machine of one dsys client. */
+export class ChatClientCore {
+  readonly #o: ChatClientOptions;
+  readonly #key: string;
+  #actions: ChatClientAction[] = [];
+  #phase: ClientPhase = "new";
+  #server: ServerRef | null = null;
+  #gen = 0;
+  #next = 0;
+  readonly #early = new Map<number, ChatEntry>();
+  #pending: Pending[] = [];
+  #lastCseq = 0;
+  #acked = 0;
+  #window: number;
+  #paused = false;
+  #now = 0;
+  #joinAt = -Infinity;
+  #heardAt = 0;
+  #ackAt = -Infinity;
+  #ackedNext = -1;
+  #progressAt = 0;
+  #nakAt = -Infinity;
+  #commitSeen = 0;
+
+  /** Creates a client core; nothing happens until the `start` event. */
+  constructor(options: ChatClientOptions) {
+    this.#o = options;
+    this.#key = clientKey(options.self);
+    this.#window = options.config.sendWindow;
+  }
+
+  /** True when every line typed so far is acknowledged (the runtime may exit). */
+  allAcknowledged(): boolean {
+    return this.#pending.length === 0;
+  }
+
+  /** Where the client stands and its counters. */
+  status(): ChatClientStatus {
+    return {
+      phase: this.#phase,
+      server: this.#server?.id ?? null,
+      next: this.#next,
+      unacknowledged: this.#pending.length,
+      acknowledged: this.#acked,
+      window: this.#window,
+    };
+  }
+
+  /** Feeds one event and returns what the runtime must do, in order. */
+  step(event: ChatClientEvent): ChatClientAction[] {
+    if (this.#phase === "quit" || this.#phase === "refused") {
+      if (event.type === "send-text") {
+        this.#notice({ kind: "input-refused", reason: "not-running" });
+      }
+      return this.#drain();
+    }
+    if (event.type === "start") {
+      if (this.#phase === "new") {
+        this.#phase = "detached";
+        this.#actions.push({ type: "need-server" });
+      }
+      return this.#drain();
+    }
+    if (this.#phase === "new") return [];
+    this.#now = Math.max(this.#now, event.now);
+    switch (event.type) {
+      case "attach":
+        this.#attach(event.server);
+        break;
+      case "server-lost":
+        if (this.#server) this.#lose();
+        break;
+      case "send-text":
+        this.#type(event.text, event.ts);
+        break;
+      case "quit":
+        if (this.#server && this.#phase === "joined") this.#send({ kind: "chat-leave" });
+        this.#phase = "quit";
+        return this.#drain();
+      case "tick":
+        this.#tick();
+        break;
+      case "receive":
+        this.#receive(event.envelope);
+        break;
+    }
+    this.#flush();
+    return this.#drain();
+  }
+
+  #drain(): ChatClientAction[] {
+    const actions = this.#actions;
+    this.#actions = [];
+    return actions;
+  }
+
+  #notice(notice: ClientNotice): void {
+    this.#actions.push({ type: "notice", notice });
+  }
+
+  #send(body: Body): void {
+    if (this.#server) this.#actions.push({ type: "send", to: this.#server.addr, body });
+  }
+
+  #attach(server: ServerRef): void {
+    this.#server = server;
+    this.#gen++;
+    this.#phase = "joining";
+    this.#joinAt = -Infinity;
+    this.#heardAt = this.#now;
+  }
+
+  #lose(): void {
+    const avoid = this.#server!;
+    this.#server = null;
+    this.#phase = "detached";
+    this.#notice({ kind: "server-lost", server: avoid.id });
+    this.#actions.push({ type: "need-server", avoid });
+  }
+
+  #type(text: string, ts: number): void {
+    const { maxTextChars, maxQueued } = this.#o.config;
+    if (text.length > maxTextChars) {
+      return this.#notice({ kind: "input-refused", reason: "too-long" });
+    }
+    if (this.#pending.length >= maxQueued) {
+      return this.#notice({ kind: "input-refused", reason: "queue-full" });
+    }
+    this.#pending.push({ cseq: ++this.#lastCseq, text, ts: Math.floor(ts), sentAt: -Infinity });
+    if (this.#pending.length >= maxQueued && !this.#paused) {
+      this.#paused = true;
+      this.#actions.push({ type: "flow", paused: true });
+    }
+  }
+
+  #tick(): void {
+    const now = this.#now;
+    const { serverTimeoutMs, clientRetryMs, clientHeartbeatMs, retransmitMs } = this.#o.config;
+    if (this.#phase !== "joining" && this.#phase !== "joined") return;
+    if (now - this.#heardAt >= serverTimeoutMs) return this.#lose();
+    if (this.#phase === "joining") {
+      if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
+      return;
+    }
+    if (now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
+    const wanted = this.#wantedUpTo();
+    if (
+      wanted >= this.#next && now - this.#progressAt >= retransmitMs / 2 &&
+      now - this.#nakAt >= retransmitMs
+    ) {
+      this.#nakAt = now;
+      const to = Math.min(wanted, this.#next + this.#o.config.deliveryWindow - 1);
+      this.#send({ kind: "chat-nak", from: this.#next, to });
+    }
+  }
+
+  /** The last sequence number known to exist that this client lacks (below `next`: none). */
+  #wantedUpTo(): number {
+    if (this.#early.size === 0) return this.#commitSeen;
+    let lowest = Infinity;
+    for (const seq of this.#early.keys()) lowest = Math.min(lowest, seq);
+    return lowest - 1;
+  }
+
+  #sendJoin(): void {
+    this.#joinAt = this.#now;
+    this.#send({
+      kind: "chat-join",
+      user: this.#o.user,
+      gen: this.#gen,
+      resume: this.#next,
+      history: this.#o.history,
+    });
+  }
+
+  #sendAck(): void {
+    this.#ackAt = this.#now;
+    this.#ackedNext = this.#next;
+    this.#send({ kind: "chat-ack", next: this.#next });
+  }
+
+  #receive(envelope: Envelope): void {
+    const { sender, body } = envelope;
+    const server = this.#server;
+    if (!server || sender.role !== "server" || sender.id !== server.id) return;
+    this.#heardAt = this.#now;
+    switch (body.kind) {
+      case "chat-welcome":
+        if (this.#phase === "joining" && body.gen === this.#gen) this.#welcome(body);
+        return;
+      case "chat-refused":
+        if (body.reason === "unknown-client") {
+          if (this.#phase === "joined") this.#attach(server);
+        } else {
+          this.#phase = "refused";
+          this.#notice({ kind: "refused", reason: body.reason });
+        }
+        return;
+      case "chat-deliver":
+        if (this.#phase === "joined") this.#onDeliver(body);
+        return;
+      case "chat-missed":
+        if (this.#phase === "joined" && body.from <= this.#next && body.to >= this.#next) {
+          this.#notice({ kind: "missed", from: this.#next, to: body.to });
+          this.#skipTo(body.to + 1);
+        }
+        return;
+      case "chat-slow":
+        this.#window = Math.max(1, Math.floor(this.#window / 2));
+        for (const item of this.#pending) item.sentAt = Math.max(item.sentAt, this.#now);
+        this.#notice({ kind: "slow-down", window: this.#window });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #welcome(body: ChatWelcomeBody): void {
+    const resumed = this.#next > 0;
+    this.#phase = "joined";
+    if (!resumed) this.#next = body.start;
+    else if (body.start > this.#next) {
+      this.#notice({ kind: "missed", from: this.#next, to: body.start - 1 });
+    }
+    this.#skipTo(Math.max(this.#next, body.start));
+    this.#commitSeen = Math.max(this.#commitSeen, body.commit);
+    this.#progressAt = this.#now;
+    for (const item of this.#pending) item.sentAt = -Infinity;
+    this.#notice({ kind: "attached", server: this.#server!.id, resumed, start: body.start });
+  }
+
+  #skipTo(next: number): void {
+    this.#next = Math.max(this.#next, next);
+    for (const seq of this.#early.keys()) if (seq < this.#next) this.#early.delete(seq);
+    this.#deliverReady();
+  }
+
+  #onDeliver(body: ChatDeliverBody): void {
+    this.#commitSeen = Math.max(this.#commitSeen, body.commit);
+    const limit = this.#next + this.#o.config.receiveWindow;
+    for (const entry of body.entries) {
+      if (entry.seq >= this.#next && entry.seq < limit) this.#early.set(entry.seq, entry);
+    }
+    this.#deliverReady();
+    if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
+  }
+
+  #deliverReady(): void {
+    const start = this.#next;
+    for (let entry = this.#early.get(this.#next); entry; entry = this.#early.get(this.#next)) {
+      this.#early.delete(this.#next);
+      this.#next++;
+      this.#emit(entry);
+    }
+    if (this.#next > start) this.#progressAt = this.#now;
+  }
+
+  #emit(entry: ChatEntry): void {
+    if (entry.kind !== "text") {
+      this.#actions.push({
+        type: "presence",
+        seq: entry.seq,
+        user: entry.from,
+        change: entry.kind === "join" ? "joined" : "left",
+        detail: entry.text,
+        ts: entry.ts,
+      });
+      return;
+    }
+    const id = messageId(entry.client, entry.cseq);
+    const own = entry.client === this.#key;
+    this.#actions.push({
+      type: "deliver",
+      message: { seq: entry.seq, id, from: entry.from, text: entry.text, ts: entry.ts, own },
+    });
+    if (own && entry.cseq > this.#acked) this.#acknowledge(entry.cseq);
+  }
+
+  #acknowledge(cseq: number): void {
+    this.#acked = cseq;
+    while (this.#pending.length > 0 && this.#pending[0].cseq <= cseq) {
+      const item = this.#pending.shift()!;
+      this.#notice({ kind: "acknowledged", id: messageId(this.#key, item.cseq) });
+      this.#window = Math.min(this.#o.config.sendWindow, this.#window + 1);
+    }
+    if (this.#paused && this.#pending.length <= this.#o.config.maxQueued / 2) {
+      this.#paused = false;
+      this.#actions.push({ type: "flow", paused: false });
+    }
+  }
+
+  #flush(): void {
+    if (this.#phase === "joining" && this.#joinAt === -Infinity) this.#sendJoin();
+    if (this.#phase !== "joined") return;
+    if (this.#next !== this.#ackedNext) this.#sendAck();
+    const { clientRetryMs, batchBodyBytes } = this.#o.config;
+    const due: ChatPostItem[] = [];
+    for (const item of this.#pending.slice(0, this.#window)) {
+      if (this.#now - item.sentAt < clientRetryMs) continue;
+      item.sentAt = this.#now;
+      due.push({ cseq: item.cseq, text: item.text, ts: item.ts });
+    }
+    for (const items of packByBytes(due, batchBodyBytes, MAX_CHAT_ITEMS)) {
+      this.#send({ kind: "chat-post", acked: this.#acked, items });
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The chat log of one server: a bounded window of the global order, `first..last`, plus the term
+ * of the entry just before it (its base), so that the consistency check of an append works at
+ * the window's edge.
+ *
+ * It owns storage, the consistency check (an append after `prev` is accepted only when the entry
+ * at `prev` has the expected term; a conflicting suffix is replaced, as in Raft), trimming and
+ * state transfer (reset to a new base). It knows nothing of leaders, commits or clients; the
+ * caller passes the commit point where it matters.
+ *
+ * @module
+ */
+
+import type { ChatEntry } from "../wire/messages.ts";
+import { jsonBytes } from "./size.ts";
+
+/** The outcome of {@linkcode ChatLog.store}. */
+export type StoreResult =
+  | {
+    /** The entries follow a matching `prev` and are stored. */
+    ok: true;
+    /** Highest sequence number now known to match the sender's log. */
+    match: number;
+    /** Sequence numbers at or below `commit` whose entry was replaced (should never happen). */
+    conflicts: number;
+  }
+  | {
+    /** `prev` is missing or has another term. */
+    ok: false;
+    /** Where the sender should resume: the log is consistent up to here at least. */
+    hint: number;
+  };
+
+/** A bounded window of the global chat order. */
+export class ChatLog {
+  #items: ChatEntry[] = [];
+  #bytes: number[] = [];
+  #head = 0;
+  #first = 1;
+  #baseTerm = 0;
+
+  /** Sequence number of the first entry kept (`last + 1` when empty). */
+  get first(): number {
+    return this.#first;
+  }
+
+  /** Sequence number of the last entry (`first - 1` when empty). */
+  get last(): number {
+    return this.#first + this.size - 1;
+  }
+
+  /** How many entries are kept. */
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Term of the last entry (the base term when empty). */
+  get lastTerm(): number {
+    return this.size > 0 ? this.#items[this.#items.length - 1].term : this.#baseTerm;
+  }
+
+  /** Term of the entry at `seq`; for `first - 1` the base term; undefined outside the window. */
+  termAt(seq: number): number | undefined {
+    if (seq === this.#first - 1) return this.#baseTerm;
+    return this.get(seq)?.term;
+  }
+
+  /** The entry at `seq`, if kept. */
+  get(seq: number): ChatEntry | undefined {
+    if (seq < this.#first || seq > this.last) return undefined;
+    return this.#items[this.#head + seq - this.#first];
+  }
+
+  /** JSON size of the entry at `seq` (bytes); 0 when not kept. */
+  bytesAt(seq: number): number {
+    if (seq < this.#first || seq > this.last) return 0;
+    return this.#bytes[this.#head + seq - this.#first];
+  }
+
+  /** Appends `entry`, whose `seq` must be `last + 1`. */
+  append(entry: ChatEntry): void {
+    if (entry.seq !== this.last + 1) {
+      throw new RangeError(`append of seq ${entry.seq} after ${this.last}`);
+    }
+    this.#items.push(entry);
+    this.#bytes.push(jsonBytes(entry));
+  }
+
+  /**
+   * Stores `entries` (sequence numbers `prev + 1` on) when the entry at `prev` has `prevTerm`.
+   * Entries already held with the same term are kept; the first one with another term and
+   * everything after it are replaced. Entries below the window are committed everywhere, so a
+   * `prev` below it matches. Entries that do not follow `prev` one by one are refused.
+   */
+  store(
+    prev: number,
+    prevTerm: number,
+    entries: readonly ChatEntry[],
+    commit: number,
+  ): StoreResult {
+    if (prev > this.last || !entries.every((e, i) => e.seq === prev + 1 + i)) {
+      return { ok: false, hint: this.last };
+    }
+    if (prev >= this.#first - 1 && this.termAt(prev) !== prevTerm) {
+      return { ok: false, hint: Math.max(this.#first - 1, Math.min(commit, prev - 1)) };
+    }
+    let conflicts = 0;
+    for (const entry of entries) {
+      if (entry.seq < this.#first) continue;
+      if (entry.seq <= this.last) {
+        if (this.termAt(entry.seq) === entry.term) continue;
+        for (let seq = entry.seq; seq <= Math.min(commit, this.last); seq++) conflicts++;
+        this.truncateAfter(entry.seq - 1);
+      }
+      this.append(entry);
+    }
+    return { ok: true, match: prev + entries.length, conflicts };
+  }
+
+  /** Drops every entry after `seq`. */
+  truncateAfter(seq: number): void {
+    if (seq >= this.last) return;
+    const keep = this.#head + Math.max(0, seq - this.#first + 1);
+    this.#items.length = keep;
+    this.#bytes.length = keep;
+  }
+
+  /** Empties the log; the next entry is `prev + 1` and the entry at `prev` had `prevTerm`. */
+  reset(prev: number, prevTerm: number): void {
+    this.#items = [];
+    this.#bytes = [];
+    this.#head = 0;
+    this.#first = prev + 1;
+    this.#baseTerm = prevTerm;
+  }
+
+  /** Drops the oldest entries at or below `commit` while more than `limit` are kept. */
+  trim(commit: number, limit: number): void {
+    while (this.size > limit && this.#first <= commit) {
+      this.#baseTerm = this.#items[this.#head].term;
+      this.#head++;
+      this.#first++;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#bytes = this.#bytes.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * The entries from `from` on, at most up to `to`, that fit `budget` bytes of JSON (at least one
+   * when any is kept, at most `maxEntries`).
+   */
+  batch(from: number, to: number, budget: number, maxEntries: number): ChatEntry[] {
+    const out: ChatEntry[] = [];
+    let used = 0;
+    for (let seq = Math.max(from, this.#first); seq <= Math.min(to, this.last); seq++) {
+      const size = this.bytesAt(seq) + 1;
+      if (out.length > 0 && (used + size > budget || out.length >= maxEntries)) break;
+      out.push(this.get(seq)!);
+      used += size;
+    }
+    return out;
+  }
+
+  /** Every kept entry from `from` to `to`, in order. */
+  *range(from: number, to: number): IterableIterator<ChatEntry> {
+    for (let seq = Math.max(from, this.#first); seq <= Math.min(to, this.last); seq++) {
+      yield this.get(seq)!;
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The chat layer: totally ordered, exactly-once delivery of chat lines through the leader, with
+ * replication so that no acknowledged line is lost. Pure state machines: no I/O, no timers, no
+ * clock.
+ *
+ * `server_core.ts` is the server's side (sequencer, replica, attached clients), `client_core.ts`
+ * the client's; the rest are their parts: `log.ts` (the bounded log), `replica.ts` (log, commit
+ * point and what it implies), `leader.ts` (gather, then lead), `replication.ts` (follower
+ * progress), `sequencer.ts` (sender order, duplicates), `directory.ts` (user names),
+ * `sessions.ts` (clients of one server), `outbox.ts` (actions and batching), `size.ts` (datagram
+ * budgets), and `keys.ts` (session keys, message ids, user names). The tunables are `ChatConfig` in
+ * `src/config/mod.ts`.
+ *
+ * @module
+ */
+
+export * from "./keys.ts";
+export * from "./server_core.ts";
+export * from "./client_core.ts";

@@ -1,0 +1,132 @@
+/**
+ * The replicated state of one chat server: its log, its commit point, and what the committed
+ * entries imply — who is present (from `join`/`leave` entries) and the last line sequenced per
+ * client (duplicate suppression that outlives the log window).
+ *
+ * Committed entries are applied exactly once, in order, when the commit point passes them. The
+ * commit point never goes back. This module decides nothing about leaders or clients.
+ *
+ * @module
+ */
+
+import type { ChatEntry } from "../wire/messages.ts";
+import type { Presence } from "./directory.ts";
+import { ChatLog } from "./log.ts";
+import { SenderTable } from "./sequencer.ts";
+
+/** The log of a server and the state its committed entries imply. */
+export class ChatReplica {
+  /** The log. */
+  readonly log: ChatLog = new ChatLog();
+  /** Who is present, as of the commit point (user → holder). */
+  readonly presence: Map<string, Presence> = new Map();
+  /** Last committed line number per client. */
+  readonly senders: SenderTable;
+  readonly #logLimit: number;
+  #commit = 0;
+  #conflicts = 0;
+  #complete = true;
+  #sendersComplete = true;
+
+  /** Creates an empty replica keeping `logLimit` committed entries and `maxSenders` clients. */
+  constructor(logLimit: number, maxSenders: number) {
+    this.#logLimit = logLimit;
+    this.senders = new SenderTable(maxSenders);
+  }
+
+  /** Highest committed sequence number. */
+  get commit(): number {
+    return this.#commit;
+  }
+
+  /** True while presence is known from the first entry on (no state transfer happened). */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  /**
+   * True while the last line of every client is known: no state transfer happened, or the
+   * records older than the transferred window were pulled since (see `transfer.ts`).
+   */
+  get sendersComplete(): boolean {
+    return this.#sendersComplete;
+  }
+
+  /** Records that the last line of every client was pulled from a server that knew it. */
+  markSendersComplete(): void {
+    this.#sendersComplete = true;
+  }
+
+  /** Committed entries that an append replaced (0 unless logs diverged: issue 5). */
+  get conflicts(): number {
+    return this.#conflicts;
+  }
+
+  /** Moves the commit point up to `seq` (never past the log, never back) and applies entries. */
+  advanceCommit(seq: number): void {
+    const to = Math.min(seq, this.log.last);
+    for (const entry of this.log.range(this.#commit + 1, to)) this.#apply(entry);
+    this.#commit = Math.max(this.#commit, to);
+  }
+
+  /** Stores entries after `prev` (see {@linkcode ChatLog.store}); counts replaced commits. */
+  store(
+    prev: number,
+    prevTerm: number,
+    entries: readonly ChatEntry[],
+  ): ReturnType<ChatLog["store"]> {
+    const result = this.log.store(prev, prevTerm, entries, this.#commit);
+    if (result.ok) this.#conflicts += result.conflicts;
+    return result;
+  }
+
+  /**
+   * State transfer: the log restarts after `prev`, which is committed. Refused (false) when that
+   * would discard committed entries this replica holds: a late copy of an old transfer.
+   */
+  reset(prev: number, prevTerm: number): boolean {
+    if (prev < this.#commit) return false;
+    this.log.reset(prev, prevTerm);
+    this.#commit = prev;
+    if (prev > 0) {
+      this.#complete = false;
+      this.#sendersComplete = false;
+    }
+    return true;
+  }
+
+  /** Drops committed entries beyond the log limit. */
+  trim(): void {
+    this.log.trim(this.#commit, this.#logLimit);
+  }
+
+  /** Presence including the uncommitted tail of the log (what a new leader starts from). */
+  presenceWithTail(): Map<string, Presence> {
+    const presence = new Map(this.presence);
+    for (const entry of this.log.range(this.#commit + 1, this.log.last)) {
+      applyPresence(presence, entry);
+    }
+    return presence;
+  }
+
+  /** Last line number per client including the uncommitted tail (what a new leader starts from). */
+  sendersWithTail(): SenderTable {
+    const senders = this.senders.clone();
+    for (const entry of this.log.range(this.#commit + 1, this.log.last)) {
+      if (entry.kind === "text") senders.note(entry.client, entry.cseq);
+    }
+    return senders;
+  }
+
+  #apply(entry: ChatEntry): void {
+    if (entry.kind === "text") this.senders.note(entry.client, entry.cseq);
+    else applyPresence(this.presence, entry);
+  }
+}
+
+function applyPresence(presence: Map<string, Presence>, entry: ChatEntry): void {
+  if (entry.kind === "join") presence.set(entry.from, { client: entry.client, server: entry.text });
+  else if (entry.kind === "leave" && presence.get(entry.from)?.client === entry.client) {
+    presence.delete(entry.from);
+  }
+}

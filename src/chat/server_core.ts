@@ -1,0 +1,434 @@
+/**
+ * The chat core of one server: the sequencer when this server leads, a replica of the global log
+ * when it follows, and the home of the clients attached to it — one pure, deterministic state
+ * machine, run by the runtime beside `ServerCore` (the etcd/raft model).
+ *
+ * The runtime feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic
+ * and the wall-clock time, and a `membership` event with the server core's view whenever the view
+ * or the leader changes; it performs the actions {@linkcode ChatServerCore.step} returns. The
+ * leader the server core names is the sequencer: after a change it first gathers the surviving
+ * servers' logs (`leader.ts`), then sequences every line once, in sender order, replicates it to
+ * every live server of the view and commits it when all of them stored it. Followers accept
+ * appends only from the leader their own server core names, and never from a term older than
+ * one they promised. Every server delivers committed entries to its clients (`sessions.ts`).
+ *
+ * @module
+ */
+
+import type { ViewSnapshot } from "../membership/events.ts";
+import {
+  type ChatAppendBody,
+  type ChatEntry,
+  type ChatFetchBody,
+  type ChatForwardItem,
+  type ChatGatherBody,
+  type ChatSendersFetchBody,
+  type Envelope,
+  MAX_CHAT_ENTRIES,
+  MAX_CHAT_ITEMS,
+  type Sender,
+} from "../wire/messages.ts";
+import type { ChatConfig } from "../config/mod.ts";
+import type { Presence } from "./directory.ts";
+import { type LeaderPhase, Leadership } from "./leader.ts";
+import { ChatOutbox, type ChatServerAction } from "./outbox.ts";
+import { ChatReplica } from "./replica.ts";
+import type { Peer } from "./replication.ts";
+import { Sessions, type SessionView } from "./sessions.ts";
+import { SendersPull } from "./transfer.ts";
+import { BODY_OVERHEAD_BYTES } from "./size.ts";
+
+export type { ChatNotice, ChatServerAction } from "./outbox.ts";
+export type { SessionView } from "./sessions.ts";
+
+/** What a {@linkcode ChatServerCore} needs. */
+export interface ChatServerOptions {
+  /** This server as it appears in every datagram (role `"server"`). */
+  self: Sender;
+  /** Chat tunables (`defaultChatConfig()`). */
+  config: ChatConfig;
+}
+
+/** One input to the chat core; `now` is monotonic ms, `wall` ms since the epoch. */
+export type ChatServerEvent =
+  | { type: "start"; now: number; wall: number }
+  | { type: "receive"; envelope: Envelope; now: number }
+  | { type: "tick"; now: number; wall: number }
+  | { type: "membership"; view: ViewSnapshot; now: number };
+
+/** A chat server's state, for status output and tests. */
+export interface ChatServerStatus {
+  /** This server's role in the chat: following, or one of the leader's phases. */
+  role: "following" | LeaderPhase;
+  /** The highest chat term this server promised to follow (or leads). */
+  term: number;
+  /** First sequence number kept. */
+  first: number;
+  /** Last sequence number held. */
+  last: number;
+  /** Highest committed sequence number. */
+  commit: number;
+  /** True when this server's log is known to match its leader's. */
+  synced: boolean;
+  /** Clients attached here. */
+  clients: number;
+  /** Lines the sequencer buffers (leader only). */
+  buffered: number;
+  /** Committed entries replaced by a leader's (0 unless logs diverged). */
+  conflicts: number;
+}
+
+/** The chat state machine of one dsys server. */
+export class ChatServerCore {
+  readonly #o: ChatServerOptions;
+  readonly #out: ChatOutbox;
+  readonly #replica: ChatReplica;
+  readonly #sessions: Sessions;
+  #started = false;
+  #now = 0;
+  #wall = 0;
+  #peers: ReadonlyMap<string, Peer> = new Map();
+  #leaderId: string | null = null;
+  #leaderTerm = 0;
+  #promised = 0;
+  #promisedTo: string | null = null;
+  #synced = false;
+  #leadership: Leadership | null = null;
+  #pull: SendersPull | null = null;
+  #conflicts = 0;
+
+  /** Creates a chat core; nothing happens until the `start` event. */
+  constructor(options: ChatServerOptions) {
+    this.#o = options;
+    const { config } = options;
+    this.#out = new ChatOutbox(config.batchBodyBytes);
+    this.#replica = new ChatReplica(config.logLimit, config.maxSenders);
+    this.#sessions = new Sessions({ config, replica: this.#replica, out: this.#out });
+  }
+
+  /** Feeds one event and returns what the runtime must do, in order. */
+  step(event: ChatServerEvent): ChatServerAction[] {
+    if (event.type === "start") {
+      this.#started = true;
+      this.#wall = Math.floor(event.wall);
+    }
+    if (!this.#started) return [];
+    this.#now = Math.max(this.#now, event.now);
+    switch (event.type) {
+      case "receive":
+        this.#receive(event.envelope);
+        break;
+      case "tick":
+        this.#wall = Math.floor(event.wall);
+        this.#sessions.tick(this.#now);
+        this.#leadership?.tick(this.#now, this.#wall);
+        this.#pull?.tick(this.#now);
+        break;
+      case "membership":
+        this.#membership(event.view);
+        break;
+    }
+    this.#flush();
+    return this.#out.drain();
+  }
+
+  /** Role, term, log window, commit point and counters. */
+  status(): ChatServerStatus {
+    const { log, commit } = this.#replica;
+    const leadership = this.#leadership;
+    return {
+      role: leadership?.phase ?? "following",
+      term: this.#promised,
+      first: log.first,
+      last: log.last,
+      commit,
+      synced: this.#isSynced(),
+      clients: this.#sessions.size,
+      buffered: leadership?.buffered ?? 0,
+      conflicts: this.#replica.conflicts,
+    };
+  }
+
+  /** The users present in the cluster as of this server's commit point (user → holder). */
+  users(): ReadonlyMap<string, Presence> {
+    return this.#replica.presence;
+  }
+
+  /** The clients attached to this server. */
+  clients(): SessionView[] {
+    return this.#sessions.list();
+  }
+
+  /** The committed entries this server still keeps, from `from` on, in order. */
+  committed(from = 1): ChatEntry[] {
+    return [...this.#replica.log.range(from, this.#replica.commit)];
+  }
+
+  #isSynced(): boolean {
+    return this.#leadership ? this.#leadership.phase === "leading" : this.#synced;
+  }
+
+  #membership(view: ViewSnapshot): void {
+    const self = this.#o.self.id;
+    const peers = new Map<string, Peer>();
+    for (const m of view.members) {
+      if (m.role !== "server" || m.id === self) continue;
+      if (m.state !== "alive" && m.state !== "suspect") continue;
+      peers.set(m.id, { id: m.id, addr: m.addr, incarnation: m.incarnation });
+    }
+    this.#peers = peers;
+    if (view.leader !== this.#leaderId || view.term !== this.#leaderTerm) {
+      this.#leaderId = view.leader;
+      this.#leaderTerm = view.term;
+      this.#synced = false;
+      this.#sessions.leaderChanged();
+      this.#leadership = null;
+      if (view.leader === self) this.#lead(Math.max(view.term, this.#promised + 1));
+    }
+    this.#leadership?.setPeers(peers);
+  }
+
+  #lead(term: number): void {
+    this.#promised = term;
+    this.#promisedTo = this.#o.self.id;
+    const { config } = this.#o;
+    this.#leadership = new Leadership({ term, config, replica: this.#replica, out: this.#out });
+    this.#leadership.setPeers(this.#peers);
+    this.#out.notify({ type: "gathering", term });
+  }
+
+  /** Starts over with a term above `promised` elsewhere, while this server still leads. */
+  #outbid(promised: number | undefined): void {
+    if (promised === undefined || this.#leaderId !== this.#o.self.id) return;
+    this.#lead(Math.max(promised, this.#promised) + 1);
+  }
+
+  #receive(envelope: Envelope): void {
+    const { sender, body } = envelope;
+    const now = this.#now;
+    if (sender.id === this.#o.self.id) return;
+    if (sender.role === "client") {
+      switch (body.kind) {
+        case "chat-join":
+          return this.#sessions.onJoin(sender, body, now);
+        case "chat-post":
+          return this.#forward(this.#sessions.onPost(sender, body, now));
+        case "chat-ack":
+          return this.#sessions.onAck(sender, body, now);
+        case "chat-nak":
+          return this.#sessions.onNak(sender, body, now);
+        case "chat-leave":
+          return this.#sessions.onLeave(sender);
+        default:
+          return;
+      }
+    }
+    const peer = this.#peers.get(sender.id);
+    if (sender.role !== "server" || !peer || peer.incarnation !== sender.incarnation) return;
+    const fromLeader = sender.id === this.#leaderId;
+    const leadership = this.#leadership;
+    switch (body.kind) {
+      case "chat-append":
+        if (fromLeader) this.#onAppend(peer, body);
+        return;
+      case "chat-gather":
+        if (fromLeader) this.#onGather(peer, body);
+        return;
+      case "chat-fetch":
+        return this.#onFetch(peer, body);
+      case "chat-senders-fetch":
+        return this.#onSendersFetch(peer, body);
+      case "chat-senders":
+        leadership?.onSendersPage(peer, body, now);
+        return this.#pull?.onPage(peer.id, body, now);
+      case "chat-append-reply":
+        return this.#outbid(leadership?.onAppendReply(peer, body, now));
+      case "chat-gather-reply":
+        return this.#outbid(leadership?.onGatherReply(peer, body));
+      case "chat-fetched":
+        return leadership?.onFetched(peer, { ...body, entries: body.entries.map(copyEntry) }, now);
+      case "chat-forward": {
+        if (!leadership) return;
+        const answer = leadership.onForward(body.items.map(copyItem));
+        for (const client of answer.busy) this.#out.queue(peer.addr, "chat-busy", client);
+        for (const record of answer.committed) {
+          this.#out.queue(peer.addr, "chat-committed", record);
+        }
+        return;
+      }
+      case "chat-claim":
+        for (const result of leadership?.onClaims(peer.id, body.claims, now, this.#wall) ?? []) {
+          this.#out.queue(peer.addr, "chat-claim-reply", result);
+        }
+        return;
+      case "chat-claim-reply":
+        if (fromLeader) this.#sessions.onClaimResults(body.results);
+        return;
+      case "chat-busy":
+        if (fromLeader) this.#sessions.onBusy(body.clients, now);
+        return;
+      case "chat-committed":
+        if (fromLeader) this.#sessions.onCommitted(body.items);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** True when `term` from `leader` may be followed: newer than, or the same as, the promise. */
+  #mayFollow(term: number, leader: string): boolean {
+    return term > this.#promised || (term === this.#promised && this.#promisedTo === leader);
+  }
+
+  #promise(term: number, leader: string): void {
+    if (term === this.#promised && leader === this.#promisedTo) return;
+    this.#promised = term;
+    this.#promisedTo = leader;
+    this.#synced = false;
+  }
+
+  #onAppend(leader: Peer, body: ChatAppendBody): void {
+    const replica = this.#replica;
+    const { log } = replica;
+    if (!this.#mayFollow(body.term, leader.id)) {
+      this.#out.send(leader.addr, {
+        kind: "chat-append-reply",
+        term: this.#promised,
+        ok: false,
+        match: log.last,
+        commit: replica.commit,
+      });
+      return;
+    }
+    this.#promise(body.term, leader.id);
+    const lacking = body.prev > log.last || log.termAt(body.prev) !== body.prevTerm;
+    if (body.reset && lacking && replica.reset(body.prev, body.prevTerm)) {
+      this.#out.notify({ type: "log-reset", first: log.first });
+    }
+    const result = replica.store(body.prev, body.prevTerm, body.entries.map(copyEntry));
+    if (result.ok) {
+      this.#synced = true;
+      replica.advanceCommit(Math.min(body.commit, result.match));
+      if (!replica.sendersComplete && this.#pull?.source.id !== leader.id) {
+        const { retransmitMs } = this.#o.config;
+        this.#pull = new SendersPull(leader, body.term, replica, this.#out, retransmitMs);
+        this.#pull.tick(this.#now);
+      }
+    }
+    this.#out.send(leader.addr, {
+      kind: "chat-append-reply",
+      term: body.term,
+      ok: result.ok,
+      match: result.ok ? result.match : result.hint,
+      commit: replica.commit,
+    });
+  }
+
+  #onGather(leader: Peer, body: ChatGatherBody): void {
+    const { log, commit } = this.#replica;
+    const ok = this.#mayFollow(body.term, leader.id);
+    if (ok) this.#promise(body.term, leader.id);
+    this.#out.send(leader.addr, {
+      kind: "chat-gather-reply",
+      term: ok ? body.term : this.#promised,
+      ok,
+      first: log.first,
+      last: log.last,
+      lastTerm: log.lastTerm,
+      commit,
+      complete: this.#replica.sendersComplete,
+    });
+  }
+
+  #onFetch(leader: Peer, body: ChatFetchBody): void {
+    if (body.term !== this.#promised || leader.id !== this.#promisedTo) return;
+    const { log } = this.#replica;
+    const { config } = this.#o;
+    const to = Math.min(body.to, body.from + config.fetchWindow - 1, log.last);
+    const budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
+    let seq = Math.max(body.from, log.first);
+    while (seq <= to) {
+      const entries = log.batch(seq, to, budget, MAX_CHAT_ENTRIES);
+      this.#out.send(leader.addr, {
+        kind: "chat-fetched",
+        term: body.term,
+        prev: seq - 1,
+        prevTerm: log.termAt(seq - 1)!,
+        entries,
+      });
+      seq += entries.length;
+    }
+  }
+
+  #onSendersFetch(asker: Peer, body: ChatSendersFetchBody): void {
+    const budget = this.#o.config.batchBodyBytes - BODY_OVERHEAD_BYTES;
+    const page = this.#replica.senders.page(body.after, budget, MAX_CHAT_ITEMS);
+    this.#out.send(asker.addr, {
+      kind: "chat-senders",
+      term: body.term,
+      after: body.after,
+      ...page,
+    });
+  }
+
+  /** Sends client lines to the leader (or offers them to this server's own sequencer). */
+  #forward(items: ChatForwardItem[]): void {
+    if (items.length === 0) return;
+    if (this.#leadership) {
+      const answer = this.#leadership.onForward(items);
+      this.#sessions.onBusy(answer.busy, this.#now);
+      this.#sessions.onCommitted(answer.committed);
+      return;
+    }
+    const leader = this.#leaderId === null ? undefined : this.#peers.get(this.#leaderId);
+    if (leader) { for (const item of items) this.#out.queue(leader.addr, "chat-forward", item); }
+  }
+
+  #flush(): void {
+    const now = this.#now;
+    const claims = this.#leaderId === null ? [] : this.#sessions.claims(now);
+    if (claims.length > 0) {
+      if (this.#leadership) {
+        const results = this.#leadership.onClaims(this.#o.self.id, claims, now, this.#wall);
+        this.#sessions.onClaimResults(results);
+      } else {
+        const leader = this.#peers.get(this.#leaderId!);
+        if (leader) {
+          for (const claim of claims) this.#out.queue(leader.addr, "chat-claim", claim);
+        }
+      }
+    }
+    this.#leadership?.flush(now);
+    this.#sessions.flush(this.#isSynced(), now);
+    this.#replica.trim();
+    if (this.#replica.conflicts > this.#conflicts) {
+      this.#out.notify({ type: "conflict", entries: this.#replica.conflicts - this.#conflicts });
+      this.#conflicts = this.#replica.conflicts;
+    }
+  }
+}
+
+/** A copy with exactly the fields of an entry (a datagram may carry more). */
+function copyEntry(e: ChatEntry): ChatEntry {
+  return {
+    seq: e.seq,
+    term: e.term,
+    kind: e.kind,
+    client: e.client,
+    cseq: e.cseq,
+    from: e.from,
+    text: e.text,
+    ts: e.ts,
+  };
+}
+
+function copyItem(i: ChatForwardItem): ChatForwardItem {
+  return {
+    client: i.client,
+    user: i.user,
+    acked: i.acked,
+    cseq: i.cseq,
+    text: i.text,
+    ts: i.ts,
+  };
+}

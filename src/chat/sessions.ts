@@ -1,0 +1,443 @@
+/**
+ * The clients attached to one server: joining (name claimed at the leader, then welcomed with
+ * the sequence number their stream starts at), delivery of committed entries to each (batched,
+ * `deliveryWindow` entries and `datagramsInFlight` datagrams beyond the client's cumulative ack,
+ * gaps resent on NAK or after `retransmitMs` without progress), name leases, and dropping
+ * clients that quit or fall silent.
+ *
+ * A client is welcomed only once its name is granted and this server's log matches the leader's,
+ * so that the history it starts with is current. This module sends to clients itself and returns
+ * what must go to the leader (forwarded lines, claims); the core routes those.
+ *
+ * @module
+ */
+
+import type { Address } from "../transport/types.ts";
+import {
+  type ChatAckBody,
+  type ChatClaim,
+  type ChatClaimResult,
+  type ChatForwardItem,
+  type ChatJoinBody,
+  type ChatNakBody,
+  type ChatPostBody,
+  type ChatRefusal,
+  type ChatSenderRecord,
+  MAX_CHAT_ENTRIES,
+  type Sender,
+} from "../wire/messages.ts";
+import type { ChatConfig } from "../config/mod.ts";
+import { clientKey, isUserName } from "./keys.ts";
+import type { ChatOutbox } from "./outbox.ts";
+import type { ChatReplica } from "./replica.ts";
+import { BODY_OVERHEAD_BYTES } from "./size.ts";
+
+/** Where an attached client stands. */
+export type SessionPhase = "claiming" | "granted" | "joined";
+
+/** One attached client as shown to the rest of the program. */
+export interface SessionView {
+  /** User name. */
+  user: string;
+  /** Session key. */
+  client: string;
+  /** Its address. */
+  addr: Address;
+  /** Claiming its name, granted (waiting to be welcomed), or joined. */
+  phase: SessionPhase;
+  /** First sequence number it lacks. */
+  next: number;
+}
+
+interface Session {
+  key: string;
+  user: string;
+  addr: Address;
+  gen: number;
+  phase: SessionPhase;
+  resume: number;
+  history: number;
+  start: number;
+  next: number;
+  pushed: number;
+  heardAt: number;
+  progressAt: number;
+  claimedAt: number;
+  confirmed: boolean;
+  slowAt: number;
+  keepalive: boolean;
+  inflight: number[];
+  committed: number;
+}
+
+/** What {@linkcode Sessions} needs. */
+export interface SessionsOptions {
+  /** Tunables. */
+  config: ChatConfig;
+  /** The server's log and commit point. */
+  replica: ChatReplica;
+  /** Where datagrams and notices go. */
+  out: ChatOutbox;
+}
+
+/** The clients attached to one server. */
+export class Sessions {
+  readonly #o: SessionsOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #releases = new Map<string, ChatClaim>();
+  #leaseAt = -Infinity;
+  #releaseAt = -Infinity;
+
+  /** Creates an empty set of sessions. */
+  constructor(options: SessionsOptions) {
+    this.#o = options;
+  }
+
+  /** How many clients are attached (joined or joining). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Every attached client. */
+  list(): SessionView[] {
+    return [...this.#sessions.values()].map((s) => ({
+      user: s.user,
+      client: s.key,
+      addr: s.addr,
+      phase: s.phase,
+      next: s.next,
+    }));
+  }
+
+  /** Handles a join (or a repeated one, or a new attachment of a known client). */
+  onJoin(sender: Sender, body: ChatJoinBody, now: number): void {
+    const { config } = this.#o;
+    if (!isUserName(body.user)) return this.#refuse(sender.addr, "bad-name");
+    const key = clientKey(sender);
+    const known = this.#sessions.get(key);
+    if (known) {
+      if (body.gen < known.gen) return;
+      known.addr = sender.addr;
+      known.heardAt = now;
+      if (body.gen === known.gen) {
+        if (known.phase === "joined") this.#sendWelcome(known);
+        else this.#keepalive(known);
+        return;
+      }
+    } else if (this.#sessions.size >= config.maxClients) {
+      return this.#refuse(sender.addr, "full");
+    }
+    this.#sessions.set(key, {
+      key,
+      user: body.user,
+      addr: sender.addr,
+      gen: body.gen,
+      phase: "claiming",
+      resume: body.resume,
+      history: Math.min(body.history, config.logLimit),
+      start: 0,
+      next: 0,
+      pushed: 0,
+      heardAt: now,
+      progressAt: now,
+      claimedAt: -Infinity,
+      confirmed: false,
+      slowAt: -Infinity,
+      keepalive: false,
+      inflight: [],
+      committed: 0,
+    });
+  }
+
+  /** Handles lines from a client; returns them as items to forward to the leader. */
+  onPost(sender: Sender, body: ChatPostBody, now: number): ChatForwardItem[] {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined") return [];
+    const max = this.#o.config.maxTextChars;
+    return body.items.filter((item) => item.text.length <= max).map((item) => ({
+      client: session.key,
+      user: session.user,
+      acked: body.acked,
+      cseq: item.cseq,
+      text: item.text,
+      ts: item.ts,
+    }));
+  }
+
+  /** Handles a client's cumulative ack (and heartbeat). */
+  onAck(sender: Sender, body: ChatAckBody, now: number): void {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined") return;
+    const next = Math.min(body.next, this.#o.replica.commit + 1);
+    if (next > session.next) {
+      session.next = next;
+      session.pushed = Math.max(session.pushed, next - 1);
+      session.inflight = session.inflight.filter((end) => end >= next);
+      session.progressAt = now;
+    } else {
+      session.keepalive = true;
+    }
+  }
+
+  /** Resends the entries a client says it lacks, or tells it they are gone. */
+  onNak(sender: Sender, body: ChatNakBody, now: number): void {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined") return;
+    const { replica, config } = this.#o;
+    const { log } = replica;
+    let from = body.from;
+    const to = Math.min(body.to, replica.commit, from + config.deliveryWindow - 1);
+    if (from < log.first) {
+      this.#o.out.send(session.addr, {
+        kind: "chat-missed",
+        from,
+        to: Math.min(body.to, log.first - 1),
+      });
+      from = log.first;
+    }
+    this.#deliver(session, from, to);
+  }
+
+  /** A client quits: drop it and release its name. */
+  onLeave(sender: Sender): void {
+    const key = clientKey(sender);
+    const session = this.#sessions.get(key);
+    if (session) this.#drop(session, "quit");
+  }
+
+  /** Applies the leader's answers to this server's claims. */
+  onClaimResults(results: readonly ChatClaimResult[]): void {
+    for (const result of results) {
+      const release = this.#releases.get(result.client);
+      if (release && release.gen === result.gen && release.user === result.user) {
+        this.#releases.delete(result.client);
+        continue;
+      }
+      const session = this.#sessions.get(result.client);
+      if (!session || session.gen !== result.gen || session.user !== result.user) continue;
+      if (result.ok) {
+        if (session.phase === "claiming") session.phase = "granted";
+        session.confirmed = true;
+        continue;
+      }
+      this.#sessions.delete(result.client);
+      if (result.reason === "name-taken" || result.reason === "full") {
+        this.#refuse(session.addr, result.reason);
+      }
+    }
+  }
+
+  /** Tells these clients (if attached here) to slow down, at most once per `retransmitMs`. */
+  onBusy(clients: readonly string[], now: number): void {
+    for (const key of clients) {
+      const session = this.#sessions.get(key);
+      if (!session || now - session.slowAt < this.#o.config.retransmitMs) continue;
+      session.slowAt = now;
+      this.#o.out.send(session.addr, { kind: "chat-slow" });
+    }
+  }
+
+  /**
+   * The leader says these clients' lines are committed up to a number (they retried committed
+   * lines): tell each at once, as the acknowledgement its own log may be too young to give.
+   */
+  onCommitted(records: readonly ChatSenderRecord[]): void {
+    for (const { client, cseq } of records) {
+      const session = this.#sessions.get(client);
+      if (!session || session.phase !== "joined") continue;
+      session.committed = Math.max(session.committed, cseq);
+      this.#keepalive(session);
+    }
+  }
+
+  /** A new leader: every name must be confirmed by it; claims and releases go to it at once. */
+  leaderChanged(): void {
+    this.#leaseAt = -Infinity;
+    this.#releaseAt = -Infinity;
+    for (const session of this.#sessions.values()) {
+      session.claimedAt = -Infinity;
+      session.confirmed = false;
+    }
+  }
+
+  /**
+   * The claims due now: names not yet confirmed by the current leader (every `retransmitMs`),
+   * lease renewals (every `leaseIntervalMs`), unanswered releases.
+   */
+  claims(now: number): ChatClaim[] {
+    const { config } = this.#o;
+    const claims: ChatClaim[] = [];
+    const lease = now - this.#leaseAt >= config.leaseIntervalMs;
+    if (lease) this.#leaseAt = now;
+    for (const s of this.#sessions.values()) {
+      const due = s.confirmed ? lease : now - s.claimedAt >= config.retransmitMs;
+      if (!due) continue;
+      s.claimedAt = now;
+      claims.push({ user: s.user, client: s.key, gen: s.gen, op: "hold" });
+    }
+    if (this.#releases.size > 0 && now - this.#releaseAt >= config.retransmitMs) {
+      this.#releaseAt = now;
+      claims.push(...this.#releases.values());
+    }
+    return claims;
+  }
+
+  /**
+   * Drops silent clients, and rewinds delivery to a client that neither acknowledged nor was sent
+   * anything new for `retransmitMs` while it lacks entries.
+   */
+  tick(now: number): void {
+    const { clientTimeoutMs, retransmitMs } = this.#o.config;
+    for (const session of this.#sessions.values()) {
+      if (now - session.heardAt >= clientTimeoutMs) {
+        this.#drop(session, "timeout");
+      } else if (
+        session.phase === "joined" && session.next <= session.pushed &&
+        now - session.progressAt >= retransmitMs
+      ) {
+        session.pushed = session.next - 1;
+        session.inflight = [];
+        session.progressAt = now;
+      }
+    }
+  }
+
+  /** Welcomes granted clients (once `synced`) and sends every joined client what it lacks. */
+  flush(synced: boolean, now: number): void {
+    for (const session of this.#sessions.values()) {
+      if (session.phase === "granted" && synced) this.#welcome(session, now);
+      if (session.phase === "joined") this.#push(session, now);
+    }
+  }
+
+  #session(sender: Sender, now: number): Session | undefined {
+    const session = this.#sessions.get(clientKey(sender));
+    if (!session) {
+      this.#refuse(sender.addr, "unknown-client");
+      return undefined;
+    }
+    session.addr = sender.addr;
+    session.heardAt = now;
+    return session;
+  }
+
+  #refuse(to: Address, reason: ChatRefusal): void {
+    this.#o.out.send(to, { kind: "chat-refused", reason });
+  }
+
+  #drop(session: Session, reason: "quit" | "timeout"): void {
+    this.#sessions.delete(session.key);
+    this.#releases.set(session.key, {
+      user: session.user,
+      client: session.key,
+      gen: session.gen,
+      op: reason,
+    });
+    if (this.#releases.size > this.#o.config.maxClients) {
+      this.#releases.delete(this.#releases.keys().next().value!);
+    }
+    this.#releaseAt = -Infinity;
+    if (session.phase === "joined") {
+      this.#o.out.notify({ type: "client-left", user: session.user, client: session.key, reason });
+    }
+  }
+
+  #welcome(session: Session, now: number): void {
+    const { log } = this.#o.replica;
+    const start = session.resume > 0
+      ? Math.max(session.resume, log.first)
+      : this.#historyStart(session.history);
+    session.phase = "joined";
+    session.start = start;
+    session.next = start;
+    session.pushed = start - 1;
+    session.progressAt = now;
+    this.#o.out.notify({
+      type: "client-joined",
+      user: session.user,
+      client: session.key,
+      resumed: session.resume > 0,
+    });
+    this.#sendWelcome(session);
+  }
+
+  /** Where a new client's stream starts: `history` chat lines back (presence entries between). */
+  #historyStart(history: number): number {
+    const { log, commit } = this.#o.replica;
+    let start = commit + 1;
+    for (let lines = 0; lines < history && start > log.first; start--) {
+      if (log.get(start - 1)!.kind === "text") lines++;
+    }
+    return start;
+  }
+
+  #sendWelcome(session: Session): void {
+    this.#o.out.send(session.addr, {
+      kind: "chat-welcome",
+      user: session.user,
+      gen: session.gen,
+      start: session.start,
+      commit: this.#o.replica.commit,
+    });
+  }
+
+  #push(session: Session, now: number): void {
+    const { replica, config, out } = this.#o;
+    const { log, commit } = replica;
+    const limit = Math.min(commit, session.next - 1 + config.deliveryWindow);
+    let sent = false;
+    while (session.pushed < limit && session.inflight.length < config.datagramsInFlight) {
+      if (session.pushed + 1 < log.first) {
+        out.send(session.addr, {
+          kind: "chat-missed",
+          from: session.pushed + 1,
+          to: log.first - 1,
+        });
+        session.pushed = log.first - 1;
+        continue;
+      }
+      const reached = this.#deliver(session, session.pushed + 1, limit, 1);
+      if (reached <= session.pushed) break;
+      session.pushed = reached;
+      session.inflight.push(reached);
+      session.progressAt = now;
+      sent = true;
+    }
+    if (session.keepalive && !sent) this.#keepalive(session);
+    session.keepalive = false;
+  }
+
+  /** The client's last line known committed: from the log, or from the leader's word. */
+  #acked(session: Session): number {
+    return Math.max(this.#o.replica.senders.get(session.key) ?? 0, session.committed);
+  }
+
+  #keepalive(session: Session): void {
+    const { replica } = this.#o;
+    this.#o.out.send(session.addr, {
+      kind: "chat-deliver",
+      commit: replica.commit,
+      acked: this.#acked(session),
+      entries: [],
+    });
+  }
+
+  /** Sends committed entries `from..to` in at most `batches` batches; returns the last one sent. */
+  #deliver(session: Session, from: number, to: number, batches = Infinity): number {
+    const { replica, config, out } = this.#o;
+    const budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
+    let seq = from;
+    for (let sent = 0; seq <= to && sent < batches; sent++) {
+      const entries = replica.log.batch(seq, to, budget, MAX_CHAT_ENTRIES);
+      if (entries.length === 0) break;
+      out.send(session.addr, {
+        kind: "chat-deliver",
+        commit: replica.commit,
+        acked: this.#acked(session),
+        entries,
+      });
+      seq += entries.length;
+    }
+    return seq - 1;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Chat scenarios as data, random ones from a seed, and the runner that plays one in the
+ * {@linkcode ChatWorld} under the {@linkcode ChatChecker}.
+ *
+ * A scenario names its servers, its clients (when each starts, how much history it wants, when
+ * its user types each line), the network and the chat tunables, and lists timed faults: crash
+ * the leader, crash a follower, start a server (a restart, or a new one that needs the log), crash
+ * a client, restart a crashed server, start a server that was never up (it needs the log). After
+ * the last line and fault it drains: the run must reach the state where every client that is up
+ * has everything acknowledged and has caught up, and the leader's users are exactly the clients
+ * that are up (crashed ones timed out), within `drainMs`.
+ *
+ * @module
+ */
+
+import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
+import { SeededRandom } from "../../src/util/random.ts";
+import { ChatChecker } from "./chat_invariants.ts";
+import { ChatWorld } from "./chat_world.ts";
+import { SimViolation } from "./invariants.ts";
+import type { NetworkModel } from "./simulator.ts";
+
+/** One thing that happens to the cluster. */
+export type ChatFault =
+  | { type: "crash-leader" }
+  | { type: "crash-follower" }
+  | { type: "restart-server" }
+  | { type: "new-server" }
+  | { type: "crash-client"; id: string };
+
+/** One client of a scenario. */
+export interface ChatClientSpec {
+  /** Node id. */
+  id: string;
+  /** User name. */
+  user: string;
+  /** History it asks for. */
+  history: number;
+  /** When it starts (ms). */
+  startAt: number;
+  /** When its user types each line (ms). */
+  lines: number[];
+}
+
+/** A whole chat scenario. */
+export interface ChatSchedule {
+  /** Seed of the simulation's random choices. */
+  seed: number;
+  /** Server ids; those in `initial` start at 0-300 ms, the others only by a `new-server` fault. */
+  servers: string[];
+  /** Servers running from the start. */
+  initial: string[];
+  /** The clients. */
+  clients: ChatClientSpec[];
+  /** The network. */
+  network: NetworkModel;
+  /** Chat tunables. */
+  chat: ChatConfig;
+  /** Timed faults (ms). */
+  faults: { at: number; do: ChatFault }[];
+  /**
+   * How long after the last line and fault the run may take to settle (ms): at 30% loss and a
+   * window of one line a line takes about 0.6 s to be acknowledged, so random schedules allow
+   * 20 s plus 1.5 s per line of their busiest client.
+   */
+  drainMs: number;
+}
+
+/** What a finished run measured. */
+export interface ChatReport {
+  /** Simulated time at the end (ms). */
+  endedAt: number;
+  /** Datagrams sent. */
+  datagrams: number;
+  /** Entries delivered over all clients. */
+  delivered: number;
+  /** Lines acknowledged. */
+  acked: number;
+  /** Ranges clients skipped because the log no longer held them. */
+  missed: number;
+  /** How often each server and client notice occurred, by type. */
+  events: Record<string, number>;
+}
+
+/** Builds the random scenario of `seed`: 3-5 servers, 2-5 clients, up to 30% loss, faults. */
+export function randomChatSchedule(seed: number): ChatSchedule {
+  const rng = new SeededRandom(seed);
+  const serverCount = 3 + rng.int(3);
+  const servers = Array.from({ length: serverCount + 1 }, (_, i) => `s${i}`);
+  const initial = servers.slice(0, serverCount);
+  const chat = defaultChatConfig();
+  if (rng.chance(0.35)) chat.logLimit = 10 + rng.int(40);
+  if (rng.chance(0.25)) chat.sendWindow = 1 + rng.int(4);
+  if (rng.chance(0.2)) {
+    chat.maxUncommitted = 4 + rng.int(28);
+    chat.orderWindow = 1 + rng.int(chat.sendWindow + 4);
+    chat.maxBuffered = 4 + rng.int(28);
+  }
+  const lossy = rng.chance(0.7);
+  const network: NetworkModel = {
+    latencyMs: 0.2,
+    jitterMs: rng.next() * 5,
+    loss: lossy ? (rng.chance(0.5) ? 0.3 : rng.next() * 0.3) : 0,
+    duplicate: rng.chance(0.6) ? rng.next() * 0.1 : 0,
+    multicast: true,
+  };
+  const clients: ChatClientSpec[] = [];
+  const clientCount = 2 + rng.int(4);
+  let lastLine = 0;
+  for (let i = 0; i < clientCount; i++) {
+    const startAt = rng.chance(0.3) ? 1_500 + rng.int(3_000) : rng.int(1_000);
+    const count = 3 + rng.int(rng.chance(0.2) ? 60 : 20);
+    const lines: number[] = [];
+    let at = startAt + rng.int(500);
+    for (let k = 0; k < count; k++) {
+      at += rng.chance(0.3) ? 0 : rng.int(400);
+      lines.push(at);
+    }
+    lastLine = Math.max(lastLine, at);
+    clients.push({ id: `c${i}`, user: `user${i}`, history: rng.int(30), startAt, lines });
+  }
+  const faults: { at: number; do: ChatFault }[] = [];
+  const faultCount = rng.int(4);
+  for (let f = 0; f < faultCount; f++) {
+    const at = 1_000 + rng.int(Math.max(1, lastLine - 500));
+    const choice = rng.int(10);
+    if (choice < 3) faults.push({ at, do: { type: "crash-leader" } });
+    else if (choice < 5) faults.push({ at, do: { type: "crash-follower" } });
+    else if (choice < 7) faults.push({ at, do: { type: "restart-server" } });
+    else if (choice < 9) faults.push({ at, do: { type: "new-server" } });
+    else faults.push({ at, do: { type: "crash-client", id: rng.pick(clients).id } });
+  }
+  faults.sort((a, b) => a.at - b.at);
+  const busiest = Math.max(...clients.map((c) => c.lines.length));
+  const drainMs = 20_000 + 1_500 * busiest;
+  return { seed, servers, initial, clients, network, chat, faults, drainMs };
+}
+
+/** Plays a scenario; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
+export function runChatSchedule(schedule: ChatSchedule): ChatReport {
+  const world = new ChatWorld({
+    seed: schedule.seed,
+    network: schedule.network,
+    chat: schedule.chat,
+  });
+  for (const id of schedule.servers) world.addServer(id);
+  for (const c of schedule.clients) world.addClient(c.id, c.user, c.history);
+  const checker = new ChatChecker(world, schedule.chat.logLimit < 10_000);
+  let end = 0;
+  for (const id of schedule.initial) world.at(world.rng.int(300), () => world.startServer(id));
+  for (const c of schedule.clients) {
+    world.at(c.startAt, () => world.startClient(c.id));
+    for (const at of c.lines) world.at(at, () => world.type(c.id));
+    end = Math.max(end, ...c.lines);
+  }
+  for (const fault of schedule.faults) {
+    world.at(fault.at, () => {
+      checker.note(`fault ${JSON.stringify(fault.do)}`);
+      applyFault(world, fault.do);
+    });
+    end = Math.max(end, fault.at);
+  }
+  try {
+    world.run(end);
+    const settled = world.runUntil(
+      () => checker.pendingProblem() === null,
+      end + schedule.drainMs,
+    );
+    if (!settled) {
+      throw new SimViolation(
+        `t=${world.now.toFixed(1)}: not settled ${schedule.drainMs} ms after the last line ` +
+          `and fault: ${checker.pendingProblem()}`,
+      );
+    }
+    checker.finalProblem();
+  } catch (error) {
+    if (error instanceof SimViolation) error.message += `\nrecent events:\n${checker.trace()}`;
+    throw error;
+  }
+  return {
+    endedAt: world.now,
+    datagrams: world.datagrams,
+    delivered: checker.delivered,
+    acked: checker.acked.size,
+    missed: checker.missed,
+    events: checker.events,
+  };
+}
+
+function applyFault(world: ChatWorld, fault: ChatFault): void {
+  const up = world.servers.filter((s) => s.up);
+  switch (fault.type) {
+    case "crash-leader": {
+      const leader = world.agreedLeader();
+      if (leader && up.length > 1) world.crashServer(leader.id);
+      return;
+    }
+    case "crash-follower": {
+      const leader = world.agreedLeader();
+      const followers = up.filter((s) => s !== leader);
+      if (followers.length > 0 && up.length > 1) world.crashServer(world.rng.pick(followers).id);
+      return;
+    }
+    case "restart-server": {
+      const down = world.servers.filter((s) => !s.up && s.incarnation > 0);
+      if (down.length > 0) world.startServer(world.rng.pick(down).id);
+      return;
+    }
+    case "new-server": {
+      const fresh = world.servers.find((s) => s.incarnation === 0);
+      if (fresh) world.startServer(fresh.id);
+      return;
+    }
+    case "crash-client":
+      world.crashClient(fault.id);
+      return;
+  }
+}

@@ -1,0 +1,493 @@
+/**
+ * A seeded discrete-event simulator of a whole chat cluster: servers that each run a
+ * `ServerCore` (membership, Bully) and a `ChatServerCore` fed with the server core's view, and
+ * clients that run a `ChatClientCore`, over a simulated network with loss, duplication and delay
+ * jitter (hence reordering), with crashes and restarts, in simulated time only.
+ *
+ * It plays the runtime: it ticks every core, turns actions into datagrams, re-discovers a server
+ * for a client that asks (`need-server`), and checks that every body a core sends passes its wire
+ * validator and fits a datagram, and that traffic never runs away. Everything a client delivers goes to the observer
+ * (`chat_invariants.ts`). Given the same seed and calls it does exactly the same thing.
+ *
+ * @module
+ */
+
+import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
+import {
+  type ChatClientAction,
+  ChatClientCore,
+  type ChatClientEvent,
+} from "../../src/chat/client_core.ts";
+import {
+  type ChatServerAction,
+  ChatServerCore,
+  type ChatServerEvent,
+} from "../../src/chat/server_core.ts";
+import { jsonBytes } from "../../src/chat/size.ts";
+import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
+import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import type { Address } from "../../src/transport/types.ts";
+import { SeededRandom } from "../../src/util/random.ts";
+import {
+  type Body,
+  type Envelope,
+  type Kind,
+  MESSAGE_KINDS,
+  type Role,
+  type Sender,
+} from "../../src/wire/messages.ts";
+import { SimViolation } from "./invariants.ts";
+import { EventQueue } from "./queue.ts";
+import type { NetworkModel } from "./simulator.ts";
+
+/** Wall-clock time of simulated time 0 (ms since the epoch). */
+const EPOCH = 1_750_000_000_000;
+/** Largest body a datagram may carry: `maxDatagramBytes` minus a generous envelope. */
+const MAX_BODY_BYTES = defaultLanConfig().network.maxDatagramBytes - 400;
+/** Datagrams per simulated second beyond which traffic has run away (normal runs send ~300). */
+const RUNAWAY_PER_SECOND = 20_000;
+
+/** Sees what clients deliver and every notice; may throw to stop the run. */
+export interface ChatObserver {
+  /** Called with every action a client core returned. */
+  clientActions(client: SimClient, actions: readonly ChatClientAction[]): void;
+  /** Called with every action a chat server core returned. */
+  serverActions(server: SimServer, actions: readonly ChatServerAction[]): void;
+}
+
+/** One simulated server slot. */
+export class SimServer {
+  /** Node id. */
+  readonly id: string;
+  /** Bully priority. */
+  readonly priority: number;
+  /** Unicast address. */
+  readonly addr: Address;
+  /** The membership core of the running process, or null while down. */
+  core: ServerCore | null = null;
+  /** The chat core of the running process, or null while down. */
+  chat: ChatServerCore | null = null;
+  /** Incarnation of the running (or last) process. */
+  incarnation = 0;
+  /** Bumped on every start and crash: ends stale tick loops. */
+  epoch = 0;
+  /** Next envelope sequence number. */
+  seq = 1;
+
+  /** Creates a slot, down until started. */
+  constructor(id: string, priority: number, index: number) {
+    this.id = id;
+    this.priority = priority;
+    this.addr = { host: `10.0.0.${index + 1}`, port: 7401 };
+  }
+
+  /** True while a process runs. */
+  get up(): boolean {
+    return this.core !== null;
+  }
+
+  /** Its envelope sender. */
+  sender(): Sender {
+    return { id: this.id, incarnation: this.incarnation, role: "server", addr: this.addr };
+  }
+}
+
+/** One simulated client slot. */
+export class SimClient {
+  /** Node id. */
+  readonly id: string;
+  /** User name. */
+  readonly user: string;
+  /** History it asks for. */
+  readonly history: number;
+  /** Unicast address. */
+  readonly addr: Address;
+  /** The running core, or null while down. */
+  core: ChatClientCore | null = null;
+  /** Incarnation of the running (or last) process. */
+  incarnation = 0;
+  /** Bumped on every start and crash. */
+  epoch = 0;
+  /** Next envelope sequence number. */
+  seq = 1;
+  /** Lines typed so far. */
+  typed = 0;
+  /** Bumped on every `need-server`: only the latest discovery attaches. */
+  discoveries = 0;
+
+  /** Creates a slot, down until started. */
+  constructor(id: string, user: string, history: number, index: number) {
+    this.id = id;
+    this.user = user;
+    this.history = history;
+    this.addr = { host: `10.0.1.${index + 1}`, port: 40000 + index };
+  }
+
+  /** True while a process runs. */
+  get up(): boolean {
+    return this.core !== null;
+  }
+
+  /** Its envelope sender. */
+  sender(): Sender {
+    return { id: this.id, incarnation: this.incarnation, role: "client", addr: this.addr };
+  }
+}
+
+/** What a {@linkcode ChatWorld} needs. */
+export interface ChatWorldOptions {
+  /** Seed of every random choice. */
+  seed: number;
+  /** The network. */
+  network: NetworkModel;
+  /** Server protocol timing; default `defaultLanConfig().timing`. */
+  timing?: TimingConfig;
+  /** Chat tunables; default `defaultChatConfig()`. */
+  chat?: ChatConfig;
+}
+
+type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: SimClient };
+
+/** A simulated chat cluster and network. */
+export class ChatWorld {
+  /** Every random choice comes from here. */
+  readonly rng: SeededRandom;
+  /** Server timing. */
+  readonly timing: TimingConfig;
+  /** Chat tunables. */
+  readonly chat: ChatConfig;
+  /** The network (may change between steps). */
+  network: NetworkModel;
+  /** Current simulated time (ms). */
+  now = 0;
+  /** Datagrams sent. */
+  datagrams = 0;
+  /** Observers of client actions. */
+  readonly observers: ChatObserver[] = [];
+  readonly #queue = new EventQueue();
+  readonly #servers: SimServer[] = [];
+  readonly #clients: SimClient[] = [];
+  readonly #byAddress = new Map<string, Endpoint>();
+  #second = 0;
+  #sentThisSecond = 0;
+
+  /** Creates an empty world. */
+  constructor(options: ChatWorldOptions) {
+    this.rng = new SeededRandom(options.seed);
+    this.network = options.network;
+    this.timing = options.timing ?? defaultLanConfig().timing;
+    this.chat = options.chat ?? defaultChatConfig();
+  }
+
+  /** Every server slot. */
+  get servers(): readonly SimServer[] {
+    return this.#servers;
+  }
+
+  /** Every client slot. */
+  get clients(): readonly SimClient[] {
+    return this.#clients;
+  }
+
+  /** Adds a server slot. */
+  addServer(id: string, priority = 0): SimServer {
+    const node = new SimServer(id, priority, this.#servers.length);
+    this.#servers.push(node);
+    this.#byAddress.set(key(node.addr), { kind: "server", node });
+    return node;
+  }
+
+  /** Adds a client slot. */
+  addClient(id: string, user: string, history: number): SimClient {
+    const node = new SimClient(id, user, history, this.#clients.length);
+    this.#clients.push(node);
+    this.#byAddress.set(key(node.addr), { kind: "client", node });
+    return node;
+  }
+
+  /** The server with this id. */
+  server(id: string): SimServer {
+    const node = this.#servers.find((s) => s.id === id);
+    if (!node) throw new Error(`no simulated server ${id}`);
+    return node;
+  }
+
+  /** The client with this id. */
+  client(id: string): SimClient {
+    const node = this.#clients.find((c) => c.id === id);
+    if (!node) throw new Error(`no simulated client ${id}`);
+    return node;
+  }
+
+  /** The server every up server follows, if they all agree on one that is up. */
+  agreedLeader(): SimServer | undefined {
+    const up = this.#servers.filter((s) => s.up);
+    const leaders = new Set(up.map((s) => s.core!.leader().id));
+    if (leaders.size !== 1) return undefined;
+    const [id] = leaders;
+    return up.find((s) => s.id === id);
+  }
+
+  /** Starts (or restarts with a higher incarnation) a server. */
+  startServer(id: string): void {
+    const node = this.server(id);
+    if (node.up) return;
+    node.incarnation++;
+    node.epoch++;
+    node.seq = 1;
+    node.core = new ServerCore({
+      self: node.sender(),
+      priority: node.priority,
+      timing: this.timing,
+      seeds: [],
+      version: "sim",
+      random: () => this.rng.next(),
+    });
+    node.chat = new ChatServerCore({ self: node.sender(), config: this.chat });
+    this.#stepChat(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    this.#stepServer(node, { type: "start", now: this.now });
+    this.#stepChat(node, { type: "membership", view: node.core.view(), now: this.now });
+    const epoch = node.epoch;
+    this.#queue.push(
+      this.now + this.rng.next() * this.timing.tickIntervalMs,
+      () => this.#tickServer(node, epoch),
+    );
+  }
+
+  /** Kills a server (SIGKILL): its state is lost. */
+  crashServer(id: string): void {
+    const node = this.server(id);
+    node.core = null;
+    node.chat = null;
+    node.epoch++;
+  }
+
+  /** Starts (or restarts as a new session) a client. */
+  startClient(id: string): void {
+    const node = this.client(id);
+    if (node.up) return;
+    node.incarnation++;
+    node.epoch++;
+    node.seq = 1;
+    node.core = new ChatClientCore({
+      self: node.sender(),
+      user: node.user,
+      history: node.history,
+      config: this.chat,
+    });
+    this.#stepClient(node, { type: "start", now: this.now });
+    const epoch = node.epoch;
+    this.#queue.push(
+      this.now + this.rng.next() * this.timing.tickIntervalMs,
+      () => this.#tickClient(node, epoch),
+    );
+  }
+
+  /** Kills a client. */
+  crashClient(id: string): void {
+    const node = this.client(id);
+    node.core = null;
+    node.epoch++;
+  }
+
+  /** The user of client `id` types a line now. */
+  type(id: string): void {
+    const node = this.client(id);
+    if (!node.core) return;
+    node.typed++;
+    const text = `${node.id}#${node.incarnation}:${node.typed}`;
+    this.#stepClient(node, {
+      type: "send-text",
+      text,
+      ts: EPOCH + Math.floor(this.now),
+      now: this.now,
+    });
+  }
+
+  /** Schedules `run` at time `at`. */
+  at(at: number, run: () => void): void {
+    this.#queue.push(at, run);
+  }
+
+  /** Runs every event up to `until`, then sets the clock to it. */
+  run(until: number): void {
+    while (this.#queue.peekTime() <= until) {
+      const event = this.#queue.pop()!;
+      this.now = event.at;
+      event.run();
+    }
+    if (until > this.now) this.now = until;
+  }
+
+  /** Runs until `done()` holds (checked every `pollMs`) or `deadline`; true when it held. */
+  runUntil(done: () => boolean, deadline: number, pollMs = 50): boolean {
+    for (;;) {
+      if (done()) return true;
+      if (this.now >= deadline) return false;
+      this.run(Math.min(deadline, this.now + pollMs));
+    }
+  }
+
+  #tickServer(node: SimServer, epoch: number): void {
+    if (node.epoch !== epoch || !node.up) return;
+    this.#stepServer(node, { type: "tick", now: this.now });
+    if (node.epoch !== epoch) return;
+    this.#stepChat(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
+    this.#queue.push(this.now + delay, () => this.#tickServer(node, epoch));
+  }
+
+  #tickClient(node: SimClient, epoch: number): void {
+    if (node.epoch !== epoch || !node.up) return;
+    this.#stepClient(node, { type: "tick", now: this.now });
+    const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
+    this.#queue.push(this.now + delay, () => this.#tickClient(node, epoch));
+  }
+
+  #stepServer(node: SimServer, event: CoreEvent): void {
+    const core = node.core;
+    if (!core) return;
+    const actions: CoreAction[] = core.step(event);
+    let viewChanged = false;
+    for (const action of actions) {
+      if (action.type === "send") {
+        this.#transmit(node.sender(), node, action.to, action.body, false);
+      } else if (action.type === "multicast") {
+        for (const to of this.#servers) {
+          if (to !== node) this.#transmit(node.sender(), node, to.addr, action.body, true);
+        }
+      } else if (
+        action.event.type === "view-changed" || action.event.type === "leader-changed"
+      ) {
+        viewChanged = true;
+      }
+    }
+    if (viewChanged) {
+      this.#stepChat(node, { type: "membership", view: core.view(), now: this.now });
+    }
+  }
+
+  #stepChat(node: SimServer, event: ChatServerEvent): void {
+    const chat = node.chat;
+    if (!chat) return;
+    const actions: ChatServerAction[] = chat.step(event);
+    for (const observer of this.observers) observer.serverActions(node, actions);
+    for (const action of actions) {
+      if (action.type === "send") {
+        this.#transmit(node.sender(), node, action.to, action.body, false);
+      }
+    }
+  }
+
+  #stepClient(node: SimClient, event: ChatClientEvent): void {
+    const core = node.core;
+    if (!core) return;
+    const actions = core.step(event);
+    for (const observer of this.observers) observer.clientActions(node, actions);
+    for (const action of actions) {
+      if (action.type === "send") {
+        this.#transmit(node.sender(), node, action.to, action.body, false);
+      } else if (action.type === "need-server") {
+        this.#discover(node, node.epoch, ++node.discoveries, action.avoid?.id);
+      }
+    }
+  }
+
+  /** Plays discovery: after a short delay, attach to a random up server (preferring others). */
+  #discover(node: SimClient, epoch: number, token: number, avoid: string | undefined): void {
+    const delay = 30 + this.rng.next() * 200;
+    this.#queue.push(this.now + delay, () => {
+      if (node.epoch !== epoch || node.discoveries !== token) return;
+      const up = this.#servers.filter((s) => s.up);
+      const preferred = up.filter((s) => s.id !== avoid);
+      const choices = preferred.length > 0 ? preferred : up;
+      if (choices.length === 0) {
+        this.#discover(node, epoch, token, avoid);
+        return;
+      }
+      const server = this.rng.pick(choices);
+      this.#stepClient(node, {
+        type: "attach",
+        server: { id: server.id, addr: server.addr },
+        now: this.now,
+      });
+    });
+  }
+
+  #transmit(
+    sender: Sender,
+    from: SimServer | SimClient,
+    to: Address,
+    body: Body,
+    viaGroup: boolean,
+  ): void {
+    checkBody(sender.role, body, this.chat);
+    const target = this.#byAddress.get(key(to));
+    if (!target || target.node === from) return;
+    this.datagrams++;
+    if (Math.floor(this.now / 1000) !== this.#second) {
+      this.#second = Math.floor(this.now / 1000);
+      this.#sentThisSecond = 0;
+    }
+    if (++this.#sentThisSecond > RUNAWAY_PER_SECOND) {
+      throw new SimViolation(
+        `more than ${RUNAWAY_PER_SECOND} datagrams in simulated second ${this.#second}: traffic ran away (last ${body.kind})`,
+      );
+    }
+    const { latencyMs, jitterMs, loss, duplicate } = this.network;
+    if (loss > 0 && this.rng.chance(loss)) return;
+    const envelope: Envelope = {
+      cluster: "sim",
+      sender,
+      seq: from.seq++,
+      ts: EPOCH + Math.floor(this.now),
+      body,
+    };
+    const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const at = this.now + latencyMs + this.rng.next() * jitterMs;
+      this.#queue.push(at, () => this.#arrive(target, envelope, viaGroup));
+    }
+  }
+
+  #arrive(target: Endpoint, envelope: Envelope, viaGroup: boolean): void {
+    const now = this.now;
+    if (target.kind === "client") {
+      this.#stepClient(target.node, { type: "receive", envelope, now });
+      return;
+    }
+    const node = target.node;
+    if (!node.up) return;
+    if (envelope.body.kind.startsWith("chat-")) {
+      this.#stepChat(node, { type: "receive", envelope, now });
+    } else {
+      this.#stepServer(node, { type: "receive", envelope, viaGroup, now });
+    }
+  }
+}
+
+/**
+ * Throws a {@linkcode SimViolation} for a body the wire would refuse: invalid for its kind, too
+ * large for a datagram, or a batch of several items over the datagram budget.
+ */
+function checkBody(role: Role, body: Body, chat: ChatConfig): void {
+  const { kind, ...fields } = body;
+  if (!MESSAGE_KINDS[kind as Kind].validate(fields)) {
+    throw new SimViolation(`a ${role} sent an invalid ${kind}: ${JSON.stringify(fields)}`);
+  }
+  if (!kind.startsWith("chat-")) return;
+  const bytes = jsonBytes(fields);
+  if (bytes > MAX_BODY_BYTES) {
+    throw new SimViolation(`a ${role} sent a ${kind} of ${bytes} bytes`);
+  }
+  const list = Object.values(fields).find(Array.isArray) as unknown[] | undefined;
+  if (list && list.length > 1 && bytes > chat.batchBodyBytes) {
+    throw new SimViolation(
+      `a ${role} batched ${list.length} items into ${bytes} bytes (budget ${chat.batchBodyBytes})`,
+    );
+  }
+}
+
+function key(address: Address): string {
+  return `${address.host}:${address.port}`;
+}
