@@ -3,7 +3,11 @@
  *
  * - {@linkcode Server} runs a server (discovery, group view, failure detection, Bully election)
  *   on real sockets; {@linkcode ServerCore} is its pure protocol state machine.
- * - {@linkcode Endpoint} and {@linkcode discoverServers} find servers from a client or a probe.
+ * - {@linkcode ChatServerCore} and {@linkcode ChatClientCore} are the pure chat state machines
+ *   (sequencer, replication, exactly-once ordered delivery); {@linkcode ChatClient} connects a
+ *   chat client on real sockets.
+ * - {@linkcode Endpoint} and {@linkcode discoverServers} find servers from a client or a probe;
+ *   `src/probe` diagnoses a network and a cluster.
  * - `src/config` holds every tunable ({@linkcode defaultLanConfig}, {@linkcode resolveConfig}).
  * - `src/wire` defines every message and the authenticated codec; `src/transport` the sockets,
  *   interface selection and fault injection.
@@ -39,5 +43,9 @@ export {
   discoverServers,
   type DiscoveryOptions,
 } from "./src/runtime/discovery.ts";
+export * from "./src/chat/mod.ts";
+export { ChatClient, ChatRefusedError, NoServerError } from "./src/client/client.ts";
+export type { ChatSession, ChatUiEvent } from "./src/client/repl.ts";
+export * from "./src/probe/mod.ts";
 export { LOG_LEVELS, logger, type LogSetup, setupLogging } from "./src/log/mod.ts";
 export { VERSION } from "./src/version.ts";

@@ -1,6 +1,6 @@
 /**
- * `dsys chat --user NAME`: finds a server of the cluster and reports which one it would attach
- * to. (Message delivery is not part of this release.)
+ * `dsys chat --user NAME`: joins the chat. On a terminal it is an interactive REPL; otherwise
+ * (scripts, tests) each input line is one message and each received message one output line.
  *
  * @module
  */
@@ -8,9 +8,11 @@
 import process from "node:process";
 import { Command, Option } from "@commander-js/extra-typings";
 import { resolveConfig } from "../src/config/mod.ts";
+import { defaultChatConfig } from "../src/config/mod.ts";
+import { isUserName } from "../src/chat/keys.ts";
+import { ChatClient, ChatRefusedError, NoServerError } from "../src/client/client.ts";
+import { runInteractive, runLines } from "../src/client/repl.ts";
 import { setupLogging } from "../src/log/mod.ts";
-import { discoverServers } from "../src/runtime/discovery.ts";
-import { Endpoint, formatAddress } from "../src/runtime/endpoint.ts";
 import { UsageError } from "./errors.ts";
 import {
   commonOptionsOf,
@@ -18,16 +20,14 @@ import {
   parseWholeNumber,
   withCommonOptions,
 } from "./options.ts";
+import { stopSignal } from "./signals.ts";
 
-/** Longest user name accepted. */
-const MAX_USER_LENGTH = 32;
-
-/** Checks a user name: 1-32 printable characters without spaces. */
+/** Checks a user name, with a message that says what is allowed. */
 export function validateUserName(name: string): string {
   if (name.length === 0) throw new UsageError("--user: a user name is required");
-  if (name.length > MAX_USER_LENGTH || !/^[\p{L}\p{N}._-]+$/u.test(name)) {
+  if (!isUserName(name)) {
     throw new UsageError(
-      `--user "${name}": use 1-${MAX_USER_LENGTH} letters, digits, '.', '_' or '-'`,
+      `--user "${name}": use 1-32 letters, digits, '.', '_' or '-'`,
     );
   }
   return name;
@@ -40,38 +40,55 @@ export function chatCommand() {
   )
     .addOption(new Option("--user <name>", "your user name").env("DSYS_USER").makeOptionMandatory())
     .addOption(
-      new Option("--timeout <ms>", "how long to look for servers").argParser(parseWholeNumber)
-        .default(2000),
+      new Option("--history <n>", "past messages to receive first").argParser(parseWholeNumber)
+        .default(defaultChatConfig().history),
     )
+    .addOption(
+      new Option(
+        "--timeout <ms>",
+        "how long to look for servers, and at the end of input to wait for acknowledgements",
+      ).argParser(parseWholeNumber).default(10_000),
+    )
+    .option("--json", "print one JSON object per received message or event")
+    .option("--follow", "keep receiving after the end of input, until SIGINT/SIGTERM")
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
+      if (options.history < 0) throw new UsageError("--history: use 0 or more");
+      if (options.timeout < 1) throw new UsageError("--timeout: use 1 ms or more");
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig(commonOverrides(options));
-      const endpoint = await Endpoint.open({
-        config,
-        role: "client",
-        joinGroup: false,
-        unicastPort: 0,
-      });
+      const stop = stopSignal();
+      let client: ChatClient;
       try {
-        const servers = await discoverServers(endpoint, {
-          timeoutMs: Math.max(1, options.timeout),
-          attempts: config.timing.discoveryAttempts,
-          enough: 1,
+        client = await ChatClient.connect({
+          config,
+          user,
+          history: options.history,
+          discoveryTimeoutMs: options.timeout,
         });
-        if (servers.length === 0) {
-          process.stderr.write("dsys: no server answered\n");
+      } catch (error) {
+        if (error instanceof ChatRefusedError) throw new UsageError(error.message);
+        if (error instanceof NoServerError) {
+          process.stderr.write(`dsys: ${error.message}\n`);
           process.exitCode = 1;
           return;
         }
-        const server = servers[0];
-        process.stdout.write(
-          `${user}: found server ${server.id} at ${formatAddress(server.address)} ` +
-            `(${server.rttMs.toFixed(2)} ms)\n`,
-        );
-      } finally {
-        await endpoint.close();
+        throw error;
       }
+      if (process.stdin.isTTY && process.stdout.isTTY && !options.json) {
+        await Promise.race([
+          runInteractive(client, process.stdin, process.stdout),
+          stop.then(() => client.close()),
+        ]);
+        process.exitCode = 0;
+        return;
+      }
+      process.exitCode = await runLines(client, process.stdin, process.stdout, process.stderr, {
+        json: options.json === true,
+        follow: options.follow === true,
+        timeoutMs: options.timeout,
+        stop,
+      });
     });
 }

@@ -14,17 +14,25 @@ import { writeSync } from "node:fs";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { Envelope } from "../wire/messages.ts";
+import type { Envelope, Role } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import {
   type ClusterEvent,
   type CoreAction,
   type CoreEvent,
   type CoreStats,
+  type MemberView,
   ServerCore,
   type ViewSnapshot,
 } from "./core.ts";
 import { formatViewTable, summarizeView } from "./status.ts";
+import {
+  type ChatNotice,
+  type ChatServerAction,
+  ChatServerCore,
+  type ChatServerEvent,
+  type ChatServerStatus,
+} from "../chat/server_core.ts";
 
 const log = logger("server");
 
@@ -46,15 +54,68 @@ export interface ServerOptions {
 export interface ServerStats extends EndpointStats {
   /** Protocol counters. */
   protocol: CoreStats;
+  /** Chat log and sequencer state. */
+  chat: ChatServerStatus;
+}
+
+/** A JSON-able snapshot of a server: what `serve --http` shows as `/status` and `/metrics`. */
+export interface ServerStatusReport {
+  /** The server itself. */
+  node: {
+    /** Node id. */
+    id: string;
+    /** Unicast address, `host:port`. */
+    address: string;
+    /** dsys version. */
+    version: string;
+    /** Bully priority. */
+    priority: number;
+    /** Incarnation (grows on every restart). */
+    incarnation: number;
+    /** Milliseconds since the server started. */
+    uptimeMs: number;
+    /** Cluster name. */
+    cluster: string;
+    /** Multicast group, `group:port`. */
+    group: string;
+    /** Socket implementation (`deno` or `node`). */
+    transport: string;
+    /** Interfaces the group was joined on. */
+    interfaces: string[];
+  };
+  /** The view number. */
+  view: number;
+  /** The leader this server follows (itself when it leads), or null. */
+  leader: string | null;
+  /** The leader's term. */
+  term: number;
+  /** Every member of the view, this server first. */
+  members: MemberView[];
+  /** Counters since the server started. */
+  counters: ServerStats & {
+    /** Times this server began following a new leader (its first one included). */
+    leaderChanges: number;
+  };
+}
+
+/** How many of `members` have `role` and are alive or suspect. */
+export function liveMembers(members: readonly MemberView[], role: Role): number {
+  const live = (m: MemberView) => m.state === "alive" || m.state === "suspect";
+  return members.filter((m) => m.role === role && live(m)).length;
 }
 
 /** A running dsys server. */
 export class Server {
   readonly #endpoint: Endpoint;
   readonly #core: ServerCore;
+  readonly #chat: ChatServerCore;
+  #membershipView = -1;
+  #membershipLeader: string | null = null;
+  #membershipTerm = -1;
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
   readonly #heard = new Set<string>();
+  #leaderChanges = 0;
   #timer?: ReturnType<typeof setInterval>;
   #statusTimer?: ReturnType<typeof setInterval>;
 
@@ -68,6 +129,7 @@ export class Server {
       seeds: [...endpoint.peers],
       version: VERSION,
     });
+    this.#chat = new ChatServerCore({ self: endpoint.self, config: options.config.chat });
   }
 
   /** Opens the sockets, starts discovery and the protocol's clock. */
@@ -84,8 +146,9 @@ export class Server {
     server.#logListening();
     endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
     server.#step({ type: "start", now: performance.now() });
+    server.#stepChat({ type: "start", now: performance.now(), wall: Date.now() });
     server.#timer = setInterval(
-      () => server.#step({ type: "tick", now: performance.now() }),
+      () => server.#tick(),
       options.config.timing.tickIntervalMs,
     );
     const every = options.config.output.statusIntervalMs;
@@ -105,7 +168,37 @@ export class Server {
 
   /** Counters. */
   stats(): ServerStats {
-    return { ...this.#endpoint.stats(), protocol: this.#core.stats() };
+    return {
+      ...this.#endpoint.stats(),
+      protocol: this.#core.stats(),
+      chat: this.#chat.status(),
+    };
+  }
+
+  /** A JSON-able snapshot: the node, its view, leader, term and counters. */
+  status(): ServerStatusReport {
+    const { network } = this.#options.config;
+    const transport = this.#endpoint.transport;
+    const view = this.#core.view();
+    return {
+      node: {
+        id: this.id,
+        address: formatAddress(this.#endpoint.self.addr),
+        version: VERSION,
+        priority: this.#options.priority,
+        incarnation: this.#endpoint.self.incarnation,
+        uptimeMs: Math.round(performance.now() - this.#startedAt),
+        cluster: network.cluster,
+        group: `${network.group}:${network.port}`,
+        transport: transport.kind,
+        interfaces: transport.joinedInterfaces.map((i) => i.name),
+      },
+      view: view.view,
+      leader: view.leader,
+      term: view.term,
+      members: view.members,
+      counters: { ...this.stats(), leaderChanges: this.#leaderChanges },
+    };
   }
 
   /** Announces that this server leaves, closes the sockets and logs the final counters. */
@@ -138,8 +231,37 @@ export class Server {
     if (this.#options.statusTable) writeSync(2, formatViewTable(view));
   }
 
+  #tick(): void {
+    const now = performance.now();
+    this.#step({ type: "tick", now });
+    this.#stepChat({ type: "tick", now, wall: Date.now() });
+  }
+
   #step(event: CoreEvent): void {
     for (const action of this.#core.step(event)) this.#perform(action);
+    this.#tellChatMembership();
+  }
+
+  /** Feeds the chat core the group view whenever the view or the leader changed. */
+  #tellChatMembership(): void {
+    const view = this.#core.view();
+    if (
+      view.view === this.#membershipView && view.leader === this.#membershipLeader &&
+      view.term === this.#membershipTerm
+    ) return;
+    this.#membershipView = view.view;
+    this.#membershipLeader = view.leader;
+    this.#membershipTerm = view.term;
+    this.#stepChat({ type: "membership", view, now: performance.now() });
+  }
+
+  #stepChat(event: ChatServerEvent): void {
+    for (const action of this.#chat.step(event)) this.#performChat(action);
+  }
+
+  #performChat(action: ChatServerAction): void {
+    if (action.type === "send") this.#endpoint.send(action.body, action.to);
+    else logChatNotice(action.notice);
   }
 
   #perform(action: CoreAction): void {
@@ -151,6 +273,9 @@ export class Server {
         this.#endpoint.multicast(action.body);
         break;
       case "notify":
+        if (action.event.type === "leader-changed" && action.event.leader !== null) {
+          this.#leaderChanges++;
+        }
         logClusterEvent(action.event);
         break;
     }
@@ -159,11 +284,17 @@ export class Server {
   #onEnvelope(envelope: Envelope, viaGroup: boolean): void {
     const { sender, body } = envelope;
     this.#noteSender(envelope);
+    if (body.kind.startsWith("chat-")) {
+      this.#stepChat({ type: "receive", envelope, now: performance.now() });
+      return;
+    }
     if (body.kind !== "discover") {
       this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
       return;
     }
-    const { leader, term, view } = this.#core.view();
+    const snapshot = this.#core.view();
+    const { leader, term, view } = snapshot;
+    const rejections = Object.entries(this.#endpoint.stats().rejections).filter(([, n]) => n > 0);
     this.#endpoint.send({
       kind: "discover-reply",
       nonce: body.nonce,
@@ -174,6 +305,9 @@ export class Server {
       leader: leader ?? "",
       term,
       view,
+      viewSize: liveMembers(snapshot.members, "server"),
+      clients: liveMembers(snapshot.members, "client"),
+      rejections: Object.fromEntries(rejections),
     }, sender.addr);
   }
 
@@ -210,6 +344,56 @@ export class Server {
         { event: "insecure" },
       );
     }
+  }
+}
+
+/** Logs one chat event. */
+function logChatNotice(notice: ChatNotice): void {
+  switch (notice.type) {
+    case "client-joined":
+      log.info("user {user} joined ({client}{resumed})", {
+        event: notice.type,
+        user: notice.user,
+        client: notice.client,
+        resumed: notice.resumed ? ", resumed" : "",
+      });
+      break;
+    case "client-left":
+      log.info("user {user} left ({reason})", {
+        event: notice.type,
+        user: notice.user,
+        client: notice.client,
+        reason: notice.reason,
+      });
+      break;
+    case "gathering":
+      log.info("gathering the chat log before leading (term {term})", {
+        event: "chat-gathering",
+        term: notice.term,
+      });
+      break;
+    case "leading":
+      log.info("leading the chat after seq {last} (committed {commit}, longest log: {source})", {
+        event: "chat-leading",
+        term: notice.term,
+        first: notice.first,
+        last: notice.last,
+        commit: notice.commit,
+        source: notice.source === "" ? "its own" : notice.source,
+      });
+      break;
+    case "log-reset":
+      log.warn("chat log restarted at seq {first} (state transfer)", {
+        event: "chat-log-reset",
+        first: notice.first,
+      });
+      break;
+    case "conflict":
+      log.warn("{entries} committed chat entries replaced by the leader's", {
+        event: "chat-conflict",
+        entries: notice.entries,
+      });
+      break;
   }
 }
 

@@ -1,0 +1,359 @@
+/**
+ * The chat client runtime: the thin shell around {@linkcode ChatClientCore}. It owns the
+ * endpoint, the clock and discovery (finding a server at start and again whenever the core
+ * reports its server lost), performs the core's actions and turns them into what the REPL shows.
+ * Delivery, ordering, retries and resumption are the core's; this layer only does I/O and time.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/mod.ts";
+import {
+  type ChatClientAction,
+  ChatClientCore,
+  type ChatClientEvent,
+  type ClientNotice,
+  type ServerRef,
+} from "../chat/client_core.ts";
+import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
+import { Endpoint } from "../runtime/endpoint.ts";
+import type { SocketTransportKind } from "../transport/select.ts";
+import type { ShownMessage } from "./render.ts";
+import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
+
+/** How to start a chat client. */
+export interface ChatConnectOptions {
+  /** The resolved configuration. */
+  config: Config;
+  /** The user name. */
+  user: string;
+  /** How many past messages to receive first. */
+  history: number;
+  /** How long one discovery round looks for servers (ms). */
+  discoveryTimeoutMs: number;
+  /** Force a transport implementation. */
+  transportKind?: SocketTransportKind;
+}
+
+/** Thrown when the cluster refuses the user (name taken, server full, bad name). */
+export class ChatRefusedError extends Error {
+  /** Creates the error with a message fit to show the user. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ChatRefusedError";
+  }
+}
+
+/** Thrown when no server answered discovery at start. */
+export class NoServerError extends Error {
+  /** Creates the error with a message fit to show the user. */
+  constructor(message: string) {
+    super(message);
+    this.name = "NoServerError";
+  }
+}
+
+/** Past messages kept for `/history`. */
+const HISTORY_KEPT = 1000;
+
+/** A connected chat client. */
+export class ChatClient implements ChatSession {
+  readonly #endpoint: Endpoint;
+  readonly #core: ChatClientCore;
+  readonly #options: ChatConnectOptions;
+  readonly #delivered: (ShownMessage & { id: string })[] = [];
+  readonly #users = new Map<string, string>();
+  #servers: DiscoveredServer[] = [];
+  #handler: ((event: ChatUiEvent) => void) | undefined;
+  #flow: (paused: boolean) => void = () => {};
+  #pendingEvents: ChatUiEvent[] = [];
+  #timer?: ReturnType<typeof setInterval>;
+  #discovering = false;
+  #closed = false;
+  #attachedOnce = false;
+  #joined: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  readonly #waiters = new Set<() => void>();
+
+  /** The user's name. */
+  readonly user: string;
+
+  private constructor(endpoint: Endpoint, options: ChatConnectOptions) {
+    this.#endpoint = endpoint;
+    this.#options = options;
+    this.user = options.user;
+    this.#core = new ChatClientCore({
+      self: endpoint.self,
+      user: options.user,
+      history: options.history,
+      config: options.config.chat,
+    });
+  }
+
+  /**
+   * Finds a server, joins the chat and resolves once the cluster accepted the user name.
+   * Throws {@linkcode NoServerError} or {@linkcode ChatRefusedError}.
+   */
+  static async connect(options: ChatConnectOptions): Promise<ChatClient> {
+    const endpoint = await Endpoint.open({
+      config: options.config,
+      role: "client",
+      joinGroup: false,
+      unicastPort: 0,
+      transportKind: options.transportKind,
+    });
+    const client = new ChatClient(endpoint, options);
+    endpoint.onEnvelope((envelope) => client.#step({ type: "receive", envelope, now: now() }));
+    const joined = new Promise<void>((resolve, reject) => {
+      client.#joined = { resolve, reject };
+    });
+    client.#timer = setInterval(
+      () => client.#step({ type: "tick", now: now() }),
+      options.config.timing.tickIntervalMs,
+    );
+    client.#step({ type: "start", now: now() });
+    try {
+      await joined;
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  /** Queues one line for sending. */
+  send(text: string): void {
+    this.#step({ type: "send-text", text, ts: Date.now(), now: now() });
+    this.#settleWaiters();
+  }
+
+  /** Registers the handler for messages and system lines (and replays what came before). */
+  onEvent(handler: (event: ChatUiEvent) => void): void {
+    this.#handler = handler;
+    const pending = this.#pendingEvents;
+    this.#pendingEvents = [];
+    for (const event of pending) handler(event);
+  }
+
+  /** Registers the handler told when to stop and resume reading input (back-pressure). */
+  onFlow(handler: (paused: boolean) => void): void {
+    this.#flow = handler;
+  }
+
+  /** Users (as announced by presence entries) and the servers discovery found. */
+  who(): { users: WhoEntry[]; servers: ServerEntry[] } {
+    const users = [...this.#users].map(([user, server]) => ({ user, server }))
+      .sort((a, b) => a.user.localeCompare(b.user));
+    const servers = this.#servers.map((s) => ({
+      id: s.id,
+      role: s.reply.leader === s.id ? "leader" : "follower",
+    }));
+    return { users, servers };
+  }
+
+  /** Where the client stands, for `/status`. */
+  status(): Record<string, string | number> {
+    const core = this.#core.status();
+    const stats = this.#endpoint.stats();
+    return {
+      state: core.phase,
+      server: core.server ?? "none",
+      "next seq": core.next,
+      acknowledged: core.acknowledged,
+      unacknowledged: core.unacknowledged,
+      "send window": core.window,
+      "datagrams sent": stats.sentDatagrams,
+      "datagrams received": stats.receivedDatagrams,
+      rejected: Object.values(stats.rejections).reduce((a, b) => a + b, 0),
+      "round trip (discovery)": this.#servers.length > 0
+        ? `${Math.min(...this.#servers.map((s) => s.rttMs)).toFixed(2)} ms`
+        : "n/a",
+    };
+  }
+
+  /** The last `n` delivered messages. */
+  history(n: number): (ShownMessage & { id: string })[] {
+    return this.#delivered.slice(-n);
+  }
+
+  /** Resolves true once every line sent is acknowledged, false after `timeoutMs`. */
+  waitAcknowledged(timeoutMs: number): Promise<boolean> {
+    if (this.#core.allAcknowledged()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(result);
+      };
+      const check = () => {
+        if (this.#core.allAcknowledged()) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  /** Announces that the user leaves, then closes the sockets. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#step({ type: "quit", now: now() });
+    clearInterval(this.#timer);
+    for (const waiter of this.#waiters) waiter();
+    await this.#endpoint.close();
+  }
+
+  #step(event: ChatClientEvent): void {
+    if (this.#closed && event.type !== "quit") return;
+    for (const action of this.#core.step(event)) this.#perform(action);
+    this.#settleWaiters();
+  }
+
+  #settleWaiters(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #perform(action: ChatClientAction): void {
+    switch (action.type) {
+      case "send":
+        this.#endpoint.send(action.body, action.to);
+        break;
+      case "deliver": {
+        const { seq, id, from, text, ts } = action.message;
+        const shown = { seq, id, from, text, ts };
+        this.#delivered.push(shown);
+        if (this.#delivered.length > HISTORY_KEPT) this.#delivered.shift();
+        this.#emit({ type: "message", message: shown });
+        break;
+      }
+      case "presence":
+        if (action.change === "joined") this.#users.set(action.user, action.detail);
+        else this.#users.delete(action.user);
+        this.#emit({
+          type: "system",
+          kind: action.change,
+          text: `${action.user} ${action.change}`,
+          details: { seq: action.seq, user: action.user, ts: action.ts },
+        });
+        break;
+      case "notice":
+        this.#onNotice(action.notice);
+        break;
+      case "need-server":
+        void this.#findServer(action.avoid);
+        break;
+      case "flow":
+        this.#flow(action.paused);
+        break;
+    }
+  }
+
+  #onNotice(notice: ClientNotice): void {
+    switch (notice.kind) {
+      case "attached":
+        if (this.#attachedOnce) {
+          this.#emit({
+            type: "system",
+            kind: "reconnected",
+            text: `reconnected to ${notice.server}`,
+            details: { server: notice.server },
+          });
+        }
+        this.#attachedOnce = true;
+        this.#joined?.resolve();
+        this.#joined = undefined;
+        break;
+      case "refused": {
+        const reasons = {
+          "name-taken": `the user name ${this.user} is already taken`,
+          "full": "the server is full",
+          "bad-name": `the user name ${this.user} is not allowed`,
+        };
+        this.#joined?.reject(new ChatRefusedError(reasons[notice.reason]));
+        this.#joined = undefined;
+        break;
+      }
+      case "missed":
+        this.#emit({
+          type: "system",
+          kind: "missed",
+          text: `messages ${notice.from}-${notice.to} are no longer kept and were skipped`,
+          details: { from: notice.from, to: notice.to },
+        });
+        break;
+      case "slow-down":
+        this.#emit({
+          type: "system",
+          kind: "slow-down",
+          text: `the cluster asks to slow down (window ${notice.window})`,
+        });
+        break;
+      case "input-refused":
+        this.#emit({
+          type: "system",
+          kind: "input-refused",
+          text: notice.reason === "too-long"
+            ? "message too long: not sent"
+            : notice.reason === "queue-full"
+            ? "too many unsent messages: not sent"
+            : "not connected: not sent",
+        });
+        break;
+      case "server-lost":
+      case "acknowledged":
+        break;
+    }
+  }
+
+  #emit(event: ChatUiEvent): void {
+    if (this.#handler) this.#handler(event);
+    else this.#pendingEvents.push(event);
+  }
+
+  async #findServer(avoid?: ServerRef): Promise<void> {
+    if (this.#discovering || this.#closed) return;
+    this.#discovering = true;
+    let delay = 100;
+    try {
+      while (!this.#closed) {
+        const found = await discoverServers(this.#endpoint, {
+          timeoutMs: this.#options.discoveryTimeoutMs,
+          attempts: this.#options.config.timing.discoveryAttempts,
+          enough: 3,
+        });
+        if (this.#closed) return;
+        if (found.length > 0) this.#servers = found;
+        const choices = found.filter((s) => s.id !== avoid?.id);
+        const candidates = choices.length > 0 ? choices : found;
+        if (candidates.length > 0) {
+          const server = candidates[Math.floor(Math.random() * candidates.length)];
+          this.#step({
+            type: "attach",
+            server: { id: server.id, addr: server.address },
+            now: now(),
+          });
+          return;
+        }
+        if (!this.#attachedOnce && this.#joined) {
+          this.#joined.reject(
+            new NoServerError(
+              `no server answered within ${this.#options.discoveryTimeoutMs} ms ` +
+                `(cluster ${this.#options.config.network.cluster}, group ` +
+                `${this.#options.config.network.group}:${this.#options.config.network.port})`,
+            ),
+          );
+          this.#joined = undefined;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    } finally {
+      this.#discovering = false;
+    }
+  }
+}
+
+/** The monotonic clock. */
+function now(): number {
+  return performance.now();
+}

@@ -1,0 +1,235 @@
+/**
+ * The chat's two faces: an interactive REPL on a terminal (prompt, coloured names, commands,
+ * incoming lines that never garble the line being typed) and a line-per-message mode for
+ * scripts (plain text or `--json`). Both drive a {@linkcode ChatSession}; neither knows about
+ * sockets or the protocol.
+ *
+ * @module
+ */
+
+import { createInterface, type Interface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { formatMessage, formatSystem, neutralize, type ShownMessage } from "./render.ts";
+
+/** Something the chat shows: a message or a system line. */
+export type ChatUiEvent =
+  | { type: "message"; message: ShownMessage & { id: string } }
+  | { type: "system"; kind: string; text: string; details?: Record<string, unknown> };
+
+/** A user in `/who`. */
+export interface WhoEntry {
+  /** User name. */
+  user: string;
+  /** Server the user is attached to. */
+  server: string;
+}
+
+/** A server in `/who`. */
+export interface ServerEntry {
+  /** Server id. */
+  id: string;
+  /** `leader` or `follower`. */
+  role: string;
+}
+
+/** What the REPL needs from a connected chat client. */
+export interface ChatSession {
+  /** The user's name. */
+  readonly user: string;
+  /** Queues one message for sending (retried until acknowledged). */
+  send(text: string): void;
+  /** Registers the handler for messages and system lines. */
+  onEvent(handler: (event: ChatUiEvent) => void): void;
+  /** Registers the handler told to stop (true) and resume (false) reading input. */
+  onFlow(handler: (paused: boolean) => void): void;
+  /** Users and servers, for `/who`. */
+  who(): { users: WhoEntry[]; servers: ServerEntry[] };
+  /** Counters and state for `/status`, as label → value. */
+  status(): Record<string, string | number>;
+  /** The last `n` delivered messages, for `/history`. */
+  history(n: number): (ShownMessage & { id: string })[];
+  /** Resolves true once every message sent so far is acknowledged, false after `timeoutMs`. */
+  waitAcknowledged(timeoutMs: number): Promise<boolean>;
+  /** Leaves the chat (announced) and closes the sockets. */
+  close(): Promise<void>;
+}
+
+const HELP = [
+  "/who          users and servers",
+  "/leader       the current leader",
+  "/status       view, counters, latency",
+  "/history [N]  the last N messages (default 20)",
+  "/help         this list",
+  "/quit         leave (Ctrl+C and Ctrl+D too)",
+];
+
+/** Runs the interactive REPL until the user quits; resolves when the session is closed. */
+export function runInteractive(session: ChatSession, input: Readable, output: Writable) {
+  const rl = createInterface({ input, output, prompt: `${session.user}> `, terminal: true });
+  const print = (line: string) => printAbove(rl, output, line);
+  session.onEvent((event) => print(renderEvent(event, session.user, true)));
+  rl.prompt();
+  return new Promise<void>((resolve) => {
+    let closing = false;
+    const quit = async () => {
+      if (closing) return;
+      closing = true;
+      rl.close();
+      await session.close();
+      resolve();
+    };
+    rl.on("line", (line) => {
+      const text = line.trim();
+      if (text.startsWith("/")) {
+        if (runCommand(session, text, print) === "quit") return void quit();
+      } else if (text.length > 0) {
+        session.send(text);
+      }
+      rl.prompt();
+    });
+    rl.on("SIGINT", () => void quit());
+    rl.on("close", () => void quit());
+  });
+}
+
+/** Writes a line above the prompt and redraws the prompt with what the user had typed. */
+function printAbove(rl: Interface, output: Writable, line: string): void {
+  output.write("\r\x1b[2K");
+  output.write(`${line}\n`);
+  rl.prompt(true);
+}
+
+/** Runs one `/command`; returns "quit" when the user asked to leave. */
+function runCommand(
+  session: ChatSession,
+  text: string,
+  print: (line: string) => void,
+): "quit" | undefined {
+  const [command, arg] = text.split(/\s+/, 2);
+  switch (command) {
+    case "/quit":
+    case "/exit":
+      return "quit";
+    case "/help":
+      for (const line of HELP) print(line);
+      return;
+    case "/who": {
+      const { users, servers } = session.who();
+      print(`users (${users.length}): ${users.map((u) => `${u.user}@${u.server}`).join(", ")}`);
+      print(`servers (${servers.length}): ${servers.map((s) => `${s.id} ${s.role}`).join(", ")}`);
+      return;
+    }
+    case "/leader": {
+      const leader = session.who().servers.find((s) => s.role === "leader");
+      print(leader ? `leader: ${leader.id}` : "no leader known");
+      return;
+    }
+    case "/status":
+      for (const [label, value] of Object.entries(session.status())) print(`${label}: ${value}`);
+      return;
+    case "/history": {
+      const n = arg === undefined ? 20 : Number(arg);
+      if (!Number.isInteger(n) || n < 1) {
+        print("usage: /history [N] with N a positive whole number");
+        return;
+      }
+      for (const message of session.history(n)) {
+        print(formatMessage(message, session.user, true));
+      }
+      return;
+    }
+    default:
+      print(`unknown command ${neutralize(command)}; /help lists them`);
+  }
+}
+
+/** Formats an event for a terminal or for plain text output. */
+export function renderEvent(event: ChatUiEvent, user: string, colour: boolean): string {
+  return event.type === "message"
+    ? formatMessage(event.message, user, colour)
+    : formatSystem(event.text, colour);
+}
+
+/** Formats an event as one JSON object (`--json`). */
+export function eventToJson(event: ChatUiEvent): string {
+  if (event.type === "message") {
+    const { seq, id, from, text, ts } = event.message;
+    return JSON.stringify({ type: "message", seq, id, from, text, ts });
+  }
+  return JSON.stringify({ type: event.kind, text: event.text, ...event.details });
+}
+
+/** How the line mode ends. */
+export interface LineModeOptions {
+  /** One JSON object per line instead of text. */
+  json: boolean;
+  /** Keep receiving after the end of input until `stop` resolves. */
+  follow: boolean;
+  /** How long to wait for acknowledgements at the end of input (ms). */
+  timeoutMs: number;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stop: Promise<unknown>;
+}
+
+/**
+ * Line mode for scripts: each input line is one message; each received message is one output
+ * line. At the end of input it waits until everything sent is acknowledged. Resolves with the
+ * exit code: 0 when all was acknowledged, 1 when not within the timeout.
+ */
+export async function runLines(
+  session: ChatSession,
+  input: Readable,
+  output: Writable,
+  errors: Writable,
+  options: LineModeOptions,
+): Promise<number> {
+  session.onEvent((event) => {
+    output.write(
+      `${options.json ? eventToJson(event) : renderEvent(event, session.user, false)}\n`,
+    );
+  });
+  const rl = createInterface({ input, terminal: false });
+  const ended = new Promise<void>((resolve) => rl.once("close", () => resolve()));
+  const waiting: string[] = [];
+  let paused = false;
+  let emptied: (() => void) | undefined;
+  const drain = () => {
+    while (!paused && waiting.length > 0) session.send(waiting.shift()!);
+    if (waiting.length === 0) emptied?.();
+    if (!paused) input.resume();
+  };
+  session.onFlow((stop) => {
+    paused = stop;
+    if (stop) input.pause();
+    else drain();
+  });
+  rl.on("line", (line) => {
+    if (line.length === 0) return;
+    if (paused || waiting.length > 0) waiting.push(line);
+    else session.send(line);
+  });
+  const stopped = await Promise.race([ended.then(() => false), options.stop.then(() => true)]);
+  rl.close();
+  if (!stopped && waiting.length > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      emptied = resolve;
+      timer = setTimeout(resolve, options.timeoutMs);
+    });
+    clearTimeout(timer);
+  }
+  let code = 0;
+  if (!stopped) {
+    const acknowledged = await session.waitAcknowledged(options.timeoutMs);
+    if (!acknowledged) {
+      errors.write(
+        `dsys: not every message was acknowledged within ${options.timeoutMs} ms\n`,
+      );
+      code = 1;
+    } else if (options.follow) {
+      await options.stop;
+    }
+  }
+  await session.close();
+  return code;
+}
