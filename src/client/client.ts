@@ -56,6 +56,12 @@ export class NoServerError extends Error {
 /** Past messages kept for `/history`. */
 const HISTORY_KEPT = 1000;
 
+/**
+ * How long discovery keeps collecting after the first server answered: the others answer the
+ * same request within a LAN round trip, and a lost answer is repeated by the retry at 100 ms.
+ */
+const DISCOVERY_SETTLE_MS = 200;
+
 /** A connected chat client. */
 export class ChatClient implements ChatSession {
   readonly #endpoint: Endpoint;
@@ -319,6 +325,7 @@ export class ChatClient implements ChatSession {
           timeoutMs: this.#options.discoveryTimeoutMs,
           attempts: this.#options.config.timing.discoveryAttempts,
           enough: 3,
+          settleMs: DISCOVERY_SETTLE_MS,
         });
         if (this.#closed) return;
         if (found.length > 0) this.#servers = found;

@@ -31,6 +31,12 @@ export interface DiscoveryOptions {
   attempts: number;
   /** Stop early once this many servers answered (default: collect until the timeout). */
   enough?: number;
+  /**
+   * Stop this long after the first answer, with whoever answered by then (default: collect until
+   * `enough` answered or the timeout), so that a cluster smaller than `enough` is not waited on
+   * for the whole timeout.
+   */
+  settleMs?: number;
 }
 
 /** First retry delay; each later one doubles. */
@@ -62,6 +68,9 @@ export function discoverServers(
         rttMs: performance.now() - started,
       });
       if (options.enough !== undefined && found.size >= options.enough) finish();
+      else if (options.settleMs !== undefined && found.size === 1) {
+        timers.push(setTimeout(finish, options.settleMs));
+      }
     });
     let delay = 0;
     for (let attempt = 0; attempt < options.attempts; attempt++) {
