@@ -26,6 +26,7 @@ import {
   type ViewSnapshot,
 } from "./core.ts";
 import { formatViewTable, summarizeView } from "./status.ts";
+import { viewWithClients } from "./clients_view.ts";
 import {
   type ChatNotice,
   type ChatServerAction,
@@ -163,7 +164,7 @@ export class Server {
 
   /** This server's view of the group. */
   view(): ViewSnapshot {
-    return this.#core.view();
+    return viewWithClients(this.#core.view(), this.#chat.users(), this.#chat.clients());
   }
 
   /** Counters. */
@@ -179,7 +180,7 @@ export class Server {
   status(): ServerStatusReport {
     const { network } = this.#options.config;
     const transport = this.#endpoint.transport;
-    const view = this.#core.view();
+    const view = this.view();
     return {
       node: {
         id: this.id,
@@ -219,7 +220,7 @@ export class Server {
   }
 
   #logStatus(): void {
-    const view = this.#core.view();
+    const view = this.view();
     log.info("status: {summary}", {
       event: "status",
       summary: summarizeView(view),
@@ -292,7 +293,7 @@ export class Server {
       this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
       return;
     }
-    const snapshot = this.#core.view();
+    const snapshot = this.view();
     const { leader, term, view } = snapshot;
     const rejections = Object.entries(this.#endpoint.stats().rejections).filter(([, n]) => n > 0);
     this.#endpoint.send({
