@@ -12,7 +12,7 @@
  */
 
 import dgram from "node:dgram";
-import { TransportCounters } from "./counters.ts";
+import { closeDgramSocket, TransportCounters } from "./counters.ts";
 import {
   bindError,
   joinError,
@@ -84,7 +84,7 @@ export async function openDenoTransport(options: TransportOptions): Promise<Tran
   } catch (error) {
     unicast.close();
     group?.close();
-    if (groupSender) await closeNodeSocket(groupSender);
+    if (groupSender) await closeDgramSocket(groupSender);
     throw error;
   }
   return new DenoTransport(options, outgoing, unicast, group, groupSender);
@@ -116,7 +116,7 @@ function openGroupSender(
   const socket = dgram.createSocket("udp4");
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
-      closeNodeSocket(socket).then(() => reject(multicastSetupError(error, outgoing)));
+      closeDgramSocket(socket).then(() => reject(multicastSetupError(error, outgoing)));
     };
     socket.once("error", onError);
     // Bound to the interface's own address as well, so its datagrams can only leave there.
@@ -129,19 +129,9 @@ function openGroupSender(
         socket.setMulticastLoopback(options.multicastLoopback);
         resolve(socket);
       } catch (error) {
-        closeNodeSocket(socket).then(() => reject(multicastSetupError(error, outgoing)));
+        closeDgramSocket(socket).then(() => reject(multicastSetupError(error, outgoing)));
       }
     });
-  });
-}
-
-function closeNodeSocket(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve();
-    }
   });
 }
 
@@ -157,8 +147,6 @@ class DenoTransport implements Transport {
   readonly #loops: Promise<void>[];
   #handler: ReceiveHandler | undefined;
   #closed = false;
-  #inflight = 0;
-  #drained: (() => void) | undefined;
 
   constructor(
     options: TransportOptions,
@@ -210,26 +198,26 @@ class DenoTransport implements Transport {
   send(data: Uint8Array, to: Address): void {
     if (!this.#accepts(data)) return;
     const bytes = data.byteLength;
-    this.#inflight++;
+    this.#counters.begin();
     this.#unicast.send(data, { transport: "udp", hostname: to.host, port: to.port }).then(
-      () => this.#settle(bytes),
-      () => this.#settle(-1),
+      () => this.#counters.settle(bytes),
+      () => this.#counters.settle(-1),
     );
   }
 
   sendToGroup(data: Uint8Array): void {
     if (!this.#accepts(data)) return;
     const bytes = data.byteLength;
-    this.#inflight++;
+    this.#counters.begin();
     try {
       this.#groupSender.send(
         data,
         this.#options.port,
         this.#options.group,
-        (error) => this.#settle(error ? -1 : bytes),
+        (error) => this.#counters.settle(error ? -1 : bytes),
       );
     } catch {
-      this.#settle(-1);
+      this.#counters.settle(-1);
     }
   }
 
@@ -239,13 +227,6 @@ class DenoTransport implements Transport {
     return false;
   }
 
-  /** Ends one in-flight send: `bytes` sent, or -1 for a refused send. */
-  #settle(bytes: number): void {
-    if (bytes < 0) this.#counters.sendError();
-    else this.#counters.sent(bytes);
-    if (--this.#inflight === 0) this.#drained?.();
-  }
-
   stats(): TransportStats {
     return this.#counters.snapshot();
   }
@@ -253,9 +234,9 @@ class DenoTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#counters.drained();
     this.#unicast.close();
     this.#group?.close();
-    await Promise.all([...this.#loops, closeNodeSocket(this.#groupSender)]);
+    await Promise.all([...this.#loops, closeDgramSocket(this.#groupSender)]);
   }
 }

@@ -11,7 +11,7 @@
  */
 
 import dgram from "node:dgram";
-import { TransportCounters } from "./counters.ts";
+import { closeDgramSocket, TransportCounters } from "./counters.ts";
 import {
   bindError,
   joinError,
@@ -57,7 +57,7 @@ export async function openNodeTransport(options: TransportOptions): Promise<Tran
       if (group) enlargeReceiveBuffer(group, options.receiveBufferBytes);
     }
   } catch (error) {
-    await Promise.all([closeSocket(unicast), group && closeSocket(group)]);
+    await Promise.all([closeDgramSocket(unicast), group && closeDgramSocket(group)]);
     throw error;
   }
   return new NodeTransport(options, outgoing, unicast, group);
@@ -94,7 +94,7 @@ function bindSocket(port: number, shared: boolean, what: string): Promise<dgram.
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => {
       socket.off("listening", onListening);
-      closeSocket(socket).then(() => reject(bindError(error, port, what)));
+      closeDgramSocket(socket).then(() => reject(bindError(error, port, what)));
     };
     const onListening = () => {
       socket.off("error", onError);
@@ -108,16 +108,6 @@ function bindSocket(port: number, shared: boolean, what: string): Promise<dgram.
   });
 }
 
-function closeSocket(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve();
-    }
-  });
-}
-
 class NodeTransport implements Transport {
   readonly kind = "node";
   readonly localAddress: Address;
@@ -128,8 +118,6 @@ class NodeTransport implements Transport {
   readonly #counters = new TransportCounters();
   #handler: ReceiveHandler | undefined;
   #closed = false;
-  #inflight = 0;
-  #drained: (() => void) | undefined;
 
   constructor(
     options: TransportOptions,
@@ -177,19 +165,12 @@ class NodeTransport implements Transport {
       return;
     }
     const bytes = data.byteLength;
-    this.#inflight++;
+    this.#counters.begin();
     try {
-      this.#unicast.send(data, port, host, (error) => this.#settle(error ? -1 : bytes));
+      this.#unicast.send(data, port, host, (error) => this.#counters.settle(error ? -1 : bytes));
     } catch {
-      this.#settle(-1);
+      this.#counters.settle(-1);
     }
-  }
-
-  /** Ends one in-flight send: `bytes` sent, or -1 for a refused send. */
-  #settle(bytes: number): void {
-    if (bytes < 0) this.#counters.sendError();
-    else this.#counters.sent(bytes);
-    if (--this.#inflight === 0) this.#drained?.();
   }
 
   stats(): TransportStats {
@@ -200,7 +181,10 @@ class NodeTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-    await Promise.all([closeSocket(this.#unicast), this.#group && closeSocket(this.#group)]);
+    await this.#counters.drained();
+    await Promise.all([
+      closeDgramSocket(this.#unicast),
+      this.#group && closeDgramSocket(this.#group),
+    ]);
   }
 }
