@@ -7,7 +7,9 @@
  * 2. the failover benchmark in the lab (`failover.ts`; without root it says why and measures
  *    nothing); the arguments of this script are passed on to it, e.g.
  *    `deno task bench --busy --quiet-seconds 600`;
- * 3. the simulator benchmark (`tests/sim/bench.ts`) with 100 trials per row, a few seconds.
+ * 3. the simulator benchmark (`tests/sim/bench.ts`) with 100 trials per row, a few seconds;
+ * 4. the chat benchmark (`chat.ts`): throughput, latency at 1 000 lines/s and the raw UDP rate
+ *    for both transports, and server memory with 100 clients; table in `dist/bench/chat.md`.
  *
  * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
  *
@@ -34,6 +36,10 @@ const STEPS: Step[] = [
   {
     title: "Simulator benchmark",
     args: ["run", "tests/sim/bench.ts", "--trials", "100", "--quiet-minutes", "10"],
+  },
+  {
+    title: "Chat benchmark (3 servers on lo, Deno and Node transports)",
+    args: ["run", "--unstable-net", "-A", "tests/bench/chat.ts"],
   },
 ];
 
