@@ -15,9 +15,9 @@ import dgram from "node:dgram";
 import { closeDgramSocket, TransportCounters } from "./counters.ts";
 import {
   bindError,
+  dispatchDatagram,
   joinError,
   multicastSetupError,
-  reportHandlerError,
   requireInterface,
 } from "./errors.ts";
 import {
@@ -180,14 +180,8 @@ class DenoTransport implements Transport {
       }
       if (this.#closed || data.byteLength > limit) continue;
       this.#counters.received(data.byteLength);
-      const handler = this.#handler;
-      if (!handler) continue;
       const from = remote as Deno.NetAddr;
-      try {
-        handler(data, { host: from.hostname, port: from.port }, viaGroup);
-      } catch (error) {
-        reportHandlerError(error);
-      }
+      dispatchDatagram(this.#handler, data, { host: from.hostname, port: from.port }, viaGroup);
     }
   }
 

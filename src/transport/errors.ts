@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type InterfaceInfo, TransportError } from "./types.ts";
+import { type Address, type InterfaceInfo, type ReceiveHandler, TransportError } from "./types.ts";
 
 /** The OS error code (`EADDRINUSE`, …) of a Node or Deno error, when it has one. */
 function errorCode(error: unknown): string | undefined {
@@ -77,13 +77,22 @@ export function requireInterface(interfaces: readonly InterfaceInfo[]): Interfac
 }
 
 /**
- * Rethrows an error from a receive handler outside the transport, as an uncaught error.
- *
- * A throwing handler is a bug in the caller; swallowing it would hide it, and letting it end a
- * receive loop would silently deafen the process.
+ * Hands one received datagram to the handler, if there is one. A throwing handler is a bug in
+ * the caller: swallowing it would hide it, and letting it end a receive loop would silently
+ * deafen the process, so it is rethrown in a microtask, where it surfaces as uncaught.
  */
-export function reportHandlerError(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
+export function dispatchDatagram(
+  handler: ReceiveHandler | undefined,
+  data: Uint8Array,
+  from: Address,
+  viaGroup: boolean,
+): void {
+  if (!handler) return;
+  try {
+    handler(data, from, viaGroup);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
 }

@@ -11,7 +11,7 @@
  */
 
 import { TransportCounters } from "./counters.ts";
-import { reportHandlerError } from "./errors.ts";
+import { dispatchDatagram } from "./errors.ts";
 import {
   type Address,
   type InterfaceInfo,
@@ -167,11 +167,7 @@ export class MemoryTransport implements Transport {
     for (const { data, from, viaGroup } of batch) {
       if (this.#closed) return;
       this.#counters.received(data.byteLength);
-      try {
-        this.#handler?.(data, from, viaGroup);
-      } catch (error) {
-        reportHandlerError(error);
-      }
+      dispatchDatagram(this.#handler, data, from, viaGroup);
     }
   }
 

@@ -14,9 +14,9 @@ import dgram from "node:dgram";
 import { closeDgramSocket, TransportCounters } from "./counters.ts";
 import {
   bindError,
+  dispatchDatagram,
   joinError,
   multicastSetupError,
-  reportHandlerError,
   requireInterface,
 } from "./errors.ts";
 import type {
@@ -137,14 +137,8 @@ class NodeTransport implements Transport {
   #onMessage(message: Uint8Array, remote: dgram.RemoteInfo, viaGroup: boolean): void {
     if (this.#closed || message.byteLength > this.#options.maxDatagramBytes) return;
     this.#counters.received(message.byteLength);
-    const handler = this.#handler;
-    if (!handler) return;
     const data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
-    try {
-      handler(data, { host: remote.address, port: remote.port }, viaGroup);
-    } catch (error) {
-      reportHandlerError(error);
-    }
+    dispatchDatagram(this.#handler, data, { host: remote.address, port: remote.port }, viaGroup);
   }
 
   onReceive(handler: ReceiveHandler): void {
