@@ -7,7 +7,7 @@
  * 2. latency at a fixed offered load of `--rate` lines per second spread over the ten clients,
  *    for `--seconds`: send → delivered at every client, on this process's monotonic clock;
  * 3. the raw rate of one sender to three unicast receivers with the same transport
- *    (`chat_raw.ts`, in its own process: under Deno, or bundled and run under Node), and the
+ *    (`udp_rate.ts --receivers 3`, in its own process: under Deno, or bundled and run under Node), and the
  *    ratio chat/raw;
  * 4. memory (Deno transport): `--memory-messages` lines through the cluster with
  *    `--memory-clients` in-process clients, each server's VmRSS before, during and after.
@@ -26,13 +26,13 @@
 
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import * as esbuild from "esbuild";
 import { ChatClient } from "../../src/client/client.ts";
 import type { Config } from "../../src/config/mod.ts";
 import type { SocketTransportKind } from "../../src/transport/select.ts";
 import { REPO_ROOT } from "../helpers/process.ts";
 import { type Cluster, cpuSeconds, rssKiB, startCluster, stopCluster } from "./chat_cluster.ts";
-import type { RawResult } from "./chat_raw.ts";
+import type { RawResult } from "./udp_rate.ts";
+import { bundleUdpRate } from "./udp_bundle.ts";
 import { summarize } from "./failover_report.ts";
 
 const { values: flags } = parseArgs({
@@ -268,28 +268,16 @@ async function latency(audience: Audience, rate: number, seconds: number): Promi
   };
 }
 
-/** Runs `chat_raw.ts` with `kind`: under Deno, or bundled and under Node. */
+/** Runs `udp_rate.ts` with three receivers and `kind`: under Deno, or bundled and under Node. */
 async function rawRate(kind: SocketTransportKind): Promise<RawResult> {
-  const source = fileURLToPath(new URL("./chat_raw.ts", import.meta.url));
+  const source = fileURLToPath(new URL("./udp_rate.ts", import.meta.url));
+  const flags = ["--transport", kind, "--receivers", "3", "--count", "100000", "--json"];
   let command = Deno.execPath();
-  let args = ["run", "--unstable-net", "-A", source, "--transport", kind];
+  let args = ["run", "--unstable-net", "-A", source, ...flags];
   if (kind === "node") {
-    const bundle = `${await Deno.makeTempDir({ prefix: "dsys-chat-raw-" })}/chat_raw.mjs`;
-    try {
-      await esbuild.build({
-        entryPoints: [source],
-        outfile: bundle,
-        bundle: true,
-        format: "esm",
-        platform: "node",
-        target: "node20",
-        logLevel: "warning",
-      });
-    } finally {
-      await esbuild.stop();
-    }
+    const dir = await Deno.makeTempDir({ prefix: "dsys-chat-raw-" });
     command = "node";
-    args = [bundle, "--transport", "node"];
+    args = [await bundleUdpRate(`${dir}/udp_rate.mjs`), ...flags];
   }
   const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "inherit" })
     .output();

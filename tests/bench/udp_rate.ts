@@ -1,19 +1,22 @@
 /**
- * Measures how many 64-byte unicast datagrams per second one transport receives on loopback,
- * through the {@linkcode Transport} interface.
+ * Measures how many 64-byte unicast datagrams per second one transport delivers on loopback,
+ * through the {@linkcode Transport} interface: one sender and `--receivers` receivers (default
+ * 1), every datagram sent to each receiver; the rate counts datagrams that reached every
+ * receiver. The chat benchmark uses it with three receivers as its raw reference.
  *
- * Sender and receiver share this process. The sender sends in bursts and keeps at most
- * `--window` datagrams in flight, so the figure is what the receiver keeps up with, not how fast
- * a socket buffer overflows: the default window stays under the ~256 small datagrams that Linux's
- * default receive buffer holds (Deno's transports do not enlarge it). A stall (lost datagrams)
- * ends after `--stall-ms` without progress.
+ * Sender and receivers share this process. The sender sends in bursts and keeps at most
+ * `--window` datagrams in flight towards the slowest receiver, so the figure is what the
+ * receivers keep up with, not how fast a socket buffer overflows: the default window stays under
+ * the ~256 small datagrams that Linux's default receive buffer holds (Deno's transports do not
+ * enlarge it). A stall (lost datagrams) ends after `--stall-ms` without progress.
  *
  * Run under Deno:  `deno run --unstable-net -A tests/bench/udp_rate.ts --transport deno|node`
  * Run under Node:  `deno run -A tests/bench/udp_bundle.ts` prints the bundle's path, then
  *                  `node <path> --transport node`.
  *
- * Options: `--count N` (datagrams, default 200000), `--burst N` (default 64), `--window N`
- * (default 192), `--size N` (bytes, default 64), `--stall-ms N` (default 200).
+ * Options: `--count N` (datagrams, default 200000), `--receivers N` (default 1), `--burst N`
+ * (default 64), `--window N` (default 192), `--size N` (bytes, default 64), `--stall-ms N`
+ * (default 200), `--json` (print one {@linkcode RawResult} as JSON instead of a text line).
  *
  * @module
  */
@@ -22,6 +25,24 @@ import process from "node:process";
 import { setImmediate } from "node:timers";
 import { chooseTransportKind, openTransport } from "../../src/transport/select.ts";
 import type { TransportOptions } from "../../src/transport/types.ts";
+
+/** What one run measured. */
+export interface RawResult {
+  /** Runtime that ran the measurement, e.g. `node 20.20.2`. */
+  runtime: string;
+  /** Transport kind. */
+  transport: string;
+  /** Receivers every datagram was sent to. */
+  receivers: number;
+  /** Datagrams sent (each to every receiver). */
+  sent: number;
+  /** Datagrams received by the slowest receiver. */
+  received: number;
+  /** First send → last datagram of the slowest receiver, ms. */
+  elapsedMs: number;
+  /** Datagrams per second that reached every receiver. */
+  rate: number;
+}
 
 function flag(name: string, fallback: string): string {
   const args = process.argv.slice(2);
@@ -43,6 +64,7 @@ if (kindFlag !== "" && kindFlag !== "deno" && kindFlag !== "node") {
 }
 const kind = chooseTransportKind(kindFlag === "" ? undefined : kindFlag);
 const count = numberFlag("count", 200_000);
+const receiverCount = numberFlag("receivers", 1);
 const burst = numberFlag("burst", 64);
 const window = numberFlag("window", 192);
 const size = numberFlag("size", 64);
@@ -62,20 +84,25 @@ const options: TransportOptions = {
 
 const yieldOnce = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const receiver = await openTransport(options, kind);
 const sender = await openTransport(options, kind);
-let received = 0;
+const receivers = await Promise.all(
+  Array.from({ length: receiverCount }, () => openTransport(options, kind)),
+);
+const received = receivers.map(() => 0);
 let lastReceiveAt = 0;
-receiver.onReceive(() => {
-  received++;
-  lastReceiveAt = performance.now();
-});
+receivers.forEach((receiver, i) =>
+  receiver.onReceive(() => {
+    received[i]++;
+    lastReceiveAt = performance.now();
+  })
+);
+const slowest = () => Math.min(...received);
 
-/** Waits until another datagram arrives (true) or `stallMs` pass without one (false). */
+/** Waits until the slowest receiver progresses (true) or `stallMs` pass without it (false). */
 async function progressed(): Promise<boolean> {
-  const before = received;
+  const before = slowest();
   const from = performance.now();
-  while (received === before) {
+  while (slowest() === before) {
     if (performance.now() - from > stallMs) return false;
     await yieldOnce();
   }
@@ -83,40 +110,53 @@ async function progressed(): Promise<boolean> {
 }
 
 const payload = new Uint8Array(size).fill(0x5a);
-const to = receiver.localAddress;
+const targets = receivers.map((r) => r.localAddress);
 const start = performance.now();
 let sent = 0;
 // Datagrams given up as lost after a stall; they no longer count as in flight.
 let abandoned = 0;
 while (sent < count) {
-  if (sent - received - abandoned >= window) {
-    if (!(await progressed())) abandoned = sent - received;
+  if (sent - slowest() - abandoned >= window) {
+    if (!(await progressed())) abandoned = sent - slowest();
     continue;
   }
   const n = Math.min(burst, count - sent);
-  for (let i = 0; i < n; i++) sender.send(payload, to);
+  for (let i = 0; i < n; i++) for (const to of targets) sender.send(payload, to);
   sent += n;
   await yieldOnce();
 }
-while (received < sent && await progressed());
-const elapsedMs = (received > 0 ? lastReceiveAt : performance.now()) - start;
+while (slowest() < sent && await progressed());
+const delivered = slowest();
+const elapsedMs = (delivered > 0 ? lastReceiveAt : performance.now()) - start;
 const sendErrors = sender.stats().sendErrors;
-await Promise.all([sender.close(), receiver.close()]);
+await Promise.all([sender.close(), ...receivers.map((r) => r.close())]);
 
-const runtime = "Deno" in globalThis
-  ? `deno ${globalThis.Deno.version.deno}`
-  : `node ${process.version.slice(1)}`;
-const loss = (100 * (sent - received)) / sent;
-console.log(
-  [
-    `runtime=${runtime}`,
-    `transport=${kind}`,
-    `size=${size}`,
-    `sent=${sent}`,
-    `received=${received}`,
-    `loss=${loss.toFixed(2)}%`,
-    `sendErrors=${sendErrors}`,
-    `elapsed=${elapsedMs.toFixed(0)}ms`,
-    `rate=${Math.round((received / elapsedMs) * 1000)}/s`,
-  ].join(" "),
-);
+const result: RawResult = {
+  runtime: "Deno" in globalThis
+    ? `deno ${globalThis.Deno.version.deno}`
+    : `node ${process.version.slice(1)}`,
+  transport: kind,
+  receivers: receiverCount,
+  sent,
+  received: delivered,
+  elapsedMs: Math.round(elapsedMs),
+  rate: Math.round((delivered / elapsedMs) * 1000),
+};
+if (process.argv.includes("--json")) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(
+    [
+      `runtime=${result.runtime}`,
+      `transport=${kind}`,
+      `receivers=${receiverCount}`,
+      `size=${size}`,
+      `sent=${sent}`,
+      `received=${delivered}`,
+      `loss=${((100 * (sent - delivered)) / sent).toFixed(2)}%`,
+      `sendErrors=${sendErrors}`,
+      `elapsed=${elapsedMs.toFixed(0)}ms`,
+      `rate=${result.rate}/s`,
+    ].join(" "),
+  );
+}
