@@ -245,6 +245,34 @@ Deno.test("a full leader tells clients to slow down, then catches up", () => {
   assert.deepEqual(cluster.lines("a"), [1, 2, 3, 4, 5, 6].map((i) => `alice: line ${i}`));
 });
 
+Deno.test("a slow reader holds senders back instead of missing lines", () => {
+  const cluster = threeServers({ logLimit: 12, maxReaderLag: 6 });
+  cluster.addClient(B, "bob");
+  cluster.attach("b", "s2");
+  cluster.advance(300);
+  cluster.drop = (d) =>
+    d.to.host === B.addr.host && d.body.kind === "chat-deliver" && d.body.entries.length > 0;
+  for (let i = 1; i <= 30; i++) cluster.type("a", `line ${i}`);
+  cluster.advance(2_000);
+  const reader = cluster.server("s2").clients().find((c) => c.client === "b~1")!.next;
+  const leader = cluster.server("s3").status();
+  assert.ok(leader.last + 1 - reader <= 6, `last ${leader.last}, bob at ${reader}`);
+  assert.ok(leader.first <= reader, "the log still holds everything bob lacks");
+  assert.ok(
+    cluster.clientActions.get("a")!.some((a) =>
+      a.type === "notice" && a.notice.kind === "slow-down"
+    ),
+  );
+  cluster.drop = () => false;
+  cluster.advance(5_000);
+  const lines = Array.from({ length: 30 }, (_, i) => `alice: line ${i + 1}`);
+  assert.deepEqual(cluster.lines("a"), lines);
+  assert.deepEqual(cluster.lines("b"), lines, "bob lost nothing");
+  assert.ok(
+    !cluster.clientActions.get("b")!.some((a) => a.type === "notice" && a.notice.kind === "missed"),
+  );
+});
+
 Deno.test("entries travel several to a datagram, under the byte budget", () => {
   const cluster = threeServers();
   for (let i = 1; i <= 40; i++) cluster.type("a", `a line of moderate length, number ${i}`);

@@ -116,7 +116,14 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     reset: false,
     entries: [ENTRY],
   },
-  "chat-append-reply": { kind: "chat-append-reply", term: 3, ok: true, match: 41, commit: 40 },
+  "chat-append-reply": {
+    kind: "chat-append-reply",
+    term: 3,
+    ok: true,
+    match: 41,
+    commit: 40,
+    reader: 35,
+  },
   "chat-gather": { kind: "chat-gather", term: 4 },
   "chat-gather-reply": {
     kind: "chat-gather-reply",

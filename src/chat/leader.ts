@@ -76,6 +76,8 @@ export interface LeadershipOptions {
   replica: ChatReplica;
   /** Where datagrams go. */
   out: ChatOutbox;
+  /** The delivery point of the slowest client attached to this server (`Sessions.readPoint`). */
+  reader: () => number;
 }
 
 /** One term of leadership of one server. */
@@ -350,7 +352,9 @@ export class Leadership {
       senders: replica.sendersWithTail(),
       orderWindow: config.orderWindow,
       maxBuffered: config.maxBuffered,
-      room: () => log.last - replica.commit < config.maxUncommitted,
+      room: () =>
+        log.last - replica.commit < config.maxUncommitted &&
+        log.last + 1 - this.#readPoint() < config.maxReaderLag,
       sequence: (item) =>
         log.append({
           seq: log.last + 1,
@@ -382,6 +386,11 @@ export class Leadership {
       last: log.last,
       commit: replica.commit,
     });
+  }
+
+  /** The slowest client's delivery point in the cluster, as last reported by every server. */
+  #readPoint(): number {
+    return Math.min(this.#o.reader(), this.#replicator?.readPoint() ?? Infinity);
   }
 
   #sequencePresence(change: PresenceChange, wall: number): void {

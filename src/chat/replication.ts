@@ -41,6 +41,8 @@ interface Progress {
   next: number;
   /** The peer's own commit point, as it last said. */
   commit: number;
+  /** The first entry a client attached to it lacks, as it last said (0 until it says). */
+  reader: number;
   /** The commit point last sent to it. */
   sentCommit: number;
   /** When anything was last sent to it (ms). */
@@ -93,6 +95,7 @@ export class Replicator {
         resume: last,
         next: last + 1,
         commit: 0,
+        reader: 0,
         sentCommit: -1,
         sentAt: -Infinity,
         reset: false,
@@ -107,6 +110,13 @@ export class Replicator {
   commitPoint(): number {
     let point = this.#o.log.last;
     for (const p of this.#peers.values()) point = Math.min(point, p.match);
+    return point;
+  }
+
+  /** The lowest delivery point any follower reported for its clients (Infinity with none). */
+  readPoint(): number {
+    let point = Infinity;
+    for (const p of this.#peers.values()) point = Math.min(point, p.reader);
     return point;
   }
 
@@ -125,6 +135,7 @@ export class Replicator {
     if (body.term > this.#o.term) return body.ok ? undefined : body.term;
     if (body.term !== this.#o.term) return undefined;
     p.commit = Math.max(p.commit, body.commit);
+    p.reader = body.reader;
     if (body.ok) {
       p.match = Math.max(p.match, Math.min(body.match, this.#o.log.last));
       p.resume = Math.max(p.resume, p.match);
@@ -149,11 +160,16 @@ export class Replicator {
     for (const p of this.#peers.values()) this.#send(p, commit, now, false);
   }
 
-  /** Resends to followers that stayed silent for `retransmitMs` while behind. */
+  /**
+   * Resends to followers that stayed silent for `retransmitMs` while behind, or while a slow
+   * client of theirs holds senders back (their answer tells how far it got).
+   */
   tick(commit: number, now: number): void {
     const { log, config } = this.#o;
     for (const p of this.#peers.values()) {
-      if ((p.match < log.last || p.commit < commit) && now - p.sentAt >= config.retransmitMs) {
+      const waiting = p.match < log.last || p.commit < commit ||
+        log.last + 1 - p.reader >= config.maxReaderLag;
+      if (waiting && now - p.sentAt >= config.retransmitMs) {
         p.next = Math.max(p.match, p.resume) + 1;
         p.inflight = [];
         this.#send(p, commit, now, true);

@@ -192,7 +192,13 @@ export class ChatServerCore {
     this.#promised = term;
     this.#promisedTo = this.#o.self.id;
     const { config } = this.#o;
-    this.#leadership = new Leadership({ term, config, replica: this.#replica, out: this.#out });
+    this.#leadership = new Leadership({
+      term,
+      config,
+      replica: this.#replica,
+      out: this.#out,
+      reader: () => this.#sessions.readPoint(),
+    });
     this.#leadership.setPeers(this.#peers);
     this.#out.notify({ type: "gathering", term });
   }
@@ -297,6 +303,7 @@ export class ChatServerCore {
         ok: false,
         match: log.last,
         commit: replica.commit,
+        reader: this.#sessions.readPoint(),
       });
       return;
     }
@@ -321,6 +328,7 @@ export class ChatServerCore {
       ok: result.ok,
       match: result.ok ? result.match : result.hint,
       commit: replica.commit,
+      reader: this.#sessions.readPoint(),
     });
   }
 

@@ -98,6 +98,20 @@ export class Sessions {
     return this.#sessions.size;
   }
 
+  /**
+   * The first entry a joined client still lacks (the slowest reader's delivery point, never below
+   * the log window), or one past the last entry when no client lacks any: what the leader's
+   * back-pressure waits for.
+   */
+  readPoint(): number {
+    const { log } = this.#o.replica;
+    let point = log.last + 1;
+    for (const s of this.#sessions.values()) {
+      if (s.phase === "joined") point = Math.min(point, Math.max(s.next, log.first));
+    }
+    return point;
+  }
+
   /** Every attached client. */
   list(): SessionView[] {
     return [...this.#sessions.values()].map((s) => ({

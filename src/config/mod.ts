@@ -96,6 +96,11 @@ export interface ChatConfig {
   maxBuffered: number;
   /** Sequenced but uncommitted entries the leader holds before it tells clients to slow down. */
   maxUncommitted: number;
+  /**
+   * Entries the leader's log may hold beyond the slowest attached client's delivery point before
+   * it tells senders to slow down; below `logLimit`, so the log never moves past a live reader.
+   */
+  maxReaderLag: number;
   /** Entries the leader sends a server beyond what it acknowledged. */
   replicationWindow: number;
   /** Entries a server sends a client beyond what it acknowledged. */
@@ -152,6 +157,8 @@ export function defaultChatConfig(): ChatConfig {
     maxBuffered: 4096,
     // A few batches of every client in flight; beyond it the leader pushes back.
     maxUncommitted: 4096,
+    // Half the log: slow readers hold senders back long before their entries could be dropped.
+    maxReaderLag: 5000,
     // About 50 datagrams in flight per server: fills a LAN without overrunning a 208 KiB buffer.
     replicationWindow: 512,
     // About 25 datagrams in flight per client.

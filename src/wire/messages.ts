@@ -405,6 +405,8 @@ export interface ChatAppendReplyBody {
   match: number;
   /** The server's commit point. */
   commit: number;
+  /** The first entry a client attached to the server lacks (its last entry + 1 when none lacks). */
+  reader: number;
 }
 
 /** A new leader asks a server for a summary of its log and a promise to follow no older term. */
@@ -725,7 +727,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   "chat-append-reply": {
     code: 43,
     validate: (f) =>
-      isCount(f.term) && typeof f.ok === "boolean" && isCount(f.match) && isCount(f.commit),
+      isCount(f.term) && typeof f.ok === "boolean" && isCount(f.match) && isCount(f.commit) &&
+      isCount(f.reader),
   },
   "chat-gather": {
     code: 44,

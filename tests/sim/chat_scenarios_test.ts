@@ -82,6 +82,16 @@ Deno.test("a crashed follower restarts and is brought up to date by state transf
   assert.ok((report.events["server log-reset"] ?? 0) >= 1);
 });
 
+Deno.test("senders that outrun a short log wait for the slowest reader: nobody misses a line", () => {
+  const burst = (i: number) => client(i, 0, 60, 0, 0);
+  const report = runChatSchedule(scenario({
+    clients: [burst(0), burst(1), burst(2), burst(3)],
+    chat: { ...defaultChatConfig(), logLimit: 20, maxReaderLag: 10 },
+  }));
+  assert.equal(report.acked, 240);
+  assert.equal(report.missed, 0, "without back-pressure this schedule skips about 20 ranges");
+});
+
 Deno.test("a crashed client's name is released after the timeout; the others carry on", () => {
   const report = runChatSchedule(scenario({
     faults: [{ at: 1_000, do: { type: "crash-client", id: "c2" } }],
