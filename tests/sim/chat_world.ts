@@ -37,7 +37,7 @@ import {
   type Sender,
 } from "../../src/wire/messages.ts";
 import { SimViolation } from "./invariants.ts";
-import { EventQueue } from "./queue.ts";
+import { SimClock } from "./queue.ts";
 import type { NetworkModel } from "./simulator.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
@@ -149,7 +149,7 @@ export interface ChatWorldOptions {
 type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: SimClient };
 
 /** A simulated chat cluster and network. */
-export class ChatWorld {
+export class ChatWorld extends SimClock {
   /** Every random choice comes from here. */
   readonly rng: SeededRandom;
   /** Server timing. */
@@ -158,13 +158,10 @@ export class ChatWorld {
   readonly chat: ChatConfig;
   /** The network (may change between steps). */
   network: NetworkModel;
-  /** Current simulated time (ms). */
-  now = 0;
   /** Datagrams sent. */
   datagrams = 0;
   /** Observers of client actions. */
   readonly observers: ChatObserver[] = [];
-  readonly #queue = new EventQueue();
   readonly #servers: SimServer[] = [];
   readonly #clients: SimClient[] = [];
   readonly #byAddress = new Map<string, Endpoint>();
@@ -173,6 +170,7 @@ export class ChatWorld {
 
   /** Creates an empty world. */
   constructor(options: ChatWorldOptions) {
+    super(50);
     this.rng = new SeededRandom(options.seed);
     this.network = options.network;
     this.timing = options.timing ?? defaultLanConfig().timing;
@@ -248,7 +246,7 @@ export class ChatWorld {
     this.#stepServer(node, { type: "start", now: this.now });
     this.#stepChat(node, { type: "membership", view: node.core.view(), now: this.now });
     const epoch = node.epoch;
-    this.#queue.push(
+    this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
       () => this.#tickServer(node, epoch),
     );
@@ -277,7 +275,7 @@ export class ChatWorld {
     });
     this.#stepClient(node, { type: "start", now: this.now });
     const epoch = node.epoch;
-    this.#queue.push(
+    this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
       () => this.#tickClient(node, epoch),
     );
@@ -306,26 +304,7 @@ export class ChatWorld {
 
   /** Schedules `run` at time `at`. */
   at(at: number, run: () => void): void {
-    this.#queue.push(at, run);
-  }
-
-  /** Runs every event up to `until`, then sets the clock to it. */
-  run(until: number): void {
-    while (this.#queue.peekTime() <= until) {
-      const event = this.#queue.pop()!;
-      this.now = event.at;
-      event.run();
-    }
-    if (until > this.now) this.now = until;
-  }
-
-  /** Runs until `done()` holds (checked every `pollMs`) or `deadline`; true when it held. */
-  runUntil(done: () => boolean, deadline: number, pollMs = 50): boolean {
-    for (;;) {
-      if (done()) return true;
-      if (this.now >= deadline) return false;
-      this.run(Math.min(deadline, this.now + pollMs));
-    }
+    this.queue.push(at, run);
   }
 
   #tickServer(node: SimServer, epoch: number): void {
@@ -334,14 +313,14 @@ export class ChatWorld {
     if (node.epoch !== epoch) return;
     this.#stepChat(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
-    this.#queue.push(this.now + delay, () => this.#tickServer(node, epoch));
+    this.queue.push(this.now + delay, () => this.#tickServer(node, epoch));
   }
 
   #tickClient(node: SimClient, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
     this.#stepClient(node, { type: "tick", now: this.now });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
-    this.#queue.push(this.now + delay, () => this.#tickClient(node, epoch));
+    this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
   }
 
   #stepServer(node: SimServer, event: CoreEvent): void {
@@ -396,7 +375,7 @@ export class ChatWorld {
   /** Plays discovery: after a short delay, attach to a random up server (preferring others). */
   #discover(node: SimClient, epoch: number, token: number, avoid: string | undefined): void {
     const delay = 30 + this.rng.next() * 200;
-    this.#queue.push(this.now + delay, () => {
+    this.queue.push(this.now + delay, () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
       const up = this.#servers.filter((s) => s.up);
       const preferred = up.filter((s) => s.id !== avoid);
@@ -446,7 +425,7 @@ export class ChatWorld {
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.#queue.push(at, () => this.#arrive(target, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(target, envelope, viaGroup));
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * The simulator's event queue: a binary min-heap ordered by time, then by insertion order, so
- * that events at the same instant run in the order they were scheduled (determinism).
+ * that events at the same instant run in the order they were scheduled (determinism), and the
+ * simulated clock that both simulators advance with it.
  *
  * @module
  */
@@ -61,4 +62,38 @@ export class EventQueue {
 
 function before(a: Entry, b: Entry): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** Simulated time driven by an {@linkcode EventQueue}; the simulators extend it. */
+export class SimClock {
+  /** Current simulated time (ms). */
+  now = 0;
+  /** Pending events. */
+  protected readonly queue = new EventQueue();
+  /** How often {@linkcode runUntil} checks its condition by default (simulated ms). */
+  protected readonly pollMs: number;
+
+  /** Creates a clock at time 0 whose `runUntil` polls every `pollMs` by default. */
+  constructor(pollMs: number) {
+    this.pollMs = pollMs;
+  }
+
+  /** Runs every event up to and including time `until`, then sets the clock to it. */
+  run(until: number): void {
+    while (this.queue.peekTime() <= until) {
+      const event = this.queue.pop()!;
+      this.now = event.at;
+      event.run();
+    }
+    if (until > this.now) this.now = until;
+  }
+
+  /** Runs until `done()` holds (checked every `pollMs`) or `deadline`; true when it held. */
+  runUntil(done: () => boolean, deadline: number, pollMs = this.pollMs): boolean {
+    for (;;) {
+      if (done()) return true;
+      if (this.now >= deadline) return false;
+      this.run(Math.min(deadline, this.now + pollMs));
+    }
+  }
 }

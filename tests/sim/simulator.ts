@@ -15,7 +15,7 @@ import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/co
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
-import { EventQueue } from "./queue.ts";
+import { SimClock } from "./queue.ts";
 
 /** How the simulated network treats every datagram. */
 export interface NetworkModel {
@@ -119,7 +119,7 @@ export class SimNode {
 const DEFAULT_SCHEDULING: SchedulingModel = { tickJitterMs: 2, hiccupChance: 0, hiccupMaxMs: 0 };
 
 /** A simulated cluster and network, advanced by {@linkcode Simulation.run}. */
-export class Simulation {
+export class Simulation extends SimClock {
   /** Every random choice comes from here. */
   readonly rng: SeededRandom;
   /** Protocol timing. */
@@ -128,14 +128,11 @@ export class Simulation {
   network: NetworkModel;
   /** Observers of every step. */
   readonly observers: SimObserver[] = [];
-  /** Current simulated time (ms). */
-  now = 0;
   /** Last time the partition changed (ms). */
   partitionChangedAt = -Infinity;
   /** Datagrams sent (a multicast counts once per receiver). */
   readonly traffic = { sent: 0 };
   readonly #scheduling: SchedulingModel;
-  readonly #queue = new EventQueue();
   readonly #nodes: SimNode[] = [];
   readonly #byId = new Map<string, SimNode>();
   readonly #byAddress = new Map<string, SimNode>();
@@ -144,6 +141,7 @@ export class Simulation {
 
   /** Creates a simulation with no servers. */
   constructor(options: SimOptions) {
+    super(5);
     this.rng = new SeededRandom(options.seed);
     this.timing = options.timing;
     this.network = options.network;
@@ -269,27 +267,8 @@ export class Simulation {
     return [...byGroup.values()];
   }
 
-  /** Runs every event up to and including time `until`, then sets the clock to it. */
-  run(until: number): void {
-    while (this.#queue.peekTime() <= until) {
-      const event = this.#queue.pop()!;
-      this.now = event.at;
-      event.run();
-    }
-    if (until > this.now) this.now = until;
-  }
-
-  /** Runs until `done()` holds (checked every `pollMs`) or `deadline`; true when it held. */
-  runUntil(done: () => boolean, deadline: number, pollMs = 5): boolean {
-    for (;;) {
-      if (done()) return true;
-      if (this.now >= deadline) return false;
-      this.run(Math.min(deadline, this.now + pollMs));
-    }
-  }
-
   #scheduleTick(node: SimNode, epoch: number, delay: number): void {
-    this.#queue.push(this.now + delay, () => this.#tick(node, epoch));
+    this.queue.push(this.now + delay, () => this.#tick(node, epoch));
   }
 
   #nextTickDelay(): number {
@@ -317,7 +296,7 @@ export class Simulation {
     node.paused = true;
     node.stopped = disturbing;
     const token = ++node.pauses;
-    this.#queue.push(this.now + ms, () => this.#wake(node, token, disturbing));
+    this.queue.push(this.now + ms, () => this.#wake(node, token, disturbing));
   }
 
   #wake(node: SimNode, token: number, disturbing: boolean): void {
@@ -369,7 +348,7 @@ export class Simulation {
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.#queue.push(at, () => this.#arrive(to, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(to, envelope, viaGroup));
     }
   }
 
