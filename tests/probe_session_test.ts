@@ -8,34 +8,11 @@
 
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { resolveConfig, testConfig } from "../src/config/mod.ts";
 import { ProbeSession } from "../src/probe/mod.ts";
 import { Server } from "../src/server/runtime.ts";
-import { testNetwork } from "./helpers/process.ts";
+import { loopbackConfig, until } from "./helpers/loopback.ts";
 
 const HOST = { dockerEnv: false, containerEnv: false };
-
-function loopbackConfig() {
-  const net = testNetwork();
-  return resolveConfig({
-    network: {
-      iface: "lo",
-      group: net.group,
-      port: net.port,
-      unicastPort: 0,
-      cluster: net.cluster,
-    },
-    output: { statusIntervalMs: 0 },
-  }, testConfig());
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 Deno.test("a session finds an in-process server, healthy, and leaves its counters clean", async () => {
   const config = loopbackConfig();

@@ -6,30 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { resolveConfig, testConfig } from "../src/config/mod.ts";
 import { Server } from "../src/server/runtime.ts";
-
-function loopbackConfig() {
-  const octet = () => 1 + Math.floor(Math.random() * 254);
-  return resolveConfig({
-    network: {
-      iface: "lo",
-      group: `239.255.${octet()}.${octet()}`,
-      port: 20000 + Math.floor(Math.random() * 12000),
-      unicastPort: 0,
-      cluster: `rt-${crypto.randomUUID().slice(0, 8)}`,
-    },
-    output: { statusIntervalMs: 0 },
-  }, testConfig());
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { loopbackConfig, until } from "./helpers/loopback.ts";
 
 for (const transportKind of ["node", "deno"] as const) {
   Deno.test(`${transportKind}: servers agree on the highest priority and replace it when it leaves`, async () => {

@@ -1,0 +1,33 @@
+/**
+ * In-process tests on loopback: a server configuration pinned to `lo` on a random cluster,
+ * group and port (so parallel test files never hear each other), and a polling wait.
+ *
+ * @module
+ */
+
+import { type Config, resolveConfig, testConfig } from "../../src/config/mod.ts";
+import { testNetwork } from "./process.ts";
+
+/** A test configuration on `lo` with a random cluster, group and port, status table off. */
+export function loopbackConfig(): Config {
+  const net = testNetwork();
+  return resolveConfig({
+    network: {
+      iface: "lo",
+      group: net.group,
+      port: net.port,
+      unicastPort: 0,
+      cluster: net.cluster,
+    },
+    output: { statusIntervalMs: 0 },
+  }, testConfig());
+}
+
+/** Polls `check` every 20 ms until it holds; throws after `timeoutMs` naming `what`. */
+export async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
