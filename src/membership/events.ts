@@ -48,6 +48,21 @@ export interface ViewSnapshot {
   leader: string | null;
   /** Term of that leader (0 before any election). */
   term: number;
+  /** Set while this server believes the cluster is split (see {@linkcode SplitView}). */
+  split?: SplitView;
+}
+
+/**
+ * A partition as one server sees it: a set of servers of the last full view went silent together
+ * while this server still hears others (or is alone).
+ */
+export interface SplitView {
+  /** Servers this server still reaches, itself included. */
+  servers: number;
+  /** Servers in the last full view (before the split). */
+  of: number;
+  /** True when `servers` is more than half of `of`. */
+  majority: boolean;
 }
 
 /** Something the rest of the program may want to log or react to. */
