@@ -167,7 +167,8 @@ class DenoTransport implements Transport {
 
   async #receiveLoop(conn: Deno.DatagramConn, viaGroup: boolean): Promise<void> {
     const limit = this.#options.maxDatagramBytes;
-    // One byte more than the limit, so that an oversized datagram is seen and dropped whole.
+    // One byte more than the limit: an oversized datagram arrives truncated to limit + 1 bytes, and
+    // the codec rejects (and counts) it as too large.
     const buffer = new Uint8Array(limit + 1);
     while (!this.#closed) {
       let data: Uint8Array;
@@ -178,7 +179,7 @@ class DenoTransport implements Transport {
         if (this.#closed || error instanceof Deno.errors.BadResource) return;
         continue;
       }
-      if (this.#closed || data.byteLength > limit) continue;
+      if (this.#closed) continue;
       this.#counters.received(data.byteLength);
       const from = remote as Deno.NetAddr;
       dispatchDatagram(this.#handler, data, { host: from.hostname, port: from.port }, viaGroup);

@@ -135,9 +135,12 @@ class NodeTransport implements Transport {
   }
 
   #onMessage(message: Uint8Array, remote: dgram.RemoteInfo, viaGroup: boolean): void {
-    if (this.#closed || message.byteLength > this.#options.maxDatagramBytes) return;
-    this.#counters.received(message.byteLength);
-    const data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+    if (this.#closed) return;
+    // An oversized datagram is passed on as its first limit + 1 bytes (as the Deno transport's
+    // buffer truncates it), so that the codec rejects and counts it as too large.
+    const length = Math.min(message.byteLength, this.#options.maxDatagramBytes + 1);
+    this.#counters.received(length);
+    const data = new Uint8Array(message.buffer, message.byteOffset, length);
     dispatchDatagram(this.#handler, data, { host: remote.address, port: remote.port }, viaGroup);
   }
 
