@@ -6,10 +6,13 @@
  * @module
  */
 
+import { readFileSync, statSync } from "node:fs";
+import process from "node:process";
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import type { LogLevel } from "@logtape/logtape";
 import { type ConfigOverrides, defaultLanConfig } from "../src/config/mod.ts";
-import { LOG_LEVELS } from "../src/log/mod.ts";
+import { LOG_LEVELS, logger } from "../src/log/mod.ts";
+import { UsageError } from "./errors.ts";
 
 const defaults = defaultLanConfig();
 
@@ -23,6 +26,61 @@ function collectSecrets(value: string, previous: string[] | undefined): string[]
   const secrets = value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (secrets.length === 0) throw new InvalidArgumentError("expected a non-empty secret");
   return [...(previous ?? []), ...secrets];
+}
+
+/**
+ * Reads a secret file: one secret a line, the first the one to send with; surrounding blanks,
+ * blank lines and lines starting with `#` are ignored. Throws a one-line {@linkcode UsageError}
+ * for a file that is missing, unreadable or holds no secret, and warns once when the file can be
+ * read by its group or by others (as ssh does for private keys).
+ */
+export function readSecretFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`--secret-file ${path}: ${fileProblem(error)}`);
+  }
+  const secrets = text.split(/\r?\n/).map((line) => line.trim())
+    .filter((line) => line.length > 0 && !line.startsWith("#"));
+  if (secrets.length === 0) {
+    throw new UsageError(
+      `--secret-file ${path}: no secret in it (one a line; blank lines and # comments are ignored)`,
+    );
+  }
+  const mode = process.platform === "win32" ? 0 : statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    logger("cli").warn("secret file {path} can be read by {who} (mode {mode}): chmod 600 {path}", {
+      event: "secret-file-mode",
+      path,
+      who: (mode & 0o007) !== 0 ? "every user" : "its group",
+      mode: mode.toString(8).padStart(3, "0"),
+    });
+  }
+  return secrets;
+}
+
+function fileProblem(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "EISDIR") return "is a directory";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The keyring from `--secret` or `--secret-file` (or their environment variables). Giving both
+ * is refused: which secret sends would depend on a rule nobody remembers, and a forgotten
+ * `DSYS_SECRET` would silently override the file.
+ */
+function secretsOf(options: CommonOptions): string[] | undefined {
+  if (options.secret && options.secretFile) {
+    throw new UsageError(
+      "--secret and --secret-file (or DSYS_SECRET and DSYS_SECRET_FILE) both given: use one; " +
+        "the file holds the whole keyring, the secret to send with first",
+    );
+  }
+  return options.secretFile ? readSecretFile(options.secretFile) : options.secret;
 }
 
 function parsePeers(value: string): string[] {
@@ -61,8 +119,19 @@ export function withCommonOptions(command: Command): Command {
         .env("DSYS_IFACE"),
     )
     .addOption(
-      new Option("--secret <secret>", "shared secret; repeat (or comma-separate) for a keyring")
-        .env("DSYS_SECRET").argParser(collectSecrets),
+      new Option(
+        "--secret <secret>",
+        "shared secret: authenticates and encrypts every datagram; repeat (or comma-separate) " +
+          "for a keyring: the first sends, all are accepted (without one, traffic is readable " +
+          "and anyone on the LAN can join)",
+      ).env("DSYS_SECRET").argParser(collectSecrets),
+    )
+    .addOption(
+      new Option(
+        "--secret-file <path>",
+        "read the keyring from a file instead: one secret a line, the first sends; blank " +
+          "lines and # comments ignored; keep it chmod 600",
+      ).env("DSYS_SECRET_FILE"),
     )
     .addOption(
       new Option("--peers <host:port,...>", "unicast seeds for networks without multicast")
@@ -89,6 +158,8 @@ export interface CommonOptions {
   iface?: string;
   /** `--secret`, as a keyring. */
   secret?: string[];
+  /** `--secret-file`: path of a file holding the keyring. */
+  secretFile?: string;
   /** `--peers`. */
   peers?: string[];
   /** `--log-level`. */
@@ -97,7 +168,10 @@ export interface CommonOptions {
   logJson?: boolean;
 }
 
-/** Turns the shared flags into configuration overrides. */
+/**
+ * Turns the shared flags into configuration overrides; reads `--secret-file`. Throws a
+ * {@linkcode UsageError} for a secret file that cannot be used, or for both secret flags.
+ */
 export function commonOverrides(options: CommonOptions): ConfigOverrides {
   return {
     network: {
@@ -107,7 +181,7 @@ export function commonOverrides(options: CommonOptions): ConfigOverrides {
       iface: options.iface,
       peers: options.peers,
     },
-    security: { secrets: options.secret },
+    security: { secrets: secretsOf(options) },
   };
 }
 

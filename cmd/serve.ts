@@ -9,6 +9,7 @@ import { defaultLanConfig, resolveConfig } from "../src/config/mod.ts";
 import { logger, setupLogging } from "../src/log/mod.ts";
 import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import { Server } from "../src/server/runtime.ts";
+import { isTerminalSafe } from "../src/wire/messages.ts";
 import {
   commonOptionsOf,
   commonOverrides,
@@ -21,12 +22,11 @@ import { stopSignal } from "./signals.ts";
 /** Longest node id the wire format carries (bytes of UTF-8). */
 const MAX_ID_BYTES = 128;
 
-/** Checks `--id`: 1-128 bytes of printable text without spaces. */
+/** Checks `--id`: 1-128 bytes without spaces or control characters (it is printed as it is). */
 export function validateNodeId(id: string | undefined): string | undefined {
   if (id === undefined) return undefined;
   if (
-    id.length === 0 || new TextEncoder().encode(id).length > MAX_ID_BYTES ||
-    !/^[\x21-\x7e\u00a0-\uffff]+$/.test(id)
+    new TextEncoder().encode(id).length > MAX_ID_BYTES || !isTerminalSafe(id)
   ) {
     throw new UsageError(
       `--id "${id}": use 1-${MAX_ID_BYTES} bytes of printable text without spaces`,

@@ -39,6 +39,24 @@ Deno.test("keys are HKDF-derived per purpose, and the key id is HMAC(key, 'dsys 
   assert.equal(key.id, mac.readUInt32BE(0));
 });
 
+Deno.test("a secret's key encrypts with its own HKDF key; the cluster-name key does not", () => {
+  const key = Keyring.fromSecrets(["alpha"], "dsys").primary;
+  assert.deepEqual(key.encrypt, deriveKey("alpha", "encrypt"));
+  assert.notDeepEqual(key.encrypt, key.auth);
+  assert.equal(Keyring.fromSecrets([], "dsys").primary.encrypt, undefined);
+});
+
+Deno.test("rotation steps keep every pair of processes talking, encrypted throughout", () => {
+  const steps = [["old"], ["old", "new"], ["new", "old"], ["new"]];
+  for (let i = 0; i + 1 < steps.length; i++) {
+    for (const [a, b] of [[steps[i], steps[i + 1]], [steps[i + 1], steps[i]]]) {
+      const result = send(codec(a), codec(b));
+      assert.ok(result.ok, `${a} -> ${b}: ${JSON.stringify(result)}`);
+    }
+  }
+  assert.deepEqual(send(codec(["old"]), codec(["new"])), { ok: false, reason: "unknown-key" });
+});
+
 Deno.test("the same secrets give the same keyring on every process", () => {
   const a = Keyring.fromSecrets(["one", "two"], "x");
   const b = Keyring.fromSecrets(["one", "two"], "y");

@@ -2,9 +2,11 @@
  * An endpoint: one process's presence on the network — its transport, its identity and its
  * codec — shared by servers, chat clients and probes.
  *
- * It opens the sockets on the chosen interfaces, signs every outgoing body and verifies every
- * incoming datagram, counts and reports rejected ones, and hands valid envelopes to one handler.
- * It knows nothing of what the messages mean.
+ * It opens the sockets on the chosen interfaces, seals (encrypts, or signs) every outgoing body
+ * and verifies every incoming datagram, counts and reports rejected ones, and hands valid
+ * envelopes to its handlers. It binds each unicast datagram to the id last heard from the
+ * destination address, so a copy replayed to another process is rejected. It knows nothing of
+ * what the messages mean.
  *
  * @module
  */
@@ -59,10 +61,13 @@ export class Endpoint {
   readonly #peers: Address[];
   readonly #warned = new Set<string>();
   readonly #handlers = new Set<EnvelopeHandler>();
+  /** Id last heard from each `host:port`, the least recently learned first (bounded). */
+  readonly #idsByAddress = new Map<string, string>();
+  readonly #maxKnownAddresses: number;
 
   /** Who this endpoint is, as carried in every datagram it sends. */
   readonly self: Sender;
-  /** True when no secret was given and the key is derived from the cluster name. */
+  /** True when no secret was given: the key comes from the cluster name and nothing is encrypted. */
   readonly usesClusterKey: boolean;
 
   private constructor(
@@ -76,6 +81,7 @@ export class Endpoint {
     this.self = self;
     this.#peers = options.config.network.peers.map((p) => parseHostPort(p, "--peers"));
     this.usesClusterKey = options.config.security.secrets.length === 0;
+    this.#maxKnownAddresses = options.config.security.replaySenders;
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
   }
 
@@ -107,17 +113,6 @@ export class Endpoint {
         reason: choice.reason,
       });
     }
-    const keyring = Keyring.fromSecrets(security.secrets, network.cluster);
-    const codec = new WireCodec({
-      cluster: network.cluster,
-      keyring,
-      maxDatagramBytes: network.maxDatagramBytes,
-      replay: new ReplayGuard({
-        window: security.replayWindow,
-        maxSenders: security.replaySenders,
-        maxClockSkewMs: security.maxClockSkewMs,
-      }),
-    });
     const addr = transport.localAddress;
     const self: Sender = {
       id: options.id ?? `${addr.host}:${addr.port}`,
@@ -125,6 +120,17 @@ export class Endpoint {
       role: options.role,
       addr,
     };
+    const codec = new WireCodec({
+      cluster: network.cluster,
+      keyring: Keyring.fromSecrets(security.secrets, network.cluster),
+      maxDatagramBytes: network.maxDatagramBytes,
+      receiverId: self.id,
+      replay: new ReplayGuard({
+        window: security.replayWindow,
+        maxSenders: security.replaySenders,
+        maxClockSkewMs: security.maxClockSkewMs,
+      }),
+    });
     return new Endpoint(transport, codec, self, options);
   }
 
@@ -144,17 +150,21 @@ export class Endpoint {
     return () => this.#handlers.delete(handler);
   }
 
-  /** Signs and sends a body to one address. */
+  /**
+   * Seals and sends a body to one address, bound to the id last heard from that address (to
+   * nobody in particular when none was heard yet, as for a `--peers` seed).
+   */
   send(body: Body, to: Address): void {
-    this.#transport.send(this.#codec.encode(this.self, body, Date.now()), to);
+    const receiver = this.#idsByAddress.get(formatAddress(to)) ?? "";
+    this.#transport.send(this.#codec.encode(this.self, body, Date.now(), receiver), to);
   }
 
-  /** Signs and sends a body to the multicast group only. */
+  /** Seals and sends a body to the multicast group only. */
   multicast(body: Body): void {
     this.#transport.sendToGroup(this.#codec.encode(this.self, body, Date.now()));
   }
 
-  /** Signs and sends a body to the multicast group and to every unicast seed. */
+  /** Seals and sends a body, bound to no receiver, to the group and to every unicast seed. */
   broadcast(body: Body): void {
     const data = this.#codec.encode(this.self, body, Date.now());
     this.#transport.sendToGroup(data);
@@ -177,8 +187,21 @@ export class Endpoint {
       this.#reportRejection(result.reason, from);
       return;
     }
-    if (result.envelope.sender.id === this.self.id) return;
+    const sender = result.envelope.sender;
+    if (sender.id === this.self.id) return;
+    this.#learn(formatAddress(sender.addr), sender.id);
     for (const handler of this.#handlers) handler(result.envelope, viaGroup);
+  }
+
+  /** Remembers who answers at `address`, forgetting the least recently learned beyond the bound. */
+  #learn(address: string, id: string): void {
+    if (this.#idsByAddress.get(address) === id) return;
+    this.#idsByAddress.delete(address);
+    this.#idsByAddress.set(address, id);
+    if (this.#idsByAddress.size > this.#maxKnownAddresses) {
+      const oldest = this.#idsByAddress.keys().next();
+      if (!oldest.done) this.#idsByAddress.delete(oldest.value);
+    }
   }
 
   #reportRejection(reason: RejectReason, from: Address): void {
@@ -205,6 +228,8 @@ const REJECTION_HINTS: Partial<Record<RejectReason, string>> = {
   "wrong-cluster": " (another --cluster on this group and port)",
   "bad-version": " (another dsys version)",
   "too-old": " (replayed, or its clock is far off)",
+  "bad-tag": " (corrupted or forged on the way)",
+  "misdirected": " (a unicast datagram meant for another process: replayed, or a stale address)",
 };
 
 /** Formats an address as `host:port`. */

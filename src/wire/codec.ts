@@ -1,19 +1,27 @@
 /**
- * The byte layout of a dsys datagram, and its authentication.
+ * The byte layout of a dsys datagram, its authentication and its encryption.
  *
- * This module owns turning an {@linkcode Envelope} into bytes and back: framing, the HMAC tag,
- * the order of the checks and the rejection counters. What a body means and which bodies are
- * valid belongs to `messages.ts`; keys to `keyring.ts`; replay windows to `replay.ts`. Nothing
- * here does I/O or reads a clock: the caller passes the wall-clock time in.
+ * This module owns turning an {@linkcode Envelope} into bytes and back: framing, the HMAC tag or
+ * the AES-256-GCM sealing, the receiver binding, the order of the checks and the rejection
+ * counters. What a body means and which bodies are valid belongs to `messages.ts`; keys to
+ * `keyring.ts`; replay windows to `replay.ts`. Nothing here does I/O or reads a clock: the
+ * caller passes the wall-clock time in.
  *
  * @module
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+} from "node:crypto";
 import type { Keyring } from "./keyring.ts";
 import {
   type Body,
   type Envelope,
+  isTerminalSafe,
   kindOfCode,
   type KindSpec,
   MESSAGE_KINDS,
@@ -24,7 +32,7 @@ import { RejectionCounters, type RejectReason } from "./rejections.ts";
 import type { ReplayGuard } from "./replay.ts";
 
 /** Version of the byte layout below; a receiver rejects any other as "bad-version". */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The first two bytes of every dsys datagram. */
 export const MAGIC: readonly [number, number] = [0xd5, 0x59];
@@ -32,38 +40,66 @@ export const MAGIC: readonly [number, number] = [0xd5, 0x59];
 /*
  * Byte layout of a datagram, big-endian throughout:
  *
- * | field       | bytes       | rule on decode                                               |
- * |-------------|-------------|--------------------------------------------------------------|
- * | magic       | 2           | 0xD5 0x59, else "bad-magic"                                  |
- * | version     | u8          | PROTOCOL_VERSION, else "bad-version"                         |
- * | type        | u8          | the body kind's code in MESSAGE_KINDS                        |
- * | flags       | u8          | 0: no bit defined yet (bit 0 is reserved for "encrypted")    |
- * | key id      | u32         | id of the key that made the tag, else "unknown-key"          |
- * | cluster     | u8 + UTF-8  | the receiver's cluster name, else "wrong-cluster"            |
- * | sender id   | u8 + UTF-8  | 1-128 bytes                                                  |
- * | incarnation | f64         | a non-negative safe integer                                  |
- * | seq         | u32         | per codec instance, from 1                                   |
- * | ts          | f64         | sender's wall clock (ms since the epoch), finite             |
- * | role        | u8          | index in ROLES                                               |
- * | reply host  | u8 + UTF-8  | 1-255 bytes                                                  |
- * | reply port  | u16         | 1-65535                                                      |
- * | body        | u16 + UTF-8 | JSON object of the body without `kind`, valid for the kind   |
- * | tag         | 16          | HMAC-SHA256 over every byte above, truncated, else "bad-tag" |
+ * | field       | bytes       | rule on decode                                                  |
+ * |-------------|-------------|-----------------------------------------------------------------|
+ * | magic       | 2           | 0xD5 0x59, else "bad-magic"                                     |
+ * | version     | u8          | PROTOCOL_VERSION, else "bad-version"                            |
+ * | type        | u8          | the body kind's code in MESSAGE_KINDS                           |
+ * | flags       | u8          | bit 0 "encrypted", set exactly when the key encrypts; no other  |
+ * | key id      | u32         | id of the key that made the tag, else "unknown-key"             |
+ * | cluster     | u8 + UTF-8  | the receiver's cluster name, else "wrong-cluster"               |
+ * | sender id   | u8 + UTF-8  | 1-128 bytes                                                     |
+ * | incarnation | f64         | a non-negative safe integer                                     |
+ * | seq         | u32         | per codec instance, from 1                                      |
+ * | ts          | f64         | sender's wall clock (ms since the epoch), finite                |
+ * | role        | u8          | index in ROLES                                                  |
+ * | reply host  | u8 + UTF-8  | 1-255 bytes                                                     |
+ * | reply port  | u16         | 1-65535                                                         |
+ * | receiver    | u8 + UTF-8  | 0-128 bytes: empty (anyone), or the receiver's id, else         |
+ * |             |             | "misdirected"                                                   |
+ * | nonce salt  | 8           | only when encrypted: the GCM nonce is salt followed by seq      |
+ * | body        | u16 + bytes | JSON object of the body without `kind`, valid for the kind;     |
+ * |             |             | when encrypted, its AES-256-GCM ciphertext (the same length)    |
+ * | tag         | 16          | plaintext: HMAC-SHA256 over every byte above, truncated;        |
+ * |             |             | encrypted: the GCM tag, every byte before the body being the    |
+ * |             |             | associated data; else "bad-tag"                                 |
  *
  * Nothing may follow the tag. Unless named otherwise, a violated rule is "malformed".
- * The tag is the leftmost 128 bits of the HMAC: RFC 2104 §5 allows truncating to at least half
- * the hash length, and 128 bits leave a forger one chance in 2^128 per try.
+ * The HMAC tag is its leftmost 128 bits: RFC 2104 §5 allows truncating to at least half the
+ * hash length, and 128 bits leave a forger one chance in 2^128 per try.
+ *
+ * Encryption: a key derived from a real secret encrypts every body with AES-256-GCM, whose tag
+ * then replaces the HMAC (one pass over the datagram instead of two) and authenticates the
+ * header as associated data. The 96-bit nonce is a 64-bit salt drawn at random once per codec,
+ * then the 32-bit seq: a codec never reuses a seq (encode refuses after 2^32 - 1), so a nonce
+ * repeats under one key only if two codecs draw the same salt, with probability below
+ * n^2 / 2^65 for n codecs ever started with that key (under 2^-25 for a million restarts).
+ * Nonces drawn wholly at random would instead cap a key at 2^32 datagrams cluster-wide (NIST
+ * SP 800-38D §8.3), which a busy cluster reaches in days. The header (who sent it, the kind,
+ * the receiver) stays readable; only the body is private. The cluster-name key of a cluster
+ * without a secret does not encrypt: anyone can derive it, so it only authenticates.
+ *
+ * Binding: a unicast datagram names its receiver's id, so a copy replayed to another process
+ * (which never saw that sender's seq) is "misdirected", not accepted. An empty receiver (group
+ * traffic, unicast to an address whose id is not known yet) is accepted by anyone; such copies
+ * are caught by the replay window, or by the clock-skew bound where no window exists yet.
  */
 const TAG_BYTES = 16;
+const SALT_BYTES = 8;
+const NONCE_BYTES = SALT_BYTES + 4;
 const KEY_ID_AT = 5;
 const CLUSTER_AT = 9;
-const FLAGS_KNOWN = 0;
+const FLAG_ENCRYPTED = 1;
 const MAX_SENDER_ID_BYTES = 128;
 const MAX_SHORT_FIELD_BYTES = 0xff;
 const MAX_BODY_BYTES = 0xffff;
 const MAX_SEQ = 0xffffffff;
-/** Every fixed-size field, plus a 1-byte sender id and reply host and an empty cluster and body. */
-const MIN_DATAGRAM_BYTES = CLUSTER_AT + 1 + 2 + 8 + 4 + 8 + 1 + 2 + 2 + 2 + TAG_BYTES;
+const CIPHER = "aes-256-gcm";
+/**
+ * Every fixed-size field, plus a 1-byte sender id and reply host, an empty cluster, receiver and
+ * body, and no salt.
+ */
+const MIN_DATAGRAM_BYTES = CLUSTER_AT + 1 + 2 + 8 + 4 + 8 + 1 + 2 + 2 + 1 + 2 + TAG_BYTES;
 
 /** What a codec needs: who it speaks for, which keys, and how large a datagram may be. */
 export interface CodecOptions {
@@ -71,6 +107,11 @@ export interface CodecOptions {
   cluster: string;
   /** Keys to sign with (the primary) and accept (any). */
   keyring: Keyring;
+  /**
+   * Id of the process that decodes with this codec: a datagram bound to another receiver is
+   * "misdirected". Without it, every datagram bound to some receiver is.
+   */
+  receiverId?: string;
   /** Largest datagram encoded or accepted (bytes). */
   maxDatagramBytes: number;
   /** Replay protection for decoded datagrams; none when absent. */
@@ -101,6 +142,9 @@ export class WireCodec {
   #keyring: Keyring;
   #maxDatagramBytes: number;
   #replay: ReplayGuard | undefined;
+  #receiverId: Uint8Array;
+  #salt: Uint8Array = randomBytes(SALT_BYTES);
+  #nonce = new Uint8Array(NONCE_BYTES);
   #seq = 0;
 
   /** Creates a codec; throws an {@linkcode EncodeError} for a cluster name that cannot be sent. */
@@ -113,21 +157,30 @@ export class WireCodec {
     this.#keyring = opts.keyring;
     this.#maxDatagramBytes = opts.maxDatagramBytes;
     this.#replay = opts.replay;
+    this.#receiverId = encoder.encode(opts.receiverId ?? "");
   }
 
   /**
-   * Encodes one datagram, signed with the keyring's primary key, with the next sequence number.
-   * Throws an {@linkcode EncodeError} for an invalid sender or body, for a datagram larger than
-   * `maxDatagramBytes`, and once the 2^32 - 1 sequence numbers of this codec are used up.
+   * Encodes one datagram with the next sequence number, encrypted and sealed with the keyring's
+   * primary key (or only signed, for the cluster-name key). `to` binds it to the id of its one
+   * receiver; empty (the default) lets any receiver accept it. Throws an {@linkcode EncodeError}
+   * for an invalid sender, receiver or body, for a datagram larger than `maxDatagramBytes`, and
+   * once the 2^32 - 1 sequence numbers of this codec are used up.
    */
-  encode(sender: Sender, body: Body, nowWallMs: number): Uint8Array {
+  encode(sender: Sender, body: Body, nowWallMs: number, to = ""): Uint8Array {
     const { kind, ...fields } = body;
     const spec: KindSpec | undefined = MESSAGE_KINDS[kind];
     if (!spec) throw new EncodeError(`message kind "${kind}" is not in MESSAGE_KINDS`);
     if (!spec.validate(fields)) throw new EncodeError(`invalid "${kind}" body: ${show(fields)}`);
     const id = encoder.encode(sender.id);
-    if (id.length < 1 || id.length > MAX_SENDER_ID_BYTES) {
-      throw new EncodeError(`sender id "${sender.id}": must be 1-128 bytes of UTF-8`);
+    if (id.length < 1 || id.length > MAX_SENDER_ID_BYTES || !isTerminalSafe(sender.id)) {
+      throw new EncodeError(
+        `sender id "${sender.id}": must be 1-128 bytes of UTF-8 without spaces or controls`,
+      );
+    }
+    const receiver = encoder.encode(to);
+    if (receiver.length > MAX_SENDER_ID_BYTES) {
+      throw new EncodeError(`receiver id "${to}": must be 0-128 bytes of UTF-8`);
     }
     if (!isIncarnation(sender.incarnation)) {
       throw new EncodeError(`incarnation ${sender.incarnation}: must be a safe integer >= 0`);
@@ -142,9 +195,11 @@ export class WireCodec {
     if (!isPort(sender.addr.port)) {
       throw new EncodeError(`reply port ${sender.addr.port}: must be a whole number 1-65535`);
     }
+    const key = this.#keyring.primary;
+    const salt = key.encrypt ? SALT_BYTES : 0;
     const json = encoder.encode(JSON.stringify(fields));
     const size = MIN_DATAGRAM_BYTES - 2 + this.#clusterBytes.length + id.length + host.length +
-      json.length;
+      receiver.length + salt + json.length;
     if (json.length > MAX_BODY_BYTES) {
       throw new EncodeError(`"${kind}" body of ${json.length} bytes exceeds ${MAX_BODY_BYTES}`);
     }
@@ -156,31 +211,47 @@ export class WireCodec {
     if (this.#seq >= MAX_SEQ) {
       throw new EncodeError("sequence numbers used up: restart with a higher incarnation");
     }
+    const seq = ++this.#seq;
     const out = new Uint8Array(size);
     const view = new DataView(out.buffer);
     out.set(MAGIC, 0);
     out[2] = PROTOCOL_VERSION;
     out[3] = spec.code;
-    out[4] = FLAGS_KNOWN;
-    view.setUint32(KEY_ID_AT, this.#keyring.primary.id);
+    out[4] = key.encrypt ? FLAG_ENCRYPTED : 0;
+    view.setUint32(KEY_ID_AT, key.id);
     let at = putShort(out, CLUSTER_AT, this.#clusterBytes);
     at = putShort(out, at, id);
     view.setFloat64(at, sender.incarnation);
-    view.setUint32(at + 8, ++this.#seq);
+    view.setUint32(at + 8, seq);
     view.setFloat64(at + 12, nowWallMs);
     out[at + 20] = role;
     at = putShort(out, at + 21, host);
     view.setUint16(at, sender.addr.port);
-    view.setUint16(at + 2, json.length);
-    out.set(json, at + 4);
-    const tagAt = at + 4 + json.length;
-    out.set(this.#tag(this.#keyring.primary.auth, out.subarray(0, tagAt)), tagAt);
+    at = putShort(out, at + 2, receiver);
+    if (key.encrypt) {
+      out.set(this.#salt, at);
+      at += SALT_BYTES;
+    }
+    view.setUint16(at, json.length);
+    const bodyAt = at + 2;
+    const tagAt = bodyAt + json.length;
+    if (key.encrypt) {
+      const cipher = createCipheriv(CIPHER, key.encrypt, this.#nonceOf(this.#salt, seq));
+      cipher.setAAD(out.subarray(0, bodyAt));
+      out.set(cipher.update(json), bodyAt);
+      cipher.final();
+      out.set(cipher.getAuthTag(), tagAt);
+    } else {
+      out.set(json, bodyAt);
+      out.set(this.#hmac(key.auth, out.subarray(0, tagAt)), tagAt);
+    }
     return out;
   }
 
   /**
-   * Checks and decodes one datagram; never throws. Every rejection is counted in
-   * {@linkcode WireCodec.rejections}. The replay guard, if any, sees only authentic datagrams.
+   * Checks, decrypts and decodes one datagram; never throws. Every rejection is counted in
+   * {@linkcode WireCodec.rejections}. The replay guard, if any, sees only authentic datagrams
+   * meant for this receiver.
    */
   decode(data: Uint8Array, nowWallMs: number): DecodeResult {
     const n = data.byteLength;
@@ -189,7 +260,8 @@ export class WireCodec {
     if (data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) return this.#reject("bad-magic");
     if (data[2] !== PROTOCOL_VERSION) return this.#reject("bad-version");
     const kind = kindOfCode(data[3]);
-    if (kind === undefined || (data[4] & ~FLAGS_KNOWN) !== 0) return this.#reject("malformed");
+    if (kind === undefined || (data[4] & ~FLAG_ENCRYPTED) !== 0) return this.#reject("malformed");
+    const encrypted = data[4] === FLAG_ENCRYPTED;
 
     const r = new Reader(data, KEY_ID_AT);
     const keyId = r.u32();
@@ -201,41 +273,85 @@ export class WireCodec {
     const role = ROLES[r.u8()];
     const hostBytes = r.short();
     const port = r.u16();
-    const json = r.bytes(r.u16());
+    const receiver = r.short();
+    const salt = encrypted ? r.bytes(SALT_BYTES) : undefined;
+    const bodyLength = r.u16();
+    const bodyAt = r.at;
+    const body = r.bytes(bodyLength);
     const tagAt = r.at;
     const tag = r.bytes(TAG_BYTES);
     if (
-      !cluster || !idBytes || !hostBytes || !json || !tag || role === undefined ||
-      idBytes.length < 1 || idBytes.length > MAX_SENDER_ID_BYTES || hostBytes.length < 1 ||
-      !isIncarnation(incarnation) || seq < 0 || !Number.isFinite(ts) || !isPort(port)
+      !cluster || !idBytes || !hostBytes || !receiver || !body || !tag || role === undefined ||
+      (encrypted && !salt) || idBytes.length < 1 || idBytes.length > MAX_SENDER_ID_BYTES ||
+      hostBytes.length < 1 || receiver.length > MAX_SENDER_ID_BYTES ||
+      !isIncarnation(incarnation) || seq < 0 || !Number.isFinite(ts) || !isPort(port) ||
+      r.at !== n
     ) {
       return this.#reject("malformed");
     }
     const id = utf8(idBytes);
     const host = utf8(hostBytes);
-    if (id === undefined || host === undefined) return this.#reject("malformed");
+    if (
+      id === undefined || host === undefined || utf8(receiver) === undefined ||
+      !isTerminalSafe(id) || !isTerminalSafe(host)
+    ) {
+      return this.#reject("malformed");
+    }
     if (!sameBytes(cluster, this.#clusterBytes)) {
       return this.#reject(utf8(cluster) === undefined ? "malformed" : "wrong-cluster");
     }
     const key = this.#keyring.byId(keyId);
     if (!key) return this.#reject("unknown-key");
-    if (!timingSafeEqual(this.#tag(key.auth, data.subarray(0, tagAt)), tag)) {
+    if (encrypted !== (key.encrypt !== undefined)) return this.#reject("malformed");
+    let json: Uint8Array | undefined = body;
+    if (key.encrypt && salt) {
+      json = this.#open(key.encrypt, this.#nonceOf(salt, seq), data.subarray(0, bodyAt), body, tag);
+      if (!json) return this.#reject("bad-tag");
+    } else if (!timingSafeEqual(this.#hmac(key.auth, data.subarray(0, tagAt)), tag)) {
       return this.#reject("bad-tag");
     }
 
     const fields = parseFields(json);
-    if (!fields || !validates(MESSAGE_KINDS[kind], fields) || r.at !== n) {
-      return this.#reject("malformed");
+    if (!fields || !validates(MESSAGE_KINDS[kind], fields)) return this.#reject("malformed");
+    if (receiver.length > 0 && !sameBytes(receiver, this.#receiverId)) {
+      return this.#reject("misdirected");
     }
     const verdict = this.#replay?.check(id, incarnation, seq, ts, nowWallMs) ?? "ok";
     if (verdict !== "ok") return this.#reject(verdict);
     const sender: Sender = { id, incarnation, role, addr: { host, port } };
-    const body = { kind, ...fields } as Body;
-    return { ok: true, envelope: { cluster: this.#cluster, sender, seq, ts, body } };
+    const decoded = { kind, ...fields } as Body;
+    return { ok: true, envelope: { cluster: this.#cluster, sender, seq, ts, body: decoded } };
   }
 
-  #tag(key: Uint8Array, signed: Uint8Array): Uint8Array {
+  #hmac(key: Uint8Array, signed: Uint8Array): Uint8Array {
     return createHmac("sha256", key).update(signed).digest().subarray(0, TAG_BYTES);
+  }
+
+  /** The GCM nonce: the sender codec's salt, then the seq. Reuses one buffer (used at once). */
+  #nonceOf(salt: Uint8Array, seq: number): Uint8Array {
+    this.#nonce.set(salt, 0);
+    new DataView(this.#nonce.buffer).setUint32(SALT_BYTES, seq);
+    return this.#nonce;
+  }
+
+  /** Decrypts and verifies a body; undefined when the tag does not match. */
+  #open(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    header: Uint8Array,
+    ciphertext: Uint8Array,
+    tag: Uint8Array,
+  ): Uint8Array | undefined {
+    try {
+      const decipher = createDecipheriv(CIPHER, key, nonce, { authTagLength: TAG_BYTES });
+      decipher.setAAD(header);
+      decipher.setAuthTag(tag);
+      const plain = decipher.update(ciphertext);
+      decipher.final();
+      return plain;
+    } catch {
+      return undefined;
+    }
   }
 
   #reject(reason: RejectReason): DecodeResult {

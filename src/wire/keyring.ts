@@ -1,5 +1,6 @@
 /**
- * The keyring: the keys that authenticate datagrams, derived from the configured secrets.
+ * The keyring: the keys that authenticate (and, with a real secret, encrypt) datagrams, derived
+ * from the configured secrets.
  *
  * This module owns key derivation (HKDF-SHA256) and key ids. Sending uses the first key; a
  * receiver accepts any key of its ring, so secrets can be rotated without a flag day: add the
@@ -23,6 +24,9 @@ const CLUSTER_KEY_PREFIX = "dsys cluster name: ";
 /** The purpose of the key that signs datagrams. */
 const AUTH_PURPOSE = "auth";
 
+/** The purpose of the key that encrypts datagram bodies. */
+const ENCRYPT_PURPOSE = "encrypt";
+
 /**
  * Derives a {@linkcode KEY_BYTES}-byte key for one purpose from a secret, with HKDF-SHA256.
  * The HKDF info is `dsys v1 <purpose>`, so keys for different purposes are independent.
@@ -35,16 +39,23 @@ export function deriveKey(secret: string, purpose: string): Uint8Array {
 export interface Key {
   /** Key id carried in every datagram: the first 4 bytes of HMAC(auth, "dsys key id"). */
   readonly id: number;
-  /** The HMAC-SHA256 key that signs datagrams (purpose `auth`). */
+  /** The HMAC-SHA256 key that signs plaintext datagrams (purpose `auth`). */
   readonly auth: Uint8Array;
+  /**
+   * The AES-256-GCM key that encrypts and authenticates datagrams (purpose `encrypt`); undefined
+   * for the cluster-name key, whose datagrams stay plaintext: a key anyone can derive from the
+   * cluster name would only pretend to hide anything.
+   */
+  readonly encrypt: Uint8Array | undefined;
   /** Derives another key for `purpose` from the same secret (for example payload encryption). */
   derive(purpose: string): Uint8Array;
 }
 
-function makeKey(secret: string): Key {
+function makeKey(secret: string, encrypted: boolean): Key {
   const auth = deriveKey(secret, AUTH_PURPOSE);
   const id = createHmac("sha256", auth).update("dsys key id").digest().readUInt32BE(0);
-  return { id, auth, derive: (purpose) => deriveKey(secret, purpose) };
+  const encrypt = encrypted ? deriveKey(secret, ENCRYPT_PURPOSE) : undefined;
+  return { id, auth, encrypt, derive: (purpose) => deriveKey(secret, purpose) };
 }
 
 /** The keys a process signs with (the first) and accepts (all of them). */
@@ -63,16 +74,19 @@ export class Keyring {
 
   /**
    * Builds a keyring from the configured secrets, the first being the one to send with.
-   * With no secrets, the one key is derived from the cluster name: it keeps clusters apart
-   * and catches corruption, but it is no protection against anyone who knows the name.
+   * Keys from secrets encrypt. With no secrets, the one key is derived from the cluster name and
+   * does not encrypt: it keeps clusters apart and catches corruption, but it is no protection
+   * against anyone who knows the name.
    * Throws on an empty secret or on two different secrets whose key ids collide.
    */
   static fromSecrets(secrets: string[], cluster: string): Keyring {
-    if (secrets.length === 0) return new Keyring([makeKey(CLUSTER_KEY_PREFIX + cluster)], true);
+    if (secrets.length === 0) {
+      return new Keyring([makeKey(CLUSTER_KEY_PREFIX + cluster, false)], true);
+    }
     const keys: Key[] = [];
     for (const [index, secret] of secrets.entries()) {
       if (secret.length === 0) throw new Error(`secret ${index + 1} is empty`);
-      const key = makeKey(secret);
+      const key = makeKey(secret, true);
       const same = keys.find((k) => k.id === key.id);
       if (!same) keys.push(key);
       else if (!equalBytes(same.auth, key.auth)) {

@@ -7,7 +7,10 @@
  * @module
  */
 
-/** Why the codec rejected a datagram. */
+/**
+ * Why the codec rejected a datagram. "bad-tag" also covers a body that does not decrypt;
+ * "misdirected" is an authentic unicast datagram bound to another receiver (a replayed copy).
+ */
 export type RejectReason =
   | "too-large"
   | "bad-magic"
@@ -16,6 +19,7 @@ export type RejectReason =
   | "wrong-cluster"
   | "unknown-key"
   | "bad-tag"
+  | "misdirected"
   | "replayed"
   | "too-old";
 
@@ -28,6 +32,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "wrong-cluster",
   "unknown-key",
   "bad-tag",
+  "misdirected",
   "replayed",
   "too-old",
 ];

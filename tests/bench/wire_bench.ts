@@ -1,5 +1,6 @@
 /**
- * Benchmarks of the wire codec: encode and decode of a typical ~200-byte datagram.
+ * Benchmarks of the wire codec: encode and decode of a typical ~200-byte datagram, plaintext
+ * (HMAC-SHA256, no secret) against encrypted (AES-256-GCM, with a secret).
  *
  * Run with `deno bench -A tests/bench/wire_bench.ts`.
  *
@@ -31,28 +32,42 @@ const BODY: Body = {
   rejections: { "unknown-key": 3 },
 };
 
-function codec(replay?: ReplayGuard): WireCodec {
+/** Plaintext under the cluster-name key (HMAC only), and encrypted under a secret (AES-GCM). */
+const MODES: { name: string; secrets: string[] }[] = [
+  { name: "plaintext", secrets: [] },
+  { name: "encrypted", secrets: ["a bench secret"] },
+];
+
+function codec(secrets: string[], replay?: ReplayGuard): WireCodec {
   return new WireCodec({
     cluster: CLUSTER,
-    keyring: Keyring.fromSecrets(["a bench secret"], CLUSTER),
+    keyring: Keyring.fromSecrets(secrets, CLUSTER),
     maxDatagramBytes: 16 * 1024,
+    receiverId: "receiver",
     replay,
   });
 }
 
-const sender = codec();
-const sample = sender.encode(SENDER, BODY, NOW);
-const receiver = codec();
-const guarded = codec(new ReplayGuard({ window: 1024, maxSenders: 4096, maxClockSkewMs: 120_000 }));
+for (const { name, secrets } of MODES) {
+  const sender = codec(secrets);
+  const sample = sender.encode(SENDER, BODY, NOW, "receiver");
+  const receiver = codec(secrets);
+  const guarded = codec(
+    secrets,
+    new ReplayGuard({ window: 1024, maxSenders: 4096, maxClockSkewMs: 120_000 }),
+  );
+  const baseline = name === "plaintext";
 
-Deno.bench(`encode (${sample.length} B)`, { group: "wire", baseline: true }, () => {
-  sender.encode(SENDER, BODY, NOW);
-});
+  Deno.bench(`${name} encode (${sample.length} B)`, { group: "encode", baseline }, () => {
+    sender.encode(SENDER, BODY, NOW, "receiver");
+  });
 
-Deno.bench(`decode (${sample.length} B)`, { group: "wire" }, () => {
-  if (!receiver.decode(sample, NOW).ok) throw new Error("sample rejected");
-});
+  Deno.bench(`${name} decode (${sample.length} B)`, { group: "decode", baseline }, () => {
+    if (!receiver.decode(sample, NOW).ok) throw new Error("sample rejected");
+  });
 
-Deno.bench(`encode + decode with replay guard (${sample.length} B)`, { group: "wire" }, () => {
-  if (!guarded.decode(sender.encode(SENDER, BODY, NOW), NOW).ok) throw new Error("rejected");
-});
+  Deno.bench(`${name} encode + decode with replay guard`, { group: "both", baseline }, () => {
+    const datagram = sender.encode(SENDER, BODY, NOW, "receiver");
+    if (!guarded.decode(datagram, NOW).ok) throw new Error("rejected");
+  });
+}
