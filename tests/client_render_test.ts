@@ -27,6 +27,29 @@ Deno.test("a message cannot recolour, move, clear or retitle another user's term
   assert.equal(neutralize("héllo, 世界 👋"), "héllo, 世界 👋");
 });
 
+Deno.test("8-bit controls, separators and every bidi control are shown, never obeyed", () => {
+  const hostile = [
+    "\x9d0;title\x9c", // 8-bit OSC … ST
+    "\x90qpayload\x9c", // 8-bit DCS
+    "a\x85b", // NEL
+    "a\u2028b\u2029c", // line and paragraph separators
+    "\u200e\u200f\u061c", // LRM, RLM, ALM
+    "\u202a\u202b\u202d", // embeddings and LRO
+    "\u2066\u2067\u2068\u2069", // isolates
+  ];
+  for (const text of hostile) {
+    const shown = neutralize(text);
+    assert.doesNotMatch(
+      shown,
+      // deno-lint-ignore no-control-regex
+      /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/,
+      JSON.stringify(text),
+    );
+  }
+  assert.equal(neutralize("a\u2028b"), "a\\u{2028}b");
+  assert.equal(neutralize("\u2067x\u2069"), "\\u{2067}x\\u{2069}");
+});
+
 Deno.test("the plain format has no escape sequence; the terminal one only our own", () => {
   const message = { seq: 1, from: "mallory", text: "\x1b[2Jhi", ts: Date.UTC(2026, 0, 1) };
   const plain = formatMessage(message, "carol", false);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { formatMetrics, renderMetrics } from "../src/server/metrics.ts";
 import type { ServerStatusReport } from "../src/server/runtime.ts";
+import { MISBEHAVIOURS } from "../src/guard/tracker.ts";
 import { REJECT_REASONS } from "../src/wire/rejections.ts";
 
 /** One family as the npm parser returns it. */
@@ -91,6 +92,12 @@ function status(): ServerStatusReport {
         clients: 1,
         buffered: 0,
         conflicts: 0,
+        throttled: 5,
+      },
+      guard: {
+        misbehaviour: { flood: 1, invalid: 1, contradiction: 0 },
+        ignored: 12,
+        ignoring: 1,
       },
       leaderChanges: 2,
     },
@@ -142,6 +149,35 @@ Deno.test("/metrics counts rejections by reason, every reason present", () => {
   assert.equal(value(families, "dsys_datagrams_rejected_total", { reason: "unknown-key" }), 17);
   assert.equal(value(families, "dsys_datagrams_rejected_total", { reason: "too-old" }), 2);
   assert.equal(value(families, "dsys_datagrams_rejected_total", { reason: "bad-tag" }), 0);
+});
+
+Deno.test("/metrics counts misbehaving members by reason and throttled chat lines", () => {
+  const families = parse(formatMetrics(status()));
+  const misbehaviour = families.get("dsys_misbehaviour_total")!;
+  assert.equal(misbehaviour.type, "COUNTER");
+  assert.deepEqual(misbehaviour.metrics.map((m) => m.labels?.reason), [...MISBEHAVIOURS]);
+  assert.equal(value(families, "dsys_misbehaviour_total", { reason: "flood" }), 1);
+  assert.equal(value(families, "dsys_misbehaviour_total", { reason: "invalid" }), 1);
+  assert.equal(value(families, "dsys_misbehaviour_total", { reason: "contradiction" }), 0);
+  assert.equal(value(families, "dsys_datagrams_ignored_total"), 12);
+  assert.equal(value(families, "dsys_ignored_senders"), 1);
+  assert.equal(value(families, "dsys_chat_posts_throttled_total"), 5);
+});
+
+Deno.test("/metrics shows a split and which side this server is on", () => {
+  const whole = parse(formatMetrics(status()));
+  assert.equal(value(whole, "dsys_split"), 0);
+  assert.equal(value(whole, "dsys_split_servers"), 0);
+  const split = parse(
+    formatMetrics({ ...status(), split: { servers: 1, of: 3, majority: false } }),
+  );
+  assert.equal(value(split, "dsys_split"), 1);
+  assert.equal(value(split, "dsys_split_servers"), 1);
+  assert.equal(value(split, "dsys_split_majority"), 0);
+  const majority = parse(
+    formatMetrics({ ...status(), split: { servers: 2, of: 3, majority: true } }),
+  );
+  assert.equal(value(majority, "dsys_split_majority"), 1);
 });
 
 Deno.test("label values with quotes and backslashes survive the round trip", () => {

@@ -32,13 +32,14 @@ const NAME_COLOURS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96] as const;
 
 /**
  * Replaces every character that could control a terminal with a visible stand-in: C0 and C1
- * control characters (ESC included, so no escape sequence survives), DEL, and the Unicode
- * bidirectional overrides that can make text read differently from what it is.
+ * control characters (ESC included, so no 7-bit or 8-bit CSI, OSC or DCS sequence survives),
+ * DEL, the Unicode line and paragraph separators, and the bidirectional marks, embeddings,
+ * overrides and isolates that can make text read differently from what it is.
  */
 export function neutralize(text: string): string {
   return text.replace(
     // deno-lint-ignore no-control-regex
-    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
     (c) => c === "\t" ? " " : `\\u{${c.codePointAt(0)!.toString(16)}}`,
   );
 }

@@ -3,12 +3,13 @@
  * `serve --http`'s `/metrics`.
  *
  * Pure formatting: it turns a {@linkcode ServerStatusReport} into metric families and those into
- * text. It exposes only what the server really counts; chat message counters, retransmissions
- * and a delivery latency histogram arrive with the chat layer.
+ * text. It exposes only what the server really counts: rejected datagrams by reason, misbehaving
+ * members by reason and throttled chat lines among them.
  *
  * @module
  */
 
+import { MISBEHAVIOURS } from "../guard/tracker.ts";
 import { REJECT_REASONS } from "../wire/rejections.ts";
 import type { MemberState } from "./core.ts";
 import { liveMembers, type ServerStatusReport } from "./runtime.ts";
@@ -108,6 +109,21 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
       "Term of the leader this server follows (0 before any election).",
       status.term,
     ),
+    gauge(
+      "dsys_split",
+      "1 while this server sees the cluster split (servers of the last full view are dead).",
+      status.split ? 1 : 0,
+    ),
+    gauge(
+      "dsys_split_servers",
+      "Servers this side of a split reaches, itself included (0 when whole).",
+      status.split?.servers ?? 0,
+    ),
+    gauge(
+      "dsys_split_majority",
+      "1 while split and this side holds a majority of the last full view.",
+      status.split?.majority ? 1 : 0,
+    ),
     counter(
       "dsys_elections_started_total",
       "Bully elections this server started.",
@@ -158,6 +174,27 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
       "Committed chat entries replaced by a leader's.",
       counters.chat.conflicts,
     ),
+    counter(
+      "dsys_chat_posts_throttled_total",
+      "Client lines refused (the client slows down and retries) above the per-client rate.",
+      counters.chat.throttled,
+    ),
+    {
+      name: "dsys_misbehaviour_total",
+      help:
+        "Authenticated senders this server began to ignore for a cooling-off period, by reason.",
+      type: "counter",
+      samples: MISBEHAVIOURS.map((reason) => ({
+        labels: { reason },
+        value: counters.guard.misbehaviour[reason] ?? 0,
+      })),
+    },
+    counter(
+      "dsys_datagrams_ignored_total",
+      "Authenticated datagrams dropped because their sender was cooling off.",
+      counters.guard.ignored,
+    ),
+    gauge("dsys_ignored_senders", "Senders cooling off now.", counters.guard.ignoring),
     {
       name: "dsys_datagrams_rejected_total",
       help: "Datagrams rejected before delivery, by reason.",
