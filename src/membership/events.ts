@@ -53,8 +53,9 @@ export interface ViewSnapshot {
 }
 
 /**
- * A partition as one server sees it: a set of servers of the last full view went silent together
- * while this server still hears others (or is alone).
+ * A partition as one server sees it: servers of the last full view went silent (declared dead,
+ * not left) while this server still hears others, or is alone. A single crashed server looks the
+ * same as a partition and counts too. Only servers count, never clients.
  */
 export interface SplitView {
   /** Servers this server still reaches, itself included. */
@@ -65,7 +66,12 @@ export interface SplitView {
   majority: boolean;
 }
 
-/** Something the rest of the program may want to log or react to. */
+/**
+ * Something the rest of the program may want to log or react to. `split` is announced when this
+ * server loses servers involuntarily (and again when the split's numbers change); `healed` when
+ * every server of the full view is back, `forgotten` counting those given up on instead (see
+ * `split.ts`).
+ */
 export type ClusterEvent =
   | { type: "member-joined"; member: MemberView }
   | { type: "member-alive-again"; member: MemberView }
@@ -75,4 +81,6 @@ export type ClusterEvent =
   | { type: "leader-changed"; leader: string | null; term: number }
   | { type: "view-changed"; view: number }
   | { type: "election-started"; term: number }
-  | { type: "election-won"; term: number };
+  | { type: "election-won"; term: number }
+  | { type: "split"; split: SplitView }
+  | { type: "healed"; servers: number; forgotten: number };

@@ -199,15 +199,26 @@ export class MemberTable {
     }
   }
 
-  /** Drops members that have been dead or left for at least `afterMs`. */
-  forget(now: number, afterMs: number): void {
+  /**
+   * Drops members that left (and dead clients) at least `afterMs` ago, and dead servers after
+   * `deadServerAfterMs`; of the dead servers it keeps at most `maxDeadServers`, forgetting the
+   * longest-dead first. Dead servers are remembered longer so that a healed partition merges.
+   */
+  forget(now: number, afterMs: number, deadServerAfterMs: number, maxDeadServers: number): void {
+    const deadServers: Member[] = [];
     for (const member of this.#members.values()) {
-      if (
-        (member.state === "dead" || member.state === "left") && now - member.changedAt >= afterMs
-      ) {
-        this.#members.delete(member.id);
-        this.#view++;
+      const deadServer = member.state === "dead" && member.role === "server";
+      const after = deadServer ? deadServerAfterMs : afterMs;
+      if ((member.state === "dead" || member.state === "left") && now - member.changedAt >= after) {
+        this.#drop(member);
+      } else if (deadServer) {
+        deadServers.push(member);
       }
+    }
+    if (deadServers.length <= maxDeadServers) return;
+    deadServers.sort((a, b) => a.changedAt - b.changedAt);
+    for (const member of deadServers.slice(0, deadServers.length - maxDeadServers)) {
+      this.#drop(member);
     }
   }
 
@@ -236,6 +247,11 @@ export class MemberTable {
     this.#view++;
     this.#out.notify({ type: "member-joined", member: this.#viewOf(member, now) });
     return member;
+  }
+
+  #drop(member: Member): void {
+    this.#members.delete(member.id);
+    this.#view++;
   }
 
   #change(member: Member, state: MemberState, now: number): void {

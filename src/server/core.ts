@@ -6,8 +6,9 @@
  * time, `stop`) through {@linkcode ServerCore.step} and performs the actions it returns (send,
  * multicast, notify). It owns no socket, timer or clock and never reads `Date.now()` or
  * `Math.random()`. It ignores `discover`/`discover-reply` (the runtime answers those) and
- * envelopes from itself. The parts it wires together live in `../membership/` (table, detector)
- * and `../election/` (Bully, order).
+ * envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
+ * split detection) and `../election/` (Bully, order). After a partition it finds the other side
+ * again with the merge probe: its heartbeat, unicast to every server it declared dead.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { Bully } from "../election/bully.ts";
 import type { ViewSnapshot } from "../membership/events.ts";
 import { FailureDetector } from "../membership/detector.ts";
 import { type CoreAction, Outbox } from "../membership/outbox.ts";
+import { SplitDetector } from "../membership/split.ts";
 import { isLive, MemberTable } from "../membership/table.ts";
 import type { Address } from "../transport/types.ts";
 import { SeededRandom } from "../util/random.ts";
@@ -32,7 +34,13 @@ import {
 } from "../wire/messages.ts";
 
 export type { CoreAction } from "../membership/outbox.ts";
-export type { ClusterEvent, MemberState, MemberView, ViewSnapshot } from "../membership/events.ts";
+export type {
+  ClusterEvent,
+  MemberState,
+  MemberView,
+  SplitView,
+  ViewSnapshot,
+} from "../membership/events.ts";
 
 /** What a {@linkcode ServerCore} needs to know about its server. */
 export interface CoreOptions {
@@ -84,10 +92,12 @@ export class ServerCore {
   readonly #table: MemberTable;
   readonly #detector: FailureDetector;
   readonly #bully: Bully;
+  readonly #split: SplitDetector;
   #phase: Phase = "new";
   #probeTimes: number[] = [];
   #discoveryEndsAt = 0;
   #nextHeartbeatAt = 0;
+  #nextMergeProbeAt = 0;
   #lastEventAt = 0;
   #lastTickJudged = true;
   #holdUntil = 0;
@@ -113,6 +123,7 @@ export class ServerCore {
       table: this.#table,
       out: this.#out,
     });
+    this.#split = new SplitDetector(this.#table, this.#out, options.timing.splitSettleMs);
   }
 
   /** Feeds one event and returns what the runtime must do, in order. */
@@ -135,7 +146,7 @@ export class ServerCore {
     return this.#out.drain();
   }
 
-  /** This server's view of the group, itself first. */
+  /** This server's view of the group, itself first, with the split while there is one. */
   view(): ViewSnapshot {
     const { self, priority } = this.#o;
     const leader = this.#bully.leader;
@@ -156,6 +167,7 @@ export class ServerCore {
       ],
       leader,
       term: this.#bully.term,
+      ...(this.#split.split ? { split: { ...this.#split.split } } : {}),
     };
   }
 
@@ -234,7 +246,27 @@ export class ServerCore {
       this.#nextHeartbeatAt += timing.heartbeatIntervalMs;
       if (this.#nextHeartbeatAt <= now) this.#nextHeartbeatAt = now + timing.heartbeatIntervalMs;
     }
-    this.#table.forget(now, timing.forgetAfterMs);
+    if (this.#phase === "running" && now >= this.#nextMergeProbeAt) {
+      this.#mergeProbe();
+      this.#nextMergeProbeAt = now + timing.mergeProbeIntervalMs;
+    }
+    this.#table.forget(now, timing.forgetAfterMs, timing.forgetDeadAfterMs, timing.maxDeadServers);
+    this.#split.tick(now);
+  }
+
+  /**
+   * The merge probe (JGroups MERGE3, but fast): unicasts this server's heartbeat to the last
+   * address of every server declared dead. After a partition heals, the other side hears it even
+   * where multicast is lost or absent; the heartbeat makes the sender alive again there, and the
+   * welcome it answers with makes that side alive again here.
+   */
+  #mergeProbe(): void {
+    let body: Body | undefined;
+    for (const member of this.#table.members()) {
+      if (member.role !== "server" || member.state !== "dead") continue;
+      body ??= { kind: "heartbeat", ...this.#status() };
+      this.#out.send(member.addr, body);
+    }
   }
 
   #stop(): void {

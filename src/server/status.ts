@@ -8,7 +8,10 @@
 import { formatAddress } from "../runtime/endpoint.ts";
 import type { ViewSnapshot } from "./core.ts";
 
-/** One line summing up a view: its number, the leader and how many members are in each state. */
+/**
+ * One line summing up a view: its number, the leader, how many members are in each state and,
+ * while the cluster is split, how many servers this side reaches.
+ */
 export function summarizeView(view: ViewSnapshot): string {
   const counts = new Map<string, number>();
   for (const member of view.members) {
@@ -16,7 +19,12 @@ export function summarizeView(view: ViewSnapshot): string {
   }
   const states = [...counts].map(([state, count]) => `${count} ${state}`).join(", ");
   const leader = view.leader === null ? "no leader" : `leader ${view.leader} (term ${view.term})`;
-  return `view ${view.view}: ${leader}; ${states}`;
+  const split = view.split
+    ? `; split: ${view.split.servers} of ${view.split.of} servers (${
+      view.split.majority ? "majority" : "minority"
+    })`
+    : "";
+  return `view ${view.view}: ${leader}; ${states}${split}`;
 }
 
 /** The view as an aligned table, the leader marked with `*`, ending with a newline. */

@@ -10,6 +10,8 @@
  * 3. the simulator benchmark (`tests/sim/bench.ts`) with 100 trials per row, a few seconds;
  * 4. the chat benchmark (`chat.ts`): throughput, latency at 1 000 lines/s and the raw UDP rate
  *    for both transports, and server memory with 100 clients; table in `dist/bench/chat.md`.
+ * 5. the heal benchmark in the lab (`heal.ts`): 2/2 and 3/1 partitions of four servers, time
+ *    from the heal to one leader and full views; table in `dist/bench/heal.md`.
  *
  * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
  *
@@ -40,6 +42,10 @@ const STEPS: Step[] = [
   {
     title: "Chat benchmark (3 servers on lo, Deno and Node transports)",
     args: ["run", "--unstable-net", "-A", "tests/bench/chat.ts"],
+  },
+  {
+    title: "Heal benchmark (lab, 4 servers split 2/2 and 3/1, real program)",
+    args: ["run", "--unstable-net", "-A", "tests/bench/heal.ts"],
   },
 ];
 

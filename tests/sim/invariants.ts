@@ -8,7 +8,7 @@
 
 import type { TimingConfig } from "../../src/config/mod.ts";
 import { compareOrder } from "../../src/election/order.ts";
-import type { ClusterEvent, CoreAction, CoreEvent } from "../../src/server/core.ts";
+import type { ClusterEvent, CoreAction, CoreEvent, ViewSnapshot } from "../../src/server/core.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
 
 /** A broken invariant; the message says which, where and when. */
@@ -34,9 +34,11 @@ const TRACE_LINES = 80;
  * leader it names is itself or a live member of its view; and no server is suspected or declared
  * dead while it runs, is not stopped and is connected to its accuser, outside the detection
  * window after a disturbance of the accused (with no loss that is a violation, with loss it is
- * counted). During a quiet hold on a lossless network (which starts once the detection window
- * after the last disturbance has passed) no election, suspicion, death or leader change may
- * happen at all.
+ * counted). A split it announces counts its live servers and the dead ones it still remembers,
+ * with the majority flag that fits them, and it heals only when none is dead any more. During a
+ * quiet hold on a lossless network (which starts once the detection window after the last
+ * disturbance has passed) no election, suspicion, death, leader change, split or heal may happen
+ * at all.
  */
 export class InvariantChecker implements SimObserver {
   readonly #sim: Simulation;
@@ -115,6 +117,18 @@ export class InvariantChecker implements SimObserver {
           this.#fail(`${node.id} suspected ${event.member.id} in a quiet period`);
         }
         return;
+      case "split": {
+        const problem = splitProblem(node.core!.view());
+        if (problem) this.#fail(`${node.id} announced a wrong split: ${problem}`);
+        if (this.quiet && strict) this.#fail(`${node.id} announced a split in a quiet period`);
+        return;
+      }
+      case "healed": {
+        const problem = splitProblem(node.core!.view());
+        if (problem) this.#fail(`${node.id} healed wrongly: ${problem}`);
+        if (this.quiet && strict) this.#fail(`${node.id} healed in a quiet period`);
+        return;
+      }
       case "election-started":
         this.elections++;
         if (this.quiet && strict) this.#fail(`${node.id} started an election in a quiet period`);
@@ -156,10 +170,34 @@ export function detectionWindow(t: TimingConfig): number {
 }
 
 /**
+ * Why a server's announced split does not match its view, or null: a split must be announced
+ * exactly while the view holds a dead server (one lost involuntarily and not yet forgotten),
+ * count the live servers (itself included) of the full view (live and dead servers), and be a
+ * majority exactly when it holds more than half of it.
+ */
+export function splitProblem(view: ViewSnapshot): string | null {
+  const servers = view.members.filter((m) => m.role === "server");
+  const live = servers.filter((m) => m.state === "alive" || m.state === "suspect").length;
+  const dead = servers.filter((m) => m.state === "dead").length;
+  const split = view.split;
+  if (!split) return dead === 0 ? null : `${dead} dead servers but no split`;
+  if (dead === 0) return `split ${JSON.stringify(split)} with no dead server`;
+  if (split.servers !== live || split.of !== live + dead) {
+    return `split ${JSON.stringify(split)}, but ${live} live and ${dead} dead servers`;
+  }
+  if (split.majority !== split.servers > split.of / 2) {
+    return `split ${JSON.stringify(split)} has the wrong majority flag`;
+  }
+  return null;
+}
+
+/**
  * Why the cluster is not (yet) stable, or null when it is: in every connected component of
  * running servers that are not stopped (a stopped one counts as gone; a hiccup does not), every
  * server follows the component's highest-ordered server, and its live members (alive or
- * suspect, itself included) are exactly the component, each at its current incarnation.
+ * suspect, itself included) are exactly the component, each at its current incarnation; and its
+ * split matches its view ({@linkcode splitProblem}): after a heal that reaches every running
+ * server, only servers that are really down may still count as lost.
  */
 export function stableProblem(sim: Simulation): string | null {
   for (const component of sim.components()) {
@@ -177,6 +215,8 @@ export function stableProblem(sim: Simulation): string | null {
       }
       const stale = live.find((m) => m.incarnation !== sim.node(m.id).incarnation);
       if (stale) return `${node.id} holds an old incarnation of ${stale.id}`;
+      const split = splitProblem(view);
+      if (split) return `${node.id}: ${split}`;
     }
   }
   return null;
@@ -191,6 +231,10 @@ function describe(event: ClusterEvent): string {
     case "election-started":
     case "election-won":
       return `${event.type} term ${event.term}`;
+    case "split":
+      return `split ${event.split.servers} of ${event.split.of}`;
+    case "healed":
+      return `healed ${event.servers} (${event.forgotten} forgotten)`;
     default:
       return `${event.type} ${event.member.id}#${event.member.incarnation}`;
   }

@@ -1,8 +1,9 @@
 /**
  * Random schedules from a seed: 3-7 servers, loss up to 30%, duplication, reordering, seed-only
  * networks, busy machines (late ticks, short stalls), and episodes of one to three overlapping
- * crashes, restarts, joins, clean leaves, pauses and partitions, each followed by a convergence
- * check. The same seed always gives the same schedule.
+ * crashes, restarts, joins, clean leaves, pauses and partitions, or of one partition during which
+ * multicast fails too and stays broken after the heal (only the merge probe can merge the sides
+ * then), each followed by a convergence check. The same seed always gives the same schedule.
  *
  * @module
  */
@@ -63,6 +64,21 @@ export function randomSchedule(seed: number): Schedule {
 
   const episodes = 1 + rng.int(4);
   for (let e = 0; e < episodes; e++) {
+    if (network.multicast && rng.chance(0.15)) {
+      const all = servers.map((s) => s.id);
+      const side = all.filter(() => rng.chance(0.5));
+      const other = all.filter((id) => !side.includes(id));
+      if (side.length > 0 && other.length > 0) {
+        const at = 1 + rng.int(500);
+        const ms = 300 + rng.int(3_700);
+        push(at, { type: "multicast", on: false });
+        push(at, { type: "partition", groups: [side, other] });
+        push(at + ms, { type: "heal" });
+        push(at + ms, { type: "expect-stable", withinMs: within, holdMs: hold });
+        push(0, { type: "multicast", on: true });
+        continue;
+      }
+    }
     const phase: SimStep[] = [];
     const start = 1 + rng.int(500);
     end = start;

@@ -170,3 +170,116 @@ scenario("with 30% loss the cluster still converges after a leader crash", {
     { at: 0, do: { type: "expect-stable", withinMs: 3_000 } },
   ],
 });
+
+const FOUR = servers("a", "b", "c", "d");
+
+scenario("a 3/2 partition marks each side split with its majority flag; healing clears it", {
+  servers: FIVE,
+  network: LAN,
+  steps: [
+    ...startAll(FIVE),
+    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["a", "b", "c", "d", "e"], split: null } },
+    { at: 0, do: { type: "partition", groups: [["a", "b", "c"], ["d", "e"]] } },
+    { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 2_000 } },
+    {
+      at: 0,
+      do: {
+        type: "expect-split",
+        ids: ["a", "b", "c"],
+        split: { servers: 3, of: 5, majority: true },
+      },
+    },
+    {
+      at: 0,
+      do: { type: "expect-split", ids: ["d", "e"], split: { servers: 2, of: 5, majority: false } },
+    },
+    { at: 0, do: { type: "heal" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 300, holdMs: 2_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["a", "b", "c", "d", "e"], split: null } },
+  ],
+});
+
+scenario("a 2/2 partition leaves both sides without a majority", {
+  servers: FOUR,
+  network: LAN,
+  steps: [
+    ...startAll(FOUR),
+    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+    { at: 0, do: { type: "partition", groups: [["a", "b"], ["c", "d"]] } },
+    { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 1_000 } },
+    {
+      at: 0,
+      do: {
+        type: "expect-split",
+        ids: ["a", "b", "c", "d"],
+        split: { servers: 2, of: 4, majority: false },
+      },
+    },
+    { at: 0, do: { type: "heal" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 300, holdMs: 1_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["a", "b", "c", "d"], split: null } },
+  ],
+});
+
+scenario("a crashed server counts as a split of one until it restarts; a clean leave does not", {
+  servers: FOUR,
+  network: LAN,
+  steps: [
+    ...startAll(FOUR),
+    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+    { at: 0, do: { type: "leave", id: "a" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 100, holdMs: 1_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
+    { at: 0, do: { type: "crash", id: "b" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 1_000 } },
+    {
+      at: 0,
+      do: { type: "expect-split", ids: ["c", "d"], split: { servers: 2, of: 3, majority: true } },
+    },
+    { at: 0, do: { type: "restart", id: "b" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
+  ],
+});
+
+scenario("a healed partition merges through the merge probe when multicast stays broken", {
+  servers: FOUR,
+  network: LAN,
+  steps: [
+    ...startAll(FOUR),
+    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+    { at: 0, do: { type: "multicast", on: false } },
+    { at: 0, do: { type: "partition", groups: [["a", "b", "c"], ["d"]] } },
+    { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 2_000 } },
+    { at: 0, do: { type: "heal" } },
+    { at: 0, do: { type: "expect-stable", withinMs: 1_000, holdMs: 1_000 } },
+    { at: 0, do: { type: "expect-split", ids: ["a", "b", "c", "d"], split: null } },
+  ],
+});
+
+scenario(
+  "after a heal the higher-ordered leader wins over a lower-ordered one with a higher term, " +
+    "without ping-pong",
+  {
+    servers: FIVE,
+    network: LAN,
+    steps: [
+      ...startAll(FIVE),
+      { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+      // e leads alone at its old term; a..d elect d, then c, then d again: their term climbs.
+      { at: 0, do: { type: "partition", groups: [["a", "b", "c", "d"], ["e"]] } },
+      { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 500 } },
+      { at: 0, do: { type: "leave", id: "d" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 300, holdMs: 500 } },
+      { at: 0, do: { type: "start", id: "d" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 1_000, holdMs: 500 } },
+      { at: 0, do: { type: "heal" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 300, holdMs: 2_000 } },
+    ],
+  },
+  (r) => {
+    const heal = r.phaseElections.at(-1)!;
+    assert.equal(heal, 1, `elections per phase: ${r.phaseElections.join(", ")}`);
+  },
+);

@@ -2,7 +2,9 @@
  * Scenario schedules as data, and the runner that plays one in the simulator.
  *
  * A schedule names its servers and network and lists timed steps (`{ at, do }`): start, crash,
- * restart, leave, pause, partition, heal, and `expect-stable`, which runs the cluster until it is
+ * restart, leave, pause, partition, heal, multicast (switch the group off or on), `expect-split`
+ * (what given servers say about a split, checked at once), and `expect-stable`, which runs the
+ * cluster until it is
  * stable (see `stableProblem`) or fails after `withinMs`, lets the detection window after the
  * last disturbance pass, then holds it quiet for `holdMs`. Steps run in order; `at` counts from
  * the end of the previous `expect-stable` (from 0 before the first), so a check that takes longer
@@ -12,6 +14,7 @@
  */
 
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
+import type { SplitView } from "../../src/membership/events.ts";
 import { detectionWindow, InvariantChecker, SimViolation, stableProblem } from "./invariants.ts";
 import {
   type NetworkModel,
@@ -29,6 +32,8 @@ export type SimAction =
   | { type: "pause"; id: string; ms: number }
   | { type: "partition"; groups: string[][] }
   | { type: "heal" }
+  | { type: "multicast"; on: boolean }
+  | { type: "expect-split"; ids: string[]; split: SplitView | null }
   | { type: "expect-stable"; withinMs: number; holdMs?: number };
 
 /** A timed step of a schedule. */
@@ -65,6 +70,8 @@ export interface RunReport {
   deaths: number;
   /** Every election started. */
   elections: number;
+  /** Elections started up to each `expect-stable`'s end since the previous one's end. */
+  phaseElections: number[];
   /** Simulated time at the end (ms). */
   endedAt: number;
   /** Datagrams sent. */
@@ -89,6 +96,7 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
   for (const server of schedule.servers) sim.add(server);
   const checker = new InvariantChecker(sim);
   const convergeMs: number[] = [];
+  const phaseElections: number[] = [];
   let phaseStart = 0;
   try {
     for (const step of schedule.steps) {
@@ -114,8 +122,15 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
         case "heal":
           sim.heal();
           break;
+        case "multicast":
+          sim.network = { ...sim.network, multicast: action.on };
+          break;
+        case "expect-split":
+          expectSplit(sim, action.ids, action.split);
+          break;
         case "expect-stable":
           convergeMs.push(expectStable(sim, checker, action.withinMs, action.holdMs ?? 0));
+          phaseElections.push(checker.elections - phaseElections.reduce((a, b) => a + b, 0));
           phaseStart = sim.now;
           break;
       }
@@ -131,9 +146,23 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
     falseDeaths: checker.falseDeaths,
     deaths: checker.deaths,
     elections: checker.elections,
+    phaseElections,
     endedAt: sim.now,
     datagrams: sim.traffic.sent,
   };
+}
+
+function expectSplit(sim: Simulation, ids: string[], expected: SplitView | null): void {
+  for (const id of ids) {
+    const split = sim.node(id).core?.view().split ?? null;
+    if (JSON.stringify(split) !== JSON.stringify(expected)) {
+      throw new SimViolation(
+        `t=${sim.now.toFixed(1)}: ${id} says split ${JSON.stringify(split)}, expected ${
+          JSON.stringify(expected)
+        }`,
+      );
+    }
+  }
 }
 
 function expectStable(
