@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { defaultChatConfig } from "../src/config/mod.ts";
 import { type ChatClientAction, ChatClientCore } from "../src/chat/client_core.ts";
+import { entryMark } from "../src/chat/log.ts";
 import type { Body, ChatEntry, Envelope } from "../src/wire/messages.ts";
 import { clientSender, serverSender, WALL } from "./sim/chat_harness.ts";
 
@@ -27,6 +28,7 @@ class Client {
   readonly core: ChatClientCore;
   readonly actions: ChatClientAction[] = [];
   now = 0;
+  gen = 1;
 
   constructor(overrides = {}, start = 1) {
     const config = { ...defaultChatConfig(), ...overrides };
@@ -48,7 +50,7 @@ class Client {
   }
 
   deliver(entries: ChatEntry[], commit = entries.at(-1)?.seq ?? 0, acked = 0) {
-    return this.receive({ kind: "chat-deliver", commit, acked, entries });
+    return this.receive({ kind: "chat-deliver", commit, acked, gen: this.gen, entries });
   }
 
   type(text: string): ChatClientAction[] {
@@ -143,13 +145,15 @@ Deno.test("after re-attaching, the client resumes exactly where it stopped", () 
     c.step({ type: "attach", server: { id: "s2", addr: S2.addr }, now: c.now }),
     "chat-join",
   );
-  assert.deepEqual(join, [{ kind: "chat-join", user: "me", gen: 2, resume: 3, history: 10 }]);
+  const runs = [{ seq: 1, term: 1, mark: entryMark(entry(1)) }];
+  assert.deepEqual(join, [{ kind: "chat-join", user: "me", gen: 2, resume: 3, history: 10, runs }]);
+  c.gen = 2;
   c.deliver([entry(3)], 3);
   assert.deepEqual(c.delivered(), [1, 2], "nothing from the old server or before the welcome");
   const welcomed = c.receive({ kind: "chat-welcome", user: "me", gen: 2, start: 3, commit: 3 }, S2);
   assert.deepEqual(sentBodies(welcomed, "chat-post").map((b) => b.items[0].text), ["mine"]);
   c.receive(
-    { kind: "chat-deliver", commit: 4, acked: 0, entries: [entry(2), entry(3), entry(4)] },
+    { kind: "chat-deliver", commit: 4, acked: 0, gen: 2, entries: [entry(2), entry(3), entry(4)] },
     S2,
   );
   assert.deepEqual(c.delivered(), [1, 2, 3, 4]);

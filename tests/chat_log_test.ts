@@ -27,7 +27,12 @@ Deno.test("an append is stored only after an entry with the expected term", () =
   const log = filled(3);
   assert.deepEqual(log.store(5, 1, [entry(6)], 0), { ok: false, hint: 3 });
   assert.deepEqual(log.store(3, 2, [entry(4, 2)], 1), { ok: false, hint: 1 });
-  assert.deepEqual(log.store(3, 1, [entry(4, 2)], 0), { ok: true, match: 4, conflicts: 0 });
+  assert.deepEqual(log.store(3, 1, [entry(4, 2)], 0), {
+    ok: true,
+    match: 4,
+    conflicts: 0,
+    replacedFrom: Infinity,
+  });
   assert.equal(log.last, 4);
 });
 
@@ -40,7 +45,7 @@ Deno.test("entries that do not follow prev one by one are refused", () => {
 Deno.test("a conflicting suffix is replaced; entries already held are kept", () => {
   const log = filled(5);
   const result = log.store(2, 1, [entry(3), entry(4, 2, "new")], 2);
-  assert.deepEqual(result, { ok: true, match: 4, conflicts: 0 });
+  assert.deepEqual(result, { ok: true, match: 4, conflicts: 0, replacedFrom: 4 });
   assert.equal(log.last, 4, "the old entry 5 followed the replaced 4");
   assert.equal(log.get(4)!.text, "new");
   assert.equal(log.get(3)!.text, "t3");
@@ -59,7 +64,12 @@ Deno.test("only committed entries leave the bounded window", () => {
   log.trim(10, 3);
   assert.deepEqual([log.first, log.last, log.size], [8, 10, 3]);
   assert.equal(log.termAt(7), 1, "the base keeps its term");
-  assert.deepEqual(log.store(7, 1, [entry(8), entry(9)], 10), { ok: true, match: 9, conflicts: 0 });
+  assert.deepEqual(log.store(7, 1, [entry(8), entry(9)], 10), {
+    ok: true,
+    match: 9,
+    conflicts: 0,
+    replacedFrom: Infinity,
+  });
 });
 
 Deno.test("a state transfer restarts the log after a committed base, never below the commit", () => {

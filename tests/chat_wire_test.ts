@@ -43,17 +43,22 @@ Deno.test("texts, names and keys longer than their bounds are refused", () => {
   const post = (text: string) => ({ acked: 0, items: [{ cseq: 1, text, ts: 1 }] });
   assert.ok(valid("chat-post", post("x".repeat(MAX_CHAT_TEXT))));
   assert.ok(!valid("chat-post", post("x".repeat(MAX_CHAT_TEXT + 1))));
-  const join = (user: string) => ({ user, gen: 1, resume: 0, history: 100 });
+  const join = (user: string) => ({ user, gen: 1, resume: 0, history: 100, runs: [] });
   assert.ok(valid("chat-join", join("u".repeat(MAX_USER_NAME))));
   assert.ok(!valid("chat-join", join("u".repeat(MAX_USER_NAME + 1))));
   assert.ok(!valid("chat-join", join("")));
-  const deliver = (client: string) => ({ commit: 1, acked: 0, entries: [{ ...ENTRY, client }] });
+  const deliver = (client: string) => ({
+    commit: 1,
+    acked: 0,
+    gen: 1,
+    entries: [{ ...ENTRY, client }],
+  });
   assert.ok(valid("chat-deliver", deliver("k".repeat(MAX_CLIENT_KEY))));
   assert.ok(!valid("chat-deliver", deliver("k".repeat(MAX_CLIENT_KEY + 1))));
 });
 
 Deno.test("lists longer than their bounds are refused", () => {
-  const entries = (n: number) => ({ commit: 1, acked: 0, entries: Array(n).fill(ENTRY) });
+  const entries = (n: number) => ({ commit: 1, acked: 0, gen: 1, entries: Array(n).fill(ENTRY) });
   assert.ok(valid("chat-deliver", entries(MAX_CHAT_ENTRIES)));
   assert.ok(!valid("chat-deliver", entries(MAX_CHAT_ENTRIES + 1)));
   const busy = (n: number) => ({ clients: Array(n).fill("c~1") });

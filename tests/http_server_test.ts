@@ -34,6 +34,7 @@ function fakeStatus(): ServerStatusReport {
     "wrong-cluster": 0,
     "unknown-key": 0,
     "bad-tag": 0,
+    "misdirected": 0,
     "replayed": 0,
     "too-old": 0,
   };
@@ -80,6 +81,12 @@ function fakeStatus(): ServerStatusReport {
         clients: 0,
         buffered: 0,
         conflicts: 0,
+        throttled: 0,
+      },
+      guard: {
+        misbehaviour: { flood: 0, invalid: 0, contradiction: 0 },
+        ignored: 0,
+        ignoring: 0,
       },
       leaderChanges: 0,
     },

@@ -1,12 +1,11 @@
 /**
- * Tests of the datagram codec: every kind round-trips, and every rejection reason is produced
- * by the datagram built to provoke it and by nothing else.
+ * Tests of the datagram codec: every kind round-trips, encrypted and plaintext, and every
+ * rejection reason is produced by the datagram built to provoke it and by nothing else.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import {
   type Body,
   type ChatEntry,
@@ -23,6 +22,7 @@ import {
   type Sender,
   WireCodec,
 } from "../src/wire/mod.ts";
+import { layout, seal, unseal } from "./helpers/wire_seal.ts";
 
 /** A chat log entry, for the chat samples. */
 const ENTRY: ChatEntry = {
@@ -72,7 +72,14 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
   "answer": { kind: "answer", term: 3 },
   "coordinator": { kind: "coordinator", term: 3, priority: 0 },
   "leave": { kind: "leave" },
-  "chat-join": { kind: "chat-join", user: "carol", gen: 2, resume: 41, history: 100 },
+  "chat-join": {
+    kind: "chat-join",
+    user: "carol",
+    gen: 2,
+    resume: 41,
+    history: 100,
+    runs: [{ seq: 1, term: 1, mark: 4026531840 }, { seq: 30, term: 3, mark: 7 }],
+  },
   "chat-welcome": { kind: "chat-welcome", user: "carol", gen: 2, start: 41, commit: 57 },
   "chat-refused": { kind: "chat-refused", reason: "name-taken" },
   "chat-post": {
@@ -88,9 +95,10 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     kind: "chat-deliver",
     commit: 57,
     acked: 7,
+    gen: 2,
     entries: [ENTRY, { ...ENTRY, seq: 42, kind: "join", cseq: 0, text: "s1" }],
   },
-  "chat-ack": { kind: "chat-ack", next: 42 },
+  "chat-ack": { kind: "chat-ack", next: 42, gen: 2, split: false },
   "chat-nak": { kind: "chat-nak", from: 42, to: 57 },
   "chat-missed": { kind: "chat-missed", from: 1, to: 40 },
   "chat-slow": { kind: "chat-slow" },
@@ -134,6 +142,7 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     lastTerm: 3,
     commit: 40,
     complete: true,
+    runs: [{ seq: 1, term: 3, mark: 99 }],
   },
   "chat-fetch": { kind: "chat-fetch", term: 4, from: 41, to: 41 },
   "chat-fetched": { kind: "chat-fetched", term: 4, prev: 40, prevTerm: 2, entries: [ENTRY] },
@@ -163,6 +172,7 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     done: true,
     senders: [{ client: "10.0.0.5:50123~1750000000000", cseq: 7 }],
   },
+  "chat-split": { kind: "chat-split", split: true, servers: 2, of: 4, majority: false },
   "discover-reply": {
     kind: "discover-reply",
     nonce: 42,
@@ -189,54 +199,50 @@ const SENDER: Sender = {
   addr: { host: "192.168.1.20", port: 7401 },
 };
 const COORDINATOR: Body = { kind: "coordinator", term: 5, priority: 5 };
+const SECRETS = ["s3cret"];
 
-function codec(secrets: string[] = ["s3cret"], cluster = CLUSTER, replay?: ReplayGuard): WireCodec {
+/** Both ways a datagram travels: encrypted under a secret, only signed under the cluster key. */
+const MODES: { name: string; secrets: string[] }[] = [
+  { name: "encrypted", secrets: SECRETS },
+  { name: "plaintext", secrets: [] },
+];
+
+function codec(
+  secrets: string[] = SECRETS,
+  cluster = CLUSTER,
+  replay?: ReplayGuard,
+  receiverId?: string,
+): WireCodec {
   return new WireCodec({
     cluster,
     keyring: Keyring.fromSecrets(secrets, cluster),
     maxDatagramBytes: MAX,
     replay,
+    receiverId,
   });
 }
 
-/** Offsets of the variable-position fields of a well-formed datagram (layout in codec.ts). */
-function offsets(d: Uint8Array) {
-  const idLenAt = 9 + 1 + d[9];
-  const incarnationAt = idLenAt + 1 + d[idLenAt];
-  const roleAt = incarnationAt + 20;
-  const hostLenAt = roleAt + 1;
-  const portAt = hostLenAt + 1 + d[hostLenAt];
-  const bodyLenAt = portAt + 2;
-  const bodyAt = bodyLenAt + 2;
-  const tagAt = bodyAt + ((d[bodyLenAt] << 8) | d[bodyLenAt + 1]);
-  return { idLenAt, incarnationAt, roleAt, hostLenAt, portAt, bodyLenAt, bodyAt, tagAt };
+/** A copy of `d` with `edit` applied to its plaintext form, sealed again as a key holder could. */
+function edited(
+  d: Uint8Array,
+  edit: (copy: Uint8Array, view: DataView) => void,
+  secrets = SECRETS,
+): Uint8Array {
+  const form = unseal(d, secrets, CLUSTER);
+  edit(form, new DataView(form.buffer));
+  return seal(form, secrets, CLUSTER);
 }
 
-/** Recomputes the tag, as a key holder could: a check that runs after the tag must still fire. */
-function resign(d: Uint8Array, secret = "s3cret", cluster = CLUSTER): Uint8Array {
-  const key = Keyring.fromSecrets([secret], cluster).primary.auth;
-  const tagAt = d.length - 16;
-  const out = d.slice();
-  out.set(createHmac("sha256", key).update(d.subarray(0, tagAt)).digest().subarray(0, 16), tagAt);
-  return out;
-}
-
-/** A copy of `d` with `edit` applied to it, re-signed. */
-function edited(d: Uint8Array, edit: (copy: Uint8Array, view: DataView) => void): Uint8Array {
-  const copy = d.slice();
-  edit(copy, new DataView(copy.buffer));
-  return resign(copy);
-}
-
-/** A copy of `d` whose body is replaced by `body` (raw bytes), re-signed. */
-function withBody(d: Uint8Array, body: Uint8Array): Uint8Array {
-  const { bodyLenAt, bodyAt, tagAt } = offsets(d);
+/** A copy of `d` whose body is replaced by `body` (raw plaintext bytes), sealed again. */
+function withBody(d: Uint8Array, body: Uint8Array, secrets = SECRETS): Uint8Array {
+  const form = unseal(d, secrets, CLUSTER);
+  const { bodyLenAt, bodyAt, tagAt } = layout(form);
   const out = new Uint8Array(bodyAt + body.length + 16);
-  out.set(d.subarray(0, bodyAt));
+  out.set(form.subarray(0, bodyAt));
   new DataView(out.buffer).setUint16(bodyLenAt, body.length);
   out.set(body, bodyAt);
-  out.set(d.subarray(tagAt), bodyAt + body.length);
-  return resign(out);
+  out.set(form.subarray(tagAt), bodyAt + body.length);
+  return seal(out, secrets, CLUSTER);
 }
 
 function rejects(c: WireCodec, d: Uint8Array, reason: RejectReason, now = NOW): void {
@@ -244,34 +250,80 @@ function rejects(c: WireCodec, d: Uint8Array, reason: RejectReason, now = NOW): 
   assert.deepEqual(result, { ok: false, reason });
 }
 
+function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 Deno.test("every registered message kind has a round-trip sample", () => {
   const missing = Object.keys(MESSAGE_KINDS).filter((kind) => !(kind in SAMPLES));
   assert.deepEqual(missing, [], `add a sample body to SAMPLES for: ${missing.join(", ")}`);
 });
 
-Deno.test("every kind round-trips: decode(encode(x)) gives x back", () => {
-  const tx = codec();
-  const rx = codec();
-  for (const [kind, body] of Object.entries(SAMPLES)) {
-    const datagram = tx.encode(SENDER, body, NOW);
-    const result = rx.decode(datagram, NOW + 5);
-    assert.ok(result.ok, `${kind} rejected: ${JSON.stringify(result)}`);
-    assert.deepEqual(result.envelope.body, body);
-    assert.deepEqual(result.envelope.sender, SENDER);
-    assert.equal(result.envelope.cluster, CLUSTER);
-    assert.equal(result.envelope.ts, NOW);
-    assert.equal(datagram[3], MESSAGE_KINDS[kind as Kind].code);
+for (const mode of MODES) {
+  Deno.test(`${mode.name}: every kind round-trips: decode(encode(x)) gives x back`, () => {
+    const tx = codec(mode.secrets);
+    const rx = codec(mode.secrets);
+    for (const [kind, body] of Object.entries(SAMPLES)) {
+      const datagram = tx.encode(SENDER, body, NOW);
+      const result = rx.decode(datagram, NOW + 5);
+      assert.ok(result.ok, `${kind} rejected: ${JSON.stringify(result)}`);
+      assert.deepEqual(result.envelope.body, body);
+      assert.deepEqual(result.envelope.sender, SENDER);
+      assert.equal(result.envelope.cluster, CLUSTER);
+      assert.equal(result.envelope.ts, NOW);
+      assert.equal(datagram[3], MESSAGE_KINDS[kind as Kind].code);
+    }
+    assert.equal(rx.rejections.total(), 0);
+  });
+}
+
+Deno.test("the header starts with magic, version, type, flags and the key id", () => {
+  for (const mode of MODES) {
+    const keyring = Keyring.fromSecrets(mode.secrets, CLUSTER);
+    const d = codec(mode.secrets).encode(SENDER, COORDINATOR, NOW);
+    const type = MESSAGE_KINDS.coordinator.code;
+    const flags = mode.secrets.length > 0 ? 1 : 0;
+    assert.deepEqual([...d.subarray(0, 5)], [...MAGIC, PROTOCOL_VERSION, type, flags], mode.name);
+    assert.equal(new DataView(d.buffer).getUint32(5), keyring.primary.id);
+    assert.equal(new TextDecoder().decode(d.subarray(10, 10 + d[9])), CLUSTER);
   }
-  assert.equal(rx.rejections.total(), 0);
 });
 
-Deno.test("the header starts with magic, version, type, zero flags and the key id", () => {
-  const keyring = Keyring.fromSecrets(["s3cret"], CLUSTER);
-  const d = codec().encode(SENDER, COORDINATOR, NOW);
-  const type = MESSAGE_KINDS.coordinator.code;
-  assert.deepEqual([...d.subarray(0, 5)], [...MAGIC, PROTOCOL_VERSION, type, 0]);
-  assert.equal(new DataView(d.buffer).getUint32(5), keyring.primary.id);
-  assert.equal(new TextDecoder().decode(d.subarray(10, 10 + d[9])), CLUSTER);
+Deno.test("with a secret the body is ciphertext; without one it is readable JSON", () => {
+  const chat: Body = {
+    kind: "chat-post",
+    acked: 0,
+    items: [{ cseq: 1, text: "meet at 5pm", ts: NOW }],
+  };
+  const text = new TextEncoder().encode("meet at 5pm");
+  const sealed = codec().encode(SENDER, chat, NOW);
+  assert.equal(contains(sealed, text), false);
+  assert.equal(contains(sealed, new TextEncoder().encode('"cseq"')), false);
+  assert.ok(contains(codec([]).encode(SENDER, chat, NOW), text));
+  assert.ok(contains(unseal(sealed, SECRETS, CLUSTER), text), "the test helper must decrypt it");
+});
+
+Deno.test("the GCM nonce never repeats: a random salt per codec, then the seq", () => {
+  const a = codec();
+  const b = codec();
+  const nonceOf = (d: Uint8Array) => {
+    const { saltAt, seqAt } = layout(d);
+    return [...d.subarray(saltAt, saltAt + 8), ...d.subarray(seqAt, seqAt + 4)].join(",");
+  };
+  const nonces = new Set<string>();
+  for (let i = 0; i < 100; i++) {
+    nonces.add(nonceOf(a.encode(SENDER, COORDINATOR, NOW)));
+    nonces.add(nonceOf(b.encode(SENDER, COORDINATOR, NOW)));
+  }
+  assert.equal(nonces.size, 200);
+  const first = a.encode(SENDER, COORDINATOR, NOW);
+  const second = a.encode(SENDER, COORDINATOR, NOW);
+  const { saltAt } = layout(first);
+  assert.deepEqual(first.subarray(saltAt, saltAt + 8), second.subarray(saltAt, saltAt + 8));
 });
 
 Deno.test("encode numbers datagrams from 1, one more each time", () => {
@@ -290,6 +342,8 @@ Deno.test("encode refuses what no receiver would accept, naming the problem", ()
   const bad: [Sender, Body, number, RegExp][] = [
     [{ ...SENDER, id: "" }, COORDINATOR, NOW, /sender id/],
     [{ ...SENDER, id: "x".repeat(129) }, COORDINATOR, NOW, /sender id/],
+    [{ ...SENDER, id: "a\x1b[2Jb" }, COORDINATOR, NOW, /sender id/],
+    [{ ...SENDER, id: "two words" }, COORDINATOR, NOW, /sender id/],
     [{ ...SENDER, incarnation: -1 }, COORDINATOR, NOW, /incarnation/],
     [{ ...SENDER, incarnation: 1.5 }, COORDINATOR, NOW, /incarnation/],
     [SENDER, COORDINATOR, NaN, /timestamp/],
@@ -306,6 +360,7 @@ Deno.test("encode refuses what no receiver would accept, naming the problem", ()
       (e) => e instanceof EncodeError && message.test(e.message),
     );
   }
+  assert.throws(() => tx.encode(SENDER, COORDINATOR, NOW, "x".repeat(129)), /receiver id/);
   assert.throws(
     () =>
       new WireCodec({ cluster: "", keyring: Keyring.fromSecrets([], ""), maxDatagramBytes: MAX }),
@@ -320,22 +375,30 @@ Deno.test("encode refuses what no receiver would accept, naming the problem", ()
 });
 
 Deno.test("the smallest possible datagram decodes and the largest allowed one is accepted", () => {
-  const c = new WireCodec({
-    cluster: "c",
-    keyring: Keyring.fromSecrets([], "c"),
-    maxDatagramBytes: MAX,
-  });
-  const small = c.encode({ id: "a", incarnation: 0, role: "probe", addr: { host: "h", port: 1 } }, {
-    kind: "discover",
-    nonce: 0,
-  }, 0);
-  assert.ok(c.decode(small, 0).ok);
-  const exact = new WireCodec({
-    cluster: CLUSTER,
-    keyring: Keyring.fromSecrets(["s3cret"], CLUSTER),
-    maxDatagramBytes: codec().encode(SENDER, COORDINATOR, NOW).length,
-  });
-  assert.ok(exact.decode(exact.encode(SENDER, COORDINATOR, NOW), NOW).ok);
+  for (const mode of MODES) {
+    const c = new WireCodec({
+      cluster: "c",
+      keyring: Keyring.fromSecrets(mode.secrets, "c"),
+      maxDatagramBytes: MAX,
+    });
+    const small = c.encode(
+      { id: "a", incarnation: 0, role: "probe", addr: { host: "h", port: 1 } },
+      {
+        kind: "discover",
+        nonce: 0,
+      },
+      0,
+    );
+    assert.ok(c.decode(small, 0).ok, mode.name);
+    const exact = new WireCodec({
+      cluster: CLUSTER,
+      keyring: Keyring.fromSecrets(mode.secrets, CLUSTER),
+      receiverId: "r".repeat(128),
+      maxDatagramBytes:
+        codec(mode.secrets).encode(SENDER, COORDINATOR, NOW, "r".repeat(128)).length,
+    });
+    assert.ok(exact.decode(exact.encode(SENDER, COORDINATOR, NOW, "r".repeat(128)), NOW).ok);
+  }
 });
 
 Deno.test("size, magic and version are checked first", () => {
@@ -349,47 +412,75 @@ Deno.test("size, magic and version are checked first", () => {
   rejects(c, edited(good, (d) => (d[2] = PROTOCOL_VERSION + 1)), "bad-version");
 });
 
-Deno.test("header fields out of range are malformed even when the tag is right", () => {
-  const c = codec();
-  const good = c.encode(SENDER, COORDINATOR, NOW);
-  const o = offsets(good);
-  let unknownCode = 0;
-  while (kindOfCode(unknownCode) !== undefined) unknownCode++;
-  const cases: [string, Uint8Array][] = [
-    ["unknown type code", edited(good, (d) => (d[3] = unknownCode))],
-    ["reserved flag bit 0", edited(good, (d) => (d[4] = 1))],
-    ["unknown flag bit 7", edited(good, (d) => (d[4] = 0x80))],
-    ["negative incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, -1))],
-    ["fractional incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, 0.5))],
-    ["NaN incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, NaN))],
-    ["unsafe incarnation", edited(good, (_, v) => v.setFloat64(o.incarnationAt, 2 ** 53))],
-    ["infinite ts", edited(good, (_, v) => v.setFloat64(o.incarnationAt + 12, Infinity))],
-    ["NaN ts", edited(good, (_, v) => v.setFloat64(o.incarnationAt + 12, NaN))],
-    ["role out of range", edited(good, (d) => (d[o.roleAt] = 3))],
-    ["port 0", edited(good, (_, v) => v.setUint16(o.portAt, 0))],
-    ["invalid UTF-8 in sender id", edited(good, (d) => (d[o.idLenAt + 1] = 0xff))],
-    ["invalid UTF-8 in host", edited(good, (d) => (d[o.hostLenAt + 1] = 0xc3))],
-    ["invalid UTF-8 in cluster", edited(good, (d) => (d[10] = 0x80))],
-    ["body length past the end", edited(good, (_, v) => v.setUint16(o.bodyLenAt, 0xffff))],
-    ["empty sender id", edited(good, (d) => (d[o.idLenAt] = 0))],
-    ["host length past the end", edited(good, (d) => (d[o.hostLenAt] = 0xff))],
-  ];
-  for (const [name, datagram] of cases) {
-    assert.deepEqual(c.decode(datagram, NOW), { ok: false, reason: "malformed" }, name);
+for (const mode of MODES) {
+  Deno.test(`${mode.name}: header fields out of range are malformed even when sealed`, () => {
+    const c = codec(mode.secrets, CLUSTER, undefined, "r");
+    const good = c.encode(SENDER, COORDINATOR, NOW, "r");
+    assert.ok(c.decode(good, NOW).ok);
+    const o = layout(good);
+    let unknownCode = 0;
+    while (kindOfCode(unknownCode) !== undefined) unknownCode++;
+    const edit = (fn: (d: Uint8Array, v: DataView) => void) => edited(good, fn, mode.secrets);
+    const cases: [string, Uint8Array][] = [
+      ["unknown type code", edit((d) => (d[3] = unknownCode))],
+      ["encrypted flag flipped", edit((d) => (d[4] ^= 1))],
+      ["unknown flag bit 1", edit((d) => (d[4] |= 2))],
+      ["unknown flag bit 7", edit((d) => (d[4] |= 0x80))],
+      ["negative incarnation", edit((_, v) => v.setFloat64(o.incarnationAt, -1))],
+      ["fractional incarnation", edit((_, v) => v.setFloat64(o.incarnationAt, 0.5))],
+      ["NaN incarnation", edit((_, v) => v.setFloat64(o.incarnationAt, NaN))],
+      ["unsafe incarnation", edit((_, v) => v.setFloat64(o.incarnationAt, 2 ** 53))],
+      ["infinite ts", edit((_, v) => v.setFloat64(o.incarnationAt + 12, Infinity))],
+      ["NaN ts", edit((_, v) => v.setFloat64(o.incarnationAt + 12, NaN))],
+      ["role out of range", edit((d) => (d[o.roleAt] = 3))],
+      ["port 0", edit((_, v) => v.setUint16(o.portAt, 0))],
+      ["invalid UTF-8 in sender id", edit((d) => (d[o.idLenAt + 1] = 0xff))],
+      ["invalid UTF-8 in host", edit((d) => (d[o.hostLenAt + 1] = 0xc3))],
+      ["invalid UTF-8 in receiver", edit((d) => (d[o.receiverLenAt + 1] = 0xff))],
+      ["invalid UTF-8 in cluster", edit((d) => (d[10] = 0x80))],
+      ["body length past the end", edit((_, v) => v.setUint16(o.bodyLenAt, 0xffff))],
+      ["body length short of the tag", edit((_, v) => v.setUint16(o.bodyLenAt, 1))],
+      ["empty sender id", edit((d) => (d[o.idLenAt] = 0))],
+      ["host length past the end", edit((d) => (d[o.hostLenAt] = 0xff))],
+      ["receiver length past the end", edit((d) => (d[o.receiverLenAt] = 0xff))],
+    ];
+    for (const [name, datagram] of cases) {
+      assert.deepEqual(c.decode(datagram, NOW), { ok: false, reason: "malformed" }, name);
+    }
+  });
+}
+
+Deno.test("a sender or receiver id of 129 bytes is malformed", () => {
+  for (const field of ["idLenAt", "receiverLenAt"] as const) {
+    const c = codec(SECRETS, CLUSTER, undefined, "r".repeat(128));
+    const good = c.encode({ ...SENDER, id: "x".repeat(128) }, COORDINATOR, NOW, "r".repeat(128));
+    assert.ok(c.decode(good, NOW).ok);
+    const form = unseal(good, SECRETS, CLUSTER);
+    const at = layout(form)[field];
+    const longer = new Uint8Array(form.length + 1);
+    longer.set(form.subarray(0, at + 1));
+    longer[at] = 129;
+    longer[at + 1] = 0x78;
+    longer.set(form.subarray(at + 1), at + 2);
+    rejects(c, seal(longer, SECRETS, CLUSTER), "malformed");
   }
 });
 
-Deno.test("a sender id of 129 bytes is malformed", () => {
+Deno.test("a sender id or reply host with a control character is malformed, even when signed", () => {
   const c = codec();
-  const good = c.encode({ ...SENDER, id: "x".repeat(128) }, COORDINATOR, NOW);
+  const good = c.encode(
+    { ...SENDER, id: "aXb", addr: { host: "hYst", port: 1 } },
+    COORDINATOR,
+    NOW,
+  );
   assert.ok(c.decode(good, NOW).ok);
-  const { idLenAt } = offsets(good);
-  const longer = new Uint8Array(good.length + 1);
-  longer.set(good.subarray(0, idLenAt + 1));
-  longer[idLenAt] = 129;
-  longer[idLenAt + 1] = 0x78;
-  longer.set(good.subarray(idLenAt + 1), idLenAt + 2);
-  rejects(c, resign(longer), "malformed");
+  for (const [field, unsafe] of [["aXb", 0x1b], ["hYst", 0x07], ["aXb", 0x20]] as const) {
+    const forged = edited(good, (form) => {
+      const at = new TextDecoder("latin1").decode(form).indexOf(field);
+      form[at + 1] = unsafe;
+    });
+    rejects(codec(), forged, "malformed");
+  }
 });
 
 Deno.test("another cluster's datagrams are wrong-cluster, even with the same secret", () => {
@@ -397,48 +488,57 @@ Deno.test("another cluster's datagrams are wrong-cluster, even with the same sec
   rejects(codec(["shared"], "green"), tx.encode(SENDER, COORDINATOR, NOW), "wrong-cluster");
 });
 
-Deno.test("a key the receiver does not hold is unknown-key; a forged tag is bad-tag", () => {
-  const good = codec().encode(SENDER, COORDINATOR, NOW);
-  rejects(codec(["other"]), good, "unknown-key");
-  const c = codec();
-  const flippedTag = good.slice();
-  flippedTag[good.length - 1] ^= 1;
-  rejects(c, flippedTag, "bad-tag");
-  const flippedBody = good.slice();
-  flippedBody[offsets(good).bodyAt + 2] ^= 0x20;
-  rejects(c, flippedBody, "bad-tag");
-  const flippedSeq = good.slice();
-  flippedSeq[offsets(good).incarnationAt + 11] ^= 1;
-  rejects(c, flippedSeq, "bad-tag");
-  const shortBody = good.slice();
-  new DataView(shortBody.buffer).setUint16(offsets(good).bodyLenAt, 1);
-  rejects(c, resign(shortBody), "bad-tag");
-});
+for (const mode of MODES) {
+  Deno.test(`${mode.name}: a key the receiver lacks is unknown-key; any altered byte is bad-tag`, () => {
+    const good = codec(mode.secrets).encode(SENDER, COORDINATOR, NOW, "r");
+    rejects(codec(["other"]), good, "unknown-key");
+    const c = codec(mode.secrets, CLUSTER, undefined, "r");
+    assert.ok(c.decode(good, NOW).ok);
+    const o = layout(good);
+    const flips: [string, number][] = [
+      ["tag", good.length - 1],
+      ["body", o.bodyAt + 2],
+      ["seq", o.seqAt + 3],
+      ["ts", o.incarnationAt + 19],
+      ["role", o.roleAt],
+      ["sender id", o.idLenAt + 1],
+      ["receiver", o.receiverLenAt + 1],
+    ];
+    if (o.encrypted) flips.push(["salt", o.saltAt]);
+    for (const [name, at] of flips) {
+      const flipped = good.slice();
+      flipped[at] ^= 1;
+      assert.deepEqual(c.decode(flipped, NOW), { ok: false, reason: "bad-tag" }, name);
+    }
+  });
 
-Deno.test("a signed body that is not a valid body of its kind is malformed", () => {
-  const c = codec();
-  const good = c.encode(SENDER, COORDINATOR, NOW);
-  const text = (s: string) => new TextEncoder().encode(s);
-  const bodies: [string, Uint8Array][] = [
-    ["empty", text("")],
-    ["not JSON", text("{version:1}")],
-    ["an array", text("[1,2]")],
-    ["null", text("null")],
-    ["a string", text('"coordinator"')],
-    ["a number", text("7")],
-    ["a kind key", text('{"kind":"coordinator","term":1,"priority":1}')],
-    ["a failing validator", text('{"term":"1","priority":1}')],
-    ["a missing field", text('{"term":1}')],
-    ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0x7d])],
-  ];
-  assert.ok(c.decode(withBody(good, text('{"term":1,"priority":1}')), NOW).ok);
-  for (const [name, body] of bodies) {
-    assert.deepEqual(c.decode(withBody(good, body), NOW), { ok: false, reason: "malformed" }, name);
-  }
-  const trailing = new Uint8Array(good.length + 1);
-  trailing.set(good);
-  rejects(c, trailing, "malformed");
-});
+  Deno.test(`${mode.name}: a sealed body that is not a valid body of its kind is malformed`, () => {
+    const c = codec(mode.secrets);
+    const good = c.encode(SENDER, COORDINATOR, NOW);
+    const text = (s: string) => new TextEncoder().encode(s);
+    const bodies: [string, Uint8Array][] = [
+      ["empty", text("")],
+      ["not JSON", text("{version:1}")],
+      ["an array", text("[1,2]")],
+      ["null", text("null")],
+      ["a string", text('"coordinator"')],
+      ["a number", text("7")],
+      ["a kind key", text('{"kind":"coordinator","term":1,"priority":1}')],
+      ["a failing validator", text('{"term":"1","priority":1}')],
+      ["a missing field", text('{"term":1}')],
+      ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0x7d])],
+    ];
+    const valid = withBody(good, text('{"term":1,"priority":1}'), mode.secrets);
+    assert.ok(c.decode(valid, NOW).ok);
+    for (const [name, body] of bodies) {
+      const result = c.decode(withBody(good, body, mode.secrets), NOW);
+      assert.deepEqual(result, { ok: false, reason: "malformed" }, name);
+    }
+    const trailing = new Uint8Array(good.length + 1);
+    trailing.set(good);
+    rejects(c, trailing, "malformed");
+  });
+}
 
 Deno.test("a __proto__ key in a body stays data and pollutes nothing", () => {
   const c = codec();
@@ -450,20 +550,45 @@ Deno.test("a __proto__ key in a body stays data and pollutes nothing", () => {
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
-Deno.test("with a replay guard, a repeated datagram is replayed and a stale one too-old", () => {
+Deno.test("a datagram bound to one receiver is misdirected at any other; unbound ones are for all", () => {
+  for (const mode of MODES) {
+    const tx = codec(mode.secrets);
+    const b = codec(mode.secrets, CLUSTER, undefined, "b");
+    const forB = tx.encode(SENDER, COORDINATOR, NOW, "b");
+    assert.ok(b.decode(forB, NOW).ok, mode.name);
+    rejects(codec(mode.secrets, CLUSTER, undefined, "a"), forB, "misdirected");
+    rejects(codec(mode.secrets, CLUSTER, undefined, "bb"), forB, "misdirected");
+    rejects(codec(mode.secrets), forB, "misdirected");
+    const unbound = tx.encode(SENDER, COORDINATOR, NOW);
+    assert.ok(codec(mode.secrets, CLUSTER, undefined, "a").decode(unbound, NOW).ok);
+    assert.ok(codec(mode.secrets).decode(unbound, NOW).ok);
+  }
+});
+
+Deno.test("a misdirected copy does not touch the receiver's replay window", () => {
   const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
-  const rx = codec(["s3cret"], CLUSTER, guard);
-  const tx = codec();
-  const first = tx.encode(SENDER, COORDINATOR, NOW);
-  assert.ok(rx.decode(first, NOW).ok);
-  rejects(rx, first, "replayed");
-  rejects(rx, tx.encode(SENDER, COORDINATOR, NOW - 5000), "too-old");
-  assert.ok(rx.decode(tx.encode(SENDER, COORDINATOR, NOW), NOW).ok);
+  const a = codec(SECRETS, CLUSTER, guard, "a");
+  rejects(a, codec().encode(SENDER, COORDINATOR, NOW, "b"), "misdirected");
+  assert.equal(guard.size, 0);
+});
+
+Deno.test("with a replay guard, a repeated datagram is replayed and a stale one too-old", () => {
+  for (const mode of MODES) {
+    const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
+    const rx = codec(mode.secrets, CLUSTER, guard);
+    const tx = codec(mode.secrets);
+    const first = tx.encode(SENDER, COORDINATOR, NOW);
+    assert.ok(rx.decode(first, NOW).ok, mode.name);
+    rejects(rx, first, "replayed");
+    rejects(rx, first, "too-old", NOW + 5000);
+    rejects(rx, tx.encode(SENDER, COORDINATOR, NOW - 5000), "too-old");
+    assert.ok(rx.decode(tx.encode(SENDER, COORDINATOR, NOW), NOW).ok);
+  }
 });
 
 Deno.test("a forged datagram does not touch the replay window", () => {
   const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
-  const rx = codec(["s3cret"], CLUSTER, guard);
+  const rx = codec(SECRETS, CLUSTER, guard);
   const genuine = codec().encode(SENDER, COORDINATOR, NOW);
   const forged = genuine.slice();
   forged[forged.length - 1] ^= 1;
@@ -474,7 +599,7 @@ Deno.test("a forged datagram does not touch the replay window", () => {
 
 Deno.test("decode counts every rejection by reason", () => {
   const guard = new ReplayGuard({ window: 64, maxSenders: 16, maxClockSkewMs: 1000 });
-  const rx = codec(["s3cret"], CLUSTER, guard);
+  const rx = codec(SECRETS, CLUSTER, guard, "rx");
   const good = codec().encode(SENDER, COORDINATOR, NOW);
   const tampered = good.slice();
   tampered[good.length - 1] ^= 1;
@@ -483,9 +608,10 @@ Deno.test("decode counts every rejection by reason", () => {
     edited(good, (d) => (d[0] = 0)),
     edited(good, (d) => (d[2] = 9)),
     new Uint8Array(3),
-    codec(["s3cret"], "elsewhere").encode(SENDER, COORDINATOR, NOW),
+    codec(SECRETS, "elsewhere").encode(SENDER, COORDINATOR, NOW),
     codec(["other"]).encode(SENDER, COORDINATOR, NOW),
     tampered,
+    codec().encode(SENDER, COORDINATOR, NOW, "someone-else"),
     good,
     good,
     codec().encode(SENDER, COORDINATOR, 0),

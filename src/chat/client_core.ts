@@ -14,6 +14,17 @@
  * silent the core asks for another (`need-server`) and, once attached, resumes from the first
  * sequence number it lacks and resends what is unacknowledged.
  *
+ * After a partition healed, the logs of the two sides were merged and the entries this client
+ * delivered since the fork have other sequence numbers. So the client remembers the last
+ * `mergeMemory` entries it delivered (position, term, fingerprint, message id) and joins with
+ * the starts of their term runs; a welcome that starts before where it stopped re-anchors it
+ * there: from then on it skips every line whose id it delivered since that point (and every
+ * presence entry it delivered at the same position), and delivers the rest — each message once.
+ * A re-anchor below what it remembers redelivers what it cannot recognise (never loses it).
+ * Deliveries and acks carry the attachment number, so a stale datagram of the old numbering is
+ * never taken for the new. The server's `chat-split` becomes one notice when the cluster splits
+ * and one when it is whole again.
+ *
  * @module
  */
 
@@ -23,13 +34,17 @@ import {
   type ChatDeliverBody,
   type ChatEntry,
   type ChatPostItem,
+  type ChatRunStart,
+  type ChatSplitBody,
   type ChatWelcomeBody,
   type Envelope,
   MAX_CHAT_ITEMS,
+  MAX_CHAT_RUNS,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { clientKey, messageId } from "./keys.ts";
+import { entryMark } from "./log.ts";
 import { packByBytes } from "./size.ts";
 
 /** A server as discovery found it. */
@@ -85,6 +100,10 @@ export type ClientNotice =
   | { kind: "missed"; from: number; to: number }
   | { kind: "slow-down"; window: number }
   | { kind: "server-lost"; server: string }
+  | { kind: "split"; servers: number; of: number; majority: boolean }
+  | { kind: "healed" }
+  | { kind: "rewound"; from: number; remembered: number }
+  | { kind: "skipped"; seq: number; id: string }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
   | { kind: "input-refused"; reason: "too-long" | "queue-full" | "not-running" };
 
@@ -127,6 +146,14 @@ interface Pending extends ChatPostItem {
   sentAt: number;
 }
 
+/** One delivered entry as the client remembers it (`id` for lines). */
+interface Remembered {
+  seq: number;
+  term: number;
+  mark: number;
+  id?: string;
+}
+
 /** The chat state machine of one dsys client. */
 export class ChatClientCore {
   readonly #o: ChatClientOptions;
@@ -150,6 +177,10 @@ export class ChatClientCore {
   #progressAt = 0;
   #nakAt = -Infinity;
   #commitSeen = 0;
+  #recent: Remembered[] = [];
+  readonly #skipIds = new Set<string>();
+  readonly #skipMarks = new Map<number, number>();
+  #split: ChatSplitBody | null = null;
 
   /** Creates a client core; nothing happens until the `start` event. */
   constructor(options: ChatClientOptions) {
@@ -299,13 +330,63 @@ export class ChatClientCore {
       gen: this.#gen,
       resume: this.#next,
       history: this.#o.history,
+      runs: this.#runs(),
     });
   }
 
   #sendAck(): void {
     this.#ackAt = this.#now;
     this.#ackedNext = this.#next;
-    this.#send({ kind: "chat-ack", next: this.#next });
+    this.#send({ kind: "chat-ack", next: this.#next, gen: this.#gen, split: this.#split !== null });
+  }
+
+  /** The starts of the term runs of what it remembers delivering, oldest first. */
+  #runs(): ChatRunStart[] {
+    const runs: ChatRunStart[] = [];
+    const recent = this.#recent;
+    for (let i = recent.length - 1; i >= 0 && runs.length < MAX_CHAT_RUNS; i--) {
+      const { seq, term, mark } = recent[i];
+      if (i === 0 || recent[i - 1].term !== term || recent[i - 1].seq !== seq - 1) {
+        runs.push({ seq, term, mark });
+      }
+    }
+    return runs.reverse();
+  }
+
+  #remember(entry: ChatEntry): void {
+    const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
+    this.#recent.push({ seq: entry.seq, term: entry.term, mark: entryMark(entry), id });
+    const limit = this.#o.config.mergeMemory;
+    if (this.#recent.length > 2 * limit) this.#recent = this.#recent.slice(-limit);
+  }
+
+  /** Re-anchors at `start`: what it delivered from there on is skipped when it comes again. */
+  #rewind(start: number): void {
+    const keep = this.#recent.filter((r) => r.seq < start);
+    const again = this.#recent.slice(keep.length);
+    for (const r of again) {
+      if (r.id !== undefined) this.#skipIds.add(r.id);
+      else this.#skipMarks.set(r.seq, r.mark);
+    }
+    const limit = this.#o.config.mergeMemory;
+    while (this.#skipIds.size > limit) this.#skipIds.delete(this.#skipIds.values().next().value!);
+    this.#recent = keep;
+    this.#early.clear();
+    this.#notice({ kind: "rewound", from: start, remembered: again.length });
+    this.#next = start;
+  }
+
+  #onSplit(body: ChatSplitBody): void {
+    const shown = this.#split;
+    if (!body.split) {
+      if (shown) this.#notice({ kind: "healed" });
+      this.#split = null;
+      return;
+    }
+    this.#split = body;
+    if (shown?.servers === body.servers && shown.of === body.of) return;
+    const { servers, of, majority } = body;
+    this.#notice({ kind: "split", servers, of, majority });
   }
 
   #receive(envelope: Envelope): void {
@@ -326,8 +407,10 @@ export class ChatClientCore {
         }
         return;
       case "chat-deliver":
-        if (this.#phase === "joined") this.#onDeliver(body);
+        if (this.#phase === "joined" && body.gen === this.#gen) this.#onDeliver(body);
         return;
+      case "chat-split":
+        return this.#onSplit(body);
       case "chat-missed":
         if (this.#phase === "joined" && body.from <= this.#next && body.to >= this.#next) {
           this.#notice({ kind: "missed", from: this.#next, to: body.to });
@@ -348,6 +431,7 @@ export class ChatClientCore {
     const resumed = this.#next > 0;
     this.#phase = "joined";
     if (!resumed) this.#next = body.start;
+    else if (body.start < this.#next) this.#rewind(body.start);
     else if (body.start > this.#next) {
       this.#notice({ kind: "missed", from: this.#next, to: body.start - 1 });
     }
@@ -385,6 +469,11 @@ export class ChatClientCore {
   }
 
   #emit(entry: ChatEntry): void {
+    this.#remember(entry);
+    const mark = this.#skipMarks.get(entry.seq);
+    if (mark !== undefined && this.#skipMarks.delete(entry.seq) && mark === entryMark(entry)) {
+      return this.#notice({ kind: "skipped", seq: entry.seq, id: "" });
+    }
     if (entry.kind !== "text") {
       this.#actions.push({
         type: "presence",
@@ -398,6 +487,7 @@ export class ChatClientCore {
     }
     const id = messageId(entry.client, entry.cseq);
     const own = entry.client === this.#key;
+    if (this.#skipIds.delete(id)) return this.#notice({ kind: "skipped", seq: entry.seq, id });
     this.#actions.push({
       type: "deliver",
       message: { seq: entry.seq, id, from: entry.from, text: entry.text, ts: entry.ts, own },

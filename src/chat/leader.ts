@@ -3,16 +3,43 @@
  * sequence.
  *
  * Gathering: the new leader asks every other live server of its view for a summary of its log
- * and a promise to follow no older term (`chat-gather`). When all have answered, the log with the
- * highest (last term, last sequence number) holds every committed entry; if that is not its own,
- * the leader fetches the entries it lacks from that server (`chat-fetch`, from its own commit
- * point, or the other's whole window when its own log is too old) and drops its own stale tail.
- * A leader whose log was ever state-transferred then pulls the last line per client from a server
- * that knows them all (`transfer.ts`), so that it suppresses every duplicate. Only then does it
- * sequence anything: client lines through the {@linkcode Sequencer} (sender
- * order, no duplicates, bounded uncommitted tail), names through the {@linkcode Directory}, and
- * replication through the {@linkcode Replicator}. A refusal that names a higher term makes the
- * caller start over with a higher one.
+ * (window, last term, commit point, and the starts of its last term runs) and a promise to follow
+ * no older term (`chat-gather`). When all have answered, it merges — Bully has no quorum, so after
+ * a partition healed the two sides' logs have diverged, and neither may lose a line:
+ *
+ * 1. The fork point with every server is computed from its run starts
+ *    (`ChatLog.forkPoint` in `log.ts`): the highest sequence number up to which both logs hold the
+ *    same entries.
+ * 2. Extension: among the servers whose log holds the leader's whole log and more, the one with
+ *    the highest (last term, last sequence number) lends the entries after the leader's last, at
+ *    the same positions (`chat-fetch`, `fetchWindow` entries per round trip; the other's whole
+ *    window by state transfer when the leader's log lies below it). This is the ordinary
+ *    failover: a leader that lagged catches up.
+ * 3. Merge: from every other server whose log has entries after its fork point, the leader
+ *    fetches them (same windows) and appends, in that server's order, every chat line whose
+ *    message id its log lacks, under its own term. Presence entries are not merged: the name
+ *    leases re-announce whoever is present. So the canonical order is the leader's own log, then
+ *    the other sides' lines (each sender's order kept), none twice.
+ * 4. Replication starts at each server's fork point, so a server whose log diverged adopts the
+ *    merged log from there (its commit point goes back to the fork and its clients re-anchor, see
+ *    `sessions.ts`); the commit point the leader takes over counts only what the logs agree on.
+ *
+ * Bounded logs: when no run of a server's summary is found in the leader's window, the fork lies
+ * below what both logs keep. The leader then merges every line the server still keeps, taking a
+ * line as present when its id is in its window or its sender table already has that line number
+ * of that client; the entries between the fork and the server's window cannot be compared
+ * (counted in the `merged` notice as `unknownFork`). A leader whose whole log lies below the best
+ * log's window adopts it by state transfer as before, so its own entries after the fork are not
+ * merged; servers of its side that keep them still are.
+ *
+ * A server that joins the view while the leader leads has not been gathered: the core then
+ * starts a new leadership with a higher term, which gathers it too. A leader whose log was ever
+ * state-transferred then pulls the last line per client from a server that knows them all
+ * (`transfer.ts`), so that it suppresses every duplicate. Only then does it sequence anything:
+ * client lines through the {@linkcode Sequencer} (sender order, no duplicates, bounded
+ * uncommitted tail), names through the {@linkcode Directory}, and replication through the
+ * {@linkcode Replicator}. A refusal that names a higher term makes the caller start over with a
+ * higher one.
  *
  * @module
  */
@@ -21,18 +48,21 @@ import type {
   ChatAppendReplyBody,
   ChatClaim,
   ChatClaimResult,
+  ChatEntry,
   ChatFetchedBody,
   ChatForwardItem,
   ChatGatherReplyBody,
+  ChatRunStart,
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
+import { messageId } from "./keys.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { type Peer, Replicator } from "./replication.ts";
-import { Sequencer } from "./sequencer.ts";
+import { type SenderTable, Sequencer } from "./sequencer.ts";
 import { SendersPull } from "./transfer.ts";
 
 /** Where a leadership stands. */
@@ -53,9 +83,20 @@ interface Summary {
   lastTerm: number;
   commit: number;
   complete: boolean;
+  runs: ChatRunStart[];
+}
+
+/** One server's entries to merge: after its fork point, up to its last. */
+interface Merge {
+  peer: Peer;
+  from: number;
+  last: number;
+  unknownFork: boolean;
 }
 
 interface Fetch {
+  /** Extend: store at the same positions; merge: append the lines the leader lacks. */
+  merge: Merge | null;
   source: Peer;
   last: number;
   first: number;
@@ -94,6 +135,11 @@ export class Leadership {
   #directory: Directory | null = null;
   #gatheredCommit = 0;
   #source = "";
+  #forks = new Map<string, number>();
+  #merges: Merge[] = [];
+  #ids = new Set<string>();
+  #known: SenderTable | null = null;
+  #appended = 0;
 
   /** Starts gathering; nothing is sent before the first {@linkcode Leadership.flush}. */
   constructor(options: LeadershipOptions) {
@@ -120,8 +166,15 @@ export class Leadership {
     return this.#directory?.size ?? 0;
   }
 
-  /** Follows the view of live servers (this one excluded). */
-  setPeers(peers: ReadonlyMap<string, Peer>): void {
+  /**
+   * Follows the view of live servers (this one excluded). Returns true when a server joined that
+   * was not gathered while this leadership is past gathering: the caller must start a new one.
+   */
+  setPeers(peers: ReadonlyMap<string, Peer>): boolean {
+    const ungathered = [...peers.values()].some((peer) =>
+      this.#replies.get(peer.id)?.incarnation !== peer.incarnation
+    );
+    if (ungathered && this.#phase !== "gathering") return true;
     this.#peers = peers;
     this.#replicator?.setPeers(peers);
     const source = this.#fetch?.source ?? this.#pull?.source;
@@ -131,7 +184,12 @@ export class Leadership {
       this.#pull = null;
       this.#phase = "gathering";
       this.#askedAt = -Infinity;
+      this.#merges = [];
     }
+    for (const merge of this.#merges) {
+      if (peers.get(merge.peer.id)?.incarnation !== merge.peer.incarnation) return true;
+    }
+    return false;
   }
 
   /** Handles a log summary; returns a higher term when the server promised one elsewhere. */
@@ -145,6 +203,7 @@ export class Leadership {
       lastTerm: body.lastTerm,
       commit: body.commit,
       complete: body.complete,
+      runs: body.runs,
     });
     return undefined;
   }
@@ -168,9 +227,13 @@ export class Leadership {
       this.#applyFetched(fetch, early);
     }
     if (fetch.fetchedTo >= fetch.last) {
-      this.#o.replica.log.truncateAfter(fetch.last);
       this.#fetch = null;
-      this.#complete(now);
+      if (fetch.merge) {
+        this.#nextMerge(now);
+      } else {
+        this.#o.replica.log.truncateAfter(fetch.last);
+        this.#planMerges(now);
+      }
     } else if (fetch.fetchedTo >= fetch.askedTo) {
       this.#ask(fetch, now);
     }
@@ -267,28 +330,30 @@ export class Leadership {
       return;
     }
     const { log } = replica;
+    const own = log.last;
     let best: { peer: Peer; summary: Summary } | null = null;
-    let commit = replica.commit;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
-      commit = Math.max(commit, summary.commit);
-      const top = best?.summary ?? { lastTerm: log.lastTerm, last: log.last };
+      const fork = log.forkPoint(summary.runs, summary.last);
+      const behind = summary.first - 1 > own;
+      const extending = summary.last > own && (fork === undefined ? behind : fork >= own);
+      const top = best?.summary;
       if (
-        summary.lastTerm > top.lastTerm ||
-        (summary.lastTerm === top.lastTerm && summary.last > top.last)
+        extending && (!top || summary.lastTerm > top.lastTerm ||
+          (summary.lastTerm === top.lastTerm && summary.last > top.last))
       ) best = { peer, summary };
     }
-    this.#gatheredCommit = commit;
-    if (!best || best.summary.last <= replica.commit) {
-      this.#complete(now);
+    if (!best) {
+      this.#planMerges(now);
       return;
     }
-    const reset = replica.commit < best.summary.first - 1;
+    const reset = own < best.summary.first - 1;
     const fetch: Fetch = {
+      merge: null,
       source: best.peer,
       last: best.summary.last,
       first: best.summary.first,
-      fetchedTo: reset ? best.summary.first - 1 : replica.commit,
+      fetchedTo: reset ? best.summary.first - 1 : own,
       askedTo: 0,
       askedAt: now,
       reset,
@@ -298,6 +363,59 @@ export class Leadership {
     this.#source = best.peer.id;
     this.#phase = "fetching";
     this.#ask(fetch, now);
+  }
+
+  /**
+   * After the extension: the fork point of every server with the leader's log, what the leader
+   * may count as committed (what a server committed and shares with it), and the merges to do.
+   */
+  #planMerges(now: number): void {
+    const { replica } = this.#o;
+    const { log } = replica;
+    let commit = replica.commit;
+    this.#forks.clear();
+    this.#merges = [];
+    for (const peer of this.#peers.values()) {
+      const summary = this.#replies.get(peer.id)!;
+      const fork = log.forkPoint(summary.runs, summary.last);
+      this.#forks.set(peer.id, fork ?? 0);
+      if (fork !== undefined) commit = Math.max(commit, Math.min(summary.commit, fork));
+      if (fork !== undefined && fork >= summary.last) continue;
+      const from = fork === undefined ? summary.first : Math.max(fork + 1, summary.first);
+      this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
+    }
+    this.#gatheredCommit = commit;
+    this.#nextMerge(now);
+  }
+
+  /** Fetches the next server's entries to merge, or completes when none is left. */
+  #nextMerge(now: number): void {
+    const merge = this.#merges.shift();
+    if (!merge) {
+      this.#complete(now);
+      return;
+    }
+    if (!this.#known) {
+      const { log } = this.#o.replica;
+      this.#known = this.#o.replica.sendersWithTail();
+      for (const entry of log.range(log.first, log.last)) {
+        if (entry.kind === "text") this.#ids.add(messageId(entry.client, entry.cseq));
+      }
+    }
+    this.#phase = "fetching";
+    this.#fetch = {
+      merge,
+      source: merge.peer,
+      last: merge.last,
+      first: merge.from,
+      fetchedTo: merge.from - 1,
+      askedTo: 0,
+      askedAt: now,
+      reset: false,
+      early: new Map(),
+    };
+    this.#appended = 0;
+    this.#ask(this.#fetch, now);
   }
 
   #ask(fetch: Fetch, now: number): void {
@@ -313,6 +431,7 @@ export class Leadership {
   }
 
   #applyFetched(fetch: Fetch, body: ChatFetchedBody): void {
+    if (fetch.merge) return this.#applyMerged(fetch, fetch.merge, body);
     const { replica } = this.#o;
     if (fetch.reset && replica.reset(body.prev, body.prevTerm)) fetch.reset = false;
     const result = replica.store(body.prev, body.prevTerm, body.entries);
@@ -323,6 +442,35 @@ export class Leadership {
       fetch.fetchedTo = fetch.first - 1;
       fetch.early.clear();
     }
+  }
+
+  /** Appends the fetched lines the leader's log lacks; reports the merge after its last page. */
+  #applyMerged(fetch: Fetch, merge: Merge, body: ChatFetchedBody): void {
+    const { log } = this.#o.replica;
+    for (const entry of body.entries) {
+      if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
+      log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
+      this.#ids.add(messageId(entry.client, entry.cseq));
+      this.#known!.note(entry.client, entry.cseq);
+      this.#appended++;
+    }
+    fetch.fetchedTo = body.prev + body.entries.length;
+    if (fetch.fetchedTo >= fetch.last || body.entries.length === 0) {
+      fetch.fetchedTo = fetch.last;
+      this.#o.out.notify({
+        type: "merged",
+        source: merge.peer.id,
+        fork: merge.unknownFork ? -1 : merge.from - 1,
+        appended: this.#appended,
+        unknownFork: merge.unknownFork,
+      });
+    }
+  }
+
+  /** True when the leader's log holds this line (by id; below its window, by sender table). */
+  #holds(entry: ChatEntry, unknownFork: boolean): boolean {
+    if (this.#ids.has(messageId(entry.client, entry.cseq))) return true;
+    return unknownFork && (this.#known!.get(entry.client) ?? 0) >= entry.cseq;
   }
 
   /**
@@ -378,6 +526,7 @@ export class Leadership {
     );
     this.#replicator = new Replicator({ term, log, out, config });
     this.#replicator.setPeers(this.#peers);
+    for (const [id, fork] of this.#forks) this.#replicator.startAt(id, fork);
     out.notify({
       type: "leading",
       term,

@@ -5,14 +5,35 @@
  *
  * It owns storage, the consistency check (an append after `prev` is accepted only when the entry
  * at `prev` has the expected term; a conflicting suffix is replaced, as in Raft), trimming and
- * state transfer (reset to a new base). It knows nothing of leaders, commits or clients; the
- * caller passes the commit point where it matters.
+ * state transfer (reset to a new base), and what the merge after a partition needs: the starts
+ * of its term runs ({@linkcode ChatLog.runs}) and the fork point with another log described by
+ * its runs ({@linkcode ChatLog.forkPoint}).
+ *
+ * Chat terms are not unique without a quorum: the two sides of a partition may each elect a
+ * leader with the same term. So entries are compared by identity (term, kind, client, line
+ * number, time: {@linkcode sameEntry}), never by term alone, and a run start carries the
+ * fingerprint of its entry ({@linkcode entryMark}). It knows nothing of leaders, commits or
+ * clients; the caller passes the commit point where it matters.
  *
  * @module
  */
 
-import type { ChatEntry } from "../wire/messages.ts";
+import type { ChatEntry, ChatRunStart } from "../wire/messages.ts";
 import { jsonBytes } from "./size.ts";
+
+/** A 32-bit fingerprint (FNV-1a) of an entry's identity: term, kind, client, line number, time. */
+export function entryMark(entry: ChatEntry): number {
+  const text = `${entry.term}|${entry.kind}|${entry.client}|${entry.cseq}|${entry.ts}`;
+  let hash = 2166136261;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return hash >>> 0;
+}
+
+/** True when two entries are the same entry of the same leader (the position aside). */
+export function sameEntry(a: ChatEntry, b: ChatEntry): boolean {
+  return a.term === b.term && a.kind === b.kind && a.client === b.client && a.cseq === b.cseq &&
+    a.ts === b.ts;
+}
 
 /** The outcome of {@linkcode ChatLog.store}. */
 export type StoreResult =
@@ -21,8 +42,10 @@ export type StoreResult =
     ok: true;
     /** Highest sequence number now known to match the sender's log. */
     match: number;
-    /** Sequence numbers at or below `commit` whose entry was replaced (should never happen). */
+    /** Sequence numbers at or below `commit` whose entry was replaced (a merged log adopted). */
     conflicts: number;
+    /** The first sequence number whose entry was replaced (Infinity when none was). */
+    replacedFrom: number;
   }
   | {
     /** `prev` is missing or has another term. */
@@ -88,8 +111,8 @@ export class ChatLog {
 
   /**
    * Stores `entries` (sequence numbers `prev + 1` on) when the entry at `prev` has `prevTerm`.
-   * Entries already held with the same term are kept; the first one with another term and
-   * everything after it are replaced. Entries below the window are committed everywhere, so a
+   * Entries already held are kept ({@linkcode sameEntry}); the first other one and everything
+   * after it are replaced. Entries below the window are committed everywhere, so a
    * `prev` below it matches. Entries that do not follow `prev` one by one are refused.
    */
   store(
@@ -105,16 +128,18 @@ export class ChatLog {
       return { ok: false, hint: Math.max(this.#first - 1, Math.min(commit, prev - 1)) };
     }
     let conflicts = 0;
+    let replacedFrom = Infinity;
     for (const entry of entries) {
       if (entry.seq < this.#first) continue;
       if (entry.seq <= this.last) {
-        if (this.termAt(entry.seq) === entry.term) continue;
-        for (let seq = entry.seq; seq <= Math.min(commit, this.last); seq++) conflicts++;
+        if (sameEntry(this.get(entry.seq)!, entry)) continue;
+        conflicts += Math.max(0, Math.min(commit, this.last) - entry.seq + 1);
+        replacedFrom = Math.min(replacedFrom, entry.seq);
         this.truncateAfter(entry.seq - 1);
       }
       this.append(entry);
     }
-    return { ok: true, match: prev + entries.length, conflicts };
+    return { ok: true, match: prev + entries.length, conflicts, replacedFrom };
   }
 
   /** Drops every entry after `seq`. */
@@ -162,6 +187,47 @@ export class ChatLog {
       used += size;
     }
     return out;
+  }
+
+  /**
+   * The starts of the last `max` runs of one term in the window, oldest first; the oldest listed
+   * is the window's first entry when its run started before the window.
+   */
+  runs(max: number): ChatRunStart[] {
+    const runs: ChatRunStart[] = [];
+    for (let seq = this.last; seq >= this.#first && runs.length < max; seq--) {
+      const entry = this.get(seq)!;
+      if (seq === this.#first || this.get(seq - 1)!.term !== entry.term) {
+        runs.push({ seq, term: entry.term, mark: entryMark(entry) });
+      }
+    }
+    return runs.reverse();
+  }
+
+  /**
+   * The highest sequence number up to which this log and another agree, given the other's run
+   * starts (oldest first) and last sequence number; undefined when none of its listed runs is
+   * found here (the logs forked below what both windows show). A run matches when this log holds
+   * its start entry (by fingerprint), or, when the start lies below this window, holds the run's
+   * term at the window's first entry; the agreement then extends while this log keeps the term.
+   * An empty other log agrees up to its last (there is nothing of it to merge), a log that never
+   * held an entry agrees with every log up to 0.
+   */
+  forkPoint(runs: readonly ChatRunStart[], otherLast: number): number | undefined {
+    if (runs.length === 0) return otherLast;
+    if (this.last === 0) return 0;
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const { seq, term, mark } = runs[i];
+      const end = i + 1 < runs.length ? runs[i + 1].seq - 1 : otherLast;
+      const probe = Math.max(seq, this.#first);
+      if (probe > end || probe > this.last) continue;
+      const held = this.get(probe)!;
+      if (held.term !== term || (probe === seq && entryMark(held) !== mark)) continue;
+      let agreed = probe;
+      while (agreed < Math.min(end, this.last) && this.get(agreed + 1)!.term === term) agreed++;
+      return agreed;
+    }
+    return undefined;
   }
 
   /** Every kept entry from `from` to `to`, in order. */

@@ -22,8 +22,9 @@ import { packByBytes } from "./size.ts";
 /**
  * Something a chat server did that the runtime may log or show: it started gathering as the new
  * leader; it leads (`source`: the server whose log it fetched, `""` when its own was the best);
- * its log was replaced by state transfer; a client joined or left; an append replaced committed
- * entries (never, unless logs diverged).
+ * its log was replaced by state transfer; a client joined or left; it merged another server's
+ * diverged log after a partition (`fork` -1: below both windows); its own log adopted a merged
+ * one from `fork` on, replacing `entries` committed entries.
  */
 export type ChatNotice =
   | { type: "gathering"; term: number }
@@ -31,7 +32,8 @@ export type ChatNotice =
   | { type: "log-reset"; first: number }
   | { type: "client-joined"; user: string; client: string; resumed: boolean }
   | { type: "client-left"; user: string; client: string; reason: "quit" | "timeout" }
-  | { type: "conflict"; entries: number };
+  | { type: "merged"; source: string; fork: number; appended: number; unknownFork: boolean }
+  | { type: "adopted"; fork: number; entries: number };
 
 /** One thing the runtime must do for a chat server. */
 export type ChatServerAction =

@@ -3,8 +3,11 @@
  * entries imply — who is present (from `join`/`leave` entries) and the last line sequenced per
  * client (duplicate suppression that outlives the log window).
  *
- * Committed entries are applied exactly once, in order, when the commit point passes them. The
- * commit point never goes back. This module decides nothing about leaders or clients.
+ * Committed entries are applied once, in order, when the commit point passes them. The commit
+ * point goes back only when the leader's merged log replaces committed entries after a partition
+ * healed (the entries replaced are in the merged log elsewhere): it then returns to the fork
+ * point, which the replica remembers until the sessions take it (their clients must re-anchor
+ * there). This module decides nothing about leaders or clients.
  *
  * @module
  */
@@ -25,6 +28,7 @@ export class ChatReplica {
   readonly #logLimit: number;
   #commit = 0;
   #conflicts = 0;
+  #fork: number | undefined;
   #complete = true;
   #sendersComplete = true;
 
@@ -57,9 +61,16 @@ export class ChatReplica {
     this.#sendersComplete = true;
   }
 
-  /** Committed entries that an append replaced (0 unless logs diverged: issue 5). */
+  /** Committed entries that a merged log replaced (0 unless a partition healed). */
   get conflicts(): number {
     return this.#conflicts;
+  }
+
+  /** The lowest fork point since the last call, if a merged log replaced committed entries. */
+  takeFork(): number | undefined {
+    const fork = this.#fork;
+    this.#fork = undefined;
+    return fork;
   }
 
   /** Moves the commit point up to `seq` (never past the log, never back) and applies entries. */
@@ -69,14 +80,21 @@ export class ChatReplica {
     this.#commit = Math.max(this.#commit, to);
   }
 
-  /** Stores entries after `prev` (see {@linkcode ChatLog.store}); counts replaced commits. */
+  /**
+   * Stores entries after `prev` (see {@linkcode ChatLog.store}). When committed entries are
+   * replaced (a merged log), counts them and moves the commit point back to the fork.
+   */
   store(
     prev: number,
     prevTerm: number,
     entries: readonly ChatEntry[],
   ): ReturnType<ChatLog["store"]> {
     const result = this.log.store(prev, prevTerm, entries, this.#commit);
-    if (result.ok) this.#conflicts += result.conflicts;
+    if (result.ok && result.replacedFrom <= this.#commit) {
+      this.#conflicts += result.conflicts;
+      this.#commit = result.replacedFrom - 1;
+      this.#fork = Math.min(this.#fork ?? Infinity, this.#commit);
+    }
     return result;
   }
 

@@ -106,6 +106,18 @@ export class Replicator {
     }
   }
 
+  /**
+   * Starts sending to `id` after `seq`, the highest entry its log is known to share with the
+   * leader's (its fork point after a merge): a diverged log is then replaced from there, not
+   * probed back by terms, which two sides of a partition may share.
+   */
+  startAt(id: string, seq: number): void {
+    const p = this.#peers.get(id);
+    if (!p) return;
+    p.resume = Math.min(seq, this.#o.log.last);
+    p.next = p.resume + 1;
+  }
+
   /** The highest entry every follower (and the leader, which holds `last`) has stored. */
   commitPoint(): number {
     let point = this.#o.log.last;

@@ -12,6 +12,11 @@
  * appends only from the leader their own server core names, and never from a term older than
  * one they promised. Every server delivers committed entries to its clients (`sessions.ts`).
  *
+ * Partitions: Bully has no quorum, so each side of a split LAN elects its own leader and keeps
+ * chatting. After the heal the one leader merges the sides' logs (`leader.ts`); a server whose
+ * log diverged adopts the merged log from the fork point and makes its clients re-anchor there
+ * (`sessions.ts`). The view's `split` is passed on to the clients (`chat-split`).
+ *
  * @module
  */
 
@@ -26,6 +31,7 @@ import {
   type Envelope,
   MAX_CHAT_ENTRIES,
   MAX_CHAT_ITEMS,
+  MAX_CHAT_RUNS,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
@@ -74,8 +80,10 @@ export interface ChatServerStatus {
   clients: number;
   /** Lines the sequencer buffers (leader only). */
   buffered: number;
-  /** Committed entries replaced by a leader's (0 unless logs diverged). */
+  /** Committed entries replaced by a merged log after a partition healed (their lines moved). */
   conflicts: number;
+  /** Client lines refused (and retried later) because the client posted above its rate. */
+  throttled: number;
 }
 
 /** The chat state machine of one dsys server. */
@@ -146,6 +154,7 @@ export class ChatServerCore {
       clients: this.#sessions.size,
       buffered: leadership?.buffered ?? 0,
       conflicts: this.#replica.conflicts,
+      throttled: this.#sessions.throttled,
     };
   }
 
@@ -177,6 +186,7 @@ export class ChatServerCore {
       peers.set(m.id, { id: m.id, addr: m.addr, incarnation: m.incarnation });
     }
     this.#peers = peers;
+    this.#sessions.setSplit(view.split);
     if (view.leader !== this.#leaderId || view.term !== this.#leaderTerm) {
       this.#leaderId = view.leader;
       this.#leaderTerm = view.term;
@@ -185,7 +195,7 @@ export class ChatServerCore {
       this.#leadership = null;
       if (view.leader === self) this.#lead(Math.max(view.term, this.#promised + 1));
     }
-    this.#leadership?.setPeers(peers);
+    if (this.#leadership?.setPeers(peers)) this.#lead(this.#promised + 1);
   }
 
   #lead(term: number): void {
@@ -345,6 +355,7 @@ export class ChatServerCore {
       lastTerm: log.lastTerm,
       commit,
       complete: this.#replica.sendersComplete,
+      runs: log.runs(MAX_CHAT_RUNS),
     });
   }
 
@@ -407,12 +418,18 @@ export class ChatServerCore {
       }
     }
     this.#leadership?.flush(now);
+    const fork = this.#replica.takeFork();
+    if (fork !== undefined) {
+      this.#out.notify({
+        type: "adopted",
+        fork,
+        entries: this.#replica.conflicts - this.#conflicts,
+      });
+      this.#conflicts = this.#replica.conflicts;
+      this.#sessions.rewound(fork);
+    }
     this.#sessions.flush(this.#isSynced(), now);
     this.#replica.trim();
-    if (this.#replica.conflicts > this.#conflicts) {
-      this.#out.notify({ type: "conflict", entries: this.#replica.conflicts - this.#conflicts });
-      this.#conflicts = this.#replica.conflicts;
-    }
   }
 }
 

@@ -6,13 +6,23 @@
  * clients that quit or fall silent.
  *
  * A client is welcomed only once its name is granted and this server's log matches the leader's,
- * so that the history it starts with is current. This module sends to clients itself and returns
+ * so that the history it starts with is current.
+ *
+ * Re-anchoring after a partition: a client that resumes sends the term runs of what it delivered;
+ * when they show that its history forked from this server's log, the welcome starts it at the
+ * fork point (the client skips the lines it delivered already, by id). When this server's own
+ * log adopts a merged one ({@linkcode Sessions.rewound}), every client it delivered entries to
+ * beyond the fork is forgotten without releasing its name: its next datagram is answered
+ * `unknown-client`, it joins again and is re-anchored so. Deliveries and acks carry the
+ * attachment number, so none of the old numbering is taken for the new. The cluster's split state
+ * goes to every joined client on change, and again whenever its ack shows it missed that. This module sends to clients itself and returns
  * what must go to the leader (forwarded lines, claims); the core routes those.
  *
  * @module
  */
 
 import type { Address } from "../transport/types.ts";
+import type { SplitView } from "../membership/events.ts";
 import {
   type ChatAckBody,
   type ChatClaim,
@@ -22,11 +32,14 @@ import {
   type ChatNakBody,
   type ChatPostBody,
   type ChatRefusal,
+  type ChatRunStart,
   type ChatSenderRecord,
+  type ChatSplitBody,
   MAX_CHAT_ENTRIES,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
+import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName } from "./keys.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
@@ -56,6 +69,7 @@ interface Session {
   gen: number;
   phase: SessionPhase;
   resume: number;
+  runs: ChatRunStart[];
   history: number;
   start: number;
   next: number;
@@ -65,6 +79,7 @@ interface Session {
   claimedAt: number;
   confirmed: boolean;
   slowAt: number;
+  rate: TokenBucket;
   keepalive: boolean;
   inflight: number[];
   committed: number;
@@ -87,10 +102,17 @@ export class Sessions {
   readonly #releases = new Map<string, ChatClaim>();
   #leaseAt = -Infinity;
   #releaseAt = -Infinity;
+  #split: ChatSplitBody = { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
+  #throttled = 0;
 
   /** Creates an empty set of sessions. */
   constructor(options: SessionsOptions) {
     this.#o = options;
+  }
+
+  /** Lines refused so far because their client posted faster than `postRatePerSecond`. */
+  get throttled(): number {
+    return this.#throttled;
   }
 
   /** How many clients are attached (joined or joining). */
@@ -148,6 +170,7 @@ export class Sessions {
       gen: body.gen,
       phase: "claiming",
       resume: body.resume,
+      runs: body.runs,
       history: Math.min(body.history, config.logLimit),
       start: 0,
       next: 0,
@@ -157,18 +180,30 @@ export class Sessions {
       claimedAt: -Infinity,
       confirmed: false,
       slowAt: -Infinity,
+      rate: known?.rate ??
+        new TokenBucket({ ratePerSecond: config.postRatePerSecond, burst: config.postBurst }, now),
       keepalive: false,
       inflight: [],
       committed: 0,
     });
   }
 
-  /** Handles lines from a client; returns them as items to forward to the leader. */
+  /**
+   * Handles lines from a client; returns them as items to forward to the leader. Lines beyond the
+   * client's rate (`postRatePerSecond`, `postBurst`) are not forwarded: the client is told to
+   * slow down and retries them, so none is lost.
+   */
   onPost(sender: Sender, body: ChatPostBody, now: number): ChatForwardItem[] {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined") return [];
     const max = this.#o.config.maxTextChars;
-    return body.items.filter((item) => item.text.length <= max).map((item) => ({
+    const items = body.items.filter((item) => item.text.length <= max);
+    const admitted = session.rate.take(items.length, now);
+    if (admitted < items.length) {
+      this.#throttled += items.length - admitted;
+      this.onBusy([session.key], now);
+    }
+    return items.slice(0, admitted).map((item) => ({
       client: session.key,
       user: session.user,
       acked: body.acked,
@@ -181,7 +216,8 @@ export class Sessions {
   /** Handles a client's cumulative ack (and heartbeat). */
   onAck(sender: Sender, body: ChatAckBody, now: number): void {
     const session = this.#session(sender, now);
-    if (!session || session.phase !== "joined") return;
+    if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
+    if (body.split !== this.#split.split) this.#o.out.send(session.addr, this.#split);
     const next = Math.min(body.next, this.#o.replica.commit + 1);
     if (next > session.next) {
       session.next = next;
@@ -261,6 +297,34 @@ export class Sessions {
       if (!session || session.phase !== "joined") continue;
       session.committed = Math.max(session.committed, cseq);
       this.#keepalive(session);
+    }
+  }
+
+  /** Follows the view's split state; tells every joined client when it changed. */
+  setSplit(split: SplitView | undefined): void {
+    const body: ChatSplitBody = split
+      ? { kind: "chat-split", split: true, ...split }
+      : { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
+    const old = this.#split;
+    if (
+      body.split === old.split && body.servers === old.servers && body.of === old.of &&
+      body.majority === old.majority
+    ) return;
+    this.#split = body;
+    for (const session of this.#sessions.values()) {
+      if (session.phase === "joined") this.#o.out.send(session.addr, body);
+    }
+  }
+
+  /**
+   * This server's log adopted a merged one after `fork`: forgets (without releasing the name)
+   * every client it sent entries beyond the fork, so that it joins again and re-anchors.
+   */
+  rewound(fork: number): void {
+    for (const session of [...this.#sessions.values()]) {
+      if (session.phase !== "joined" || session.pushed <= fork) continue;
+      this.#sessions.delete(session.key);
+      this.#refuse(session.addr, "unknown-client");
     }
   }
 
@@ -357,9 +421,8 @@ export class Sessions {
   }
 
   #welcome(session: Session, now: number): void {
-    const { log } = this.#o.replica;
     const start = session.resume > 0
-      ? Math.max(session.resume, log.first)
+      ? this.#resumeStart(session)
       : this.#historyStart(session.history);
     session.phase = "joined";
     session.start = start;
@@ -373,6 +436,22 @@ export class Sessions {
       resumed: session.resume > 0,
     });
     this.#sendWelcome(session);
+    if (this.#split.split) this.#o.out.send(session.addr, this.#split);
+  }
+
+  /**
+   * Where a resuming client's stream starts: where it stopped, or the fork point of its history
+   * with this log (it re-anchors), or this log's first entry when its history overlaps the window
+   * but forked below it, or when it stopped before the window (it missed entries).
+   */
+  #resumeStart(session: Session): number {
+    const { log } = this.#o.replica;
+    const stopped = session.resume - 1;
+    const fork = log.forkPoint(session.runs, stopped);
+    if (fork === undefined) {
+      return stopped >= log.first ? log.first : Math.max(stopped + 1, log.first);
+    }
+    return Math.max(Math.min(fork, stopped) + 1, log.first);
   }
 
   /** Where a new client's stream starts: `history` chat lines back (presence entries between). */
@@ -432,6 +511,7 @@ export class Sessions {
       kind: "chat-deliver",
       commit: replica.commit,
       acked: this.#acked(session),
+      gen: session.gen,
       entries: [],
     });
   }
@@ -448,6 +528,7 @@ export class Sessions {
         kind: "chat-deliver",
         commit: replica.commit,
         acked: this.#acked(session),
+        gen: session.gen,
         entries,
       });
       seq += entries.length;

@@ -304,8 +304,24 @@ export class ChatClient implements ChatSession {
             : "not connected: not sent",
         });
         break;
+      case "split": {
+        const side = notice.majority ? "majority" : "minority";
+        this.#emit({
+          type: "system",
+          kind: "split",
+          text: `cluster split: you are on the ${side} side with ${notice.servers} of ` +
+            `${notice.of} servers`,
+          details: { servers: notice.servers, of: notice.of, majority: notice.majority },
+        });
+        break;
+      }
+      case "healed":
+        this.#emit({ type: "system", kind: "healed", text: "the cluster is whole again" });
+        break;
       case "server-lost":
       case "acknowledged":
+      case "rewound":
+      case "skipped":
         break;
     }
   }

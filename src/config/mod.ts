@@ -34,14 +34,26 @@ export interface NetworkConfig {
 
 /** Authentication and replay protection settings. */
 export interface SecurityConfig {
-  /** Keyring: send with the first secret, accept any. Empty means a key derived from the cluster name. */
+  /**
+   * Keyring: send with the first secret, accept any; each secret's key encrypts (AES-256-GCM).
+   * Empty means a key derived from the cluster name, which only signs (no privacy).
+   */
   secrets: string[];
   /** How far a datagram's timestamp may be from the receiver's clock (ms). */
   maxClockSkewMs: number;
   /** How many recent sequence numbers per sender the replay window remembers. */
   replayWindow: number;
-  /** How many senders the replay guard tracks before it forgets the least recent. */
+  /**
+   * How many senders the replay guard tracks before it forgets the least recent; also how many
+   * addresses an endpoint remembers the id of, to bind unicast datagrams to their receiver.
+   */
   replaySenders: number;
+  /** Datagrams per second one authenticated sender may sustain before it is ignored (flood). */
+  senderRatePerSecond: number;
+  /** Datagrams one authenticated sender may send at once before it is ignored (flood). */
+  senderBurst: number;
+  /** How long a misbehaving member (flood, invalid, contradictory) is ignored (ms). */
+  coolOffMs: number;
 }
 
 /** Failure detection, discovery and election timing. */
@@ -62,12 +74,20 @@ export interface TimingConfig {
   discoveryWindowMs: number;
   /** How many discovery probes a starting process sends, with exponential backoff. */
   discoveryAttempts: number;
-  /** How long a dead or departed member is remembered before it is forgotten (ms). */
+  /** How long a departed member (or a dead client) is remembered before it is forgotten (ms). */
   forgetAfterMs: number;
   /** How long an election waits for an ANSWER from a higher-ordered server (ms). */
   electionAnswerTimeoutMs: number;
   /** How long a server that got an ANSWER waits for the COORDINATOR (ms). */
   electionCoordinatorTimeoutMs: number;
+  /** How long a server declared dead (not left) is remembered and merge-probed (ms). */
+  forgetDeadAfterMs: number;
+  /** Most dead servers remembered at once; the longest-dead is forgotten first. */
+  maxDeadServers: number;
+  /** How often a server unicasts its heartbeat to the last address of every dead server (ms). */
+  mergeProbeIntervalMs: number;
+  /** Quiet time after the latest death before a split is announced (ms). */
+  splitSettleMs: number;
 }
 
 /** What a server prints for the people running it. */
@@ -114,8 +134,17 @@ export interface ChatConfig {
   receiveWindow: number;
   /** Entries a gathering leader asks for per fetch. */
   fetchWindow: number;
-  /** Clients one server accepts. */
+  /**
+   * Delivered entries a client remembers (position, term, id) to re-anchor on a merged log after
+   * a partition without delivering a line twice.
+   */
+  mergeMemory: number;
+  /** Clients one server accepts; a join beyond is refused as `full`. */
   maxClients: number;
+  /** Lines per second one client may post to its server; beyond, the server says slow down. */
+  postRatePerSecond: number;
+  /** Lines one client may post at once before the rate applies. */
+  postBurst: number;
   /** User names the leader tracks in the whole cluster. */
   maxUsers: number;
   /** Clients whose last sequence number every server remembers (duplicate suppression). */
@@ -170,8 +199,16 @@ export function defaultChatConfig(): ChatConfig {
     receiveWindow: 1024,
     // One round trip fetches a useful slice of a 10 000-entry log.
     fetchWindow: 512,
+    // As many as a server's log keeps: a fork older than that is below every window anyway.
+    mergeMemory: 10_000,
     // The issue's 100 clients, with room.
     maxClients: 256,
+    // A fifth of what a 3-server cluster of this machine sequences (~5 000 lines/s): no client
+    // can starve the others, and no person or script pasting text comes near it.
+    postRatePerSecond: 1000,
+    // A pasted file of 2 000 lines goes through at once; so does each client of the chat
+    // benchmark (10 × 2 000 lines as fast as possible).
+    postBurst: 2000,
     // Several servers' worth of clients.
     maxUsers: 1024,
     // Every client of a busy cluster, with room for departed ones whose lines are still retried.
@@ -239,6 +276,14 @@ export function defaultLanConfig(): Config {
       replayWindow: 1024,
       // Bounds memory under forged-sender floods; far above any real cluster.
       replaySenders: 4096,
+      // An honest peer's windows keep it to ~1 000 datagrams/s towards one receiver in the chat
+      // benchmark (~5 000 msg/s); ten times that is abuse, not load.
+      senderRatePerSecond: 10_000,
+      // A full second of that rate: a retransmission burst after a stall never reaches it.
+      senderBurst: 10_000,
+      // Longer than failure detection (~0.7 s), so an ignored server drops out of the view, and
+      // short enough that a repaired member rejoins without a restart; one log line per period.
+      coolOffMs: 10_000,
     },
     timing: {
       // Ten a second: cheap on a LAN and gives the detector a fine grain.
@@ -263,6 +308,14 @@ export function defaultLanConfig(): Config {
       electionAnswerTimeoutMs: 150,
       // The winner announces right after its own answer window; allow two of them.
       electionCoordinatorTimeoutMs: 400,
+      // A partition can last minutes; a record is a few hundred bytes, so keep it for the merge.
+      forgetDeadAfterMs: 600_000,
+      // Bounds memory and merge-probe traffic (one datagram per dead server per probe) under churn.
+      maxDeadServers: 64,
+      // Twice a second: a healed partition merges in well under a second even without multicast.
+      mergeProbeIntervalMs: 500,
+      // Deaths of one partition come within a heartbeat or two: announce one split, not a series.
+      splitSettleMs: 300,
     },
     output: {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.
@@ -360,6 +413,12 @@ export function validateConfig(config: Config): void {
       if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1)) {
         throw new ConfigError(`${section}.${name} ${value}: out of range`);
       }
+    }
+  }
+  for (const name of ["senderRatePerSecond", "senderBurst", "coolOffMs"] as const) {
+    const value = config.security[name];
+    if (!Number.isFinite(value) || value < 1) {
+      throw new ConfigError(`security.${name} ${value}: out of range`);
     }
   }
 }

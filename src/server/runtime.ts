@@ -11,6 +11,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { writeSync } from "node:fs";
+import { type GuardStats, MemberGuard } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
@@ -23,6 +24,7 @@ import {
   type CoreStats,
   type MemberView,
   ServerCore,
+  type SplitView,
   type ViewSnapshot,
 } from "./core.ts";
 import { formatViewTable, summarizeView } from "./status.ts";
@@ -57,6 +59,8 @@ export interface ServerStats extends EndpointStats {
   protocol: CoreStats;
   /** Chat log and sequencer state. */
   chat: ChatServerStatus;
+  /** Misbehaving members: cool-offs started by reason, datagrams ignored, senders ignored now. */
+  guard: GuardStats;
 }
 
 /** A JSON-able snapshot of a server: what `serve --http` shows as `/status` and `/metrics`. */
@@ -90,6 +94,8 @@ export interface ServerStatusReport {
   leader: string | null;
   /** The leader's term. */
   term: number;
+  /** Set while this server sees the cluster split (see `SplitView`). */
+  split?: SplitView;
   /** Every member of the view, this server first. */
   members: MemberView[];
   /** Counters since the server started. */
@@ -113,9 +119,11 @@ export class Server {
   #membershipView = -1;
   #membershipLeader: string | null = null;
   #membershipTerm = -1;
+  #membershipSplit = "";
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
   readonly #heard = new Set<string>();
+  readonly #guard: MemberGuard;
   #leaderChanges = 0;
   #timer?: ReturnType<typeof setInterval>;
   #statusTimer?: ReturnType<typeof setInterval>;
@@ -131,6 +139,13 @@ export class Server {
       version: VERSION,
     });
     this.#chat = new ChatServerCore({ self: endpoint.self, config: options.config.chat });
+    const { security } = options.config;
+    this.#guard = new MemberGuard({
+      ratePerSecond: security.senderRatePerSecond,
+      burst: security.senderBurst,
+      coolOffMs: security.coolOffMs,
+      maxSenders: security.replaySenders,
+    });
   }
 
   /** Opens the sockets, starts discovery and the protocol's clock. */
@@ -173,6 +188,7 @@ export class Server {
       ...this.#endpoint.stats(),
       protocol: this.#core.stats(),
       chat: this.#chat.status(),
+      guard: this.#guard.stats(performance.now()),
     };
   }
 
@@ -197,6 +213,7 @@ export class Server {
       view: view.view,
       leader: view.leader,
       term: view.term,
+      ...(view.split ? { split: view.split } : {}),
       members: view.members,
       counters: { ...this.stats(), leaderChanges: this.#leaderChanges },
     };
@@ -227,6 +244,7 @@ export class Server {
       view: view.view,
       leader: view.leader,
       term: view.term,
+      split: view.split,
       members: view.members,
     });
     if (this.#options.statusTable) writeSync(2, formatViewTable(view));
@@ -243,16 +261,18 @@ export class Server {
     this.#tellChatMembership();
   }
 
-  /** Feeds the chat core the group view whenever the view or the leader changed. */
+  /** Feeds the chat core the group view whenever the view, the leader or the split changed. */
   #tellChatMembership(): void {
     const view = this.#core.view();
     if (
       view.view === this.#membershipView && view.leader === this.#membershipLeader &&
-      view.term === this.#membershipTerm
+      view.term === this.#membershipTerm &&
+      JSON.stringify(view.split ?? null) === this.#membershipSplit
     ) return;
     this.#membershipView = view.view;
     this.#membershipLeader = view.leader;
     this.#membershipTerm = view.term;
+    this.#membershipSplit = JSON.stringify(view.split ?? null);
     this.#stepChat({ type: "membership", view, now: performance.now() });
   }
 
@@ -283,6 +303,7 @@ export class Server {
   }
 
   #onEnvelope(envelope: Envelope, viaGroup: boolean): void {
+    if (!this.#admit(envelope)) return;
     const { sender, body } = envelope;
     this.#noteSender(envelope);
     if (body.kind.startsWith("chat-")) {
@@ -312,8 +333,27 @@ export class Server {
     }, sender.addr);
   }
 
+  /** Asks the guard whether an authenticated datagram may reach the cores; logs new offenders. */
+  #admit(envelope: Envelope): boolean {
+    const { admit, offence } = this.#guard.judge(envelope, performance.now());
+    if (offence) {
+      log.warn("ignoring {role} {id} at {address} for {seconds} s: {reason} ({detail})", {
+        event: "misbehaviour",
+        id: offence.id,
+        role: envelope.sender.role,
+        address: formatAddress(envelope.sender.addr),
+        reason: offence.reason,
+        detail: offence.detail,
+        seconds: this.#options.config.security.coolOffMs / 1000,
+      });
+    }
+    return admit;
+  }
+
   #noteSender({ sender }: Envelope): void {
     if (sender.role !== "server" || this.#heard.has(sender.id)) return;
+    // Bounded like the replay guard's senders: an insider inventing ids cannot grow it forever.
+    if (this.#heard.size >= this.#options.config.security.replaySenders) return;
     this.#heard.add(sender.id);
     log.info("heard server {id} at {address}", {
       event: "peer-heard",
@@ -340,8 +380,9 @@ export class Server {
     );
     if (this.#endpoint.usesClusterKey) {
       log.warn(
-        "no --secret given: traffic is authenticated only with a key derived from the cluster " +
-          "name; anyone on the LAN can join",
+        "no --secret given: traffic is not encrypted (anyone on the LAN can read the chat) and " +
+          "is authenticated only with a key derived from the cluster name (anyone on the LAN " +
+          "can join); give every process --secret or --secret-file",
         { event: "insecure" },
       );
     }
@@ -389,9 +430,19 @@ function logChatNotice(notice: ChatNotice): void {
         first: notice.first,
       });
       break;
-    case "conflict":
-      log.warn("{entries} committed chat entries replaced by the leader's", {
-        event: "chat-conflict",
+    case "merged":
+      log.warn("merged {appended} chat lines of {source} after the fork at seq {fork}", {
+        event: "chat-merged",
+        source: notice.source,
+        fork: notice.fork,
+        appended: notice.appended,
+        unknownFork: notice.unknownFork,
+      });
+      break;
+    case "adopted":
+      log.warn("chat log adopted the merged log after seq {fork} ({entries} committed moved)", {
+        event: "chat-adopted",
+        fork: notice.fork,
         entries: notice.entries,
       });
       break;
@@ -436,6 +487,21 @@ function logClusterEvent(event: ClusterEvent): void {
         event: event.type,
         term: event.term,
         what: event.type.replace("-", " "),
+      });
+      break;
+    case "split":
+      log.warn("cluster split: this side reaches {servers} of {of} servers ({side})", {
+        event: event.type,
+        ...event.split,
+        side: event.split.majority ? "majority" : "minority",
+      });
+      break;
+    case "healed":
+      log.info("cluster whole again: {servers} servers{gaveUp}", {
+        event: event.type,
+        servers: event.servers,
+        forgotten: event.forgotten,
+        gaveUp: event.forgotten > 0 ? ` (${event.forgotten} lost ones forgotten)` : "",
       });
       break;
   }

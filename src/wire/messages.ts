@@ -198,6 +198,9 @@ export const MAX_CHAT_ENTRIES = 256;
 /** Most items (posts, forwards, claims, clients) one chat datagram lists. */
 export const MAX_CHAT_ITEMS = 64;
 
+/** Most term runs a log summary lists (`ChatRunStart`): enough for dozens of failovers. */
+export const MAX_CHAT_RUNS = 32;
+
 /** What a log entry is: a chat line, or a user joining or leaving the cluster. */
 export type ChatEntryKind = "text" | "join" | "leave";
 
@@ -224,6 +227,20 @@ export interface ChatEntry {
   ts: number;
 }
 
+/**
+ * The first entry of a run of one chat term in a log (or the first entry kept, when the run
+ * started before the log's window), with the fingerprint of that entry (`entryMark`): two logs
+ * that hold the same run start hold the same entries up to it (the merge after a partition).
+ */
+export interface ChatRunStart {
+  /** Sequence number of the entry. */
+  seq: number;
+  /** Its chat term. */
+  term: number;
+  /** Fingerprint of the entry (kind, client, line number, time). */
+  mark: number;
+}
+
 /** A client asks its server to attach it under a user name (retried until answered). */
 export interface ChatJoinBody {
   /** Message kind. */
@@ -236,6 +253,8 @@ export interface ChatJoinBody {
   resume: number;
   /** How many past messages a new client wants first. */
   history: number;
+  /** Term runs of what it delivered (oldest first): the server finds where its log forked. */
+  runs: ChatRunStart[];
 }
 
 /** A server accepts a client: its stream starts at `start`. */
@@ -299,6 +318,8 @@ export interface ChatDeliverBody {
   commit: number;
   /** Highest line number of the receiving client known committed (acknowledges lines up to it). */
   acked: number;
+  /** The client's attachment number (deliveries to an older attachment are stale). */
+  gen: number;
   /** Committed entries, in order. */
   entries: ChatEntry[];
 }
@@ -309,6 +330,24 @@ export interface ChatAckBody {
   kind: "chat-ack";
   /** First sequence number the client lacks. */
   next: number;
+  /** The attachment number the client is joined under (acks of an older one are stale). */
+  gen: number;
+  /** True while the client shows the cluster as split (its server repeats the state if not). */
+  split: boolean;
+}
+
+/** A server tells its clients that the cluster is split, or whole again. */
+export interface ChatSplitBody {
+  /** Message kind. */
+  kind: "chat-split";
+  /** True while the server believes the cluster is split. */
+  split: boolean;
+  /** Servers on this server's side (itself included); 0 when whole. */
+  servers: number;
+  /** Servers of the last full view; 0 when whole. */
+  of: number;
+  /** True when this side holds more than half of them. */
+  majority: boolean;
 }
 
 /** A client asks for entries it missed. */
@@ -435,6 +474,8 @@ export interface ChatGatherReplyBody {
   commit: number;
   /** True when it knows the last line of every client it remembers (no state transfer pending). */
   complete: boolean;
+  /** Starts of the last term runs of its log, oldest first (where the logs forked). */
+  runs: ChatRunStart[];
 }
 
 /** A gathering leader asks a server with a better log for its entries. */
@@ -592,7 +633,8 @@ export type Body =
   | ChatClaimReplyBody
   | ChatCommittedBody
   | ChatSendersFetchBody
-  | ChatSendersBody;
+  | ChatSendersBody
+  | ChatSplitBody;
 
 /** A body's kind. */
 export type Kind = Body["kind"];
@@ -670,7 +712,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-join": {
     code: 30,
-    validate: (f) => isUser(f.user) && isCount(f.gen) && isCount(f.resume) && isCount(f.history),
+    validate: (f) =>
+      isUser(f.user) && isCount(f.gen) && isCount(f.resume) && isCount(f.history) &&
+      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
   },
   "chat-welcome": {
     code: 31,
@@ -687,12 +731,12 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   "chat-deliver": {
     code: 34,
     validate: (f) =>
-      isCount(f.commit) && isCount(f.acked) &&
+      isCount(f.commit) && isCount(f.acked) && isCount(f.gen) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
   },
   "chat-ack": {
     code: 35,
-    validate: (f) => isCount(f.next),
+    validate: (f) => isCount(f.next) && isCount(f.gen) && typeof f.split === "boolean",
   },
   "chat-nak": {
     code: 36,
@@ -738,7 +782,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 45,
     validate: (f) =>
       isCount(f.term) && typeof f.ok === "boolean" && isSeq(f.first) && isCount(f.last) &&
-      isCount(f.lastTerm) && isCount(f.commit) && typeof f.complete === "boolean",
+      isCount(f.lastTerm) && isCount(f.commit) && typeof f.complete === "boolean" &&
+      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
   },
   "chat-fetch": {
     code: 46,
@@ -771,6 +816,12 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     validate: (f) =>
       isCount(f.term) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
+  },
+  "chat-split": {
+    code: 53,
+    validate: (f) =>
+      typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
+      typeof f.majority === "boolean",
   },
 };
 
@@ -829,6 +880,10 @@ function isChatEntry(item: unknown): item is ChatEntry {
     isCount(item.ts);
 }
 
+function isRunStart(item: unknown): item is ChatRunStart {
+  return isRecord(item) && isSeq(item.seq) && isCount(item.term) && isCount(item.mark);
+}
+
 function isSenderRecord(item: unknown): item is ChatSenderRecord {
   return isRecord(item) && isClientKey(item.client) && isSeq(item.cseq);
 }
@@ -851,11 +906,26 @@ function isMemberEntry(item: unknown): item is MemberEntry {
 }
 
 function isId(value: unknown): value is string {
-  return isText(value, 128) && value.length > 0;
+  return isText(value, 128) && isTerminalSafe(value);
 }
 
 function isHost(value: unknown): value is string {
-  return isText(value, 255) && value.length > 0;
+  return isText(value, 255) && isTerminalSafe(value);
+}
+
+/**
+ * Spaces, control characters (C0, DEL, C1) and the invisible, line and bidi controls that could
+ * rearrange what an operator's terminal or log shows.
+ */
+// deno-lint-ignore no-control-regex -- control characters are exactly what it must find
+const UNSAFE_NAME_CHARS = /[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/;
+
+/**
+ * True for a non-empty string without spaces or control characters: what node ids and reply hosts
+ * must be, since servers print them in logs and status tables as they are.
+ */
+export function isTerminalSafe(value: string): boolean {
+  return value.length > 0 && !UNSAFE_NAME_CHARS.test(value);
 }
 
 function isPort(value: unknown): value is number {

@@ -1,14 +1,16 @@
 /**
  * What must hold in every simulated chat run. After every client step: each client delivers
  * consecutive sequence numbers (no gap, unless the server said the entries are gone and the run
- * allows that: small logs), every sequence number holds the same entry at every client
- * (identical order), no message id is delivered twice or at two positions, and each sender's
- * lines keep its order. At
- * the end ({@linkcode ChatChecker.finalProblem}): every acknowledged line is delivered to every
- * client that is up (from where its stream started), every line typed by a client that is up is
- * acknowledged, every client has caught up with the leader, the leader lists exactly the users
- * of the clients that are up, and every server's committed log agrees with what the clients
- * delivered.
+ * allows that: small logs), no client delivers a message id twice (not even across a re-anchor
+ * after a partition), and each sender's lines keep its order. Until the first re-anchor (a merged
+ * log after a partition numbers the two sides' lines anew), every sequence number holds the same
+ * entry at every client and no id is delivered at two positions. At the end
+ * ({@linkcode ChatChecker.finalProblem}): every server that is up holds the same committed log
+ * as the leader (where both keep it), every client's deliveries since its last re-anchor sit at
+ * their positions of that log, every acknowledged line — on either side of a partition — is
+ * delivered to every client that is up (from where its stream started), every line typed by a
+ * client that is up is acknowledged, every client has caught up with the leader, and the leader
+ * lists exactly the users of the clients that are up.
  *
  * @module
  */
@@ -25,6 +27,7 @@ const TRACE_LINES = 60;
 interface Stream {
   first?: number;
   last?: number;
+  positions: Map<number, string>;
   ids: Set<string>;
   lastCseq: Map<string, number>;
   skipped: [number, number][];
@@ -38,12 +41,15 @@ export class ChatChecker implements ChatObserver {
   readonly #seqOf = new Map<string, number>();
   readonly #streams = new Map<string, Stream>();
   readonly #trace: string[] = [];
+  #renumbered = false;
   /** Ids of acknowledged lines. */
   readonly acked = new Set<string>();
   /** Ranges a client skipped because the log no longer held them. */
   missed = 0;
   /** Entries delivered, over all clients. */
   delivered = 0;
+  /** Lines the leaders appended from other servers' diverged logs. */
+  merged = 0;
   /** How often each server notice and client notice occurred, by type. */
   readonly events: Record<string, number> = {};
 
@@ -57,6 +63,14 @@ export class ChatChecker implements ChatObserver {
   /** The last events seen, one per line. */
   trace(): string {
     return this.#trace.join("\n");
+  }
+
+  /**
+   * A partition began: the sides number their lines independently until the merge, so positions
+   * are compared at the end only (against the final log).
+   */
+  partitioned(): void {
+    this.#renumbered = true;
   }
 
   /** Adds a line to the trace (faults, phases). */
@@ -73,10 +87,8 @@ export class ChatChecker implements ChatObserver {
         if (action.notice.type === "leading" && action.notice.source !== "") {
           this.#count("server leading after a fetch");
         }
+        if (action.notice.type === "merged") this.merged += action.notice.appended;
         this.note(`${server.id}#${server.incarnation} ${JSON.stringify(action.notice)}`);
-        if (action.notice.type === "conflict") {
-          this.#fail(`${server.id} replaced ${action.notice.entries} committed entries`);
-        }
       }
     }
   }
@@ -86,7 +98,7 @@ export class ChatChecker implements ChatObserver {
     const name = `${client.id}#${client.incarnation}`;
     let stream = this.#streams.get(name);
     if (!stream) {
-      stream = { ids: new Set(), lastCseq: new Map(), skipped: [] };
+      stream = { ids: new Set(), lastCseq: new Map(), skipped: [], positions: new Map() };
       this.#streams.set(name, stream);
     }
     for (const action of actions) {
@@ -97,7 +109,7 @@ export class ChatChecker implements ChatObserver {
           if (stream.ids.has(id)) this.#fail(`${name} delivered ${id} twice`);
           stream.ids.add(id);
           const known = this.#seqOf.get(id);
-          if (known !== undefined && known !== seq) {
+          if (!this.#renumbered && known !== undefined && known !== seq) {
             this.#fail(`${id} delivered at ${seq} by ${name}, at ${known} elsewhere`);
           }
           this.#seqOf.set(id, seq);
@@ -117,10 +129,23 @@ export class ChatChecker implements ChatObserver {
           this.#count(`client ${notice.kind}`);
           if (notice.kind === "acknowledged") {
             this.acked.add(notice.id);
-          } else {
+          } else if (notice.kind !== "skipped") {
             this.note(`${name} ${JSON.stringify(notice)}`);
           }
-          if (notice.kind === "missed") {
+          if (notice.kind === "skipped") {
+            if (notice.id !== "" && !stream.ids.has(notice.id)) {
+              this.#fail(`${name} skipped ${notice.id} at ${notice.seq} but never delivered it`);
+            }
+            this.#position(name, stream, notice.seq, notice.id ? `msg ${notice.id}` : "presence");
+            if (notice.id === "") stream.positions.delete(notice.seq);
+          } else if (notice.kind === "rewound") {
+            this.#renumbered = true;
+            stream.last = notice.from - 1;
+            stream.first = Math.min(stream.first ?? notice.from, notice.from);
+            for (const seq of stream.positions.keys()) {
+              if (seq >= notice.from) stream.positions.delete(seq);
+            }
+          } else if (notice.kind === "missed") {
             if (!this.#allowMissed) this.#fail(`${name} missed ${notice.from}..${notice.to}`);
             this.missed++;
             stream.skipped.push([notice.from, notice.to]);
@@ -149,6 +174,12 @@ export class ChatChecker implements ChatObserver {
     if (status.commit !== status.last) {
       return `leader ${leader.id} committed ${status.commit} of ${status.last}`;
     }
+    for (const server of this.#world.servers) {
+      const s = server.chat?.status();
+      if (s && (s.commit !== status.commit || s.last !== status.last)) {
+        return `${server.id} holds ${s.last} (committed ${s.commit}), leader ${status.last}`;
+      }
+    }
     const users = new Set<string>();
     for (const client of this.#world.clients) {
       if (!client.core) continue;
@@ -171,30 +202,46 @@ export class ChatChecker implements ChatObserver {
 
   /** Checks the end state; throws a {@linkcode SimViolation} when it is wrong. */
   finalProblem(): void {
+    const leader = this.#world.agreedLeader();
+    const final = new Map<number, string>();
+    const finalSeq = new Map<string, number>();
+    for (const entry of leader?.chat?.committed() ?? []) {
+      final.set(entry.seq, identity(entry));
+      if (entry.kind === "text") finalSeq.set(messageId(entry.client, entry.cseq), entry.seq);
+    }
+    for (const server of this.#world.servers) {
+      if (!server.chat) continue;
+      for (const entry of server.chat.committed()) {
+        const known = final.get(entry.seq);
+        if (known !== undefined && known !== identity(entry)) {
+          this.#fail(
+            `${server.id} committed "${identity(entry)}" at ${entry.seq}, ` +
+              `leader ${leader?.id} "${known}"`,
+          );
+        }
+      }
+    }
     for (const client of this.#world.clients) {
       if (!client.core) continue;
       const name = `${client.id}#${client.incarnation}`;
       const stream = this.#streams.get(name)!;
+      for (const [seq, what] of stream.positions) {
+        const known = final.get(seq);
+        if (known !== undefined && known !== what) {
+          this.#fail(`${name} delivered "${what}" at ${seq}, the final log holds "${known}"`);
+        }
+      }
       for (const id of this.acked) {
-        const seq = this.#seqOf.get(id);
+        const seq = finalSeq.get(id) ?? (this.#renumbered ? undefined : this.#seqOf.get(id));
         if (seq === undefined) {
-          if (!this.#allowMissed) this.#fail(`acknowledged ${id} was never delivered anywhere`);
+          if (!this.#allowMissed && !stream.ids.has(id)) {
+            this.#fail(`acknowledged ${id} is not in the final log nor delivered by ${name}`);
+          }
           continue;
         }
         if (stream.first === undefined || seq < stream.first || stream.ids.has(id)) continue;
         if (!stream.skipped.some(([from, to]) => from <= seq && seq <= to)) {
           this.#fail(`${name} never delivered acknowledged ${id} (seq ${seq})`);
-        }
-      }
-    }
-    for (const server of this.#world.servers) {
-      if (!server.chat) continue;
-      for (const entry of server.chat.committed()) {
-        const known = this.#atSeq.get(entry.seq);
-        if (known !== undefined && known !== identity(entry)) {
-          this.#fail(
-            `${server.id} committed "${identity(entry)}" at ${entry.seq}, clients got "${known}"`,
-          );
         }
       }
     }
@@ -210,6 +257,8 @@ export class ChatChecker implements ChatObserver {
     }
     stream.first ??= seq;
     stream.last = seq;
+    stream.positions.set(seq, what);
+    if (this.#renumbered) return;
     const known = this.#atSeq.get(seq);
     if (known !== undefined && known !== what) {
       this.#fail(`${name} delivered "${what}" at ${seq}, others delivered "${known}"`);

@@ -1,17 +1,25 @@
 /**
  * Random chat schedules (3-5 servers, 2-5 clients, up to 30% loss, duplication, reordering,
  * crashes of the leader, of followers and of clients, restarts and new servers during traffic)
- * must keep every delivery invariant and settle.
+ * must keep every delivery invariant and settle. Random partition schedules (the LAN splits in
+ * two sides that both keep chatting, then heals) must end with every server holding the same
+ * log and every client the same set of lines, each once, none acknowledged lost.
  *
  * `CHAT_SIM_SCHEDULES=N` runs N schedules (default 1000) from seed `CHAT_SIM_FIRST_SEED`
- * (default 1); `CHAT_SIM_SEED=S` replays the one schedule S. A failure prints its seed and the
- * replay command.
+ * (default 1); `CHAT_SIM_SEED=S` replays the one schedule S. `CHAT_SIM_PARTITIONS=N` runs N
+ * partition schedules (default 500); `CHAT_SIM_PARTITION_SEED=S` replays one. A failure prints
+ * its seed and the replay command.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { randomChatSchedule, runChatSchedule } from "./chat_schedule.ts";
+import {
+  type ChatSchedule,
+  randomChatSchedule,
+  randomPartitionSchedule,
+  runChatSchedule,
+} from "./chat_schedule.ts";
 
 const replay = Deno.env.get("CHAT_SIM_SEED");
 const count = Number(Deno.env.get("CHAT_SIM_SCHEDULES") ?? 1_000);
@@ -19,6 +27,18 @@ const first = Number(Deno.env.get("CHAT_SIM_FIRST_SEED") ?? 1);
 const seeds = replay !== undefined
   ? [Number(replay)]
   : Array.from({ length: count }, (_, i) => first + i);
+const partitionReplay = Deno.env.get("CHAT_SIM_PARTITION_SEED");
+const partitions = partitionReplay !== undefined
+  ? [Number(partitionReplay)]
+  : Array.from({ length: Number(Deno.env.get("CHAT_SIM_PARTITIONS") ?? 500) }, (_, i) => i + 1);
+
+function describe(schedule: ChatSchedule): string {
+  const { loss, duplicate } = schedule.network;
+  return `${schedule.initial.length} servers, ${schedule.clients.length} clients, loss ` +
+    `${loss.toFixed(3)}, duplicate ${duplicate.toFixed(3)}, faults ${
+      JSON.stringify(schedule.faults)
+    }`;
+}
 
 Deno.test(`${seeds.length} random chat schedules: once, in one order, nothing acked lost`, () => {
   let acked = 0;
@@ -27,17 +47,30 @@ Deno.test(`${seeds.length} random chat schedules: once, in one order, nothing ac
     try {
       acked += runChatSchedule(schedule).acked;
     } catch (error) {
-      const { loss, duplicate } = schedule.network;
       throw new Error(
-        `chat schedule ${seed} failed (${schedule.initial.length} servers, ` +
-          `${schedule.clients.length} clients, loss ${loss.toFixed(3)}, duplicate ` +
-          `${duplicate.toFixed(3)}, faults ${JSON.stringify(schedule.faults)}): ` +
-          `${(error as Error).message}` +
+        `chat schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
           `\nreplay: CHAT_SIM_SEED=${seed} deno test -A tests/sim/chat_random_test.ts`,
       );
     }
   }
   assert.ok(acked > 0, "no line was acknowledged at all");
+});
+
+Deno.test(`${partitions.length} random partitions: both sides chat, after the heal all agree, nothing lost or doubled`, () => {
+  let merged = 0;
+  for (const seed of partitions) {
+    const schedule = randomPartitionSchedule(seed);
+    try {
+      merged += runChatSchedule(schedule).merged;
+    } catch (error) {
+      throw new Error(
+        `partition schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
+          `\nreplay: CHAT_SIM_PARTITION_SEED=${seed} deno test -A ` +
+          `tests/sim/chat_random_test.ts`,
+      );
+    }
+  }
+  assert.ok(partitions.length < 20 || merged > 0, "no partition ever needed a merge");
 });
 
 Deno.test("a random chat schedule replays identically from its seed", () => {

@@ -70,7 +70,7 @@ Deno.test("a new server joins during traffic, leads at once, and fetches the log
 Deno.test("a crashed follower restarts and is brought up to date by state transfer", () => {
   const chat = { ...defaultChatConfig(), logLimit: 20 };
   const report = runChatSchedule(scenario({
-    seed: 11,
+    seed: 12,
     chat,
     faults: [
       { at: 1_500, do: { type: "crash-follower" } },

@@ -5,7 +5,8 @@
  * A scenario names its servers, its clients (when each starts, how much history it wants, when
  * its user types each line), the network and the chat tunables, and lists timed faults: crash
  * the leader, crash a follower, start a server (a restart, or a new one that needs the log), crash
- * a client, restart a crashed server, start a server that was never up (it needs the log). After
+ * a client, restart a crashed server, start a server that was never up (it needs the log), split
+ * the network into two sides (servers listed, the rest; clients go with their server), heal. After
  * the last line and fault it drains: the run must reach the state where every client that is up
  * has everything acknowledged and has caught up, and the leader's users are exactly the clients
  * that are up (crashed ones timed out), within `drainMs`.
@@ -26,7 +27,9 @@ export type ChatFault =
   | { type: "crash-follower" }
   | { type: "restart-server" }
   | { type: "new-server" }
-  | { type: "crash-client"; id: string };
+  | { type: "crash-client"; id: string }
+  | { type: "split"; servers: string[] }
+  | { type: "heal" };
 
 /** One client of a scenario. */
 export interface ChatClientSpec {
@@ -80,6 +83,8 @@ export interface ChatReport {
   missed: number;
   /** How often each server and client notice occurred, by type. */
   events: Record<string, number>;
+  /** Lines leaders appended from other servers' diverged logs (merges after partitions). */
+  merged: number;
 }
 
 /** Builds the random scenario of `seed`: 3-5 servers, 2-5 clients, up to 30% loss, faults. */
@@ -136,6 +141,59 @@ export function randomChatSchedule(seed: number): ChatSchedule {
   return { seed, servers, initial, clients, network, chat, faults, drainMs };
 }
 
+/**
+ * Builds the partition scenario of `seed`: 4-5 servers and 2-4 clients on a network with up to
+ * 10% loss split in two sides (1 to n-1 servers on the first) at 1.5-2.5 s, healed 2-5 s later,
+ * with every client typing throughout, sometimes a leader crash during the split.
+ */
+export function randomPartitionSchedule(seed: number): ChatSchedule {
+  const rng = new SeededRandom(seed);
+  const serverCount = 4 + rng.int(2);
+  const servers = Array.from({ length: serverCount }, (_, i) => `s${i}`);
+  const chat = defaultChatConfig();
+  if (rng.chance(0.25)) chat.sendWindow = 1 + rng.int(4);
+  const network: NetworkModel = {
+    latencyMs: 0.2,
+    jitterMs: rng.next() * 5,
+    loss: rng.chance(0.6) ? rng.next() * 0.1 : 0,
+    duplicate: rng.chance(0.5) ? rng.next() * 0.05 : 0,
+    multicast: true,
+  };
+  const splitAt = 1_500 + rng.int(1_000);
+  const healAt = splitAt + 2_000 + rng.int(3_000);
+  const clients: ChatClientSpec[] = [];
+  const clientCount = 2 + rng.int(3);
+  for (let i = 0; i < clientCount; i++) {
+    const startAt = rng.int(800);
+    const lines: number[] = [];
+    let at = startAt + 300 + rng.int(300);
+    while (at < healAt + 2_000) {
+      lines.push(at);
+      at += 50 + rng.int(400);
+    }
+    clients.push({ id: `c${i}`, user: `user${i}`, history: 100, startAt, lines });
+  }
+  const shuffled = [...servers].sort(() => rng.next() - 0.5);
+  const side = shuffled.slice(0, 1 + rng.int(serverCount - 1));
+  const faults: { at: number; do: ChatFault }[] = [
+    { at: splitAt, do: { type: "split", servers: side } },
+    { at: healAt, do: { type: "heal" } },
+  ];
+  if (rng.chance(0.3)) faults.push({ at: splitAt + 1_000, do: { type: "crash-leader" } });
+  faults.sort((a, b) => a.at - b.at);
+  const busiest = Math.max(...clients.map((c) => c.lines.length));
+  return {
+    seed,
+    servers,
+    initial: servers,
+    clients,
+    network,
+    chat,
+    faults,
+    drainMs: 30_000 + 500 * busiest,
+  };
+}
+
 /** Plays a scenario; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
 export function runChatSchedule(schedule: ChatSchedule): ChatReport {
   const world = new ChatWorld({
@@ -156,6 +214,7 @@ export function runChatSchedule(schedule: ChatSchedule): ChatReport {
   for (const fault of schedule.faults) {
     world.at(fault.at, () => {
       checker.note(`fault ${JSON.stringify(fault.do)}`);
+      if (fault.do.type === "split") checker.partitioned();
       applyFault(world, fault.do);
     });
     end = Math.max(end, fault.at);
@@ -184,6 +243,7 @@ export function runChatSchedule(schedule: ChatSchedule): ChatReport {
     acked: checker.acked.size,
     missed: checker.missed,
     events: checker.events,
+    merged: checker.merged,
   };
 }
 
@@ -213,6 +273,14 @@ function applyFault(world: ChatWorld, fault: ChatFault): void {
     }
     case "crash-client":
       world.crashClient(fault.id);
+      return;
+    case "split": {
+      const rest = world.servers.map((s) => s.id).filter((id) => !fault.servers.includes(id));
+      world.partition([fault.servers, rest]);
+      return;
+    }
+    case "heal":
+      world.heal();
       return;
   }
 }

@@ -2,7 +2,8 @@
  * A seeded discrete-event simulator of a whole chat cluster: servers that each run a
  * `ServerCore` (membership, Bully) and a `ChatServerCore` fed with the server core's view, and
  * clients that run a `ChatClientCore`, over a simulated network with loss, duplication and delay
- * jitter (hence reordering), with crashes and restarts, in simulated time only.
+ * jitter (hence reordering), with crashes, restarts and partitions (the servers split into sides,
+ * each client on the side of its server, nothing crosses until the heal), in simulated time only.
  *
  * It plays the runtime: it ticks every core, turns actions into datagrams, re-discovers a server
  * for a client that asks (`need-server`), and checks that every body a core sends passes its wire
@@ -167,6 +168,7 @@ export class ChatWorld extends SimClock {
   readonly #byAddress = new Map<string, Endpoint>();
   #second = 0;
   #sentThisSecond = 0;
+  #sides: Map<string, number> | null = null;
 
   /** Creates an empty world. */
   constructor(options: ChatWorldOptions) {
@@ -302,6 +304,31 @@ export class ChatWorld extends SimClock {
     });
   }
 
+  /**
+   * Splits the network: the servers of each group form one side, every client joins the side of
+   * the server it is attached to (or of its first group when detached); datagrams between sides
+   * are lost and clients discover only servers of their side, until {@linkcode ChatWorld.heal}.
+   */
+  partition(groups: readonly (readonly string[])[]): void {
+    const sides = new Map<string, number>();
+    groups.forEach((ids, side) => ids.forEach((id) => sides.set(id, side)));
+    for (const client of this.#clients) {
+      const server = client.core?.status().server;
+      sides.set(client.id, (server !== null && server !== undefined && sides.get(server)) || 0);
+    }
+    this.#sides = sides;
+  }
+
+  /** Ends a partition: every datagram may cross again. */
+  heal(): void {
+    this.#sides = null;
+  }
+
+  /** The side of a node during a partition (undefined when whole). */
+  sideOf(id: string): number | undefined {
+    return this.#sides?.get(id);
+  }
+
   /** Schedules `run` at time `at`. */
   at(at: number, run: () => void): void {
     this.queue.push(at, run);
@@ -336,7 +363,8 @@ export class ChatWorld extends SimClock {
           if (to !== node) this.#transmit(node.sender(), node, to.addr, action.body, true);
         }
       } else if (
-        action.event.type === "view-changed" || action.event.type === "leader-changed"
+        action.event.type === "view-changed" || action.event.type === "leader-changed" ||
+        action.event.type === "split" || action.event.type === "healed"
       ) {
         viewChanged = true;
       }
@@ -377,7 +405,8 @@ export class ChatWorld extends SimClock {
     const delay = 30 + this.rng.next() * 200;
     this.queue.push(this.now + delay, () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
-      const up = this.#servers.filter((s) => s.up);
+      const side = this.sideOf(node.id);
+      const up = this.#servers.filter((s) => s.up && this.sideOf(s.id) === side);
       const preferred = up.filter((s) => s.id !== avoid);
       const choices = preferred.length > 0 ? preferred : up;
       if (choices.length === 0) {
@@ -403,6 +432,7 @@ export class ChatWorld extends SimClock {
     checkBody(sender.role, body, this.chat);
     const target = this.#byAddress.get(key(to));
     if (!target || target.node === from) return;
+    if (this.#sides && this.#sides.get(sender.id) !== this.#sides.get(target.node.id)) return;
     this.datagrams++;
     if (Math.floor(this.now / 1000) !== this.#second) {
       this.#second = Math.floor(this.now / 1000);

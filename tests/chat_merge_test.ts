@@ -1,0 +1,155 @@
+/**
+ * Guarantees of the merge after a partition (issue 5): the fork point of two logs is found from
+ * run starts even when both sides used the same chat term; after the heal the one leader merges
+ * both sides' lines into one log that every server adopts; every client ends with the same set of
+ * lines, each once (a client of the side whose log was renumbered skips what it delivered); and
+ * the clients are told of the split and of the heal.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ChatLog } from "../src/chat/log.ts";
+import type { ChatEntry } from "../src/wire/messages.ts";
+import { clientSender, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+
+function entry(seq: number, term: number, client: string, cseq = seq): ChatEntry {
+  return { seq, term, kind: "text", client, cseq, from: "u", text: `${client}:${cseq}`, ts: 0 };
+}
+
+function logOf(entries: ChatEntry[]): ChatLog {
+  const log = new ChatLog();
+  for (const e of entries) log.append(e);
+  return log;
+}
+
+Deno.test("the fork point is where two logs stop agreeing, even when both sides share a term", () => {
+  const common = [entry(1, 1, "a~1"), entry(2, 1, "a~1")];
+  const left = logOf([...common, entry(3, 2, "b~1", 1), entry(4, 2, "b~1", 2)]);
+  const right = logOf([...common, entry(3, 2, "c~1", 1)]);
+  assert.equal(left.forkPoint(right.runs(32), right.last), 2, "term 2 on both sides, other lines");
+  assert.equal(left.forkPoint(logOf(common).runs(32), 2), 2, "a prefix agrees up to its last");
+  const longer = logOf([...left.range(1, 4), entry(5, 3, "d~1")]);
+  assert.equal(left.forkPoint(longer.runs(32), longer.last), 4, "a longer log extends this one");
+});
+
+Deno.test("a fork below every kept entry is unknown, not guessed", () => {
+  const left = logOf([entry(1, 1, "a~1"), entry(2, 2, "b~1")]);
+  const right = new ChatLog();
+  right.reset(10, 5);
+  right.append(entry(11, 5, "c~1"));
+  assert.equal(left.forkPoint(right.runs(32), right.last), undefined);
+});
+
+/** Four servers, one client on each side; the LAN splits a|b and c|d, both sides chat, heal. */
+function partitionedCluster() {
+  const cluster = new MiniCluster();
+  const [a, b, c, d] = ["a", "b", "c", "d"].map((id) => serverSender(`m-${id}`));
+  for (const s of [a, b, c, d]) cluster.addServer(s);
+  const all = [a, b, c, d].map((s) => s.id);
+  cluster.setView(all, d.id, 1);
+  cluster.addClient(clientSender("m-left"), "left");
+  cluster.addClient(clientSender("m-right"), "right");
+  cluster.attach("m-left", a.id);
+  cluster.attach("m-right", d.id);
+  cluster.advance(400);
+  cluster.type("m-left", "before");
+  cluster.advance(400);
+  const left = new Set([a.addr.host, b.addr.host, clientSender("m-left").addr.host]);
+  cluster.drop = (dg) => left.has(dg.from.addr.host) !== left.has(dg.to.host);
+  cluster.setView([a.id, b.id], b.id, 2);
+  cluster.setView([c.id, d.id], d.id, 2);
+  cluster.advance(400);
+  for (let i = 1; i <= 3; i++) {
+    cluster.type("m-left", `left ${i}`);
+    cluster.type("m-right", `right ${i}`);
+    cluster.advance(200);
+  }
+  cluster.advance(800);
+  return { cluster, all, winner: d.id };
+}
+
+Deno.test("both sides of a partition acknowledge their lines while split", () => {
+  const { cluster } = partitionedCluster();
+  assert.deepEqual(cluster.lines("m-left"), [
+    "left: before",
+    "left: left 1",
+    "left: left 2",
+    "left: left 3",
+  ]);
+  assert.deepEqual(cluster.lines("m-right"), [
+    "left: before",
+    "right: right 1",
+    "right: right 2",
+    "right: right 3",
+  ]);
+});
+
+Deno.test("after the heal every server holds one merged log and every client every line once", () => {
+  const { cluster, all, winner } = partitionedCluster();
+  cluster.drop = () => false;
+  cluster.setView(all, winner, 3);
+  cluster.advance(3000);
+  const expected = [
+    "left: before",
+    "left: left 1",
+    "left: left 2",
+    "left: left 3",
+    "right: right 1",
+    "right: right 2",
+    "right: right 3",
+  ];
+  for (const client of ["m-left", "m-right"]) {
+    const lines = cluster.lines(client);
+    assert.equal(new Set(lines).size, lines.length, `${client} delivered a line twice: ${lines}`);
+    assert.deepEqual([...lines].sort(), expected, client);
+  }
+  const logs = all.map((id) =>
+    cluster.server(id).committed().map((e) => `${e.kind} ${e.from}: ${e.text}`).join("\n")
+  );
+  for (const log of logs) assert.equal(log, logs[0]);
+  const texts = cluster.server(winner).committed().filter((e) => e.kind === "text").map((e) =>
+    e.text
+  );
+  assert.deepEqual(texts, [
+    "before",
+    "right 1",
+    "right 2",
+    "right 3",
+    "left 1",
+    "left 2",
+    "left 3",
+  ]);
+  assert.ok(cluster.notices.some((n) => n.notice.type === "merged" && n.notice.appended === 3));
+  assert.ok(cluster.notices.some((n) => n.notice.type === "adopted"));
+});
+
+Deno.test("a client shows one line when the cluster splits and one when it is whole again", () => {
+  const cluster = new MiniCluster();
+  const s = serverSender("m-split");
+  const core = cluster.addServer(s);
+  cluster.setView([s.id], s.id, 1);
+  cluster.addClient(clientSender("m-split-c"), "watcher");
+  cluster.attach("m-split-c", s.id);
+  cluster.advance(300);
+  const view = (split?: { servers: number; of: number; majority: boolean }) => ({
+    view: 2,
+    members: [],
+    leader: s.id,
+    term: 1,
+    ...(split ? { split } : {}),
+  });
+  core.step({ type: "membership", view: view({ servers: 2, of: 4, majority: false }), now: 400 });
+  cluster.advance(300);
+  core.step({ type: "membership", view: view(), now: 800 });
+  cluster.advance(300);
+  const notices = cluster.clientActions.get("m-split-c")!.flatMap((a) =>
+    a.type === "notice" && (a.notice.kind === "split" || a.notice.kind === "healed")
+      ? [a.notice]
+      : []
+  );
+  assert.deepEqual(notices, [
+    { kind: "split", servers: 2, of: 4, majority: false },
+    { kind: "healed" },
+  ]);
+});
