@@ -36,6 +36,15 @@ Deno.test("an append is stored only after an entry with the expected term", () =
   assert.equal(log.last, 4);
 });
 
+Deno.test("the digest tells equal logs from logs that differ in one entry or in order", () => {
+  assert.equal(filled(5).digest(5), filled(5).digest(5));
+  assert.notEqual(filled(5).digest(5), filled(5).digest(4), "the range counts");
+  assert.notEqual(filled(5).digest(5), filled(5, 2).digest(5), "a term counts");
+  const swapped = new ChatLog();
+  for (const cseq of [1, 2, 4, 3, 5]) swapped.append({ ...entry(swapped.last + 1), cseq });
+  assert.notEqual(swapped.digest(5), filled(5).digest(5), "the order counts");
+});
+
 Deno.test("entries that do not follow prev one by one are refused", () => {
   const log = filled(3);
   assert.equal(log.store(3, 1, [entry(5)], 0).ok, false);

@@ -93,6 +93,7 @@ function status(): ServerStatusReport {
         buffered: 0,
         conflicts: 0,
         throttled: 5,
+        digest: 12345,
       },
       guard: {
         misbehaviour: { flood: 1, invalid: 1, contradiction: 0 },

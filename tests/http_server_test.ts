@@ -82,6 +82,7 @@ function fakeStatus(): ServerStatusReport {
         buffered: 0,
         conflicts: 0,
         throttled: 0,
+        digest: 2166136261,
       },
       guard: {
         misbehaviour: { flood: 0, invalid: 0, contradiction: 0 },

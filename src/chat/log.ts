@@ -174,6 +174,18 @@ export class ChatLog {
   }
 
   /**
+   * A 32-bit fingerprint of the entries `first..to` (their positions and identities): two logs
+   * with the same window and the same digest hold the same entries in the same order.
+   */
+  digest(to: number): number {
+    let hash = 2166136261;
+    for (let seq = this.#first; seq <= Math.min(to, this.last); seq++) {
+      hash = Math.imul(hash ^ entryMark(this.get(seq)!), 16777619) ^ seq;
+    }
+    return hash >>> 0;
+  }
+
+  /**
    * The entries from `from` on, at most up to `to`, that fit `budget` bytes of JSON (at least one
    * when any is kept, at most `maxEntries`).
    */

@@ -84,6 +84,8 @@ export interface ChatServerStatus {
   conflicts: number;
   /** Client lines refused (and retried later) because the client posted above its rate. */
   throttled: number;
+  /** Fingerprint of the committed entries kept, `first..commit` (`ChatLog.digest`). */
+  digest: number;
 }
 
 /** The chat state machine of one dsys server. */
@@ -155,6 +157,7 @@ export class ChatServerCore {
       buffered: leadership?.buffered ?? 0,
       conflicts: this.#replica.conflicts,
       throttled: this.#sessions.throttled,
+      digest: log.digest(commit),
     };
   }
 

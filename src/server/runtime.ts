@@ -246,6 +246,7 @@ export class Server {
       term: view.term,
       split: view.split,
       members: view.members,
+      chat: this.#chat.status(),
     });
     if (this.#options.statusTable) writeSync(2, formatViewTable(view));
   }

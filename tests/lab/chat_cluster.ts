@@ -140,6 +140,8 @@ export class ChatLab {
       host.name,
       "--priority",
       String(priority),
+      "--status-interval",
+      "1",
       ...this.#network(host),
     ], { label: `server ${host.name}`, env: this.#env });
   }
@@ -155,6 +157,11 @@ export class ChatLab {
       "--log-json",
     ];
   }
+}
+
+/** The properties of the latest `status` event `server` logged (every second), if any. */
+export function latestStatus(server: DsysProcess): Record<string, unknown> | undefined {
+  return server.logs.findLast((l) => l.properties?.event === "status")?.properties;
 }
 
 /** Every line `client` printed so far, parsed; a line that is not JSON is a test failure. */

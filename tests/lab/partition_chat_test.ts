@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import type { DsysProcess } from "../helpers/process.ts";
-import { ChatLab, chatLines, chatMessages, waitJoined } from "./chat_cluster.ts";
+import { ChatLab, chatLines, chatMessages, latestStatus, waitJoined } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
 import { type LabHost, labSkipReason } from "./harness.ts";
 
@@ -70,6 +70,11 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
     }
     const merged = chat.servers.some((s) => s.stderr.includes("chat-merged"));
     assert.ok(merged, "no server merged another side's log");
+    await waitUntil(
+      () => converged(chat.servers),
+      TIMEOUT_MS,
+      () => chat.servers.map((s) => `${s.label}: ${JSON.stringify(summary(s))}`).join("\n"),
+    );
   } catch (error) {
     const dir = await chat.saveOutput(name);
     if (error instanceof Error) error.message += `\n(output of this run kept in ${dir})`;
@@ -77,6 +82,24 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
   } finally {
     await chat.destroy();
   }
+}
+
+/** What a server's latest status says about the leader, the split and its chat log. */
+function summary(server: DsysProcess) {
+  const status = latestStatus(server);
+  const chat = status?.chat as { commit: number; last: number; digest: number } | undefined;
+  return { leader: status?.leader, split: status?.split, chat };
+}
+
+/** One leader, no split, and one committed log (same commit point and digest) on every server. */
+function converged(servers: DsysProcess[]): boolean {
+  const all = servers.map(summary);
+  const [first] = all;
+  return first.leader !== undefined && first.chat !== undefined &&
+    all.every((s) =>
+      s.leader === first.leader && s.split === undefined && s.chat?.commit === first.chat?.commit &&
+      s.chat?.last === s.chat?.commit && s.chat?.digest === first.chat?.digest
+    );
 }
 
 Deno.test({
