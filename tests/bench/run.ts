@@ -12,6 +12,9 @@
  *    for both transports, and server memory with 100 clients; table in `dist/bench/chat.md`.
  * 5. the heal benchmark in the lab (`heal.ts`): 2/2 and 3/1 partitions of four servers, time
  *    from the heal to one leader and full views; table in `dist/bench/heal.md`.
+ * 6. the chat heal benchmark in the lab (`heal_chat.ts`): the same splits with a client chatting
+ *    on each side, time from the heal to complete clients, one leader and converged chat logs;
+ *    table in `dist/bench/heal-chat.md`.
  *
  * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
  *
@@ -46,6 +49,10 @@ const STEPS: Step[] = [
   {
     title: "Heal benchmark (lab, 4 servers split 2/2 and 3/1, real program)",
     args: ["run", "--unstable-net", "-A", "tests/bench/heal.ts"],
+  },
+  {
+    title: "Chat heal benchmark (lab, 4 servers + 2 chatting clients split 2/2 and 3/1)",
+    args: ["run", "--unstable-net", "-A", "tests/bench/heal_chat.ts"],
   },
 ];
 
