@@ -174,6 +174,8 @@ export class ChatClientCore {
   #heardAt = 0;
   #ackAt = -Infinity;
   #ackedNext = -1;
+  /** Delivery datagrams that moved `next` since the last ack (acks are delayed, as TCP's). */
+  #deliveriesSinceAck = 0;
   #progressAt = 0;
   #nakAt = -Infinity;
   #commitSeen = 0;
@@ -302,7 +304,7 @@ export class ChatClientCore {
       if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
       return;
     }
-    if (now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
+    if (this.#next !== this.#ackedNext || now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
     const wanted = this.#wantedUpTo();
     if (
       wanted >= this.#next && now - this.#progressAt >= retransmitMs / 2 &&
@@ -335,6 +337,7 @@ export class ChatClientCore {
   }
 
   #sendAck(): void {
+    this.#deliveriesSinceAck = 0;
     this.#ackAt = this.#now;
     this.#ackedNext = this.#next;
     this.#send({ kind: "chat-ack", next: this.#next, gen: this.#gen, split: this.#split !== null });
@@ -454,7 +457,9 @@ export class ChatClientCore {
     for (const entry of body.entries) {
       if (entry.seq >= this.#next && entry.seq < limit) this.#early.set(entry.seq, entry);
     }
+    const before = this.#next;
     this.#deliverReady();
+    if (this.#next > before) this.#deliveriesSinceAck++;
     if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
   }
 
@@ -511,8 +516,9 @@ export class ChatClientCore {
   #flush(): void {
     if (this.#phase === "joining" && this.#joinAt === -Infinity) this.#sendJoin();
     if (this.#phase !== "joined") return;
-    if (this.#next !== this.#ackedNext) this.#sendAck();
-    const { clientRetryMs, batchBodyBytes } = this.#o.config;
+    const { clientRetryMs, batchBodyBytes, ackEvery } = this.#o.config;
+    const delayable = this.#deliveriesSinceAck > 0 && this.#deliveriesSinceAck < ackEvery;
+    if (this.#next !== this.#ackedNext && !delayable) this.#sendAck();
     const due: ChatPostItem[] = [];
     for (const item of this.#pending.slice(0, this.#window)) {
       if (this.#now - item.sentAt < clientRetryMs) continue;

@@ -130,6 +130,8 @@ export interface ChatConfig {
    * wait and then leave together (batching under load, no delay when idle).
    */
   datagramsInFlight: number;
+  /** Delivery datagrams a client acknowledges with one ack; the rest wait for its next tick. */
+  ackEvery: number;
   /** Entries a client buffers out of order. */
   receiveWindow: number;
   /** Entries a gathering leader asks for per fetch. */
@@ -195,6 +197,9 @@ export function defaultChatConfig(): ChatConfig {
     deliveryWindow: 256,
     // A few datagrams cover a LAN round trip at any sane rate; beyond that batching pays.
     datagramsInFlight: 4,
+    // Every second datagram, like TCP's delayed ACK: half the acks, and a server's window of
+    // `datagramsInFlight` (4) never waits for one; a lone datagram is acked at the next tick.
+    ackEvery: 2,
     // Covers a delivery window plus reordering; later entries are re-requested.
     receiveWindow: 1024,
     // One round trip fetches a useful slice of a 10 000-entry log.
