@@ -192,3 +192,21 @@ export async function waitJoined(client: DsysProcess, user: string, timeoutMs: n
     { timeoutMs },
   );
 }
+
+/** Builds a chat lab, runs `body`, keeps the output of a failing run in `/tmp`, cleans up. */
+export async function withChatLab(
+  name: string,
+  options: ChatLabOptions,
+  body: (chat: ChatLab) => Promise<void>,
+): Promise<void> {
+  const chat = await ChatLab.create(options);
+  try {
+    await body(chat);
+  } catch (error) {
+    const dir = await chat.saveOutput(name);
+    if (error instanceof Error) error.message += `\n(output of this run kept in ${dir})`;
+    throw error;
+  } finally {
+    await chat.destroy();
+  }
+}

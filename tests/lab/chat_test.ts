@@ -13,14 +13,14 @@
 import assert from "node:assert/strict";
 import type { DsysProcess, ExitStatus } from "../helpers/process.ts";
 import {
-  ChatLab,
-  type ChatLabOptions,
+  type ChatLab,
   type ChatLine,
   chatLines,
   type ChatMessageLine,
   chatMessages,
   sequencedLines,
   waitJoined,
+  withChatLab,
 } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
 import { labSkipReason } from "./harness.ts";
@@ -32,24 +32,6 @@ const JOIN_TIMEOUT_MS = 15_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Builds a chat lab, runs `body`, keeps the output of a failing run in `/tmp`, cleans up. */
-async function withChatLab(
-  name: string,
-  options: ChatLabOptions,
-  body: (chat: ChatLab) => Promise<void>,
-): Promise<void> {
-  const chat = await ChatLab.create(options);
-  try {
-    await body(chat);
-  } catch (error) {
-    const dir = await chat.saveOutput(name);
-    if (error instanceof Error) error.message += `\n(output of this run kept in ${dir})`;
-    throw error;
-  } finally {
-    await chat.destroy();
-  }
 }
 
 /** The text of line `n` (from 1) that `user` sends: unique in the test, and says its origin. */

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import type { DsysProcess } from "../helpers/process.ts";
-import { ChatLab, chatLines, chatMessages, latestStatus, waitJoined } from "./chat_cluster.ts";
+import { chatLines, chatMessages, latestStatus, waitJoined, withChatLab } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
 import { type LabHost, labSkipReason } from "./harness.ts";
 
@@ -26,8 +26,8 @@ function text(user: string, n: number): string {
 
 /** Splits 4 servers `sides[0]` | rest with one client per side, chats, heals, checks. */
 async function splitAndHeal(name: string, firstSide: number): Promise<void> {
-  const chat = await ChatLab.create({ hosts: 6, servers: 4, startTimeoutMs: TIMEOUT_MS });
-  try {
+  const options = { hosts: 6, servers: 4, startTimeoutMs: TIMEOUT_MS };
+  await withChatLab(name, options, async (chat) => {
     const [h1, h2, h3, h4, h5, h6] = chat.lab.hosts;
     const servers = [h1, h2, h3, h4];
     const sideA: LabHost[] = [...servers.slice(0, firstSide), h5];
@@ -75,13 +75,7 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
       TIMEOUT_MS,
       () => chat.servers.map((s) => `${s.label}: ${JSON.stringify(summary(s))}`).join("\n"),
     );
-  } catch (error) {
-    const dir = await chat.saveOutput(name);
-    if (error instanceof Error) error.message += `\n(output of this run kept in ${dir})`;
-    throw error;
-  } finally {
-    await chat.destroy();
-  }
+  });
 }
 
 /** What a server's latest status says about the leader, the split and its chat log. */
