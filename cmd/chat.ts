@@ -76,19 +76,31 @@ export function chatCommand() {
         }
         throw error;
       }
+      // The name can be lost after joining (a healed split kept the other holder): exit 2.
+      const lost = client.refused.then(async (error) => {
+        await client.close();
+        return error;
+      });
       if (process.stdin.isTTY && process.stdout.isTTY && !options.json) {
-        await Promise.race([
+        const ended = await Promise.race([
           runInteractive(client, process.stdin, process.stdout),
           stop.then(() => client.close()),
+          lost,
         ]);
+        if (ended instanceof ChatRefusedError) throw new UsageError(ended.message);
         process.exitCode = 0;
         return;
       }
-      process.exitCode = await runLines(client, process.stdin, process.stdout, process.stderr, {
-        json: options.json === true,
-        follow: options.follow === true,
-        timeoutMs: options.timeout,
-        stop,
-      });
+      const ended = await Promise.race([
+        runLines(client, process.stdin, process.stdout, process.stderr, {
+          json: options.json === true,
+          follow: options.follow === true,
+          timeoutMs: options.timeout,
+          stop,
+        }),
+        lost,
+      ]);
+      if (ended instanceof ChatRefusedError) throw new UsageError(ended.message);
+      process.exitCode = ended;
     });
 }

@@ -53,6 +53,39 @@ export class NoServerError extends Error {
   }
 }
 
+/** What the user is told when the cluster refuses the name (see {@linkcode refusalMessage}). */
+export interface RefusalContext {
+  /** The client had joined before (the name was granted, then lost). */
+  joined: boolean;
+  /** The client was told of a cluster split during this session. */
+  split: boolean;
+  /** Lines typed and not acknowledged, dropped with the refusal. */
+  unsent: number;
+}
+
+/**
+ * The one line that explains a refusal. A name refused after it was granted went to another
+ * client while the cluster was split (each side's leader granted it); the merged leader kept the
+ * other holder. Lines acknowledged before are in the merged log.
+ */
+export function refusalMessage(
+  user: string,
+  reason: "name-taken" | "full" | "bad-name",
+  context: RefusalContext,
+): string {
+  if (reason === "full") return "the server is full";
+  if (reason === "bad-name") return `the user name ${user} is not allowed`;
+  if (!context.joined) return `the user name ${user} is already taken`;
+  const who = context.split
+    ? "a user on the other side of the healed split"
+    : "another user while this client was cut off";
+  const unsent = context.unsent > 0
+    ? `; ${context.unsent} unacknowledged messages were not sent`
+    : "";
+  return `the user name ${user} is now held by ${who}; this client stops ` +
+    `(your acknowledged messages are kept${unsent})`;
+}
+
 /** Past messages kept for `/history`. */
 const HISTORY_KEPT = 1000;
 
@@ -77,13 +110,24 @@ export class ChatClient implements ChatSession {
   #discovering = false;
   #closed = false;
   #attachedOnce = false;
+  #splitSeen = false;
+  #lostName: (error: ChatRefusedError) => void = () => {};
   #joined: { resolve: () => void; reject: (error: Error) => void } | undefined;
   readonly #waiters = new Set<() => void>();
 
   /** The user's name. */
   readonly user: string;
 
+  /**
+   * Resolves when the cluster refuses the user after it had joined: its name went to another
+   * user while the cluster was split (the merged leader kept the other holder). The client has
+   * stopped by then (it sends and delivers nothing more); the caller should close it and exit
+   * as for a refusal at join. Never rejects.
+   */
+  readonly refused: Promise<ChatRefusedError>;
+
   private constructor(endpoint: Endpoint, options: ChatConnectOptions) {
+    this.refused = new Promise((resolve) => this.#lostName = resolve);
     this.#endpoint = endpoint;
     this.#options = options;
     this.user = options.user;
@@ -269,13 +313,23 @@ export class ChatClient implements ChatSession {
         this.#joined = undefined;
         break;
       case "refused": {
-        const reasons = {
-          "name-taken": `the user name ${this.user} is already taken`,
-          "full": "the server is full",
-          "bad-name": `the user name ${this.user} is not allowed`,
-        };
-        this.#joined?.reject(new ChatRefusedError(reasons[notice.reason]));
-        this.#joined = undefined;
+        const error = new ChatRefusedError(refusalMessage(this.user, notice.reason, {
+          joined: this.#attachedOnce,
+          split: this.#splitSeen,
+          unsent: this.#core.status().unacknowledged,
+        }));
+        if (this.#joined) {
+          this.#joined.reject(error);
+          this.#joined = undefined;
+          break;
+        }
+        this.#emit({
+          type: "system",
+          kind: "refused",
+          text: error.message,
+          details: { reason: notice.reason },
+        });
+        this.#lostName(error);
         break;
       }
       case "missed":
@@ -305,6 +359,7 @@ export class ChatClient implements ChatSession {
         });
         break;
       case "split": {
+        this.#splitSeen = true;
         const side = notice.majority ? "majority" : "minority";
         this.#emit({
           type: "system",
