@@ -20,6 +20,7 @@ function row(id: string, leader: string | null, extra: Partial<ServerRow> = {}):
     leader,
     view: 5,
     viewSize: 2,
+    split: null,
     clients: 1,
     uptimeMs: 125_000,
     version: "0.1.0",
@@ -85,7 +86,7 @@ Deno.test("text: header, interfaces, one row per server, a healthy verdict", () 
   assert.match(text, /^Servers \(2\)$/m);
   assert.match(
     text,
-    /^ {2}a +10\.0\.0\.1:7401 +follower +2 +bb +2 +1 +2m05s +0\.1\.0 +0\.43ms +13% +multicast +too-old=9,unknown-key=3$/m,
+    /^ {2}a +10\.0\.0\.1:7401 +follower +2 +bb +2 +no +1 +2m05s +0\.1\.0 +0\.43ms +13% +multicast +too-old=9,unknown-key=3$/m,
   );
   assert.match(text, /^ {2}bb +10\.0\.0\.2:7401 +leader .* 0$/m);
   assert.match(text, /^Verdict: healthy: 2 servers, leader bb \(term 2\)\.$/m);
@@ -133,6 +134,38 @@ Deno.test("--json: one object with servers, leader and problems, numbers rounded
   assert.deepEqual([a.id, a.role, a.leader, a.viewSize, a.clients], ["a", "follower", "bb", 2, 1]);
   assert.equal(a.rttMs, 0.432);
   assert.ok(!formatJson(report()).includes("\n"));
+});
+
+Deno.test("the split column and --json show each server's split state", () => {
+  const minority = { servers: 1, of: 3, majority: false };
+  const majority = { servers: 2, of: 3, majority: true };
+  const servers = [
+    row("a", "a", { split: minority }),
+    row("bb", "bb", { split: majority }),
+    row("ccc", "bb"),
+    row("dddd", "bb", { reached: "heard", viewSize: null }),
+  ];
+  const lines = formatReport(report({ servers })).split("\n");
+  const header = lines.find((l) => l.trimStart().startsWith("ID "))!;
+  const column = header.indexOf("SPLIT");
+  assert.ok(column > header.indexOf("VIEW"), header);
+  const cell = (id: string) => {
+    const line = lines.find((l) => l.startsWith(`  ${id} `))!;
+    return line.slice(column).split(/\s{2,}/)[0];
+  };
+  assert.deepEqual(["a", "bb", "ccc", "dddd"].map(cell), [
+    "minority 1/3",
+    "majority 2/3",
+    "no",
+    "-",
+  ]);
+  const parsed = JSON.parse(formatJson(report({ servers })));
+  assert.deepEqual(parsed.servers.map((s: { split: unknown }) => s.split), [
+    minority,
+    majority,
+    null,
+    null,
+  ]);
 });
 
 Deno.test("durations read as a person would say them", () => {

@@ -1,7 +1,8 @@
 /**
  * The probe's verdict with faked observations: a healthy cluster, nobody there, answers that
- * never arrive, a wrong secret or cluster, a split, a missing or silent leader, different
- * versions, multicast blocked either way, loss, a far-off clock and foreign traffic.
+ * never arrive, a wrong secret or cluster, a split (by leaders, and as the servers report it),
+ * a missing or silent leader, different versions, multicast blocked either way, loss, a far-off
+ * clock and foreign traffic; and the discover-reply's optional split on the wire.
  *
  * @module
  */
@@ -9,7 +10,12 @@
 import assert from "node:assert/strict";
 import type { AnswerRecord, HeardRecord, Observation } from "../src/probe/cluster.ts";
 import { judge, type ProbeReport, type VerdictInput } from "../src/probe/verdict.ts";
-import type { DiscoverReplyBody, HeartbeatBody } from "../src/wire/messages.ts";
+import {
+  type DiscoverReplyBody,
+  type DiscoverSplit,
+  type HeartbeatBody,
+  MESSAGE_KINDS,
+} from "../src/wire/messages.ts";
 import { REJECT_REASONS, type RejectReason } from "../src/wire/rejections.ts";
 
 function noRejections(): Record<RejectReason, number> {
@@ -25,6 +31,7 @@ interface ServerSpec {
   asked?: number;
   answered?: number;
   port?: number;
+  split?: DiscoverSplit;
 }
 
 function answer(spec: ServerSpec): AnswerRecord {
@@ -41,6 +48,7 @@ function answer(spec: ServerSpec): AnswerRecord {
     viewSize: 3,
     clients: 0,
     rejections: {},
+    ...(spec.split ? { split: spec.split } : {}),
   };
   return {
     id: spec.id,
@@ -214,6 +222,68 @@ Deno.test("a 2/1 split: split-cluster names both sides, and there is no single l
     problem(report, "split-cluster").message,
     /^servers disagree on the leader: a and b follow b \(term 3\); c follows c \(term 2\)/,
   );
+});
+
+Deno.test("a 2/1 split the servers report: rows carry it, partition names each side", () => {
+  const majority = { servers: 2, of: 3, majority: true };
+  const minority = { servers: 1, of: 3, majority: false };
+  const report = verdict(observe([
+    { id: "a", leader: "b", term: 3, split: majority },
+    { id: "b", leader: "b", term: 3, split: majority },
+    { id: "c", leader: "c", term: 2, split: minority },
+  ]));
+  assert.deepEqual(codes(report), ["split-cluster", "partition"]);
+  assert.deepEqual(report.servers.map((s) => [s.id, s.split]), [
+    ["a", majority],
+    ["b", majority],
+    ["c", minority],
+  ]);
+  const partition = problem(report, "partition");
+  assert.match(
+    partition.message,
+    /^servers report a partition: a and b see 2 of 3 servers \(majority\); c sees 1 of 3 \(minority\)\./,
+  );
+  assert.match(partition.fix, /cables, switch and firewalls between the sides/);
+  assert.match(partition.fix, /keep chatting .* merge on their own/);
+});
+
+Deno.test("one side only: its servers agree on the leader, but the split they report is a problem", () => {
+  const report = verdict(observe([
+    { id: "c", leader: "c", term: 2, split: { servers: 1, of: 3, majority: false } },
+  ]));
+  assert.equal(report.healthy, false);
+  assert.equal(report.leader, "c");
+  assert.deepEqual(codes(report), ["partition"]);
+  assert.match(problem(report, "partition").message, /: c sees 1 of 3 servers \(minority\)\./);
+});
+
+Deno.test("a whole cluster, servers only heard, and older replies without split: no partition", () => {
+  const report = verdict(observe(HEALTHY.slice(0, 2), { heard: HEALTHY }));
+  assert.ok(!codes(report).includes("partition"), JSON.stringify(codes(report)));
+  assert.deepEqual(report.servers.map((s) => [s.id, s.reached, s.split]), [
+    ["a", "multicast", null],
+    ["b", "multicast", null],
+    ["c", "heard", null],
+  ]);
+});
+
+Deno.test("discover-reply on the wire: split is optional, and checked when present", () => {
+  const { validate } = MESSAGE_KINDS["discover-reply"];
+  const { kind: _, ...old } = answer({ id: "a", leader: "a" }).reply;
+  assert.ok(validate(old), "a reply without split (an older server) is valid");
+  assert.ok(validate({ ...old, split: { servers: 1, of: 3, majority: false } }));
+  for (
+    const split of [
+      null,
+      { servers: 0, of: 3, majority: false },
+      { servers: 4, of: 3, majority: true },
+      { servers: 1, of: 3 },
+      { servers: 1.5, of: 3, majority: false },
+      "1/3",
+    ]
+  ) {
+    assert.ok(!validate({ ...old, split }), `split ${JSON.stringify(split)} is malformed`);
+  }
 });
 
 Deno.test("servers without a leader: no-leader; a leader nobody can hear: leader-silent", () => {

@@ -8,7 +8,7 @@
  */
 
 import type { InterfaceRow } from "./local.ts";
-import type { ProbeReport, ServerRow } from "./verdict.ts";
+import { type ProbeReport, type ServerRow, splitSide } from "./verdict.ts";
 
 /** Width the text report wraps its sentences at. */
 const WIDTH = 100;
@@ -86,6 +86,7 @@ export function formatServers(servers: readonly ServerRow[]): string {
     String(s.term),
     s.leader ?? "-",
     s.viewSize === null ? "-" : String(s.viewSize),
+    formatSplit(s),
     s.clients === null ? "-" : String(s.clients),
     s.uptimeMs === null ? "-" : formatDuration(s.uptimeMs),
     s.version,
@@ -101,6 +102,7 @@ export function formatServers(servers: readonly ServerRow[]): string {
     "TERM",
     "LEADER",
     "VIEW",
+    "SPLIT",
     "CLIENTS",
     "UPTIME",
     "VERSION",
@@ -110,6 +112,12 @@ export function formatServers(servers: readonly ServerRow[]): string {
     "REJECTED",
   ];
   return [`Servers (${servers.length})`, table([header, ...rows])].join("\n");
+}
+
+/** `minority 1/3` or `majority 2/3` while split, `no` when whole, `-` when only heard. */
+function formatSplit(s: ServerRow): string {
+  if (s.split !== null) return `${splitSide(s.split)} ${s.split.servers}/${s.split.of}`;
+  return s.reached === "heard" ? "-" : "no";
 }
 
 function formatRejections(rejections: Record<string, number> | null): string {

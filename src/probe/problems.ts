@@ -20,6 +20,7 @@ export type ProblemCode =
   | "clock-skew"
   | "foreign-traffic"
   | "split-cluster"
+  | "partition"
   | "no-leader"
   | "leader-silent"
   | "multicast-blocked"

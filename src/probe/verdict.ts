@@ -6,11 +6,13 @@
  * trouble (group not joinable, self-test failed); traffic this probe rejected (wrong secret,
  * other cluster, other version, far-off clock, foreign datagrams); reachability (nobody
  * answered, answers lost, multicast blocked one way or the other, heavy loss); leadership
- * (servers that disagree on the leader, follow none, or follow one that is silent).
+ * (servers that disagree on the leader, report a partition, follow none, or follow one that is
+ * silent).
  *
  * @module
  */
 
+import type { DiscoverSplit } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import type { AnswerRecord, HeardRecord, Observation } from "./cluster.ts";
 import { type InterfaceRow, localProblems, type SelfTestResult } from "./local.ts";
@@ -35,6 +37,12 @@ export interface ServerRow {
   view: number;
   /** Live servers in its view (itself included); null when it only was heard. */
   viewSize: number | null;
+  /**
+   * The partition it reports (servers it reaches of its last full view, and whether that is a
+   * majority); null when it sees the cluster whole, runs a dsys without split reports, or only
+   * was heard.
+   */
+  split: DiscoverSplit | null;
   /** Live chat clients in its view; null when it only was heard. */
   clients: number | null;
   /** Milliseconds since it started; null when it only was heard. */
@@ -141,6 +149,9 @@ function answerRow(a: AnswerRecord): ServerRow {
     leader: r.leader === "" ? null : r.leader,
     view: r.view,
     viewSize: r.viewSize,
+    split: r.split
+      ? { servers: r.split.servers, of: r.split.of, majority: r.split.majority }
+      : null,
     clients: r.clients,
     uptimeMs: r.uptimeMs,
     version: r.version,
@@ -162,6 +173,7 @@ function heardRow(h: HeardRecord): ServerRow {
     leader: s.leader === "" ? null : s.leader,
     view: s.view,
     viewSize: null,
+    split: null,
     clients: null,
     uptimeMs: null,
     version: s.version,
@@ -401,6 +413,8 @@ function leaderProblems(
         "--peers); the groups merge on their own once they hear each other.",
     });
   }
+  const partition = partitionProblem(servers);
+  if (partition) problems.push(partition);
   const ids = new Set(servers.map((s) => s.id));
   const silent = [...leaders.keys()].filter((leader) => !ids.has(leader));
   if (silent.length > 0) {
@@ -425,6 +439,40 @@ function leaderProblems(
     });
   }
   return problems;
+}
+
+/**
+ * The partition the servers themselves report (a probe on one side sees a smaller, consistent
+ * cluster, so only the servers can tell), servers reporting the same numbers named together.
+ */
+function partitionProblem(servers: readonly ServerRow[]): Problem | undefined {
+  const sides = new Map<string, { split: DiscoverSplit; ids: string[] }>();
+  for (const { id, split } of servers) {
+    if (split === null) continue;
+    const key = `${split.servers}/${split.of}/${split.majority}`;
+    const side = sides.get(key) ?? { split, ids: [] };
+    side.ids.push(id);
+    sides.set(key, side);
+  }
+  if (sides.size === 0) return undefined;
+  const seen = [...sides.values()].map(({ split, ids }, i) =>
+    `${listWords(ids)} ${ids.length === 1 ? "sees" : "see"} ${split.servers} of ${split.of}` +
+    `${i === 0 ? " servers" : ""} (${splitSide(split)})`
+  );
+  return {
+    code: "partition",
+    message: `servers report a partition: ${seen.join("; ")}. Servers of the last full view ` +
+      "went silent: the network between the sides is cut, or they stopped (a crashed server " +
+      "looks the same).",
+    fix: "check the cables, switch and firewalls between the sides (multicast and the unicast " +
+      "ports both ways), and that the missing servers still run. Both sides keep chatting " +
+      "meanwhile, and merge on their own once they hear each other again.",
+  };
+}
+
+/** `majority` or `minority`. */
+export function splitSide(split: DiscoverSplit): "majority" | "minority" {
+  return split.majority ? "majority" : "minority";
 }
 
 function portOf(address: string): number {

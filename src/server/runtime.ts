@@ -331,6 +331,15 @@ export class Server {
       viewSize: liveMembers(snapshot.members, "server"),
       clients: liveMembers(snapshot.members, "client"),
       rejections: Object.fromEntries(rejections),
+      ...(snapshot.split
+        ? {
+          split: {
+            servers: snapshot.split.servers,
+            of: snapshot.split.of,
+            majority: snapshot.split.majority,
+          },
+        }
+        : {}),
     }, sender.addr);
   }
 

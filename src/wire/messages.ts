@@ -63,6 +63,18 @@ export interface DiscoverReplyBody {
   clients: number;
   /** Datagrams the server rejected since it started, by reason (reasons with a count only). */
   rejections: Record<string, number>;
+  /** Set while the server sees the cluster split; absent when whole (and from older servers). */
+  split?: DiscoverSplit;
+}
+
+/** A partition as a server reports it in a {@linkcode DiscoverReplyBody}. */
+export interface DiscoverSplit {
+  /** Servers the server still reaches, itself included (at least 1). */
+  servers: number;
+  /** Servers in its last full view (at least `servers`). */
+  of: number;
+  /** True when `servers` is more than half of `of`. */
+  majority: boolean;
 }
 
 /** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
@@ -672,7 +684,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     validate: (f) =>
       isInt(f.nonce) && isText(f.version, 32) && isInt(f.priority) && isInt(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isInt(f.term) && isInt(f.view) &&
-      isTerm(f.viewSize) && isTerm(f.clients) && isCountsByName(f.rejections),
+      isTerm(f.viewSize) && isTerm(f.clients) && isCountsByName(f.rejections) &&
+      (f.split === undefined || isDiscoverSplit(f.split)),
   },
   "heartbeat": {
     code: 10,
@@ -828,6 +841,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
 function isServerStatus(f: Record<string, unknown>): boolean {
   return isText(f.version, 32) && isInt(f.priority) && (f.leader === "" || isId(f.leader)) &&
     isTerm(f.term) && isTerm(f.view) && typeof f.joining === "boolean";
+}
+
+function isDiscoverSplit(value: unknown): value is DiscoverSplit {
+  return isRecord(value) && isInt(value.servers) && value.servers >= 1 && isInt(value.of) &&
+    value.of >= value.servers && typeof value.majority === "boolean";
 }
 
 /** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */

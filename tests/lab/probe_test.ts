@@ -1,10 +1,11 @@
 /**
  * `dsys probe` on a real LAN segment, with the built executable: nothing there (no-server),
  * a healthy trio (exit 0, three rows, one leader), the trio seen with another secret
- * (wrong-secret), and the trio split 2/1 (split-cluster).
+ * (wrong-secret), and the trio split 2/1: from one side (the servers' own split report,
+ * partition) and from both (split-cluster too).
  *
- * Seeing a split needs a vantage point on both sides: a probe on one side sees a consistent,
- * smaller cluster. After `lab.partition([[h1, h2, h4], [h3]])` the probe host h4 gets a second
+ * A probe on one side sees a consistent, smaller cluster whose servers report the split. Seeing
+ * both leaders needs a vantage point on both sides: after `lab.partition([[h1, h2, h4], [h3]])` the probe host h4 gets a second
  * leg, a veth on the bridge of h3's side with a host route to h3 only (h4 does not forward, so
  * the partition holds), the way an operator's laptop sits on two network segments. The probe
  * multicasts on its first leg (h1, h2) and asks h3 directly with `--addr`; h1 and h2 follow the
@@ -28,7 +29,14 @@ const PROBE_DEADLINE_MS = 15_000;
 interface Report {
   healthy: boolean;
   leader: string | null;
-  servers: { id: string; role: string; leader: string | null; viewSize: number; reached: string }[];
+  servers: {
+    id: string;
+    role: string;
+    leader: string | null;
+    viewSize: number;
+    split: { servers: number; of: number; majority: boolean } | null;
+    reached: string;
+  }[];
   problems: { code: string; message: string }[];
   rejections: Record<string, number>;
 }
@@ -81,7 +89,7 @@ async function addLegTo(lab: Lab, host: LabHost, target: LabHost): Promise<void>
 }
 
 Deno.test({
-  name: "lab probe: nothing, a healthy trio, another secret, a 2/1 split",
+  name: "lab probe: nothing, a healthy trio, another secret, a 2/1 split from one side and both",
   ignore: skip !== undefined,
   async fn(t) {
     const lab = await Lab.create({ hosts: 4 });
@@ -122,11 +130,11 @@ Deno.test({
         assert.deepEqual(codes(report), [], shown);
         assert.equal(report.leader, "h3");
         assert.deepEqual(
-          report.servers.map((s) => [s.id, s.role, s.leader, s.viewSize, s.reached]),
+          report.servers.map((s) => [s.id, s.role, s.leader, s.viewSize, s.split, s.reached]),
           [
-            ["h1", "follower", "h3", 3, "multicast"],
-            ["h2", "follower", "h3", 3, "multicast"],
-            ["h3", "leader", "h3", 3, "multicast"],
+            ["h1", "follower", "h3", 3, null, "multicast"],
+            ["h2", "follower", "h3", 3, null, "multicast"],
+            ["h3", "leader", "h3", 3, null, "multicast"],
           ],
         );
       });
@@ -140,30 +148,58 @@ Deno.test({
         assert.deepEqual(report.servers, []);
       });
 
-      await t.step("a 2/1 split seen from both sides: the split-cluster problem", async () => {
+      const majority = { servers: 2, of: 3, majority: true };
+      const minority = { servers: 1, of: 3, majority: false };
+
+      await t.step("a 2/1 split seen from one side: the servers' partition problem", async () => {
         await lab.partition([[h1, h2, h4], [h3]]);
-        await addLegTo(lab, h4, h3);
-        await Promise.all(
-          servers.slice(0, 2).map((s) =>
+        await Promise.all([
+          ...servers.slice(0, 2).map((s) =>
             s.waitForEvent("leader-changed", { leader: "h2" }, EVENT_TIMEOUT)
           ),
+          ...servers.slice(0, 2).map((s) => s.waitForEvent("split", majority, EVENT_TIMEOUT)),
+          servers[2].waitForEvent("split", minority, EVENT_TIMEOUT),
+        ]);
+        const { code, report, shown } = await probeOn(h4, [...access, "--timeout", "1500"]);
+        assert.equal(code, 1, shown);
+        assert.deepEqual(codes(report), ["partition"], shown);
+        assert.equal(report.leader, "h2");
+        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.viewSize, s.split]), [
+          ["h1", "h2", 2, majority],
+          ["h2", "h2", 2, majority],
+        ], shown);
+        const partition = report.problems.find((p) => p.code === "partition")!;
+        assert.match(
+          partition.message,
+          /^servers report a partition: h1 and h2 see 2 of 3 servers \(majority\)\./,
         );
+      });
+
+      await t.step("a 2/1 split seen from both sides: split-cluster and partition", async () => {
+        await addLegTo(lab, h4, h3);
         const args = [...access, "--addr", `${h3.address}:7401`, "--timeout", "1500"];
+        const both = (report: Report) =>
+          codes(report).includes("split-cluster") && codes(report).includes("partition");
         let seen = await probeOn(h4, args);
-        for (let tries = 1; tries < 5 && !codes(seen.report).includes("split-cluster"); tries++) {
+        for (let tries = 1; tries < 5 && !both(seen.report); tries++) {
           seen = await probeOn(h4, args);
         }
         const { code, report, shown } = seen;
         assert.equal(code, 1, shown);
-        assert.ok(codes(report).includes("split-cluster"), shown);
+        assert.ok(both(report), shown);
         assert.equal(report.leader, null);
-        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.reached]), [
-          ["h1", "h2", "multicast"],
-          ["h2", "h2", "multicast"],
-          ["h3", "h3", "unicast"],
+        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.split, s.reached]), [
+          ["h1", "h2", majority, "multicast"],
+          ["h2", "h2", majority, "multicast"],
+          ["h3", "h3", minority, "unicast"],
         ], shown);
         const split = report.problems.find((p) => p.code === "split-cluster")!;
         assert.match(split.message, /h1 and h2 follow h2 \(term \d+\); h3 follows h3 \(term \d+\)/);
+        const partition = report.problems.find((p) => p.code === "partition")!;
+        assert.match(
+          partition.message,
+          /^servers report a partition: h1 and h2 see 2 of 3 servers \(majority\); h3 sees 1 of 3 \(minority\)\./,
+        );
         // h3 is reached over the second leg by unicast only, and that is reported too.
         assert.ok(codes(report).includes("multicast-blocked"), shown);
       });
