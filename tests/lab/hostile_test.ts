@@ -226,7 +226,7 @@ Deno.test({
       const ignored = byReason(metrics, "dsys_datagrams_ignored_total")[""];
       console.log(`rejected (3 servers): ${JSON.stringify(rejected)}`);
       console.log(`misbehaviour (3 servers): ${JSON.stringify(misbehaviour)}, ignored ${ignored}`);
-      for (const reason of ["bad-magic", "bad-tag", "unknown-key", "wrong-cluster"]) {
+      for (const reason of ["too-large", "bad-magic", "bad-tag", "unknown-key", "wrong-cluster"]) {
         assert.ok(rejected[reason] > 0, `no datagram rejected as ${reason}`);
       }
       assert.ok(rejected.replayed + rejected["too-old"] > 0, "no replay rejected");
