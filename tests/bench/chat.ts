@@ -5,7 +5,9 @@
  *    send `--count` lines as fast as back-pressure allows; messages per second delivered to all
  *    clients (first send → the last client delivered the last line);
  * 2. latency at a fixed offered load of `--rate` lines per second spread over the ten clients,
- *    for `--seconds`: send → delivered at every client, on this process's monotonic clock;
+ *    for `--seconds` after `--warmup` seconds of the same load that are not counted (JIT
+ *    compilation of the low-load paths): send → delivered at every client, on this process's
+ *    monotonic clock;
  * 3. the raw rate of one sender to three unicast receivers with the same transport
  *    (`udp_rate.ts --receivers 3`, in its own process: under Deno, or bundled and run under Node), and the
  *    ratio chat/raw;
@@ -18,7 +20,8 @@
  * `dist/bench/chat.md` (or `--out`) and prints it.
  *
  * Run: `deno run --unstable-net -A tests/bench/chat.ts [--transport deno|node|both|none]
- * [--count 2000] [--rate 1000] [--seconds 10] [--memory-clients 100] [--memory-messages 12000]`;
+ * [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1] [--memory-clients 100]
+ * [--memory-messages 12000]`;
  * `--memory-clients 0` skips the memory step.
  *
  * @module
@@ -43,6 +46,7 @@ const { values: flags } = parseArgs({
     count: { type: "string", default: "2000" },
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "10" },
+    warmup: { type: "string", default: "1" },
     "memory-clients": { type: "string", default: "100" },
     "memory-messages": { type: "string", default: "12000" },
     out: { type: "string", default: `${REPO_ROOT}/dist/bench/chat.md` },
@@ -52,6 +56,7 @@ const CLIENTS = Number(flags.clients);
 const COUNT = Number(flags.count);
 const RATE = Number(flags.rate);
 const SECONDS = Number(flags.seconds);
+const WARMUP = Number(flags.warmup);
 const MEMORY_CLIENTS = Number(flags["memory-clients"]);
 const MEMORY_MESSAGES = Number(flags["memory-messages"]);
 const KINDS: SocketTransportKind[] = flags.transport === "both"
@@ -236,10 +241,16 @@ interface Latency {
   complete: boolean;
 }
 
-async function latency(audience: Audience, rate: number, seconds: number): Promise<Latency> {
+async function latency(
+  audience: Audience,
+  rate: number,
+  seconds: number,
+  warmup: number,
+): Promise<Latency> {
   audience.reset();
   const sentAt = new Map<string, number>();
-  const total = rate * seconds;
+  const warm = Math.round(rate * warmup);
+  const total = warm + rate * seconds;
   const start = performance.now();
   let sent = 0;
   while (sent < total) {
@@ -247,14 +258,16 @@ async function latency(audience: Audience, rate: number, seconds: number): Promi
     for (; sent < due; sent++) {
       const client = audience.clients[sent % audience.clients.length];
       const text = `b|l|${client.user}|${sent}`;
-      sentAt.set(text, performance.now());
+      if (sent >= warm) sentAt.set(text, performance.now());
       client.send(text);
     }
     await sleep(1);
   }
   const sendMs = performance.now() - start;
   const complete = await audience.allDelivered(total);
-  const samples = [...audience.allAt].map(([text, at]) => at - sentAt.get(text)!);
+  const samples = [...audience.allAt].filter(([text]) => sentAt.has(text)).map(([text, at]) =>
+    at - sentAt.get(text)!
+  );
   const summary = summarize(samples);
   return {
     sent,
@@ -307,7 +320,7 @@ async function measureKind(kind: SocketTransportKind): Promise<KindResult> {
     const t = await throughput(audience, COUNT, pids);
     console.error(`[chat bench] ${kind}: ${JSON.stringify(t)}`);
     console.error(`[chat bench] ${kind}: latency at ${RATE}/s for ${SECONDS} s`);
-    const l = await latency(audience, RATE, SECONDS);
+    const l = await latency(audience, RATE, SECONDS, WARMUP);
     console.error(`[chat bench] ${kind}: ${JSON.stringify(l)}`);
     if (audience.refused > 0) console.error(`[chat bench] ${audience.refused} lines refused`);
     await audience.close();
@@ -407,7 +420,8 @@ function report(results: KindResult[], memory: MemoryResult | undefined): string
     `- Setup: 3 \`dsys serve\` processes on \`lo\`; ${CLIENTS} ChatClients in the benchmark ` +
     "process (Deno) with the same transport kind (for `node`: Deno's `node:dgram`); " +
     `throughput: every client sends ${COUNT} lines at once, as fast as flow control allows; ` +
-    `latency: ${RATE} lines/s offered for ${SECONDS} s, send → delivered at all ${CLIENTS} ` +
+    `latency: ${RATE} lines/s offered for ${SECONDS} s after ${WARMUP} s not counted (warm-up), ` +
+    `send → delivered at all ${CLIENTS} ` +
     "clients; raw: one sender → three unicast receivers (64-byte datagrams, each sent to all " +
     "three), in its own process.",
     "",
