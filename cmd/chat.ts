@@ -27,7 +27,7 @@ export function validateUserName(name: string): string {
   if (name.length === 0) throw new UsageError("--user: a user name is required");
   if (!isUserName(name)) {
     throw new UsageError(
-      `--user "${name}": use 1-32 letters, digits, '.', '_' or '-'`,
+      `--user ${JSON.stringify(name)}: use 1-32 letters, digits, '.', '_' or '-'`,
     );
   }
   return name;

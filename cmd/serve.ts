@@ -29,7 +29,9 @@ export function validateNodeId(id: string | undefined): string | undefined {
     new TextEncoder().encode(id).length > MAX_ID_BYTES || !isTerminalSafe(id)
   ) {
     throw new UsageError(
-      `--id "${id}": use 1-${MAX_ID_BYTES} bytes of printable text without spaces`,
+      `--id ${
+        JSON.stringify(id)
+      }: use 1-${MAX_ID_BYTES} bytes without spaces or control characters`,
     );
   }
   return id;

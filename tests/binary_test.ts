@@ -34,6 +34,8 @@ const BAD_INPUTS: { args: string[]; mentions: string; allowNonLoopback?: boolean
   // An interface that does not exist: refused before any socket is opened.
   { args: ["serve", "--iface", "nosuch0"], mentions: "nosuch0", allowNonLoopback: true },
   { args: ["chat", "--iface", "lo", "--user", ""], mentions: "--user" },
+  // An id with an escape sequence is refused and shown escaped, never sent to the terminal.
+  { args: ["serve", "--iface", "lo", "--id", "a\x1b[31mb"], mentions: '--id "a\\u001b[31mb"' },
 ];
 
 Deno.test("the build outputs exist (otherwise run `deno task build`)", () => {
@@ -71,6 +73,7 @@ for (const launcher of SHIPPED) {
       assert.equal(lines.length, 1, shown);
       assert.ok(lines[0].includes(bad.mentions), shown);
       assert.doesNotMatch(result.stderr, /^\s+at /m, shown);
+      assert.ok(!result.stderr.includes("\x1b"), `an escape sequence reached stderr: ${shown}`);
     }
   });
 

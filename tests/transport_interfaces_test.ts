@@ -58,12 +58,12 @@ Deno.test("loopback named explicitly counts as multicast-capable", () => {
 Deno.test("an unknown interface name lists the available ones", () => {
   assert.throws(
     () => selectInterfaces([lo, eth0], "nosuch0"),
-    new TransportError("no interface named nosuch0; available: lo, eth0"),
+    new TransportError(`no interface named "nosuch0"; available: lo, eth0`),
   );
   assert.throws(
     () => selectInterfaces([lo, eth0], "10.1.2.3"),
     new TransportError(
-      "no interface has the address 10.1.2.3; available: 127.0.0.1 (lo), 192.0.2.2 (eth0)",
+      `no interface has the address "10.1.2.3"; available: 127.0.0.1 (lo), 192.0.2.2 (eth0)`,
     ),
   );
 });

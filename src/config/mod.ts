@@ -389,7 +389,7 @@ export function validateConfig(config: Config): void {
   const { network, timing, output, chat } = config;
   if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
     throw new ConfigError(
-      `--cluster "${network.cluster}": use 1-64 letters, digits, '.', '_' or '-'`,
+      `--cluster ${JSON.stringify(network.cluster)}: use 1-64 letters, digits, '.', '_' or '-'`,
     );
   }
   if (!isMulticastIPv4(network.group)) {
@@ -453,7 +453,9 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   const match = /^([^:\s]+):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
   if (!match || port < 1 || port > 65535) {
-    throw new ConfigError(`${flag} "${text}": expected host:port with a port from 1 to 65535`);
+    throw new ConfigError(
+      `${flag} ${JSON.stringify(text)}: expected host:port with a port from 1 to 65535`,
+    );
   }
   return { host: match[1], port };
 }

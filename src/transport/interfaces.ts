@@ -111,8 +111,8 @@ function selectNamed(all: readonly InterfaceCandidate[], iface: string): Interfa
       : all.map((c) => (byAddress ? `${c.address} (${c.name})` : c.name)).join(", ");
     throw new TransportError(
       byAddress
-        ? `no interface has the address ${iface}; available: ${available}`
-        : `no interface named ${iface}; available: ${available}`,
+        ? `no interface has the address ${JSON.stringify(iface)}; available: ${available}`
+        : `no interface named ${JSON.stringify(iface)}; available: ${available}`,
     );
   }
   const label = `${found.name} (${found.address})`;
