@@ -146,13 +146,13 @@ interface Pending extends ChatPostItem {
   sentAt: number;
 }
 
-/** One delivered entry as the client remembers it (`id` for lines). */
-interface Remembered {
-  seq: number;
-  term: number;
-  mark: number;
+/**
+ * One delivered entry as the client remembers it: its position and what identifies it (`id` for
+ * lines). Its fingerprint (`entryMark`) is computed only when needed (runs, re-anchoring).
+ */
+type Remembered = Pick<ChatEntry, "seq" | "term" | "kind" | "client" | "cseq" | "ts"> & {
   id?: string;
-}
+};
 
 /** The chat state machine of one dsys client. */
 export class ChatClientCore {
@@ -348,17 +348,17 @@ export class ChatClientCore {
     const runs: ChatRunStart[] = [];
     const recent = this.#recent;
     for (let i = recent.length - 1; i >= 0 && runs.length < MAX_CHAT_RUNS; i--) {
-      const { seq, term, mark } = recent[i];
+      const { seq, term } = recent[i];
       if (i === 0 || recent[i - 1].term !== term || recent[i - 1].seq !== seq - 1) {
-        runs.push({ seq, term, mark });
+        runs.push({ seq, term, mark: entryMark(recent[i]) });
       }
     }
     return runs.reverse();
   }
 
-  #remember(entry: ChatEntry): void {
-    const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
-    this.#recent.push({ seq: entry.seq, term: entry.term, mark: entryMark(entry), id });
+  #remember(entry: ChatEntry, id: string | undefined): void {
+    const { seq, term, kind, client, cseq, ts } = entry;
+    this.#recent.push({ seq, term, kind, client, cseq, ts, id });
     const limit = this.#o.config.mergeMemory;
     if (this.#recent.length > 2 * limit) this.#recent = this.#recent.slice(-limit);
   }
@@ -369,7 +369,7 @@ export class ChatClientCore {
     const again = this.#recent.slice(keep.length);
     for (const r of again) {
       if (r.id !== undefined) this.#skipIds.add(r.id);
-      else this.#skipMarks.set(r.seq, r.mark);
+      else this.#skipMarks.set(r.seq, entryMark(r));
     }
     const limit = this.#o.config.mergeMemory;
     while (this.#skipIds.size > limit) this.#skipIds.delete(this.#skipIds.values().next().value!);
@@ -453,11 +453,15 @@ export class ChatClientCore {
 
   #onDeliver(body: ChatDeliverBody): void {
     this.#commitSeen = Math.max(this.#commitSeen, body.commit);
-    const limit = this.#next + this.#o.config.receiveWindow;
-    for (const entry of body.entries) {
-      if (entry.seq >= this.#next && entry.seq < limit) this.#early.set(entry.seq, entry);
-    }
     const before = this.#next;
+    const limit = before + this.#o.config.receiveWindow;
+    for (const entry of body.entries) {
+      if (entry.seq === this.#next && this.#early.size === 0) {
+        this.#next++;
+        this.#emit(entry);
+      } else if (entry.seq >= this.#next && entry.seq < limit) this.#early.set(entry.seq, entry);
+    }
+    if (this.#next > before) this.#progressAt = this.#now;
     this.#deliverReady();
     if (this.#next > before) this.#deliveriesSinceAck++;
     if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
@@ -474,7 +478,8 @@ export class ChatClientCore {
   }
 
   #emit(entry: ChatEntry): void {
-    this.#remember(entry);
+    const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
+    this.#remember(entry, id);
     const mark = this.#skipMarks.get(entry.seq);
     if (mark !== undefined && this.#skipMarks.delete(entry.seq) && mark === entryMark(entry)) {
       return this.#notice({ kind: "skipped", seq: entry.seq, id: "" });
@@ -490,7 +495,7 @@ export class ChatClientCore {
       });
       return;
     }
-    const id = messageId(entry.client, entry.cseq);
+    if (id === undefined) return;
     const own = entry.client === this.#key;
     if (this.#skipIds.delete(id)) return this.#notice({ kind: "skipped", seq: entry.seq, id });
     this.#actions.push({

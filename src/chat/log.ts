@@ -22,7 +22,9 @@ import type { ChatEntry, ChatRunStart } from "../wire/messages.ts";
 import { jsonBytes } from "./size.ts";
 
 /** A 32-bit fingerprint (FNV-1a) of an entry's identity: term, kind, client, line number, time. */
-export function entryMark(entry: ChatEntry): number {
+export function entryMark(
+  entry: Pick<ChatEntry, "term" | "kind" | "client" | "cseq" | "ts">,
+): number {
   const text = `${entry.term}|${entry.kind}|${entry.client}|${entry.cseq}|${entry.ts}`;
   let hash = 2166136261;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
