@@ -216,3 +216,31 @@ Deno.test("a line longer than maxTextChars is refused, not sent", () => {
   ]);
   assert.equal(c.core.allAcknowledged(), true);
 });
+
+Deno.test("deferred steps bundle: lines typed together share one post, deliveries are not held", () => {
+  const client = new Client();
+  const typed: ChatClientAction[] = [];
+  for (let i = 1; i <= 5; i++) {
+    typed.push(...client.step({ type: "send-text", text: `l${i}`, ts: WALL, now: 0, defer: true }));
+  }
+  assert.deepEqual(sentBodies(typed, "chat-post"), [], "nothing is sent before the flush");
+  const flushed = client.step({ type: "flush", now: 0 });
+  const posts = sentBodies(flushed, "chat-post");
+  assert.equal(posts.length, 1);
+  assert.deepEqual(posts[0].items.map((i) => i.text), ["l1", "l2", "l3", "l4", "l5"]);
+  const got: ChatClientAction[] = [];
+  for (const seq of [1, 2]) {
+    const envelope: Envelope = {
+      cluster: "t",
+      sender: S1,
+      seq,
+      ts: WALL,
+      body: { kind: "chat-deliver", commit: seq, acked: 0, gen: 1, entries: [entry(seq)] },
+    };
+    got.push(...client.step({ type: "receive", envelope, now: 0, defer: true }));
+  }
+  assert.deepEqual(got.flatMap((a) => a.type === "deliver" ? [a.message.seq] : []), [1, 2]);
+  assert.deepEqual(sentBodies(got, "chat-ack"), [], "the ack waits for the flush");
+  const acks = sentBodies(client.step({ type: "flush", now: 0 }), "chat-ack");
+  assert.deepEqual(acks.map((a) => a.next), [3], "one ack for both datagrams");
+});

@@ -8,7 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { clientSender, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import { ChatServerCore } from "../src/chat/server_core.ts";
+import { defaultChatConfig } from "../src/config/mod.ts";
+import { clientSender, MiniCluster, serverSender, WALL } from "./sim/chat_harness.ts";
 
 const S1 = serverSender("s1");
 const S2 = serverSender("s2");
@@ -341,4 +343,27 @@ Deno.test("a state-transferred leader still knows which lines it must not sequen
   assert.deepEqual(cluster.lines("b").filter((l) => l === "alice: old"), ["alice: old"]);
   assert.ok(!cluster.server("s3").committed().some((e) => e.text === "old"), "not again");
   assert.ok(cluster.bodies("chat-senders").length > 0, "s3 pulled the last line per client");
+});
+
+Deno.test("a deferred receive sends nothing until the flush, which sends it all", () => {
+  const core = new ChatServerCore({ self: S1, config: defaultChatConfig() });
+  core.step({ type: "start", now: 0, wall: WALL });
+  const post = (seq: number) => ({
+    type: "receive" as const,
+    envelope: {
+      cluster: "t",
+      sender: A,
+      seq,
+      ts: WALL,
+      body: { kind: "chat-post" as const, acked: 0, items: [{ cseq: seq, text: "x", ts: WALL }] },
+    },
+    now: seq,
+    defer: true,
+  });
+  assert.deepEqual(core.step(post(1)), []);
+  assert.deepEqual(core.step(post(2)), []);
+  const refusals = core.step({ type: "flush", now: 3 }).flatMap((a) =>
+    a.type === "send" && a.body.kind === "chat-refused" ? [a.body.reason] : []
+  );
+  assert.deepEqual(refusals, ["unknown-client", "unknown-client"]);
 });

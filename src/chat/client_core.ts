@@ -70,9 +70,23 @@ export interface ChatClientOptions {
 /** One input to the client core; `now` is monotonic ms, `ts` ms since the epoch. */
 export type ChatClientEvent =
   | { type: "start"; now: number }
-  | { type: "receive"; envelope: Envelope; now: number }
+  | {
+    type: "receive";
+    envelope: Envelope;
+    now: number;
+    /** When true, posts and acks wait for the next `flush` (deliveries do not): bundling. */
+    defer?: boolean;
+  }
   | { type: "tick"; now: number }
-  | { type: "send-text"; text: string; ts: number; now: number }
+  | {
+    type: "send-text";
+    text: string;
+    ts: number;
+    now: number;
+    /** When true, the line waits for the next `flush`, so lines typed together share a post. */
+    defer?: boolean;
+  }
+  | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
   | { type: "quit"; now: number };
@@ -246,7 +260,7 @@ export class ChatClientCore {
         this.#receive(event.envelope);
         break;
     }
-    this.#flush();
+    if (!("defer" in event && event.defer)) this.#flush();
     return this.#drain();
   }
 

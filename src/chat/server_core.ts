@@ -58,7 +58,17 @@ export interface ChatServerOptions {
 /** One input to the chat core; `now` is monotonic ms, `wall` ms since the epoch. */
 export type ChatServerEvent =
   | { type: "start"; now: number; wall: number }
-  | { type: "receive"; envelope: Envelope; now: number }
+  | {
+    type: "receive";
+    envelope: Envelope;
+    now: number;
+    /**
+     * When true, nothing is sent yet: what the datagram causes waits for the next `flush` (or any
+     * other event), so that a burst of datagrams leaves as a few batches (JGroups' bundler).
+     */
+    defer?: boolean;
+  }
+  | { type: "flush"; now: number }
   | { type: "tick"; now: number; wall: number }
   | { type: "membership"; view: ViewSnapshot; now: number };
 
@@ -127,6 +137,7 @@ export class ChatServerCore {
     switch (event.type) {
       case "receive":
         this.#receive(event.envelope);
+        if (event.defer) return [];
         break;
       case "tick":
         this.#wall = Math.floor(event.wall);

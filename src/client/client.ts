@@ -106,6 +106,7 @@ export class ChatClient implements ChatSession {
   #handler: ((event: ChatUiEvent) => void) | undefined;
   #flow: (paused: boolean) => void = () => {};
   #pendingEvents: ChatUiEvent[] = [];
+  #flush?: ReturnType<typeof setImmediate>;
   #timer?: ReturnType<typeof setInterval>;
   #discovering = false;
   #closed = false;
@@ -152,7 +153,10 @@ export class ChatClient implements ChatSession {
       transportKind: options.transportKind,
     });
     const client = new ChatClient(endpoint, options);
-    endpoint.onEnvelope((envelope) => client.#step({ type: "receive", envelope, now: now() }));
+    endpoint.onEnvelope((envelope) => {
+      client.#step({ type: "receive", envelope, now: now(), defer: true });
+      client.#scheduleFlush();
+    });
     const joined = new Promise<void>((resolve, reject) => {
       client.#joined = { resolve, reject };
     });
@@ -172,7 +176,8 @@ export class ChatClient implements ChatSession {
 
   /** Queues one line for sending. */
   send(text: string): void {
-    this.#step({ type: "send-text", text, ts: Date.now(), now: now() });
+    this.#step({ type: "send-text", text, ts: Date.now(), now: now(), defer: true });
+    this.#scheduleFlush();
     this.#settleWaiters();
   }
 
@@ -248,8 +253,20 @@ export class ChatClient implements ChatSession {
     this.#closed = true;
     this.#step({ type: "quit", now: now() });
     clearInterval(this.#timer);
+    clearImmediate(this.#flush);
     for (const waiter of this.#waiters) waiter();
     await this.#endpoint.close();
+  }
+
+  /**
+   * Sends what the lines typed and the datagrams read so far call for once they are all handled
+   * (`setImmediate`): lines typed together share a post, and a burst of deliveries one ack.
+   */
+  #scheduleFlush(): void {
+    this.#flush ??= setImmediate(() => {
+      this.#flush = undefined;
+      this.#step({ type: "flush", now: now() });
+    });
   }
 
   #step(event: ChatClientEvent): void {

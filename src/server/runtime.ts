@@ -126,6 +126,7 @@ export class Server {
   readonly #guard: MemberGuard;
   #leaderChanges = 0;
   #timer?: ReturnType<typeof setInterval>;
+  #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
 
   private constructor(endpoint: Endpoint, options: ServerOptions) {
@@ -223,6 +224,7 @@ export class Server {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     clearInterval(this.#statusTimer);
+    clearImmediate(this.#chatFlush);
     this.#step({ type: "stop", now: performance.now() });
     const stats = this.stats();
     await this.#endpoint.close();
@@ -277,6 +279,17 @@ export class Server {
     this.#stepChat({ type: "membership", view, now: performance.now() });
   }
 
+  /**
+   * Flushes the chat core once the datagrams already read have been handled (`setImmediate` runs
+   * after the poll phase), so a burst leaves as a few batches instead of one datagram each.
+   */
+  #scheduleChatFlush(): void {
+    this.#chatFlush ??= setImmediate(() => {
+      this.#chatFlush = undefined;
+      this.#stepChat({ type: "flush", now: performance.now() });
+    });
+  }
+
   #stepChat(event: ChatServerEvent): void {
     for (const action of this.#chat.step(event)) this.#performChat(action);
   }
@@ -308,7 +321,8 @@ export class Server {
     const { sender, body } = envelope;
     this.#noteSender(envelope);
     if (body.kind.startsWith("chat-")) {
-      this.#stepChat({ type: "receive", envelope, now: performance.now() });
+      this.#stepChat({ type: "receive", envelope, now: performance.now(), defer: true });
+      this.#scheduleChatFlush();
       return;
     }
     if (body.kind !== "discover") {
