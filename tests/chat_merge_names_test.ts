@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import type { ChatClientAction } from "../src/chat/client_core.ts";
 import { refusalMessage } from "../src/client/client.ts";
-import { clientSender, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import { clientSender, fourServers } from "./sim/chat_harness.ts";
 
 /** Who a client believes is present (user → server), from the presence lines it showed. */
 function shownPresence(actions: readonly ChatClientAction[]): Map<string, string> {
@@ -29,11 +29,8 @@ function shownPresence(actions: readonly ChatClientAction[]): Map<string, string
  * on a (left) and on d (right) and both chat; then the LAN heals with `winner` leading.
  */
 function sameNameOnBothSides(winner: "a" | "b" | "c" | "d") {
-  const cluster = new MiniCluster();
-  const [a, b, c, d] = ["a", "b", "c", "d"].map((id) => serverSender(`nm-${id}`));
-  for (const s of [a, b, c, d]) cluster.addServer(s);
+  const { cluster, servers: [a, b, c, d] } = fourServers("nm");
   const all = [a, b, c, d].map((s) => s.id);
-  cluster.setView(all, d.id, 1);
   cluster.addClient(clientSender("nm-alice"), "alice");
   cluster.addClient(clientSender("nm-bob"), "bob");
   cluster.attach("nm-alice", b.id);

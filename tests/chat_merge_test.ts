@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { ChatLog } from "../src/chat/log.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
-import { clientSender, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import { clientSender, fourServers, MiniCluster, serverSender } from "./sim/chat_harness.ts";
 
 function entry(seq: number, term: number, client: string, cseq = seq): ChatEntry {
   return { seq, term, kind: "text", client, cseq, from: "u", text: `${client}:${cseq}`, ts: 0 };
@@ -43,11 +43,8 @@ Deno.test("a fork below every kept entry is unknown, not guessed", () => {
 
 /** Four servers, one client on each side; the LAN splits a|b and c|d, both sides chat, heal. */
 function partitionedCluster() {
-  const cluster = new MiniCluster();
-  const [a, b, c, d] = ["a", "b", "c", "d"].map((id) => serverSender(`m-${id}`));
-  for (const s of [a, b, c, d]) cluster.addServer(s);
+  const { cluster, servers: [a, b, c, d] } = fourServers("m");
   const all = [a, b, c, d].map((s) => s.id);
-  cluster.setView(all, d.id, 1);
   cluster.addClient(clientSender("m-left"), "left");
   cluster.addClient(clientSender("m-right"), "right");
   cluster.attach("m-left", a.id);

@@ -237,3 +237,15 @@ export class MiniCluster {
 function sameAddress(a: Address, b: Address): boolean {
   return a.host === b.host && a.port === b.port;
 }
+
+/**
+ * A `MiniCluster` of four servers `<prefix>-a` … `<prefix>-d`, all in one view led by the last at
+ * term 1 (the start of the partition tests).
+ */
+export function fourServers(prefix: string): { cluster: MiniCluster; servers: Sender[] } {
+  const cluster = new MiniCluster();
+  const servers = ["a", "b", "c", "d"].map((id) => serverSender(`${prefix}-${id}`));
+  for (const s of servers) cluster.addServer(s);
+  cluster.setView(servers.map((s) => s.id), servers[3].id, 1);
+  return { cluster, servers };
+}
