@@ -30,7 +30,13 @@ export * from "./src/transport/mod.ts";
 export * from "./src/election/mod.ts";
 export * from "./src/membership/mod.ts";
 export { type CoreEvent, type CoreOptions, type CoreStats, ServerCore } from "./src/server/core.ts";
-export { Server, type ServerOptions, type ServerStats } from "./src/server/runtime.ts";
+export {
+  Server,
+  type ServerOptions,
+  type ServerStats,
+  type ServerStatusReport,
+} from "./src/server/runtime.ts";
+export type { GuardStats, Misbehaviour } from "./src/guard/tracker.ts";
 export {
   Endpoint,
   type EndpointOptions,
@@ -44,8 +50,15 @@ export {
   type DiscoveryOptions,
 } from "./src/runtime/discovery.ts";
 export * from "./src/chat/mod.ts";
+export type { Presence } from "./src/chat/directory.ts";
+export type { LeaderPhase } from "./src/chat/leader.ts";
+export type { SessionPhase } from "./src/chat/sessions.ts";
 export { ChatClient, ChatRefusedError, NoServerError } from "./src/client/client.ts";
-export type { ChatSession, ChatUiEvent } from "./src/client/repl.ts";
+export type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./src/client/repl.ts";
+export type { ShownMessage } from "./src/client/render.ts";
 export * from "./src/probe/mod.ts";
-export { LOG_LEVELS, logger, type LogSetup, setupLogging } from "./src/log/mod.ts";
+export type { Hint, HintCode } from "./src/probe/problems.ts";
+export type { InterfaceRow, SelfTestResult } from "./src/probe/local.ts";
+export type { Reach } from "./src/probe/verdict.ts";
+export { LOG_LEVELS, type LogLevel, type LogSetup, setupLogging } from "./src/log/mod.ts";
 export { VERSION } from "./src/version.ts";

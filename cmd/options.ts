@@ -9,9 +9,8 @@
 import { readFileSync, statSync } from "node:fs";
 import process from "node:process";
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import type { LogLevel } from "@logtape/logtape";
 import { type ConfigOverrides, defaultLanConfig } from "../src/config/mod.ts";
-import { LOG_LEVELS, logger } from "../src/log/mod.ts";
+import { LOG_LEVELS, logger, type LogLevel } from "../src/log/mod.ts";
 import { UsageError } from "./errors.ts";
 
 const defaults = defaultLanConfig();
@@ -89,7 +88,7 @@ function parsePeers(value: string): string[] {
 
 function parseLogLevel(value: string): LogLevel {
   const level = value.toLowerCase();
-  if (!(LOG_LEVELS as string[]).includes(level)) {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new InvalidArgumentError(`use one of ${LOG_LEVELS.join(", ")}`);
   }
   return level as LogLevel;

@@ -16,7 +16,6 @@ import {
   getTextFormatter,
   jsonLinesFormatter,
   type Logger,
-  type LogLevel,
   type LogRecord,
   resetSync,
 } from "@logtape/logtape";
@@ -24,7 +23,10 @@ import { writeSync } from "node:fs";
 import process from "node:process";
 
 /** The log levels a user may choose, least to most severe. */
-export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warning", "error"];
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** How a process logs. */
 export interface LogSetup {
