@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Config, resolveConfig } from "../../src/config/mod.ts";
+import type { Config } from "../../src/config/mod.ts";
 import type { SocketTransportKind } from "../../src/transport/select.ts";
 import {
   assertLauncherReady,
@@ -15,6 +15,7 @@ import {
   spawnDsys,
   testNetwork,
 } from "../helpers/process.ts";
+import { clientConfig } from "./chat_load.ts";
 
 /** Three running servers that agreed on a leader. */
 export interface Cluster {
@@ -55,15 +56,11 @@ export async function startCluster(kind: SocketTransportKind): Promise<Cluster> 
     await stopCluster(servers);
     throw error;
   }
-  const config = resolveConfig({
-    network: {
-      iface: "lo",
-      group: net.group,
-      port: net.port,
-      cluster: net.cluster,
-      unicastPort: 0,
-    },
-    output: { statusIntervalMs: 0 },
+  const config = clientConfig({
+    iface: "lo",
+    group: net.group,
+    port: net.port,
+    cluster: net.cluster,
   });
   return { servers, config, launcher: launcher.name };
 }
@@ -80,14 +77,3 @@ export function rssKiB(pid: number): number {
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(match[1]);
 }
-
-/** CPU time (user + system) process `pid` used so far, in seconds (`/proc/PID/stat`). */
-export function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** `getconf CLK_TCK` on Linux. */
-const CLOCK_TICKS_PER_SECOND = 100;

@@ -1,9 +1,11 @@
 /**
- * Bundles `udp_rate.ts` with esbuild into one ESM file that Node runs, so the same measurement
- * runs under Node's `node:dgram`.
+ * Bundles a benchmark script of this folder with esbuild into one ESM file that Node runs, so
+ * the same measurement runs under Node's `node:dgram`: `udp_rate.ts` (the raw UDP rate) or
+ * `chat_clients.ts` (the chat benchmark's clients).
  *
- * Run: `deno run -A tests/bench/udp_bundle.ts [--out FILE]`, then `node FILE --transport node`.
- * The default FILE is `dsys-udp-rate.mjs` in the system's temporary folder.
+ * Run: `deno run -A tests/bench/udp_bundle.ts [--entry udp_rate.ts] [--out FILE]`, then
+ * `node FILE --transport node` (for `udp_rate.ts`). The default FILE is `dsys-udp-rate.mjs` or
+ * `dsys-chat-clients.mjs` in the system's temporary folder.
  *
  * @module
  */
@@ -13,12 +15,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
-/** Bundles `udp_rate.ts` into `outfile` (ESM for Node 20) and returns its path. */
-export async function bundleUdpRate(outfile: string): Promise<string> {
+/** The scripts of this folder that run bundled under Node. */
+export type NodeEntry = "udp_rate.ts" | "chat_clients.ts";
+
+/** Bundles `entry` into `outfile` (ESM for Node 20) and returns its path. */
+export async function bundleForNode(entry: NodeEntry, outfile: string): Promise<string> {
   try {
     await esbuild.build({
-      entryPoints: [fileURLToPath(new URL("./udp_rate.ts", import.meta.url))],
+      entryPoints: [fileURLToPath(new URL(`./${entry}`, import.meta.url))],
       outfile,
       bundle: true,
       format: "esm",
@@ -33,10 +39,11 @@ export async function bundleUdpRate(outfile: string): Promise<string> {
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const outAt = args.indexOf("--out");
-  const outfile = outAt >= 0 && args[outAt + 1]
-    ? args[outAt + 1]
-    : join(tmpdir(), "dsys-udp-rate.mjs");
-  console.log(await bundleUdpRate(outfile));
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { entry: { type: "string", default: "udp_rate.ts" }, out: { type: "string" } },
+  });
+  const entry = values.entry as NodeEntry;
+  const name = entry.replace(/\.ts$/, "").replaceAll("_", "-");
+  console.log(await bundleForNode(entry, values.out ?? join(tmpdir(), `dsys-${name}.mjs`)));
 }
