@@ -10,9 +10,11 @@
  * 3. the simulator benchmark (`tests/sim/bench.ts`) with 100 trials per row, a few seconds;
  * 4. the chat benchmark (`chat.ts`): throughput, latency at 1 000 lines/s and the raw UDP rate
  *    for both transports, and server memory with 100 clients; table in `dist/bench/chat.md`.
- * 5. the heal benchmark in the lab (`heal.ts`): 2/2 and 3/1 partitions of four servers, time
+ * 5. the chat live-heap benchmark (`chat_heap.ts`): three servers and 100 clients in one process,
+ *    the V8 heap in use after forced collections every 10 000 lines; `dist/bench/chat-heap.md`;
+ * 6. the heal benchmark in the lab (`heal.ts`): 2/2 and 3/1 partitions of four servers, time
  *    from the heal to one leader and full views; table in `dist/bench/heal.md`.
- * 6. the chat heal benchmark in the lab (`heal_chat.ts`): the same splits with a client chatting
+ * 7. the chat heal benchmark in the lab (`heal_chat.ts`): the same splits with a client chatting
  *    on each side, time from the heal to complete clients, one leader and converged chat logs;
  *    table in `dist/bench/heal-chat.md`.
  *
@@ -45,6 +47,10 @@ const STEPS: Step[] = [
   {
     title: "Chat benchmark (3 servers on lo, Deno and Node transports)",
     args: ["run", "--unstable-net", "-A", "tests/bench/chat.ts"],
+  },
+  {
+    title: "Chat live heap (3 servers + 100 clients in one process, 80 000 lines)",
+    args: ["run", "--v8-flags=--expose-gc", "--unstable-net", "-A", "tests/bench/chat_heap.ts"],
   },
   {
     title: "Heal benchmark (lab, 4 servers split 2/2 and 3/1, real program)",
