@@ -52,7 +52,6 @@ import type {
   ChatFetchedBody,
   ChatForwardItem,
   ChatGatherReplyBody,
-  ChatRunStart,
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
@@ -76,15 +75,8 @@ export interface ForwardAnswer {
   committed: ChatSenderRecord[];
 }
 
-interface Summary {
-  incarnation: number;
-  first: number;
-  last: number;
-  lastTerm: number;
-  commit: number;
-  complete: boolean;
-  runs: ChatRunStart[];
-}
+/** What a server's gather reply said of its log, and which incarnation of it said so. */
+type Summary = Omit<ChatGatherReplyBody, "kind" | "term" | "ok"> & { incarnation: number };
 
 /** One server's entries to merge: after its fork point, up to its last. */
 interface Merge {
@@ -196,15 +188,8 @@ export class Leadership {
   onGatherReply(from: Peer, body: ChatGatherReplyBody): number | undefined {
     if (!body.ok) return body.term >= this.#o.term ? body.term : undefined;
     if (this.#phase !== "gathering" || body.term !== this.#o.term) return undefined;
-    this.#replies.set(from.id, {
-      incarnation: from.incarnation,
-      first: body.first,
-      last: body.last,
-      lastTerm: body.lastTerm,
-      commit: body.commit,
-      complete: body.complete,
-      runs: body.runs,
-    });
+    const { kind: _kind, term: _term, ok: _ok, ...summary } = body;
+    this.#replies.set(from.id, { ...summary, incarnation: from.incarnation });
     return undefined;
   }
 

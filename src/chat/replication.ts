@@ -15,7 +15,7 @@
  */
 
 import type { Address } from "../transport/types.ts";
-import { type ChatAppendReplyBody, MAX_CHAT_ENTRIES } from "../wire/messages.ts";
+import { type ChatAppendReplyBody, type ChatEntry, MAX_CHAT_ENTRIES } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import type { ChatLog } from "./log.ts";
 import type { ChatOutbox } from "./outbox.ts";
@@ -190,7 +190,7 @@ export class Replicator {
   }
 
   #send(p: Progress, commit: number, now: number, probe: boolean): void {
-    const { log, out, config, term } = this.#o;
+    const { log, config } = this.#o;
     if (p.next < log.first) {
       p.next = log.first;
       p.reset = true;
@@ -209,36 +209,32 @@ export class Replicator {
         config.batchBodyBytes - BODY_OVERHEAD_BYTES,
         MAX_CHAT_ENTRIES,
       );
-      const reset = p.reset && prev === log.first - 1;
-      out.send(p.peer.addr, {
-        kind: "chat-append",
-        term,
-        prev,
-        prevTerm: log.termAt(prev)!,
-        commit,
-        reset,
-        entries,
-      });
+      this.#append(p, prev, commit, entries);
       p.next += entries.length;
       p.inflight.push(p.next - 1);
       sent = true;
     }
     if (!sent && (probe || p.sentCommit < commit)) {
-      const prev = Math.min(p.next - 1, log.last);
-      out.send(p.peer.addr, {
-        kind: "chat-append",
-        term,
-        prev,
-        prevTerm: log.termAt(prev)!,
-        commit,
-        reset: p.reset && prev === log.first - 1,
-        entries: [],
-      });
+      this.#append(p, Math.min(p.next - 1, log.last), commit, []);
       sent = true;
     }
     if (sent) {
       p.sentCommit = commit;
       p.sentAt = now;
     }
+  }
+
+  /** Sends `p` the entries after `prev` (none: a heartbeat carrying the commit point). */
+  #append(p: Progress, prev: number, commit: number, entries: ChatEntry[]): void {
+    const { log, out, term } = this.#o;
+    out.send(p.peer.addr, {
+      kind: "chat-append",
+      term,
+      prev,
+      prevTerm: log.termAt(prev)!,
+      commit,
+      reset: p.reset && prev === log.first - 1,
+      entries,
+    });
   }
 }
