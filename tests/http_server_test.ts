@@ -11,7 +11,13 @@ import parsePrometheus from "parse-prometheus-text-format";
 import { ConfigError } from "../src/config/mod.ts";
 import { parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import type { ServerStatusReport } from "../src/server/runtime.ts";
-import { type DsysProcess, LAUNCHERS, runDsys, spawnDsys, testNetwork } from "./helpers/process.ts";
+import {
+  type DsysProcess,
+  LAUNCHERS,
+  runDsys,
+  startServers,
+  testNetwork,
+} from "./helpers/process.ts";
 
 Deno.test("--http: a bare port listens on loopback; host:port as given; junk refused", () => {
   assert.deepEqual(parseHttpAddress("9464"), { host: "127.0.0.1", port: 9464 });
@@ -159,21 +165,7 @@ for (const launcher of [LAUNCHERS.binary, LAUNCHERS.source]) {
     const net = testNetwork();
     const servers: DsysProcess[] = [];
     try {
-      for (const id of ["a", "b"]) {
-        servers.push(spawnDsys(launcher, [
-          "serve",
-          ...net.args,
-          "--unicast-port",
-          "0",
-          "--id",
-          id,
-          "--priority",
-          id === "b" ? "1" : "0",
-          "--http",
-          "127.0.0.1:0",
-          "--log-json",
-        ], { label: `${launcher.name} ${id}` }));
-      }
+      servers.push(...startServers(launcher, net, ["a", "b"], ["--http", "127.0.0.1:0"]));
       const urls = await Promise.all(
         servers.map(async (s) => String((await s.waitForEvent("http-listening")).url)),
       );

@@ -12,29 +12,11 @@ import {
   LAUNCHERS,
   runDsys,
   spawnDsys,
-  type TestNetwork,
+  startServers,
   testNetwork,
 } from "./helpers/process.ts";
 
 const BINARY = LAUNCHERS.binary;
-
-/** Starts `ids` as servers on `net` (priority = position), with extra flags. */
-function startServers(net: TestNetwork, ids: string[], extra: string[] = []): DsysProcess[] {
-  return ids.map((id, priority) =>
-    spawnDsys(BINARY, [
-      "serve",
-      ...net.args,
-      "--unicast-port",
-      "0",
-      "--id",
-      id,
-      "--priority",
-      String(priority),
-      "--log-json",
-      ...extra,
-    ], { label: `server ${id}` })
-  );
-}
 
 /** Waits until every server follows `leader`. */
 async function settled(servers: DsysProcess[], leader: string): Promise<void> {
@@ -54,7 +36,7 @@ function problemCodes(report: { problems: { code: string }[] }): string[] {
 
 Deno.test("probe: a healthy trio exits 0 with three rows and one leader", async () => {
   const net = testNetwork();
-  const servers = startServers(net, ["a", "b", "c"]);
+  const servers = startServers(BINARY, net, ["a", "b", "c"]);
   try {
     await settled(servers, "c");
     const { result, report, shown } = await probeJson([...net.args, "--timeout", "1000"]);
@@ -98,7 +80,7 @@ Deno.test("probe: nobody there exits 1 with no-server and the firewall fix", asy
 
 Deno.test("probe: servers with another secret are named as a wrong secret", async () => {
   const net = testNetwork();
-  const servers = startServers(net, ["a", "b"], ["--secret", "right-one"]);
+  const servers = startServers(BINARY, net, ["a", "b"], ["--secret", "right-one"]);
   try {
     await settled(servers, "b");
     const args = [...net.args, "--secret", "wrong-one", "--timeout", "800"];
@@ -118,7 +100,7 @@ Deno.test("probe: a server that only unicast reaches is multicast-blocked", asyn
   const net = testNetwork();
   const other = testNetwork();
   const far = { ...other, args: [...other.args, "--cluster", net.cluster] };
-  const [server] = startServers(far, ["far"]);
+  const [server] = startServers(BINARY, far, ["far"]);
   try {
     const listening = await server.waitForEvent("listening");
     await settled([server], "far");
@@ -137,7 +119,7 @@ Deno.test("probe: a server that only unicast reaches is multicast-blocked", asyn
 
 Deno.test("probe --watch off a terminal prints a report per round until SIGINT", async () => {
   const net = testNetwork();
-  const servers = startServers(net, ["a"]);
+  const servers = startServers(BINARY, net, ["a"]);
   const watcher = spawnDsys(BINARY, ["probe", ...net.args, "--watch", "--timeout", "300"]);
   try {
     await settled(servers, "a");

@@ -383,6 +383,32 @@ export function spawnDsys(
   return new DsysProcess(launcher, args, options);
 }
 
+/**
+ * Starts one `serve` per id on `net` (on loopback, any unicast port, JSON logs), the id's position
+ * as its priority, with `extra` flags; kill or stop them in a `finally` block.
+ */
+export function startServers(
+  launcher: Launcher,
+  net: TestNetwork,
+  ids: string[],
+  extra: string[] = [],
+): DsysProcess[] {
+  return ids.map((id, priority) =>
+    spawnDsys(launcher, [
+      "serve",
+      ...net.args,
+      "--unicast-port",
+      "0",
+      "--id",
+      id,
+      "--priority",
+      String(priority),
+      "--log-json",
+      ...extra,
+    ], { label: `${launcher.name} server ${id}` })
+  );
+}
+
 /** What a finished one-shot run produced. */
 export interface RunResult extends ExitStatus {
   /** Whole standard output. */
