@@ -34,7 +34,6 @@ import {
   type ChatDeliverBody,
   type ChatEntry,
   type ChatPostItem,
-  type ChatRunStart,
   type ChatSplitBody,
   type ChatWelcomeBody,
   type Envelope,
@@ -46,6 +45,7 @@ import type { ChatConfig } from "../config/mod.ts";
 import { clientKey, messageId } from "./keys.ts";
 import { entryMark } from "./log.ts";
 import { packByBytes } from "./size.ts";
+import { DeliveredMemory } from "./delivered.ts";
 
 /** A server as discovery found it. */
 export interface ServerRef {
@@ -160,14 +160,6 @@ interface Pending extends ChatPostItem {
   sentAt: number;
 }
 
-/**
- * One delivered entry as the client remembers it: its position and what identifies it (`id` for
- * lines). Its fingerprint (`entryMark`) is computed only when needed (runs, re-anchoring).
- */
-type Remembered = Pick<ChatEntry, "seq" | "term" | "kind" | "client" | "cseq" | "ts"> & {
-  id?: string;
-};
-
 /** The chat state machine of one dsys client. */
 export class ChatClientCore {
   readonly #o: ChatClientOptions;
@@ -193,7 +185,7 @@ export class ChatClientCore {
   #progressAt = 0;
   #nakAt = -Infinity;
   #commitSeen = 0;
-  #recent: Remembered[] = [];
+  readonly #delivered: DeliveredMemory;
   readonly #skipIds = new Set<string>();
   readonly #skipMarks = new Map<number, number>();
   #split: ChatSplitBody | null = null;
@@ -203,6 +195,7 @@ export class ChatClientCore {
     this.#o = options;
     this.#key = clientKey(options.self);
     this.#window = options.config.sendWindow;
+    this.#delivered = new DeliveredMemory(options.config.mergeMemory);
   }
 
   /** True when every line typed so far is acknowledged (the runtime may exit). */
@@ -346,7 +339,7 @@ export class ChatClientCore {
       gen: this.#gen,
       resume: this.#next,
       history: this.#o.history,
-      runs: this.#runs(),
+      runs: this.#delivered.runs(MAX_CHAT_RUNS),
     });
   }
 
@@ -357,37 +350,15 @@ export class ChatClientCore {
     this.#send({ kind: "chat-ack", next: this.#next, gen: this.#gen, split: this.#split !== null });
   }
 
-  /** The starts of the term runs of what it remembers delivering, oldest first. */
-  #runs(): ChatRunStart[] {
-    const runs: ChatRunStart[] = [];
-    const recent = this.#recent;
-    for (let i = recent.length - 1; i >= 0 && runs.length < MAX_CHAT_RUNS; i--) {
-      const { seq, term } = recent[i];
-      if (i === 0 || recent[i - 1].term !== term || recent[i - 1].seq !== seq - 1) {
-        runs.push({ seq, term, mark: entryMark(recent[i]) });
-      }
-    }
-    return runs.reverse();
-  }
-
-  #remember(entry: ChatEntry, id: string | undefined): void {
-    const { seq, term, kind, client, cseq, ts } = entry;
-    this.#recent.push({ seq, term, kind, client, cseq, ts, id });
-    const limit = this.#o.config.mergeMemory;
-    if (this.#recent.length > 2 * limit) this.#recent = this.#recent.slice(-limit);
-  }
-
   /** Re-anchors at `start`: what it delivered from there on is skipped when it comes again. */
   #rewind(start: number): void {
-    const keep = this.#recent.filter((r) => r.seq < start);
-    const again = this.#recent.slice(keep.length);
+    const again = this.#delivered.forgetFrom(start);
     for (const r of again) {
       if (r.id !== undefined) this.#skipIds.add(r.id);
-      else this.#skipMarks.set(r.seq, entryMark(r));
+      else this.#skipMarks.set(r.seq, r.mark);
     }
     const limit = this.#o.config.mergeMemory;
     while (this.#skipIds.size > limit) this.#skipIds.delete(this.#skipIds.values().next().value!);
-    this.#recent = keep;
     this.#early.clear();
     this.#notice({ kind: "rewound", from: start, remembered: again.length });
     this.#next = start;
@@ -493,7 +464,7 @@ export class ChatClientCore {
 
   #emit(entry: ChatEntry): void {
     const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
-    this.#remember(entry, id);
+    this.#delivered.remember(entry);
     const mark = this.#skipMarks.get(entry.seq);
     if (mark !== undefined && this.#skipMarks.delete(entry.seq) && mark === entryMark(entry)) {
       return this.#notice({ kind: "skipped", seq: entry.seq, id: "" });

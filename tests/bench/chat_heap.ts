@@ -1,12 +1,13 @@
 /**
- * Live-heap benchmark of the chat (not a test; it measures and asserts nothing): three servers
+ * Live-memory benchmark of the chat (not a test; it measures and asserts nothing): three servers
  * and `--clients` chat clients in this one process on `lo`, `--lines` lines sent round-robin in
  * chunks of 200 (each chunk delivered to everybody before the next), and after every `--every`
- * lines the V8 heap in use after two forced collections. Unlike a process's resident size, which
- * also holds whatever heap V8 chose to keep, this is the live data: it must stop growing once the
- * bounded structures (each server's log of `logLimit` lines, each client's memory of delivered
- * lines for the merge) are full. Prints a Markdown table and writes it to
- * `dist/bench/chat-heap.md` (or `--out`).
+ * lines the V8 heap in use after two forced collections plus the memory outside the heap that
+ * array buffers hold (socket buffers, the clients' typed-array memory of delivered entries).
+ * Unlike a process's resident size, which also holds whatever heap V8 chose to keep, this is the
+ * live data: it must stop growing once the bounded structures (each server's log of `logLimit`
+ * lines, each client's memory of delivered entries for the merge) are full. Prints a Markdown
+ * table and writes it to `dist/bench/chat-heap.md` (or `--out`).
  *
  * Run: `deno run --v8-flags=--expose-gc --unstable-net -A tests/bench/chat_heap.ts [--clients
  * 100] [--lines 80000] [--every 10000] [--out FILE]`.
@@ -42,11 +43,12 @@ if (!gc) {
   Deno.exit(2);
 }
 
-/** MiB of V8 heap in use after two full collections. */
-function liveHeapMiB(): number {
+/** MiB of V8 heap in use and of memory outside it (array buffers) after two full collections. */
+function liveMiB(): { heap: number; external: number } {
   gc!();
   gc!();
-  return Deno.memoryUsage().heapUsed / 1_048_576;
+  const { heapUsed, external } = Deno.memoryUsage();
+  return { heap: heapUsed / 1_048_576, external: external / 1_048_576 };
 }
 
 const config = loopbackConfig();
@@ -77,7 +79,9 @@ try {
   }
   const row = (label: string) => {
     const logs = servers.map((s) => s.stats().chat).map((c) => `${c.first}..${c.last}`);
-    rows.push(`| ${label} | ${liveHeapMiB().toFixed(1)} | ${logs.join(", ")} |`);
+    const { heap, external } = liveMiB();
+    const mib = [heap, external, heap + external].map((n) => n.toFixed(1)).join(" | ");
+    rows.push(`| ${label} | ${mib} | ${logs.join(", ")} |`);
     console.error(rows.at(-1));
   };
   row(`${CLIENTS} clients joined`);
@@ -100,10 +104,10 @@ const report = [
     Deno.args.join(" ")
   }\``,
   `- Setup: 3 servers and ${CLIENTS} clients in one process on lo; log limit ${config.chat.logLimit}` +
-  `, clients remember up to ${2 * config.chat.mergeMemory} delivered lines each`,
+  `, clients remember the last ${config.chat.mergeMemory} delivered entries each`,
   "",
-  "| point | live heap MiB (3 servers + clients) | server logs (first..last) |",
-  "|---|--:|---|",
+  "| point | live V8 heap MiB | external MiB (array buffers) | total MiB | server logs (first..last) |",
+  "|---|--:|--:|--:|---|",
   ...rows,
   "",
 ].join("\n");
