@@ -11,6 +11,8 @@
  * 3. the raw rate of one sender to three unicast receivers with the same transport
  *    (`udp_rate.ts --receivers 3`, in its own process: under Deno, or bundled and run under Node), and the
  *    ratio chat/raw;
+ * 3b. the latency phase again at each `--sweep` rate, and for every latency phase the CPU the
+ *    servers and the client process used per second (how busy the machine was);
  * 4. memory (Deno transport): `--memory-messages` lines through the cluster with
  *    `--memory-clients` in-process clients, each server's VmRSS before, during and after.
  *
@@ -22,7 +24,7 @@
  * `dist/bench/chat.md` (or `--out`) and prints it.
  *
  * Run: `deno run --unstable-net -A tests/bench/chat.ts [--transport deno|node|both|none]
- * [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1] [--memory-clients 100]
+ * [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1] [--sweep 200,500] [--memory-clients 100]
  * [--memory-messages 12000]`;
  * `--memory-clients 0` skips the memory step.
  *
@@ -38,6 +40,8 @@ import {
   Audience,
   type ClientsPlan,
   type ClientsResult,
+  type Latency,
+  rates,
   runClients,
   sendAll,
 } from "./chat_load.ts";
@@ -53,6 +57,7 @@ const { values: flags } = parseArgs({
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "1" },
+    sweep: { type: "string", default: "200,500" },
     "memory-clients": { type: "string", default: "100" },
     "memory-messages": { type: "string", default: "12000" },
     out: { type: "string", default: `${REPO_ROOT}/dist/bench/chat.md` },
@@ -63,6 +68,7 @@ const COUNT = Number(flags.count);
 const RATE = Number(flags.rate);
 const SECONDS = Number(flags.seconds);
 const WARMUP = Number(flags.warmup);
+const SWEEP = rates(flags.sweep);
 const MEMORY_CLIENTS = Number(flags["memory-clients"]);
 const MEMORY_MESSAGES = Number(flags["memory-messages"]);
 const KINDS: SocketTransportKind[] = flags.transport === "both"
@@ -99,6 +105,7 @@ async function clients(plan: ClientsPlan): Promise<ClientsResult> {
     ...["--server-pids", plan.serverPids.join(","), "--clients", String(plan.clients)],
     ...["--count", String(plan.count), "--rate", String(plan.rate)],
     ...["--seconds", String(plan.seconds), "--warmup", String(plan.warmup)],
+    ...["--sweep", plan.sweep.join(",")],
   ]);
 }
 
@@ -131,6 +138,7 @@ async function measureKind(kind: SocketTransportKind): Promise<KindResult> {
       rate: RATE,
       seconds: SECONDS,
       warmup: WARMUP,
+      sweep: SWEEP,
       serverPids: cluster.servers.map((s) => s.pid),
     });
   } finally {
@@ -213,6 +221,18 @@ function fmt(n: number, digits = 0): string {
 
 const met = (ok: boolean) => (ok ? "met" : "**not met**");
 
+/** One row of the latency-and-load table. */
+function loadRow(kind: string, l: Latency): string {
+  const perSecond = (cpu: number) => cpu / l.cpu.seconds;
+  const total = l.cpu.servers.reduce((a, b) => a + b, l.cpu.clients);
+  const busy = perSecond(total) / navigator.hardwareConcurrency;
+  return `| ${kind} | ${fmt(l.rate)} (${fmt(l.achievedRate)})${l.complete ? "" : " incomplete"} | ${
+    fmt(l.p50, 2)
+  } | ${fmt(l.p99, 2)} | ${fmt(l.max, 1)} | ${
+    l.cpu.servers.map((c) => fmt(perSecond(c), 2)).join(" / ")
+  } | ${fmt(perSecond(l.cpu.clients), 2)} | ${fmt(busy * 100)} % |`;
+}
+
 function report(results: KindResult[], memory: MemoryResult | undefined): string {
   const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
   const lines = [
@@ -270,6 +290,18 @@ function report(results: KindResult[], memory: MemoryResult | undefined): string
       "",
       "CPU seconds span the whole phase, including the wait for stragglers (up to 5 s without a " +
         "delivery ends an incomplete phase).",
+      "",
+      "## Latency and load",
+      "",
+      "Each offered load for the same time as the latency phase (warm-up not counted); CPU per " +
+        `second of the phase, warm-up included; busy = all CPU over ${navigator.hardwareConcurrency} cores.`,
+      "",
+      "| transport | offered (achieved) msg/s | p50 ms | p99 ms | max ms " +
+        "| CPU/s: s1 / s2 / s3 (leader) | CPU/s: client process | busy |",
+      "|---|--:|--:|--:|--:|--:|--:|--:|",
+      ...results.flatMap(({ kind, latency, sweep }) =>
+        [latency, ...sweep].sort((a, b) => a.rate - b.rate).map((l) => loadRow(kind, l))
+      ),
     );
   }
   if (memory) {

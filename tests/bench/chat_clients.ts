@@ -7,14 +7,14 @@
  *
  * Run: `deno run -A tests/bench/udp_bundle.ts --entry chat_clients.ts` prints the bundle's path,
  * then `node <path> --cluster NAME --group ADDR --port N --iface lo --server-pids P1,P2,P3
- * [--clients 10] [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1]`.
+ * [--clients 10] [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1] [--sweep R1,R2]`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { clientConfig, type ClientsResult, runClients } from "./chat_load.ts";
+import { clientConfig, type ClientsResult, rates, runClients } from "./chat_load.ts";
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -29,6 +29,7 @@ const { values: flags } = parseArgs({
     rate: { type: "string", default: "1000" },
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "1" },
+    sweep: { type: "string", default: "" },
   },
 });
 if (!flags.cluster || !flags.group || !flags.port) {
@@ -48,6 +49,7 @@ const result: ClientsResult = await runClients({
   rate: Number(flags.rate),
   seconds: Number(flags.seconds),
   warmup: Number(flags.warmup),
+  sweep: rates(flags.sweep),
   serverPids: flags["server-pids"].split(",").filter((p) => p !== "").map(Number),
 });
 console.log(JSON.stringify(result));

@@ -24,6 +24,15 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Parses a comma-separated list of rates (lines per second); "" is none. */
+export function rates(list: string): number[] {
+  const parsed = list.split(",").filter((r) => r.trim() !== "").map(Number);
+  if (parsed.some((r) => !Number.isInteger(r) || r <= 0)) {
+    throw new Error(`rates must be positive integers separated by commas: ${JSON.stringify(list)}`);
+  }
+  return parsed;
+}
+
 /** Client configuration for the cluster on `network` (ephemeral unicast port, no status lines). */
 export function clientConfig(
   network: Pick<NetworkConfig, "cluster" | "group" | "port" | "iface">,
@@ -182,11 +191,11 @@ export interface Throughput {
 async function throughput(audience: Audience, count: number, pids: number[]): Promise<Throughput> {
   audience.reset();
   const lines = audience.clients.length * count;
-  const cpuBefore = [...pids, "self" as const].map(cpuSeconds);
+  const meter = cpuMeter(pids);
   const start = performance.now();
   await Promise.all(audience.clients.map((c) => sendAll(c, "t", count)));
   const complete = await audience.allDelivered(lines);
-  const cpu = [...pids, "self" as const].map((pid, i) => cpuSeconds(pid) - cpuBefore[i]);
+  const { servers, clients } = meter();
   const end = audience.allAt.size > 0 ? Math.max(...audience.allAt.values()) : performance.now();
   const ms = end - start;
   return {
@@ -196,13 +205,15 @@ async function throughput(audience: Audience, count: number, pids: number[]): Pr
     ms,
     rate: Math.round((audience.allAt.size / ms) * 1000),
     deliveryRate: Math.round((audience.deliveries / ms) * 1000),
-    cpu: { servers: cpu.slice(0, -1), clients: cpu.at(-1)! },
+    cpu: { servers, clients },
     complete,
   };
 }
 
 /** Latency at a fixed offered load (ms figures; NaN, or null after JSON, without samples). */
 export interface Latency {
+  /** Lines per second offered. */
+  rate: number;
   /** Lines sent, warm-up included. */
   sent: number;
   /** Counted lines (after the warm-up) delivered at every client. */
@@ -219,6 +230,23 @@ export interface Latency {
   max: number;
   /** Every line reached every client. */
   complete: boolean;
+  /** Wall seconds of the phase, warm-up included, and the CPU seconds used in them. */
+  cpu: { seconds: number; servers: number[]; clients: number };
+}
+
+/** Measures every process's CPU seconds from now on: call the result to read them. */
+function cpuMeter(pids: number[]): () => { seconds: number; servers: number[]; clients: number } {
+  const all = [...pids, "self" as const];
+  const before = all.map(cpuSeconds);
+  const start = performance.now();
+  return () => {
+    const used = all.map((pid, i) => cpuSeconds(pid) - before[i]);
+    return {
+      seconds: (performance.now() - start) / 1000,
+      servers: used.slice(0, -1),
+      clients: used.at(-1)!,
+    };
+  };
 }
 
 async function latency(
@@ -226,8 +254,10 @@ async function latency(
   rate: number,
   seconds: number,
   warmup: number,
+  pids: number[],
 ): Promise<Latency> {
   audience.reset();
+  const meter = cpuMeter(pids);
   const sentAt = new Map<string, number>();
   const warm = Math.round(rate * warmup);
   const total = warm + rate * seconds;
@@ -245,11 +275,13 @@ async function latency(
   }
   const sendMs = performance.now() - start;
   const complete = await audience.allDelivered(total);
+  const cpu = meter();
   const samples = [...audience.allAt].filter(([text]) => sentAt.has(text)).map(([text, at]) =>
     at - sentAt.get(text)!
   );
   const summary = summarize(samples);
   return {
+    rate,
     sent,
     delivered: samples.length,
     missed: audience.missed,
@@ -258,6 +290,7 @@ async function latency(
     p99: summary?.p99 ?? NaN,
     max: summary?.max ?? NaN,
     complete,
+    cpu,
   };
 }
 
@@ -277,6 +310,8 @@ export interface ClientsPlan {
   seconds: number;
   /** Seconds of the latency phase's load before counting starts. */
   warmup: number;
+  /** Further offered loads (lines per second) measured like the latency phase, after it. */
+  sweep: number[];
   /** Server processes whose CPU time the throughput phase reports. */
   serverPids: number[];
 }
@@ -289,13 +324,16 @@ export interface ClientsResult {
   throughput: Throughput;
   /** The latency phase. */
   latency: Latency;
+  /** The latency phase repeated at each rate of the plan's `sweep`. */
+  sweep: Latency[];
   /** Lines refused by a client over the whole run. */
   refused: number;
 }
 
 /**
  * Connects `plan.clients` clients in this process, runs a 100-line warm-up throughput run, the
- * throughput phase and the latency phase, and closes the clients; progress goes to stderr.
+ * throughput phase, the latency phase and its repetitions at the `sweep` rates, and closes the
+ * clients; progress goes to stderr.
  */
 export async function runClients(plan: ClientsPlan): Promise<ClientsResult> {
   const { kind } = plan;
@@ -311,10 +349,16 @@ export async function runClients(plan: ClientsPlan): Promise<ClientsResult> {
     const t = await throughput(audience, plan.count, plan.serverPids);
     log(JSON.stringify(t));
     log(`latency at ${plan.rate}/s for ${plan.seconds} s`);
-    const l = await latency(audience, plan.rate, plan.seconds, plan.warmup);
+    const l = await latency(audience, plan.rate, plan.seconds, plan.warmup, plan.serverPids);
     log(JSON.stringify(l));
+    const sweep: Latency[] = [];
+    for (const rate of plan.sweep) {
+      log(`latency at ${rate}/s for ${plan.seconds} s`);
+      sweep.push(await latency(audience, rate, plan.seconds, plan.warmup, plan.serverPids));
+      log(JSON.stringify(sweep.at(-1)));
+    }
     if (audience.refused > 0) log(`${audience.refused} lines refused`);
-    return { runtime, throughput: t, latency: l, refused: audience.refused };
+    return { runtime, throughput: t, latency: l, sweep, refused: audience.refused };
   } finally {
     await audience.close();
   }
