@@ -137,8 +137,14 @@ export class Sequencer {
     }
   }
 
+  /**
+   * The client's next line: after the last one sequenced for it, or — for a client this leader
+   * knows nothing of (forgotten by the bounded table) — after the last one it says is committed.
+   * A known client's word is not taken: beyond what this leader's log knows, its lines were
+   * committed on the other side of a partition, and they come back with the merge, in order.
+   */
   #next(client: string, acked: number): number {
-    return Math.max(this.#o.senders.get(client) ?? 0, acked) + 1;
+    return (this.#o.senders.get(client) ?? acked) + 1;
   }
 
   #drain(client: string, buffer: Map<number, ChatForwardItem>, next: number): void {
