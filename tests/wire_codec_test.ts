@@ -98,7 +98,7 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     gen: 2,
     entries: [ENTRY, { ...ENTRY, seq: 42, kind: "join", cseq: 0, text: "s1" }],
   },
-  "chat-ack": { kind: "chat-ack", next: 42, gen: 2, split: false },
+  "chat-ack": { kind: "chat-ack", next: 42, gen: 2, split: false, streamed: true },
   "chat-nak": { kind: "chat-nak", from: 42, to: 57 },
   "chat-missed": { kind: "chat-missed", from: 1, to: 40 },
   "chat-slow": { kind: "chat-slow" },
@@ -173,6 +173,7 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     senders: [{ client: "10.0.0.5:50123~1750000000000", cseq: 7 }],
   },
   "chat-split": { kind: "chat-split", split: true, servers: 2, of: 4, majority: false },
+  "chat-stream": { kind: "chat-stream", prevTerm: 3, prevMark: 4_000_000_000, entries: [ENTRY] },
   "discover-reply": {
     kind: "discover-reply",
     nonce: 42,

@@ -14,6 +14,11 @@
  * silent the core asks for another (`need-server`) and, once attached, resumes from the first
  * sequence number it lacks and resends what is unacknowledged.
  *
+ * The leader also multicasts committed entries to every client (`chat-stream`); a client takes a
+ * batch of it only where it continues exactly what it delivered (the entry before `next` has the
+ * batch's chat term and fingerprint), asks its server at once for a gap a lost batch left, and
+ * says in its acks whether it takes the stream, so that its server sends only what is missing.
+ *
  * After a partition healed, the logs of the two sides were merged and the entries this client
  * delivered since the fork have other sequence numbers. So the client remembers the last
  * `mergeMemory` entries it delivered (position, term, fingerprint, message id) and joins with
@@ -35,6 +40,7 @@ import {
   type ChatEntry,
   type ChatPostItem,
   type ChatSplitBody,
+  type ChatStreamBody,
   type ChatWelcomeBody,
   type Envelope,
   MAX_CHAT_ITEMS,
@@ -184,8 +190,14 @@ export class ChatClientCore {
   #deliveriesSinceAck = 0;
   #progressAt = 0;
   #nakAt = -Infinity;
+  /** Where the last NAK for a gap in the stream started: a new gap is asked for at once. */
+  #nakedFrom = -1;
   #commitSeen = 0;
   readonly #delivered: DeliveredMemory;
+  /** Stream batches that start beyond `next`, kept until the gap before them is filled. */
+  #streamQueue: ChatStreamBody[] = [];
+  /** When the last stream batch was taken. */
+  #streamedAt = -Infinity;
   readonly #skipIds = new Set<string>();
   readonly #skipMarks = new Map<number, number>();
   #split: ChatSplitBody | null = null;
@@ -347,7 +359,13 @@ export class ChatClientCore {
     this.#deliveriesSinceAck = 0;
     this.#ackAt = this.#now;
     this.#ackedNext = this.#next;
-    this.#send({ kind: "chat-ack", next: this.#next, gen: this.#gen, split: this.#split !== null });
+    this.#send({
+      kind: "chat-ack",
+      next: this.#next,
+      gen: this.#gen,
+      split: this.#split !== null,
+      streamed: this.#now - this.#streamedAt < this.#o.config.streamSilenceMs,
+    });
   }
 
   /** Re-anchors at `start`: what it delivered from there on is skipped when it comes again. */
@@ -360,6 +378,7 @@ export class ChatClientCore {
     const limit = this.#o.config.mergeMemory;
     while (this.#skipIds.size > limit) this.#skipIds.delete(this.#skipIds.values().next().value!);
     this.#early.clear();
+    this.#streamQueue = [];
     this.#notice({ kind: "rewound", from: start, remembered: again.length });
     this.#next = start;
   }
@@ -380,6 +399,10 @@ export class ChatClientCore {
   #receive(envelope: Envelope): void {
     const { sender, body } = envelope;
     const server = this.#server;
+    if (body.kind === "chat-stream") {
+      if (server && sender.role === "server") this.#onStream(body);
+      return;
+    }
     if (!server || sender.role !== "server" || sender.id !== server.id) return;
     this.#heardAt = this.#now;
     switch (body.kind) {
@@ -438,9 +461,15 @@ export class ChatClientCore {
 
   #onDeliver(body: ChatDeliverBody): void {
     this.#commitSeen = Math.max(this.#commitSeen, body.commit);
+    this.#take(body.entries);
+    if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
+  }
+
+  /** Delivers what `entries` (from one datagram) hold at `next` on, and keeps early ones. */
+  #take(entries: readonly ChatEntry[]): void {
     const before = this.#next;
     const limit = before + this.#o.config.receiveWindow;
-    for (const entry of body.entries) {
+    for (const entry of entries) {
       if (entry.seq === this.#next && this.#early.size === 0) {
         this.#next++;
         this.#emit(entry);
@@ -448,8 +477,70 @@ export class ChatClientCore {
     }
     if (this.#next > before) this.#progressAt = this.#now;
     this.#deliverReady();
-    if (this.#next > before) this.#deliveriesSinceAck++;
-    if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
+    if (this.#next > before) {
+      this.#deliveriesSinceAck++;
+      this.#connectStream();
+    }
+  }
+
+  /**
+   * A batch of the leader's multicast stream: taken where it continues what this client
+   * delivered (the entry before `next` has the batch's term and fingerprint there), kept for
+   * later when it starts beyond `next` (a batch was lost: the gap is asked for at once), ignored
+   * otherwise — the client's server sends whatever the stream did not bring.
+   */
+  #onStream(body: ChatStreamBody): void {
+    if (this.#phase !== "joined") return;
+    const last = body.entries[body.entries.length - 1].seq;
+    if (last < this.#next) return;
+    this.#commitSeen = Math.max(this.#commitSeen, last);
+    if (this.#connects(body)) {
+      this.#streamedAt = this.#now;
+      return this.#take(body.entries);
+    }
+    const first = body.entries[0].seq;
+    if (first <= this.#next) return;
+    this.#streamQueue.push(body);
+    let queued = 0;
+    for (const batch of this.#streamQueue) queued += batch.entries.length;
+    if (queued > this.#o.config.receiveWindow) this.#streamQueue.shift();
+    const { retransmitMs, deliveryWindow } = this.#o.config;
+    if (this.#next !== this.#nakedFrom || this.#now - this.#nakAt >= retransmitMs / 4) {
+      this.#nakAt = this.#now;
+      this.#nakedFrom = this.#next;
+      let gapEnd = first - 1;
+      for (const batch of this.#streamQueue) {
+        const start = batch.entries[0].seq;
+        if (start > this.#next) gapEnd = Math.min(gapEnd, start - 1);
+      }
+      const to = Math.min(gapEnd, this.#next + deliveryWindow - 1);
+      this.#send({ kind: "chat-nak", from: this.#next, to });
+    }
+  }
+
+  /** True when `body` continues what this client delivered last, at `next`. */
+  #connects(body: ChatStreamBody): boolean {
+    const { entries } = body;
+    const at = this.#next - 1;
+    const index = at - entries[0].seq;
+    if (index < -1 || index >= entries.length - 1) return false;
+    const known = this.#delivered.last();
+    if (known === undefined || known.seq !== at) return false;
+    const term = index === -1 ? body.prevTerm : entries[index].term;
+    const mark = index === -1 ? body.prevMark : entryMark(entries[index]);
+    return term === known.term && mark === known.mark;
+  }
+
+  /** Takes the kept stream batches that continue what was delivered, drops the passed ones. */
+  #connectStream(): void {
+    while (this.#streamQueue.length > 0) {
+      this.#streamQueue = this.#streamQueue.filter((b) => b.entries.at(-1)!.seq >= this.#next);
+      const batch = this.#streamQueue.find((b) => this.#connects(b));
+      if (!batch) return;
+      this.#streamQueue = this.#streamQueue.filter((b) => b !== batch);
+      this.#streamedAt = this.#now;
+      this.#take(batch.entries);
+    }
   }
 
   #deliverReady(): void {

@@ -75,6 +75,13 @@ export class DeliveredMemory {
     this.#client[slot] = this.#shared(entry.client);
   }
 
+  /** The newest entry's position, chat term and fingerprint; undefined when none is kept. */
+  last(): { seq: number; term: number; mark: number } | undefined {
+    if (this.#size === 0) return undefined;
+    const slot = this.#slot(this.#size - 1);
+    return { seq: this.#seq[slot], term: this.#term[slot], mark: this.#mark(slot) };
+  }
+
   /** The starts of the last `max` term runs (consecutive positions of one term), oldest first. */
   runs(max: number): ChatRunStart[] {
     const runs: ChatRunStart[] = [];

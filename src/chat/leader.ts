@@ -41,6 +41,11 @@
  * {@linkcode Replicator}. A refusal that names a higher term makes the caller start over with a
  * higher one.
  *
+ * While it leads it multicasts every newly committed entry to the clients (`chat-stream`, see
+ * `client_core.ts`), at most `streamWindow` entries beyond the slowest client's delivery point
+ * (its own clients' and what the followers report in their append replies; followers that hold
+ * the stream back are asked again every quarter of `retransmitMs`).
+ *
  * @module
  */
 
@@ -55,9 +60,12 @@ import type {
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
+import { MAX_CHAT_ENTRIES } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
 import { messageId } from "./keys.ts";
+import { entryMark } from "./log.ts";
+import { BODY_OVERHEAD_BYTES } from "./size.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { type Peer, Replicator } from "./replication.ts";
@@ -132,6 +140,8 @@ export class Leadership {
   #ids = new Set<string>();
   #known: SenderTable | null = null;
   #appended = 0;
+  /** The last entry multicast to the clients (`chat-stream`). */
+  #streamed = 0;
 
   /** Starts gathering; nothing is sent before the first {@linkcode Leadership.flush}. */
   constructor(options: LeadershipOptions) {
@@ -287,7 +297,13 @@ export class Leadership {
     if (this.#directory) {
       for (const change of this.#directory.expire(now)) this.#sequencePresence(change, wall);
     }
-    this.#replicator?.tick(this.#o.replica.commit, now);
+    const { replica, config } = this.#o;
+    const held = this.#streamed < replica.commit;
+    this.#replicator?.tick(
+      replica.commit,
+      now,
+      held ? this.#streamed + 2 - config.streamWindow : 0,
+    );
   }
 
   /** Gathers (asks whoever has not answered), or sequences, commits and replicates. */
@@ -298,6 +314,33 @@ export class Leadership {
     this.#sequencer!.drainAll();
     replica.advanceCommit(this.#replicator!.commitPoint());
     this.#replicator!.flush(replica.commit, now);
+    if (this.#o.config.streamToClients) this.#stream();
+  }
+
+  /**
+   * Multicasts what was committed since the last flush to every client (`chat-stream`), at most
+   * `streamWindow` entries beyond the slowest client's delivery point (the stream's flow control:
+   * its receive buffer is not overrun; what waits goes when the clients caught up).
+   */
+  #stream(): void {
+    const { replica, config, out } = this.#o;
+    const { log } = replica;
+    const commit = Math.min(replica.commit, this.#readPoint() - 1 + config.streamWindow);
+    const budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
+    let seq = Math.max(this.#streamed + 1, log.first);
+    while (seq <= commit) {
+      const entries = log.batch(seq, commit, budget, MAX_CHAT_ENTRIES);
+      if (entries.length === 0) break;
+      const prev = log.get(seq - 1);
+      out.multicast({
+        kind: "chat-stream",
+        prevTerm: prev?.term ?? -1,
+        prevMark: prev ? entryMark(prev) : -1,
+        entries,
+      });
+      seq += entries.length;
+    }
+    this.#streamed = Math.max(this.#streamed, seq - 1);
   }
 
   #gather(now: number): void {
@@ -480,6 +523,7 @@ export class Leadership {
     this.#pull = null;
     this.#phase = "leading";
     replica.advanceCommit(this.#gatheredCommit);
+    this.#streamed = replica.commit;
     const { log } = replica;
     this.#sequencer = new Sequencer({
       senders: replica.sendersWithTail(),

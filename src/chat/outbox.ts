@@ -38,6 +38,7 @@ export type ChatNotice =
 /** One thing the runtime must do for a chat server. */
 export type ChatServerAction =
   | { type: "send"; to: Address; body: Body }
+  | { type: "multicast"; body: Body }
   | { type: "notify"; notice: ChatNotice };
 
 /** The item lists that are batched, by body kind. */
@@ -71,6 +72,11 @@ export class ChatOutbox {
   /** Queues one datagram. */
   send(to: Address, body: Body): void {
     this.#actions.push({ type: "send", to, body });
+  }
+
+  /** Queues one datagram to the multicast group (every server and client). */
+  multicast(body: Body): void {
+    this.#actions.push({ type: "multicast", body });
   }
 
   /** Queues an event for the runtime. */

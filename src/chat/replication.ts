@@ -174,9 +174,11 @@ export class Replicator {
 
   /**
    * Resends to followers that stayed silent for `retransmitMs` while behind, or while a slow
-   * client of theirs holds senders back (their answer tells how far it got).
+   * client of theirs holds senders back (their answer tells how far it got). Followers that
+   * reported a delivery point below `wantedReader` (their clients hold the leader's stream back)
+   * are asked again every `retransmitMs / 4`, so the stream goes on as soon as they caught up.
    */
-  tick(commit: number, now: number): void {
+  tick(commit: number, now: number, wantedReader = 0): void {
     const { log, config } = this.#o;
     for (const p of this.#peers.values()) {
       const waiting = p.match < log.last || p.commit < commit ||
@@ -184,6 +186,8 @@ export class Replicator {
       if (waiting && now - p.sentAt >= config.retransmitMs) {
         p.next = Math.max(p.match, p.resume) + 1;
         p.inflight = [];
+        this.#send(p, commit, now, true);
+      } else if (p.reader < wantedReader && now - p.sentAt >= config.retransmitMs / 4) {
         this.#send(p, commit, now, true);
       }
     }

@@ -3,7 +3,9 @@
  * the sequence number their stream starts at), delivery of committed entries to each (batched,
  * `deliveryWindow` entries and `datagramsInFlight` datagrams beyond the client's cumulative ack,
  * gaps resent on NAK or after `retransmitMs` without progress), name leases, and dropping
- * clients that quit or fall silent.
+ * clients that quit or fall silent. A client whose acks say it takes the leader's multicast
+ * stream (`chat-stream`) is sent only what it misses: entries count as sent when committed, and
+ * are sent by unicast when its acks stop moving.
  *
  * A client is welcomed only once its name is granted and this server's log matches the leader's,
  * so that the history it starts with is current.
@@ -83,6 +85,12 @@ interface Session {
   keepalive: boolean;
   inflight: number[];
   committed: number;
+  /** True while its acks say it takes the leader's multicast stream. */
+  streamed: boolean;
+  /** True once it took the stream: it may hold entries this server did not send it. */
+  tookStream: boolean;
+  /** Sent by unicast up to here even while it takes the stream: what its acks showed missing. */
+  repairTo: number;
 }
 
 /** What {@linkcode Sessions} needs. */
@@ -185,6 +193,9 @@ export class Sessions {
       keepalive: false,
       inflight: [],
       committed: 0,
+      streamed: false,
+      tookStream: false,
+      repairTo: 0,
     });
   }
 
@@ -218,6 +229,8 @@ export class Sessions {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
     if (body.split !== this.#split.split) this.#o.out.send(session.addr, this.#split);
+    session.streamed = body.streamed;
+    session.tookStream ||= body.streamed;
     const next = Math.min(body.next, this.#o.replica.commit + 1);
     if (next > session.next) {
       session.next = next;
@@ -318,11 +331,12 @@ export class Sessions {
 
   /**
    * This server's log adopted a merged one after `fork`: forgets (without releasing the name)
-   * every client it sent entries beyond the fork, so that it joins again and re-anchors.
+   * every client it sent entries beyond the fork, and every client that took the leader's stream
+   * (it may hold any of them), so that it joins again and re-anchors.
    */
   rewound(fork: number): void {
     for (const session of [...this.#sessions.values()]) {
-      if (session.phase !== "joined" || session.pushed <= fork) continue;
+      if (session.phase !== "joined" || (session.pushed <= fork && !session.tookStream)) continue;
       this.#sessions.delete(session.key);
       this.#refuse(session.addr, "unknown-client");
     }
@@ -373,6 +387,7 @@ export class Sessions {
         session.phase === "joined" && session.next <= session.pushed &&
         now - session.progressAt >= retransmitMs
       ) {
+        session.repairTo = Math.max(session.repairTo, session.pushed);
         session.pushed = session.next - 1;
         session.inflight = [];
         session.progressAt = now;
@@ -474,10 +489,16 @@ export class Sessions {
     });
   }
 
+  /**
+   * Sends a joined client the committed entries it lacks, within its windows. To a client that
+   * takes the stream only what its acks showed missing (`repairTo`, set when it fell silent);
+   * the rest counts as sent, and is sent again when its acks stop moving for `retransmitMs`.
+   */
   #push(session: Session, now: number): void {
     const { replica, config, out } = this.#o;
     const { log, commit } = replica;
-    const limit = Math.min(commit, session.next - 1 + config.deliveryWindow);
+    const window = Math.min(commit, session.next - 1 + config.deliveryWindow);
+    const limit = session.streamed ? Math.min(window, session.repairTo) : window;
     let sent = false;
     while (session.pushed < limit && session.inflight.length < config.datagramsInFlight) {
       if (session.pushed + 1 < log.first) {
@@ -495,6 +516,10 @@ export class Sessions {
       session.inflight.push(reached);
       session.progressAt = now;
       sent = true;
+    }
+    if (session.streamed && session.pushed >= session.repairTo && window > session.pushed) {
+      if (session.pushed < session.next) session.progressAt = now;
+      session.pushed = window;
     }
     if (session.keepalive && !sent) this.#keepalive(session);
     session.keepalive = false;

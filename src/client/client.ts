@@ -17,6 +17,7 @@ import {
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
 import { Endpoint } from "../runtime/endpoint.ts";
+import { TransportError } from "../transport/types.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
 import type { ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
@@ -95,6 +96,29 @@ const HISTORY_KEPT = 1000;
  */
 const DISCOVERY_SETTLE_MS = 200;
 
+/**
+ * The client's sockets: joined to the multicast group when the leader's stream is on (the
+ * client then takes committed entries from it), else — or when the group cannot be joined here —
+ * unicast only, and its server sends it everything.
+ */
+async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
+  const open = (joinGroup: boolean) =>
+    Endpoint.open({
+      config: options.config,
+      role: "client",
+      joinGroup,
+      unicastPort: 0,
+      transportKind: options.transportKind,
+    });
+  if (!options.config.chat.streamToClients) return await open(false);
+  try {
+    return await open(true);
+  } catch (error) {
+    if (!(error instanceof TransportError)) throw error;
+    return await open(false);
+  }
+}
+
 /** A connected chat client. */
 export class ChatClient implements ChatSession {
   readonly #endpoint: Endpoint;
@@ -145,13 +169,7 @@ export class ChatClient implements ChatSession {
    * Throws {@linkcode NoServerError} or {@linkcode ChatRefusedError}.
    */
   static async connect(options: ChatConnectOptions): Promise<ChatClient> {
-    const endpoint = await Endpoint.open({
-      config: options.config,
-      role: "client",
-      joinGroup: false,
-      unicastPort: 0,
-      transportKind: options.transportKind,
-    });
+    const endpoint = await openEndpoint(options);
     const client = new ChatClient(endpoint, options);
     endpoint.onEnvelope((envelope) => {
       client.#step({ type: "receive", envelope, now: now(), defer: true });

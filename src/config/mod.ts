@@ -132,6 +132,16 @@ export interface ChatConfig {
   datagramsInFlight: number;
   /** Delivery datagrams a client acknowledges with one ack; the rest wait for its next tick. */
   ackEvery: number;
+  /**
+   * The leader multicasts committed entries to every client (`chat-stream`), and servers send a
+   * client that takes the stream only what its acks show missing; off: every server sends each
+   * of its clients its own copy.
+   */
+  streamToClients: boolean;
+  /** A client that took no stream datagram for this long is sent everything by its server (ms). */
+  streamSilenceMs: number;
+  /** Entries the leader multicasts beyond the slowest client's delivery point (flow control). */
+  streamWindow: number;
   /** Entries a client buffers out of order. */
   receiveWindow: number;
   /** Entries a gathering leader asks for per fetch. */
@@ -200,6 +210,15 @@ export function defaultChatConfig(): ChatConfig {
     // Every second datagram, like TCP's delayed ACK: half the acks, and a server's window of
     // `datagramsInFlight` (4) never waits for one; a lone datagram is acked at the next tick.
     ackEvery: 2,
+    // One datagram per batch for all clients instead of one per client: the deliveries were 6 of
+    // the ~16 datagrams each line cost, and followers' clients skip the commit notice's hop.
+    streamToClients: true,
+    // Three repair rounds (`retransmitMs`): a client whose multicast stopped is served by
+    // unicast again within a third of a second, while a busy stream never flips it back and forth.
+    streamSilenceMs: 300,
+    // About 8 full datagrams in flight: a third of a default 208 KiB receive buffer (Deno cannot
+    // enlarge it), and still several round trips' worth at the cluster's rates.
+    streamWindow: 512,
     // Covers a delivery window plus reordering; later entries are re-requested.
     receiveWindow: 1024,
     // One round trip fetches a useful slice of a 10 000-entry log.
@@ -415,6 +434,7 @@ export function validateConfig(config: Config): void {
   }
   for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
     for (const [name, value] of Object.entries(values)) {
+      if (typeof value === "boolean") continue;
       if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1)) {
         throw new ConfigError(`${section}.${name} ${value}: out of range`);
       }

@@ -128,6 +128,7 @@ const SENT_BY: Readonly<Record<Kind, Role | "any">> = {
   "chat-committed": "server",
   "chat-senders-fetch": "server",
   "chat-senders": "server",
+  "chat-stream": "server",
   "chat-split": "server",
 };
 

@@ -296,6 +296,7 @@ export class Server {
 
   #performChat(action: ChatServerAction): void {
     if (action.type === "send") this.#endpoint.send(action.body, action.to);
+    else if (action.type === "multicast") this.#endpoint.multicast(action.body);
     else logChatNotice(action.notice);
   }
 

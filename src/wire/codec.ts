@@ -31,8 +31,11 @@ import {
 import { RejectionCounters, type RejectReason } from "./rejections.ts";
 import type { ReplayGuard } from "./replay.ts";
 
-/** Version of the byte layout below; a receiver rejects any other as "bad-version". */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Version of the byte layout below and of the message bodies; a receiver rejects any other as
+ * "bad-version" (3: the leader's multicast stream to clients and `streamed` in client acks).
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** The first two bytes of every dsys datagram. */
 export const MAGIC: readonly [number, number] = [0xd5, 0x59];

@@ -346,6 +346,28 @@ export interface ChatAckBody {
   gen: number;
   /** True while the client shows the cluster as split (its server repeats the state if not). */
   split: boolean;
+  /**
+   * True while the client takes the leader's multicast stream (`chat-stream`): its server then
+   * leaves new entries to the stream and sends only what the client's acks show missing.
+   */
+  streamed: boolean;
+}
+
+/**
+ * The leader multicasts newly committed entries to the group, for every client at once (one
+ * datagram instead of one per client and server). A client takes them only where they continue
+ * what it delivered: the entry before the first one has chat term `prevTerm` and fingerprint
+ * `prevMark` (`entryMark`); -1 when the leader no longer keeps it (then no client takes them).
+ */
+export interface ChatStreamBody {
+  /** Message kind. */
+  kind: "chat-stream";
+  /** Chat term of the entry before the first one, or -1. */
+  prevTerm: number;
+  /** Fingerprint of the entry before the first one, or -1. */
+  prevMark: number;
+  /** Committed entries, consecutive, in order. */
+  entries: ChatEntry[];
 }
 
 /** A server tells its clients that the cluster is split, or whole again. */
@@ -646,7 +668,8 @@ export type Body =
   | ChatCommittedBody
   | ChatSendersFetchBody
   | ChatSendersBody
-  | ChatSplitBody;
+  | ChatSplitBody
+  | ChatStreamBody;
 
 /** A body's kind. */
 export type Kind = Body["kind"];
@@ -749,7 +772,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-ack": {
     code: 35,
-    validate: (f) => isCount(f.next) && isCount(f.gen) && typeof f.split === "boolean",
+    validate: (f) =>
+      isCount(f.next) && isCount(f.gen) && typeof f.split === "boolean" &&
+      typeof f.streamed === "boolean",
   },
   "chat-nak": {
     code: 36,
@@ -835,6 +860,13 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean",
+  },
+  "chat-stream": {
+    code: 54,
+    validate: (f) =>
+      isInt(f.prevTerm) && f.prevTerm >= -1 && isInt(f.prevMark) && f.prevMark >= -1 &&
+      f.prevMark <= 0xffff_ffff && isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry) &&
+      f.entries.length > 0,
   },
 };
 

@@ -199,7 +199,11 @@ export class MiniCluster {
     const sender = this.#servers.get(id)!.sender;
     for (const action of step()) {
       if (action.type === "send") this.#send({ from: sender, to: action.to, body: action.body });
-      else this.notices.push({ server: id, notice: action.notice });
+      else if (action.type === "multicast") {
+        for (const client of this.#clients.values()) {
+          this.#send({ from: sender, to: client.sender.addr, body: action.body });
+        }
+      } else this.notices.push({ server: id, notice: action.notice });
     }
   }
 

@@ -95,6 +95,7 @@ export function randomChatSchedule(seed: number): ChatSchedule {
   const initial = servers.slice(0, serverCount);
   const chat = defaultChatConfig();
   if (rng.chance(0.35)) chat.logLimit = 10 + rng.int(40);
+  if (rng.chance(0.2)) chat.streamToClients = false;
   if (rng.chance(0.25)) chat.sendWindow = 1 + rng.int(4);
   if (rng.chance(0.2)) {
     chat.maxUncommitted = 4 + rng.int(28);

@@ -382,6 +382,11 @@ export class ChatWorld extends SimClock {
     for (const action of actions) {
       if (action.type === "send") {
         this.#transmit(node.sender(), node, action.to, action.body, false);
+      } else if (action.type === "multicast") {
+        // The group reaches servers too, which ignore chat multicasts: only clients get copies.
+        for (const to of this.#clients) {
+          if (to.up) this.#transmit(node.sender(), node, to.addr, action.body, true);
+        }
       }
     }
   }
