@@ -94,6 +94,8 @@ function status(): ServerStatusReport {
         conflicts: 0,
         throttled: 5,
         digest: 12345,
+        streamedClients: 1,
+        streamDatagrams: 64,
       },
       guard: {
         misbehaviour: { flood: 1, invalid: 1, contradiction: 0 },
@@ -140,6 +142,13 @@ Deno.test("/metrics parses as Prometheus text and carries what the server counte
   assert.equal(value(families, "dsys_members", { role: "server", state: "dead" }), 1);
   assert.equal(value(families, "dsys_members", { role: "client", state: "alive" }), 1);
   assert.equal(value(families, "dsys_members", { role: "client", state: "left" }), 0);
+});
+
+Deno.test("/metrics shows the leader's stream: datagrams multicast and clients taking it", () => {
+  const families = parse(formatMetrics(status()));
+  assert.equal(families.get("dsys_chat_stream_datagrams_total")!.type, "COUNTER");
+  assert.equal(value(families, "dsys_chat_stream_datagrams_total"), 64);
+  assert.equal(value(families, "dsys_chat_clients_streamed"), 1);
 });
 
 Deno.test("/metrics counts rejections by reason, every reason present", () => {

@@ -89,6 +89,8 @@ function fakeStatus(): ServerStatusReport {
         conflicts: 0,
         throttled: 0,
         digest: 2166136261,
+        streamedClients: 1,
+        streamDatagrams: 64,
       },
       guard: {
         misbehaviour: { flood: 0, invalid: 0, contradiction: 0 },

@@ -96,6 +96,10 @@ export interface ChatServerStatus {
   throttled: number;
   /** Fingerprint of the committed entries kept, `first..commit` (`ChatLog.digest`). */
   digest: number;
+  /** Clients attached here whose acks say they take the leader's multicast stream. */
+  streamedClients: number;
+  /** Stream datagrams (`chat-stream`) this server multicast while it led. */
+  streamDatagrams: number;
 }
 
 /** The chat state machine of one dsys server. */
@@ -114,6 +118,7 @@ export class ChatServerCore {
   #promisedTo: string | null = null;
   #synced = false;
   #leadership: Leadership | null = null;
+  #streamDatagrams = 0;
   #pull: SendersPull | null = null;
   #conflicts = 0;
 
@@ -150,7 +155,9 @@ export class ChatServerCore {
         break;
     }
     this.#flush();
-    return this.#out.drain();
+    const actions = this.#out.drain();
+    for (const action of actions) if (action.type === "multicast") this.#streamDatagrams++;
+    return actions;
   }
 
   /** Role, term, log window, commit point and counters. */
@@ -169,6 +176,8 @@ export class ChatServerCore {
       conflicts: this.#replica.conflicts,
       throttled: this.#sessions.throttled,
       digest: log.digest(commit),
+      streamedClients: this.#sessions.streamed,
+      streamDatagrams: this.#streamDatagrams,
     };
   }
 

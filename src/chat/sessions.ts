@@ -123,6 +123,13 @@ export class Sessions {
     return this.#throttled;
   }
 
+  /** How many joined clients say in their acks that they take the leader's stream. */
+  get streamed(): number {
+    let count = 0;
+    for (const s of this.#sessions.values()) if (s.phase === "joined" && s.streamed) count++;
+    return count;
+  }
+
   /** How many clients are attached (joined or joining). */
   get size(): number {
     return this.#sessions.size;

@@ -165,6 +165,16 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
     ),
     gauge("dsys_chat_clients_attached", "Chat clients attached here.", counters.chat.clients),
     gauge(
+      "dsys_chat_clients_streamed",
+      "Chat clients attached here that take the leader's multicast stream.",
+      counters.chat.streamedClients,
+    ),
+    counter(
+      "dsys_chat_stream_datagrams_total",
+      "Datagrams of committed entries this server multicast to the clients while it led.",
+      counters.chat.streamDatagrams,
+    ),
+    gauge(
       "dsys_chat_buffered",
       "Lines the sequencer buffers (leader only).",
       counters.chat.buffered,

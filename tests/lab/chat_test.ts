@@ -2,7 +2,8 @@
  * Chat across a real LAN segment with the built executable (`dist/dsys`): three servers on
  * three namespaced hosts and `dsys chat --json` clients on other hosts. It checks the delivery
  * guarantees of the chat through a SIGKILLed leader while every process drops 10 % of its
- * datagrams, the history a late joiner receives, and that a user name is unique in the cluster.
+ * datagrams, the history a late joiner receives, that clients on other hosts take committed lines
+ * from the leader's multicast stream, and that a user name is unique in the cluster.
  *
  * A failing run's output (every process's standard output and error) is kept in a directory
  * under `/tmp` whose path ends the error message.
@@ -301,7 +302,65 @@ Deno.test({
   },
 });
 
-// --- 3. Unique user names --------------------------------------------------------------------
+// --- 3. The leader's multicast stream ---------------------------------------------------------
+
+/** Lines of the stream test, one every `STREAM_GAP_MS`: a few of the servers' status seconds. */
+const STREAM_LINES = 60;
+const STREAM_GAP_MS = 50;
+
+/** The most clients taking the stream and stream datagrams that `server`'s status ever showed. */
+function streamSeen(server: DsysProcess): { streamed: number; sent: number } {
+  let streamed = 0;
+  let sent = 0;
+  for (const line of server.logs) {
+    if (line.properties?.event !== "status") continue;
+    const chat = line.properties.chat as { streamedClients: number; streamDatagrams: number };
+    streamed = Math.max(streamed, chat.streamedClients);
+    sent = Math.max(sent, chat.streamDatagrams);
+  }
+  return { streamed, sent };
+}
+
+Deno.test({
+  name: "lab chat: clients on other hosts take committed lines from the leader's multicast",
+  ignore: skip !== undefined,
+  async fn() {
+    await withChatLab("chat-stream", { hosts: 5, servers: 3 }, async (chat) => {
+      const [carol, dave] = [
+        chat.client(chat.lab.hosts[3], "carol", { flags: ["--follow"] }),
+        chat.client(chat.lab.hosts[4], "dave", { flags: ["--follow"] }),
+      ];
+      await waitJoined(carol, "carol", JOIN_TIMEOUT_MS);
+      await waitJoined(dave, "dave", JOIN_TIMEOUT_MS);
+      const texts = Array.from({ length: STREAM_LINES }, (_, k) => lineText("carol", k + 1));
+      for (const text of texts) {
+        await carol.write(`${text}\n`);
+        await sleep(STREAM_GAP_MS);
+      }
+      await waitForMessage(dave, texts.at(-1)!);
+      await waitForMessage(carol, texts.at(-1)!);
+      assert.deepEqual(chatMessages(dave).map((m) => m.text), texts);
+      assert.deepEqual(chatMessages(carol).map((m) => m.text), texts);
+      const seen = chat.servers.map(streamSeen);
+      assert.ok(
+        seen.some((s) => s.sent >= STREAM_LINES / 2),
+        `the leader multicast the lines: ${JSON.stringify(seen)}`,
+      );
+      assert.equal(
+        seen.filter((s) => s.streamed > 0).reduce((n, s) => n + s.streamed, 0),
+        2,
+        `both clients took the stream: ${JSON.stringify(seen)}`,
+      );
+      for (const client of [carol, dave]) {
+        await client.closeStdin();
+        const status = await client.stop("SIGTERM");
+        assert.equal(status.code, 0, `${client.label} exit: ${client.tail(5)}`);
+      }
+    });
+  },
+});
+
+// --- 4. Unique user names --------------------------------------------------------------------
 
 Deno.test({
   name: "lab chat: a duplicate user name is refused with exit 2",
