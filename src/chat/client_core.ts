@@ -364,8 +364,13 @@ export class ChatClientCore {
       next: this.#next,
       gen: this.#gen,
       split: this.#split !== null,
-      streamed: this.#now - this.#streamedAt < this.#o.config.streamSilenceMs,
+      streamed: this.#streaming(),
     });
+  }
+
+  /** True while this client takes the leader's stream (it took a batch lately). */
+  #streaming(): boolean {
+    return this.#now - this.#streamedAt < this.#o.config.streamSilenceMs;
   }
 
   /** Re-anchors at `start`: what it delivered from there on is skipped when it comes again. */
@@ -597,8 +602,11 @@ export class ChatClientCore {
   #flush(): void {
     if (this.#phase === "joining" && this.#joinAt === -Infinity) this.#sendJoin();
     if (this.#phase !== "joined") return;
-    const { clientRetryMs, batchBodyBytes, ackEvery } = this.#o.config;
-    const delayable = this.#deliveriesSinceAck > 0 && this.#deliveriesSinceAck < ackEvery;
+    const { clientRetryMs, batchBodyBytes, ackEvery, streamAckEntries } = this.#o.config;
+    const delayable = this.#deliveriesSinceAck > 0 &&
+      (this.#streaming()
+        ? this.#next - this.#ackedNext < streamAckEntries
+        : this.#deliveriesSinceAck < ackEvery);
     if (this.#next !== this.#ackedNext && !delayable) this.#sendAck();
     const due: ChatPostItem[] = [];
     for (const item of this.#pending.slice(0, this.#window)) {
