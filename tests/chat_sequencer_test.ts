@@ -53,6 +53,15 @@ Deno.test("an unknown client starts after the lines it says were acknowledged", 
   assert.deepEqual(sequenced, ["a7"]);
 });
 
+Deno.test("a known client's acknowledged lines the leader lacks are waited for, not skipped", () => {
+  const { s, sequenced, senders } = sequencer({ orderWindow: 32 });
+  senders.note("a", 5);
+  assert.equal(s.offer(item("a", 21, 20)), "ok");
+  assert.deepEqual(sequenced, [], "lines 6-20 were committed elsewhere: they come first");
+  for (let cseq = 6; cseq <= 20; cseq++) s.offer(item("a", cseq));
+  assert.deepEqual(sequenced, Array.from({ length: 16 }, (_, k) => `a${k + 6}`));
+});
+
 Deno.test("others' early lines never starve a client's next line", () => {
   const { s, sequenced } = sequencer({ maxBuffered: 2 });
   assert.equal(s.offer(item("b", 2)), "ok");

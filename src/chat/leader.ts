@@ -244,7 +244,10 @@ export class Leadership {
     const pull = this.#pull;
     if (!pull) return;
     pull.onPage(from.id, body, now);
-    if (pull.done) this.#lead(now);
+    if (!pull.done) return;
+    this.#pull = null;
+    if (this.#merges.length > 0) this.#nextMerge(now);
+    else this.#lead(now);
   }
 
   /**
@@ -413,7 +416,24 @@ export class Leadership {
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
     this.#gatheredCommit = commit;
+    if (this.#merges.some((merge) => merge.unknownFork) && this.#pullSenders(now)) return;
     this.#nextMerge(now);
+  }
+
+  /**
+   * Starts pulling the last line per client when this replica was state-transferred (its sender
+   * table lacks clients whose lines lie below its window) and a server knows them all; false when
+   * there is nothing to pull. A merge whose fork is unknown takes a line as present by that
+   * table, so it must be complete first, or lines committed long ago would be appended again.
+   */
+  #pullSenders(now: number): boolean {
+    const { replica, config, out, term } = this.#o;
+    const source = [...this.#peers.values()].find((peer) => this.#replies.get(peer.id)?.complete);
+    if (replica.sendersComplete || !source) return false;
+    this.#phase = "completing";
+    this.#pull = new SendersPull(source, term, replica, out, config.retransmitMs);
+    this.#pull.tick(now);
+    return true;
   }
 
   /** Fetches the next server's entries to merge, or completes when none is left. */
@@ -506,15 +526,7 @@ export class Leadership {
    * server that knows them all (when there is one); then the leader leads.
    */
   #complete(now: number): void {
-    const { replica, config, out, term } = this.#o;
-    const source = [...this.#peers.values()].find((peer) => this.#replies.get(peer.id)?.complete);
-    if (replica.sendersComplete || !source) {
-      this.#lead(now);
-      return;
-    }
-    this.#phase = "completing";
-    this.#pull = new SendersPull(source, term, replica, out, config.retransmitMs);
-    this.#pull.tick(now);
+    if (!this.#pullSenders(now)) this.#lead(now);
   }
 
   #lead(now: number): void {
