@@ -51,7 +51,12 @@ Deno.test("clients take committed lines from the leader's stream; their servers 
     cluster.type(i % 2 ? "a" : "b", `line ${i}`);
     cluster.advance(25);
   }
+  for (const id of ["a", "b"]) {
+    const status = cluster.client(id).status();
+    assert.ok(status.streaming && status.streamBatches >= 5, `${id}: ${JSON.stringify(status)}`);
+  }
   cluster.advance(500);
+  assert.equal(cluster.client("a").status().streaming, false, "idle: not taking it now");
   const expected = [
     "alice: warm 1",
     "bob: warm 2",
@@ -126,6 +131,8 @@ Deno.test("a client that does not hear the stream is sent every line by its serv
     d.to.host === A.addr.host && d.body.kind === "chat-deliver" && d.body.entries.length > 0
   );
   assert.equal(copies.length, 1);
+  assert.equal(cluster.client("a").status().streaming, false);
+  assert.equal(cluster.client("b").status().streaming, true);
 });
 
 Deno.test("with the stream off, the leader multicasts nothing and servers deliver as before", () => {

@@ -160,6 +160,10 @@ export interface ChatClientStatus {
   acknowledged: number;
   /** Lines it may have in flight now. */
   window: number;
+  /** True while it takes the leader's multicast stream (it took a batch lately). */
+  streaming: boolean;
+  /** Stream batches it took so far. */
+  streamBatches: number;
 }
 
 interface Pending extends ChatPostItem {
@@ -196,8 +200,9 @@ export class ChatClientCore {
   readonly #delivered: DeliveredMemory;
   /** Stream batches that start beyond `next`, kept until the gap before them is filled. */
   #streamQueue: ChatStreamBody[] = [];
-  /** When the last stream batch was taken. */
+  /** When the last stream batch was taken, and how many were. */
   #streamedAt = -Infinity;
+  #streamBatches = 0;
   readonly #skipIds = new Set<string>();
   readonly #skipMarks = new Map<number, number>();
   #split: ChatSplitBody | null = null;
@@ -224,6 +229,8 @@ export class ChatClientCore {
       unacknowledged: this.#pending.length,
       acknowledged: this.#acked,
       window: this.#window,
+      streaming: this.#streaming(),
+      streamBatches: this.#streamBatches,
     };
   }
 
@@ -368,6 +375,11 @@ export class ChatClientCore {
     });
   }
 
+  #tookStream(): void {
+    this.#streamedAt = this.#now;
+    this.#streamBatches++;
+  }
+
   /** True while this client takes the leader's stream (it took a batch lately). */
   #streaming(): boolean {
     return this.#now - this.#streamedAt < this.#o.config.streamSilenceMs;
@@ -500,7 +512,7 @@ export class ChatClientCore {
     if (last < this.#next) return;
     this.#commitSeen = Math.max(this.#commitSeen, last);
     if (this.#connects(body)) {
-      this.#streamedAt = this.#now;
+      this.#tookStream();
       return this.#take(body.entries);
     }
     const first = body.entries[0].seq;
@@ -543,7 +555,7 @@ export class ChatClientCore {
       const batch = this.#streamQueue.find((b) => this.#connects(b));
       if (!batch) return;
       this.#streamQueue = this.#streamQueue.filter((b) => b !== batch);
-      this.#streamedAt = this.#now;
+      this.#tookStream();
       this.#take(batch.entries);
     }
   }

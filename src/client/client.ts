@@ -234,6 +234,8 @@ export class ChatClient implements ChatSession {
       acknowledged: core.acknowledged,
       unacknowledged: core.unacknowledged,
       "send window": core.window,
+      "leader's multicast": core.streaming ? "taking it" : "not taking it now",
+      "multicast batches": core.streamBatches,
       "datagrams sent": stats.sentDatagrams,
       "datagrams received": stats.receivedDatagrams,
       rejected: Object.values(stats.rejections).reduce((a, b) => a + b, 0),

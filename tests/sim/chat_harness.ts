@@ -147,6 +147,11 @@ export class MiniCluster {
     );
   }
 
+  /** The core of client `id`. */
+  client(id: string): ChatClientCore {
+    return this.#clients.get(id)!.core;
+  }
+
   /** Removes a client (a crash): it sends and receives nothing from now on. */
   crashClient(id: string): void {
     this.#clients.delete(id);
