@@ -10,7 +10,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { resolveConfig } from "../src/config/mod.ts";
 import { defaultChatConfig } from "../src/config/mod.ts";
 import { isUserName } from "../src/chat/keys.ts";
-import { ChatClient, ChatRefusedError, NoServerError } from "../src/client/client.ts";
+import { ChatClient, ChatRefusedError, HISTORY_KEPT, NoServerError } from "../src/client/client.ts";
 import { runInteractive, runLines } from "../src/client/repl.ts";
 import { setupLogging } from "../src/log/mod.ts";
 import { UsageError } from "./errors.ts";
@@ -59,6 +59,7 @@ export function chatCommand() {
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig(commonOverrides(options));
       const stop = stopSignal();
+      const interactive = process.stdin.isTTY && process.stdout.isTTY && !options.json;
       let client: ChatClient;
       try {
         client = await ChatClient.connect({
@@ -66,6 +67,8 @@ export function chatCommand() {
           user,
           history: options.history,
           discoveryTimeoutMs: options.timeout,
+          // Only the REPL has `/history`; a script's lines never ask for it.
+          keepHistory: interactive ? HISTORY_KEPT : 0,
         });
       } catch (error) {
         if (error instanceof ChatRefusedError) throw new UsageError(error.message);
@@ -81,7 +84,7 @@ export function chatCommand() {
         await client.close();
         return error;
       });
-      if (process.stdin.isTTY && process.stdout.isTTY && !options.json) {
+      if (interactive) {
         const ended = await Promise.race([
           runInteractive(client, process.stdin, process.stdout),
           stop.then(() => client.close()),

@@ -34,6 +34,11 @@ export interface ChatConnectOptions {
   discoveryTimeoutMs: number;
   /** Force a transport implementation. */
   transportKind?: SocketTransportKind;
+  /**
+   * Delivered messages kept for {@linkcode ChatClient.history} (the REPL's `/history`); default
+   * {@linkcode HISTORY_KEPT}. A script that never asks keeps 0 and spares the garbage collector.
+   */
+  keepHistory?: number;
 }
 
 /** Thrown when the cluster refuses the user (name taken, server full, bad name). */
@@ -87,8 +92,8 @@ export function refusalMessage(
     `(your acknowledged messages are kept${unsent})`;
 }
 
-/** Past messages kept for `/history`. */
-const HISTORY_KEPT = 1000;
+/** Past messages kept for `/history` unless {@linkcode ChatConnectOptions.keepHistory} says. */
+export const HISTORY_KEPT = 1000;
 
 /**
  * How long discovery keeps collecting after the first server answered: the others answer the
@@ -125,6 +130,7 @@ export class ChatClient implements ChatSession {
   readonly #core: ChatClientCore;
   readonly #options: ChatConnectOptions;
   readonly #delivered: (ShownMessage & { id: string })[] = [];
+  readonly #keepHistory: number;
   readonly #users = new Map<string, string>();
   #servers: DiscoveredServer[] = [];
   #handler: ((event: ChatUiEvent) => void) | undefined;
@@ -155,6 +161,7 @@ export class ChatClient implements ChatSession {
     this.refused = new Promise((resolve) => this.#lostName = resolve);
     this.#endpoint = endpoint;
     this.#options = options;
+    this.#keepHistory = options.keepHistory ?? HISTORY_KEPT;
     this.user = options.user;
     this.#core = new ChatClientCore({
       self: endpoint.self,
@@ -307,8 +314,10 @@ export class ChatClient implements ChatSession {
       case "deliver": {
         const { seq, id, from, text, ts } = action.message;
         const shown = { seq, id, from, text, ts };
-        this.#delivered.push(shown);
-        if (this.#delivered.length > HISTORY_KEPT) this.#delivered.shift();
+        if (this.#keepHistory > 0) {
+          this.#delivered.push(shown);
+          if (this.#delivered.length > this.#keepHistory) this.#delivered.shift();
+        }
         this.#emit({ type: "message", message: shown });
         break;
       }

@@ -243,8 +243,9 @@ function report(results: KindResult[], memory: MemoryResult | undefined): string
       Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
     } at the end, ${Deno.osRelease()}; deno ${Deno.version.deno}`,
     `- Command: \`${["deno run --unstable-net -A tests/bench/chat.ts", ...Deno.args].join(" ")}\``,
-    `- Setup: 3 \`dsys serve\` processes on \`lo\`; ${CLIENTS} ChatClients with the same ` +
-    "transport kind in one client process: for `deno` the benchmark process (Deno), for " +
+    `- Setup: 3 \`dsys serve\` processes on \`lo\`; ${CLIENTS} ChatClients (keeping no \`/history\`, ` +
+    "as `dsys chat` in a script) with the same transport kind in one client process: " +
+    "for `deno` the benchmark process (Deno), for " +
     "`node` a Node process (bundled `chat_clients.ts`, Node's own `node:dgram`); " +
     `throughput: every client sends ${COUNT} lines at once, as fast as flow control allows; ` +
     `latency: ${RATE} lines/s offered for ${SECONDS} s after ${WARMUP} s not counted (warm-up), ` +

@@ -83,6 +83,8 @@ export class Audience {
             history: 0,
             discoveryTimeoutMs: 3000,
             transportKind: kind,
+            // Scripted load, like `dsys chat` reading a pipe: no `/history` to keep.
+            keepHistory: 0,
           })),
       );
       for (const client of batch) audience.#watch(client);
