@@ -140,9 +140,10 @@ export class DeliveredMemory {
   /** Doubles the slots (up to the capacity), the oldest entry moving to slot 0. */
   #grow(): void {
     const slots = Math.min(this.#capacity, this.#seq.length * 2);
-    const order = Array.from({ length: this.#size }, (_, i) => this.#slot(i));
+    const head = this.#head;
     const move = <T extends Float64Array | Uint8Array>(from: T, to: T): T => {
-      order.forEach((slot, i) => (to[i] = from[slot]));
+      to.set(from.subarray(head));
+      to.set(from.subarray(0, head), from.length - head);
       return to;
     };
     this.#seq = move(this.#seq, new Float64Array(slots));
@@ -150,9 +151,8 @@ export class DeliveredMemory {
     this.#cseq = move(this.#cseq, new Float64Array(slots));
     this.#ts = move(this.#ts, new Float64Array(slots));
     this.#kind = move(this.#kind, new Uint8Array(slots));
-    const client = new Array<string>(slots).fill("");
-    order.forEach((slot, i) => (client[i] = this.#client[slot]));
-    this.#client = client;
+    const client = [...this.#client.slice(head), ...this.#client.slice(0, head)];
+    this.#client = client.concat(new Array<string>(slots - client.length).fill(""));
     this.#head = 0;
   }
 }
