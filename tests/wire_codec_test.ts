@@ -15,6 +15,7 @@ import {
   kindOfCode,
   MAGIC,
   MESSAGE_KINDS,
+  peekKind,
   PROTOCOL_VERSION,
   REJECT_REASONS,
   type RejectReason,
@@ -621,4 +622,18 @@ Deno.test("decode counts every rejection by reason", () => {
   const expected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 1]));
   assert.deepEqual(rx.rejections.snapshot(), expected);
   assert.equal(rx.rejections.total(), REJECT_REASONS.length);
+});
+
+Deno.test("peekKind reads the kind a datagram's header names, and nothing else", () => {
+  for (const mode of MODES) {
+    const d = codec(mode.secrets).encode(SENDER, COORDINATOR, NOW);
+    assert.equal(peekKind(d), "coordinator", mode.name);
+    assert.equal(peekKind(d.subarray(0, 10)), undefined, "too short");
+    const other = d.slice();
+    other[2] = PROTOCOL_VERSION + 1;
+    assert.equal(peekKind(other), undefined, "another version");
+    const garbage = d.slice();
+    garbage[0] = 0;
+    assert.equal(peekKind(garbage), undefined, "not this protocol");
+  }
 });

@@ -19,9 +19,9 @@ import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
 import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
 import { openTransport, type SocketTransportKind } from "../transport/select.ts";
 import type { Address, Transport, TransportStats } from "../transport/types.ts";
-import { WireCodec } from "../wire/codec.ts";
+import { peekKind, WireCodec } from "../wire/codec.ts";
 import { Keyring } from "../wire/keyring.ts";
-import type { Body, Envelope, Role, Sender } from "../wire/messages.ts";
+import type { Body, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import { ReplayGuard } from "../wire/replay.ts";
 
@@ -43,6 +43,8 @@ export interface EndpointOptions {
   transportKind?: SocketTransportKind;
   /** Environment to read `DSYS_FAULTS` from (default: the process environment). */
   env?: Record<string, string | undefined>;
+  /** Kinds this process never handles: dropped by their header, before they are authenticated. */
+  skipKinds?: readonly Kind[];
 }
 
 /** Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. */
@@ -64,6 +66,7 @@ export class Endpoint {
   /** Id last heard from each `host:port`, the least recently learned first (bounded). */
   readonly #idsByAddress = new Map<string, string>();
   readonly #maxKnownAddresses: number;
+  readonly #skipKinds: ReadonlySet<Kind>;
 
   /** Who this endpoint is, as carried in every datagram it sends. */
   readonly self: Sender;
@@ -82,6 +85,7 @@ export class Endpoint {
     this.#peers = options.config.network.peers.map((p) => parseHostPort(p, "--peers"));
     this.usesClusterKey = options.config.security.secrets.length === 0;
     this.#maxKnownAddresses = options.config.security.replaySenders;
+    this.#skipKinds = new Set(options.skipKinds);
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
   }
 
@@ -182,6 +186,10 @@ export class Endpoint {
   }
 
   #receive(data: Uint8Array, from: Address, viaGroup: boolean): void {
+    if (this.#skipKinds.size > 0) {
+      const kind = peekKind(data);
+      if (kind !== undefined && this.#skipKinds.has(kind)) return;
+    }
     const result = this.#codec.decode(data, Date.now());
     if (!result.ok) {
       this.#reportRejection(result.reason, from);

@@ -155,6 +155,8 @@ export class Server {
       config: options.config,
       role: "server",
       joinGroup: true,
+      // The leader's multicast to the clients reaches every server on the group too.
+      skipKinds: ["chat-stream"],
       unicastPort: options.config.network.unicastPort,
       id: options.id,
       transportKind: options.transportKind,

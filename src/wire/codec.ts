@@ -22,6 +22,7 @@ import {
   type Body,
   type Envelope,
   isTerminalSafe,
+  type Kind,
   kindOfCode,
   type KindSpec,
   MESSAGE_KINDS,
@@ -119,6 +120,18 @@ export interface CodecOptions {
   maxDatagramBytes: number;
   /** Replay protection for decoded datagrams; none when absent. */
   replay?: ReplayGuard;
+}
+
+/**
+ * The kind a datagram's header names, read before anything is checked (so not to be trusted):
+ * lets a receiver drop kinds it never handles without authenticating and parsing them. Undefined
+ * for anything that is not a datagram of this protocol version.
+ */
+export function peekKind(data: Uint8Array): Kind | undefined {
+  if (data.byteLength < MIN_DATAGRAM_BYTES || data[0] !== MAGIC[0] || data[1] !== MAGIC[1]) {
+    return undefined;
+  }
+  return data[2] === PROTOCOL_VERSION ? kindOfCode(data[3]) : undefined;
 }
 
 /** The outcome of {@linkcode WireCodec.decode}. */
