@@ -301,7 +301,7 @@ export class Leadership {
       for (const change of this.#directory.expire(now)) this.#sequencePresence(change, wall);
     }
     const { replica, config } = this.#o;
-    const held = this.#streamed < replica.commit;
+    const held = config.streamToClients && this.#streamed < replica.commit;
     this.#replicator?.tick(
       replica.commit,
       now,
