@@ -3,7 +3,8 @@
  * three namespaced hosts and `dsys chat --json` clients on other hosts. It checks the delivery
  * guarantees of the chat through a SIGKILLed leader while every process drops 10 % of its
  * datagrams, the history a late joiner receives, that clients on other hosts take committed lines
- * from the leader's multicast stream, and that a user name is unique in the cluster.
+ * from the leader's multicast stream (and one whose host drops multicast gets them from its
+ * server), and that a user name is unique in the cluster.
  *
  * A failing run's output (every process's standard output and error) is kept in a directory
  * under `/tmp` whose path ends the error message.
@@ -24,7 +25,7 @@ import {
   withChatLab,
 } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
-import { labSkipReason } from "./harness.ts";
+import { type LabHost, labSkipReason } from "./harness.ts";
 
 const skip = labSkipReason();
 
@@ -350,6 +351,51 @@ Deno.test({
         seen.filter((s) => s.streamed > 0).reduce((n, s) => n + s.streamed, 0),
         2,
         `both clients took the stream: ${JSON.stringify(seen)}`,
+      );
+      for (const client of [carol, dave]) {
+        await client.closeStdin();
+        const status = await client.stop("SIGTERM");
+        assert.equal(status.code, 0, `${client.label} exit: ${client.tail(5)}`);
+      }
+    });
+  },
+});
+
+/** Drops every multicast datagram arriving at `host` (its namespace goes with the lab). */
+async function blockMulticastInto(host: LabHost): Promise<void> {
+  const args = ["netns", "exec", host.ns, "iptables", "-A", "INPUT", "-d", "224.0.0.0/4", "-j"];
+  const { success, stderr } = await new Deno.Command("ip", {
+    args: [...args, "DROP"],
+    stderr: "piped",
+  })
+    .output();
+  if (!success) throw new Error(`iptables in ${host.ns}: ${new TextDecoder().decode(stderr)}`);
+}
+
+Deno.test({
+  name: "lab chat: a client whose host drops multicast gets every line from its server instead",
+  ignore: skip !== undefined,
+  async fn() {
+    await withChatLab("chat-nostream", { hosts: 5, servers: 3 }, async (chat) => {
+      await blockMulticastInto(chat.lab.hosts[4]);
+      const carol = chat.client(chat.lab.hosts[3], "carol", { flags: ["--follow"] });
+      const dave = chat.client(chat.lab.hosts[4], "dave", { flags: ["--follow"] });
+      await waitJoined(carol, "carol", JOIN_TIMEOUT_MS);
+      await waitJoined(dave, "dave", JOIN_TIMEOUT_MS);
+      const texts = Array.from({ length: STREAM_LINES }, (_, k) => lineText("carol", k + 1));
+      for (const text of texts) {
+        await carol.write(`${text}\n`);
+        await sleep(STREAM_GAP_MS);
+      }
+      await waitForMessage(dave, texts.at(-1)!);
+      await waitForMessage(carol, texts.at(-1)!);
+      assert.deepEqual(chatMessages(dave).map((m) => m.text), texts);
+      assert.deepEqual(chatMessages(carol).map((m) => m.text), texts);
+      const seen = chat.servers.map(streamSeen);
+      assert.equal(
+        seen.reduce((n, s) => n + s.streamed, 0),
+        1,
+        `only carol took the stream: ${JSON.stringify(seen)}`,
       );
       for (const client of [carol, dave]) {
         await client.closeStdin();
