@@ -322,44 +322,32 @@ function streamSeen(server: DsysProcess): { streamed: number; sent: number } {
   return { streamed, sent };
 }
 
-Deno.test({
-  name: "lab chat: clients on other hosts take committed lines from the leader's multicast",
-  ignore: skip !== undefined,
-  async fn() {
-    await withChatLab("chat-stream", { hosts: 5, servers: 3 }, async (chat) => {
-      const [carol, dave] = [
-        chat.client(chat.lab.hosts[3], "carol", { flags: ["--follow"] }),
-        chat.client(chat.lab.hosts[4], "dave", { flags: ["--follow"] }),
-      ];
-      await waitJoined(carol, "carol", JOIN_TIMEOUT_MS);
-      await waitJoined(dave, "dave", JOIN_TIMEOUT_MS);
-      const texts = Array.from({ length: STREAM_LINES }, (_, k) => lineText("carol", k + 1));
-      for (const text of texts) {
-        await carol.write(`${text}\n`);
-        await sleep(STREAM_GAP_MS);
-      }
-      await waitForMessage(dave, texts.at(-1)!);
-      await waitForMessage(carol, texts.at(-1)!);
-      assert.deepEqual(chatMessages(dave).map((m) => m.text), texts);
-      assert.deepEqual(chatMessages(carol).map((m) => m.text), texts);
-      const seen = chat.servers.map(streamSeen);
-      assert.ok(
-        seen.some((s) => s.sent >= STREAM_LINES / 2),
-        `the leader multicast the lines: ${JSON.stringify(seen)}`,
-      );
-      assert.equal(
-        seen.filter((s) => s.streamed > 0).reduce((n, s) => n + s.streamed, 0),
-        2,
-        `both clients took the stream: ${JSON.stringify(seen)}`,
-      );
-      for (const client of [carol, dave]) {
-        await client.closeStdin();
-        const status = await client.stop("SIGTERM");
-        assert.equal(status.code, 0, `${client.label} exit: ${client.tail(5)}`);
-      }
-    });
-  },
-});
+/**
+ * Carol (host 3) sends {@linkcode STREAM_LINES} lines that she and Dave (host 4) both print in
+ * order, then both quit cleanly; returns what each server's status showed of the stream.
+ */
+async function carolTalksToDave(chat: ChatLab): Promise<{ streamed: number; sent: number }[]> {
+  const carol = chat.client(chat.lab.hosts[3], "carol", { flags: ["--follow"] });
+  const dave = chat.client(chat.lab.hosts[4], "dave", { flags: ["--follow"] });
+  await waitJoined(carol, "carol", JOIN_TIMEOUT_MS);
+  await waitJoined(dave, "dave", JOIN_TIMEOUT_MS);
+  const texts = Array.from({ length: STREAM_LINES }, (_, k) => lineText("carol", k + 1));
+  for (const text of texts) {
+    await carol.write(`${text}\n`);
+    await sleep(STREAM_GAP_MS);
+  }
+  for (const client of [dave, carol]) {
+    await waitForMessage(client, texts.at(-1)!);
+    assert.deepEqual(chatMessages(client).map((m) => m.text), texts, client.label);
+  }
+  const seen = chat.servers.map(streamSeen);
+  for (const client of [carol, dave]) {
+    await client.closeStdin();
+    const status = await client.stop("SIGTERM");
+    assert.equal(status.code, 0, `${client.label} exit: ${client.tail(5)}`);
+  }
+  return seen;
+}
 
 /** Drops every multicast datagram arriving at `host` (its namespace goes with the lab). */
 async function blockMulticastInto(host: LabHost): Promise<void> {
@@ -367,10 +355,28 @@ async function blockMulticastInto(host: LabHost): Promise<void> {
   const { success, stderr } = await new Deno.Command("ip", {
     args: [...args, "DROP"],
     stderr: "piped",
-  })
-    .output();
+  }).output();
   if (!success) throw new Error(`iptables in ${host.ns}: ${new TextDecoder().decode(stderr)}`);
 }
+
+Deno.test({
+  name: "lab chat: clients on other hosts take committed lines from the leader's multicast",
+  ignore: skip !== undefined,
+  async fn() {
+    await withChatLab("chat-stream", { hosts: 5, servers: 3 }, async (chat) => {
+      const seen = await carolTalksToDave(chat);
+      assert.ok(
+        seen.some((s) => s.sent >= STREAM_LINES / 2),
+        `the leader multicast the lines: ${JSON.stringify(seen)}`,
+      );
+      assert.equal(
+        seen.reduce((n, s) => n + s.streamed, 0),
+        2,
+        `both clients took the stream: ${JSON.stringify(seen)}`,
+      );
+    });
+  },
+});
 
 Deno.test({
   name: "lab chat: a client whose host drops multicast gets every line from its server instead",
@@ -378,30 +384,12 @@ Deno.test({
   async fn() {
     await withChatLab("chat-nostream", { hosts: 5, servers: 3 }, async (chat) => {
       await blockMulticastInto(chat.lab.hosts[4]);
-      const carol = chat.client(chat.lab.hosts[3], "carol", { flags: ["--follow"] });
-      const dave = chat.client(chat.lab.hosts[4], "dave", { flags: ["--follow"] });
-      await waitJoined(carol, "carol", JOIN_TIMEOUT_MS);
-      await waitJoined(dave, "dave", JOIN_TIMEOUT_MS);
-      const texts = Array.from({ length: STREAM_LINES }, (_, k) => lineText("carol", k + 1));
-      for (const text of texts) {
-        await carol.write(`${text}\n`);
-        await sleep(STREAM_GAP_MS);
-      }
-      await waitForMessage(dave, texts.at(-1)!);
-      await waitForMessage(carol, texts.at(-1)!);
-      assert.deepEqual(chatMessages(dave).map((m) => m.text), texts);
-      assert.deepEqual(chatMessages(carol).map((m) => m.text), texts);
-      const seen = chat.servers.map(streamSeen);
+      const seen = await carolTalksToDave(chat);
       assert.equal(
         seen.reduce((n, s) => n + s.streamed, 0),
         1,
         `only carol took the stream: ${JSON.stringify(seen)}`,
       );
-      for (const client of [carol, dave]) {
-        await client.closeStdin();
-        const status = await client.stop("SIGTERM");
-        assert.equal(status.code, 0, `${client.label} exit: ${client.tail(5)}`);
-      }
     });
   },
 });
