@@ -17,7 +17,6 @@ import {
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
 import { Endpoint } from "../runtime/endpoint.ts";
-import { TransportError } from "../transport/types.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
 import type { ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
@@ -107,21 +106,16 @@ const DISCOVERY_SETTLE_MS = 200;
  * unicast only, and its server sends it everything.
  */
 async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
-  const open = (joinGroup: boolean) =>
-    Endpoint.open({
-      config: options.config,
-      role: "client",
-      joinGroup,
-      unicastPort: 0,
-      transportKind: options.transportKind,
-    });
-  if (!options.config.chat.streamToClients) return await open(false);
-  try {
-    return await open(true);
-  } catch (error) {
-    if (!(error instanceof TransportError)) throw error;
-    return await open(false);
+  const common = {
+    config: options.config,
+    role: "client" as const,
+    unicastPort: 0,
+    transportKind: options.transportKind,
+  };
+  if (!options.config.chat.streamToClients) {
+    return await Endpoint.open({ ...common, joinGroup: false });
   }
+  return (await Endpoint.openJoiningIfPossible(common)).endpoint;
 }
 
 /** A connected chat client. */

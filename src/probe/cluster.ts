@@ -15,7 +15,6 @@
 import type { Config } from "../config/mod.ts";
 import { Endpoint, formatAddress } from "../runtime/endpoint.ts";
 import type { Address } from "../transport/types.ts";
-import { TransportError } from "../transport/types.ts";
 import type { DiscoverReplyBody, HeartbeatBody } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 
@@ -117,13 +116,8 @@ export class ClusterProbe {
     const options = { config, role: "probe" as const, unicastPort: 0 };
     const seeds = new Set(config.network.peers);
     const targets = addrs.filter((a) => !seeds.has(formatAddress(a)));
-    try {
-      return new ClusterProbe(await Endpoint.open({ ...options, joinGroup: true }), targets);
-    } catch (error) {
-      if (!(error instanceof TransportError)) throw error;
-      const endpoint = await Endpoint.open({ ...options, joinGroup: false });
-      return new ClusterProbe(endpoint, targets, error.message);
-    }
+    const { endpoint, groupError } = await Endpoint.openJoiningIfPossible(options);
+    return new ClusterProbe(endpoint, targets, groupError?.message);
   }
 
   /** Asks and listens for `timeoutMs`, or until `signal` aborts. */

@@ -18,7 +18,12 @@ import { logger } from "../log/mod.ts";
 import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
 import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
 import { openTransport, type SocketTransportKind } from "../transport/select.ts";
-import type { Address, Transport, TransportStats } from "../transport/types.ts";
+import {
+  type Address,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from "../transport/types.ts";
 import { peekKind, WireCodec } from "../wire/codec.ts";
 import { Keyring } from "../wire/keyring.ts";
 import type { Body, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
@@ -87,6 +92,22 @@ export class Endpoint {
     this.#maxKnownAddresses = options.config.security.replaySenders;
     this.#skipKinds = new Set(options.skipKinds);
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
+  }
+
+  /**
+   * Opens an endpoint joined to the multicast group, or — when the group cannot be joined here
+   * (no multicast interface, its port held by a program that does not share it) — one without,
+   * with the reason. Throws `ConfigError`, or `TransportError` when even unicast fails.
+   */
+  static async openJoiningIfPossible(
+    options: Omit<EndpointOptions, "joinGroup">,
+  ): Promise<{ endpoint: Endpoint; groupError?: TransportError }> {
+    try {
+      return { endpoint: await Endpoint.open({ ...options, joinGroup: true }) };
+    } catch (error) {
+      if (!(error instanceof TransportError)) throw error;
+      return { endpoint: await Endpoint.open({ ...options, joinGroup: false }), groupError: error };
+    }
   }
 
   /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
