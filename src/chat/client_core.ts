@@ -336,10 +336,15 @@ export class ChatClientCore {
       wanted >= this.#next && now - this.#progressAt >= retransmitMs / 2 &&
       now - this.#nakAt >= retransmitMs
     ) {
-      this.#nakAt = now;
-      const to = Math.min(wanted, this.#next + this.#o.config.deliveryWindow - 1);
-      this.#send({ kind: "chat-nak", from: this.#next, to });
+      this.#nak(wanted);
     }
+  }
+
+  /** Asks the server for what this client lacks from `next` up to `to` (one delivery window). */
+  #nak(to: number): void {
+    this.#nakAt = this.#now;
+    const upTo = Math.min(to, this.#next + this.#o.config.deliveryWindow - 1);
+    this.#send({ kind: "chat-nak", from: this.#next, to: upTo });
   }
 
   /** The last sequence number known to exist that this client lacks (below `next`: none). */
@@ -521,17 +526,16 @@ export class ChatClientCore {
     let queued = 0;
     for (const batch of this.#streamQueue) queued += batch.entries.length;
     if (queued > this.#o.config.receiveWindow) this.#streamQueue.shift();
-    const { retransmitMs, deliveryWindow } = this.#o.config;
-    if (this.#next !== this.#nakedFrom || this.#now - this.#nakAt >= retransmitMs / 4) {
-      this.#nakAt = this.#now;
-      this.#nakedFrom = this.#next;
+    if (
+      this.#next !== this.#nakedFrom || this.#now - this.#nakAt >= this.#o.config.retransmitMs / 4
+    ) {
       let gapEnd = first - 1;
       for (const batch of this.#streamQueue) {
         const start = batch.entries[0].seq;
         if (start > this.#next) gapEnd = Math.min(gapEnd, start - 1);
       }
-      const to = Math.min(gapEnd, this.#next + deliveryWindow - 1);
-      this.#send({ kind: "chat-nak", from: this.#next, to });
+      this.#nakedFrom = this.#next;
+      this.#nak(gapEnd);
     }
   }
 
