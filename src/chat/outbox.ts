@@ -74,8 +74,16 @@ export class ChatOutbox {
     this.#actions.push({ type: "send", to, body });
   }
 
+  #multicasts = 0;
+
+  /** Datagrams queued to the multicast group so far. */
+  get multicasts(): number {
+    return this.#multicasts;
+  }
+
   /** Queues one datagram to the multicast group (every server and client). */
   multicast(body: Body): void {
+    this.#multicasts++;
     this.#actions.push({ type: "multicast", body });
   }
 

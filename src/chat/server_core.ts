@@ -118,7 +118,6 @@ export class ChatServerCore {
   #promisedTo: string | null = null;
   #synced = false;
   #leadership: Leadership | null = null;
-  #streamDatagrams = 0;
   #pull: SendersPull | null = null;
   #conflicts = 0;
 
@@ -155,9 +154,7 @@ export class ChatServerCore {
         break;
     }
     this.#flush();
-    const actions = this.#out.drain();
-    for (const action of actions) if (action.type === "multicast") this.#streamDatagrams++;
-    return actions;
+    return this.#out.drain();
   }
 
   /** Role, term, log window, commit point and counters. */
@@ -177,7 +174,7 @@ export class ChatServerCore {
       throttled: this.#sessions.throttled,
       digest: log.digest(commit),
       streamedClients: this.#sessions.streamed,
-      streamDatagrams: this.#streamDatagrams,
+      streamDatagrams: this.#out.multicasts,
     };
   }
 
