@@ -7,19 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { clientSender, MiniCluster, serverSender } from "./sim/chat_harness.ts";
-
-/** Three servers led by s3, client `a` (alice) attached to s1, with chat overrides. */
-function cluster(overrides = {}): MiniCluster {
-  const mini = new MiniCluster(overrides);
-  for (const id of ["s1", "s2", "s3"]) mini.addServer(serverSender(id));
-  mini.setView(["s1", "s2", "s3"], "s3", 1);
-  mini.settle();
-  mini.addClient(clientSender("a"), "alice");
-  mini.attach("a", "s1");
-  mini.advance(100);
-  return mini;
-}
+import { type MiniCluster, threeServers } from "./sim/chat_harness.ts";
 
 function slowDowns(mini: MiniCluster): number {
   return mini.clientActions.get("a")!.filter((a) =>
@@ -30,7 +18,7 @@ function slowDowns(mini: MiniCluster): number {
 Deno.test("a client above its post rate is slowed down, never beyond it, and loses nothing", () => {
   const rate = 10;
   const burst = 5;
-  const mini = cluster({ postRatePerSecond: rate, postBurst: burst });
+  const mini = threeServers({ postRatePerSecond: rate, postBurst: burst });
   const texts = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`);
   for (const text of texts) mini.type("a", text);
   mini.advance(1_000);
@@ -47,7 +35,7 @@ Deno.test("a client above its post rate is slowed down, never beyond it, and los
 });
 
 Deno.test("a client within its burst is never slowed down", () => {
-  const mini = cluster({ postRatePerSecond: 10, postBurst: 100 });
+  const mini = threeServers({ postRatePerSecond: 10, postBurst: 100 });
   const texts = Array.from({ length: 100 }, (_, i) => `line ${i + 1}`);
   for (const text of texts) mini.type("a", text);
   mini.advance(2_000);

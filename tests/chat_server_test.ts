@@ -10,25 +10,13 @@
 import assert from "node:assert/strict";
 import { ChatServerCore } from "../src/chat/server_core.ts";
 import { defaultChatConfig } from "../src/config/mod.ts";
-import { clientSender, MiniCluster, serverSender, WALL } from "./sim/chat_harness.ts";
+import { clientSender, MiniCluster, serverSender, threeServers, WALL } from "./sim/chat_harness.ts";
 
 const S1 = serverSender("s1");
 const S2 = serverSender("s2");
 const S3 = serverSender("s3");
 const A = clientSender("a");
 const B = clientSender("b");
-
-/** Three servers led by s3 at term 1, with client `a` (alice) attached to s1. */
-function threeServers(overrides = {}): MiniCluster {
-  const cluster = new MiniCluster(overrides);
-  for (const s of [S1, S2, S3]) cluster.addServer(s);
-  cluster.setView(["s1", "s2", "s3"], "s3", 1);
-  cluster.settle();
-  cluster.addClient(A, "alice");
-  cluster.attach("a", "s1");
-  cluster.advance(100);
-  return cluster;
-}
 
 function acknowledged(cluster: MiniCluster, clientId: string): string[] {
   return cluster.clientActions.get(clientId)!.flatMap((a) =>

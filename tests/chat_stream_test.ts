@@ -11,23 +11,22 @@
 import assert from "node:assert/strict";
 import { entryMark } from "../src/chat/log.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
-import { clientSender, type Datagram, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import {
+  clientSender,
+  type Datagram,
+  type MiniCluster,
+  serverSender,
+  threeServers,
+} from "./sim/chat_harness.ts";
 
-const S1 = serverSender("s1");
-const S2 = serverSender("s2");
 const S3 = serverSender("s3");
 const A = clientSender("a");
 const B = clientSender("b");
 
-/** Three servers led by s3; alice on s1 and bob on s2 have delivered one line each way. */
+/** `threeServers` with bob on s2 too; alice and bob have each sent a line. */
 function streaming(overrides = {}): MiniCluster {
-  const cluster = new MiniCluster(overrides);
-  for (const s of [S1, S2, S3]) cluster.addServer(s);
-  cluster.setView(["s1", "s2", "s3"], "s3", 1);
-  cluster.settle();
-  cluster.addClient(A, "alice");
+  const cluster = threeServers(overrides);
   cluster.addClient(B, "bob");
-  cluster.attach("a", "s1");
   cluster.attach("b", "s2");
   cluster.advance(100);
   cluster.type("a", "warm 1");

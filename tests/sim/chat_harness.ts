@@ -258,3 +258,18 @@ export function fourServers(prefix: string): { cluster: MiniCluster; servers: Se
   cluster.setView(servers.map((s) => s.id), servers[3].id, 1);
   return { cluster, servers };
 }
+
+/**
+ * A `MiniCluster` of servers `s1`, `s2`, `s3` led by `s3` at term 1, with client `a` (user
+ * alice) attached to `s1` and joined: the start of most chat core tests.
+ */
+export function threeServers(overrides: Partial<ChatConfig> = {}): MiniCluster {
+  const cluster = new MiniCluster(overrides);
+  for (const id of ["s1", "s2", "s3"]) cluster.addServer(serverSender(id));
+  cluster.setView(["s1", "s2", "s3"], "s3", 1);
+  cluster.settle();
+  cluster.addClient(clientSender("a"), "alice");
+  cluster.attach("a", "s1");
+  cluster.advance(100);
+  return cluster;
+}
