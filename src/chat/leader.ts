@@ -327,6 +327,7 @@ export class Leadership {
    */
   #stream(): void {
     const { replica, config, out } = this.#o;
+    if (this.#streamed >= replica.commit) return;
     const { log } = replica;
     const commit = Math.min(replica.commit, this.#readPoint() - 1 + config.streamWindow);
     const budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
