@@ -90,19 +90,19 @@ export interface ForwardAnswer {
 type Summary = Omit<ChatGatherReplyBody, "kind" | "term" | "ok"> & { incarnation: number };
 
 /**
- * How a log is ranked against the leader's own when it agrees with every kept position: one
- * whose server committed entries after where it leaves the leader's log comes first (those
- * positions are committed), then the newer last term, then the longer log.
+ * How a log is ranked against the leader's own: the one with more committed positions first
+ * (a log that holds every position the leader keeps counts those as its own), then the newer
+ * last term, then the longer log.
  */
 interface Rank {
-  beyond: boolean;
+  committed: number;
   lastTerm: number;
   last: number;
 }
 
 /** True when `a` is a better log to lead with than `b`. */
 function outranks(a: Rank, b: Rank): boolean {
-  if (a.beyond !== b.beyond) return a.beyond;
+  if (a.committed !== b.committed) return a.committed > b.committed;
   if (a.lastTerm !== b.lastTerm) return a.lastTerm > b.lastTerm;
   return a.last > b.last;
 }
@@ -161,8 +161,6 @@ export class Leadership {
   #ids = new Set<string>();
   #known: SenderTable | null = null;
   #appended = 0;
-  /** Lines of this server's uncommitted tail that a better log replaced: merged after it. */
-  #aside: ChatEntry[] = [];
   /** The last entry multicast to the clients (`chat-stream`). */
   #streamed = 0;
 
@@ -386,17 +384,18 @@ export class Leadership {
     const { log } = replica;
     const own = log.last;
     const kept = this.#keptPoint();
-    const self: Rank = { beyond: false, lastTerm: log.lastTerm, last: own };
+    const self: Rank = { committed: kept, lastTerm: log.lastTerm, last: own };
     let best: { peer: Peer; summary: Summary; fork: number } | null = null;
     let top = self;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
       const behind = fork === undefined && summary.first - 1 >= kept;
-      if (!behind && (fork === undefined || fork < kept || summary.last <= fork)) continue;
+      if (!behind && (fork === undefined || summary.last <= fork)) continue;
       const at = fork ?? kept;
+      if (at < kept && summary.commit <= kept) continue;
       const rank: Rank = {
-        beyond: summary.commit > at,
+        committed: at >= kept ? Math.max(summary.commit, kept) : summary.commit,
         lastTerm: summary.lastTerm,
         last: summary.last,
       };
@@ -429,9 +428,11 @@ export class Leadership {
   }
 
   /**
-   * The positions no leader may move: this server's commit point, or further where a gathered
-   * server committed entries it shares with this log. A log that forks below it is merged after
-   * it; only a log that keeps all of it may replace the uncommitted tail after it.
+   * The positions this leader's side committed: this server's commit point, or further where a
+   * gathered server committed entries it shares with this log. A log that keeps all of them may
+   * replace the uncommitted tail after them; a log that forks below them replaces them only when
+   * its server committed more positions (the other side of a healed split that chatted more);
+   * otherwise it is merged after them.
    */
   #keptPoint(): number {
     const { replica } = this.#o;
@@ -445,34 +446,32 @@ export class Leadership {
   }
 
   /**
-   * Before a better log replaces this one after `fork`: keeps the chat lines of the uncommitted
-   * tail to merge them after it (no client saw them, and their senders may have moved on), and
-   * cuts the tail off so that the fetched entries take those positions.
+   * Before a better log replaces this one after `fork`: keeps the chat lines after it to merge
+   * them after the better log, and cuts them off so that the fetched entries take those
+   * positions. They are an uncommitted tail, or, after a partition, the lines of the side that
+   * committed fewer since the split (its clients re-anchor, as a follower's do when it adopts).
    */
   #setAside(fork: number): void {
-    const { log } = this.#o.replica;
-    for (const entry of log.range(fork + 1, log.last)) {
-      if (entry.kind === "text") this.#aside.push(entry);
-    }
-    log.truncateAfter(fork);
+    this.#o.replica.rollback(fork);
   }
 
   /**
-   * Appends the set-aside lines the log does not hold yet, in their order. A line counts as held
-   * by its sender's last line too: the better log may have sequenced it again below its window.
+   * Appends the set-aside lines the log does not hold yet, in their order. An uncommitted line
+   * counts as held by its sender's last line too (the better log may have sequenced it again
+   * below its window); a committed one only by its id, since this server's sender table counts
+   * it already.
    */
   #mergeAside(): void {
-    if (this.#aside.length === 0) return;
+    const { replica } = this.#o;
+    if (replica.aside.length === 0) return;
     this.#noteKnown();
-    const { log } = this.#o.replica;
-    const fork = log.last;
+    const fork = replica.log.last;
     let appended = 0;
-    for (const entry of this.#aside) {
-      if (this.#holds(entry, true)) continue;
+    for (const { entry, committed } of replica.takeAside()) {
+      if (this.#holds(entry, !committed)) continue;
       this.#appendMerged(entry);
       appended++;
     }
-    this.#aside = [];
     this.#o.out.notify({
       type: "merged",
       source: OWN_TAIL,
@@ -520,7 +519,7 @@ export class Leadership {
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
     this.#gatheredCommit = commit;
-    const byTable = this.#aside.length > 0 || this.#merges.some((merge) => merge.unknownFork);
+    const byTable = replica.aside.length > 0 || this.#merges.some((merge) => merge.unknownFork);
     if (byTable && this.#pullSenders(now)) return;
     this.#nextMerge(now);
   }
