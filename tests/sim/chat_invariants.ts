@@ -339,7 +339,7 @@ export class ChatChecker implements ChatObserver {
     const provisional = now >= this.#splitAt && !p.rewinds.some((r) => r.from <= seq);
     const place = this.#placeOf(p.client, provisional);
     p.deliveries.push({ seq, what, at: now, place, provisional });
-    if (provisional && place === "whole") return;
+    if (provisional && this.#world.sideOf(p.client.id) === undefined) return;
     let shown = this.#shown.get(place);
     if (!shown) this.#shown.set(place, shown = new Map());
     const known = shown.get(seq);

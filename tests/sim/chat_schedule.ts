@@ -188,7 +188,8 @@ function addStalls(
 /**
  * Builds the partition scenario of `seed`: 4-5 servers and 2-4 clients on a network with up to
  * 10% loss split in two sides (1 to n-1 servers on the first) at 1.5-2.5 s, healed 2-5 s later,
- * with every client typing throughout, sometimes a leader crash during the split.
+ * with every client typing throughout, sometimes a leader crash during the split, a client crash
+ * (and restart), pauses and wall-clock jumps.
  */
 export function randomPartitionSchedule(seed: number): ChatSchedule {
   const rng = new SeededRandom(seed);
@@ -224,6 +225,13 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
     { at: healAt, do: { type: "heal" } },
   ];
   if (rng.chance(0.3)) faults.push({ at: splitAt + 1_000, do: { type: "crash-leader" } });
+  if (rng.chance(0.3)) {
+    faults.push({
+      at: rng.int(healAt + 1_000),
+      do: { type: "crash-client", id: rng.pick(clients).id },
+    });
+  }
+  const stalls = addStalls(rng, faults, healAt + 2_000, chat);
   faults.sort((a, b) => a.at - b.at);
   const busiest = Math.max(...clients.map((c) => c.lines.length));
   return {
@@ -234,7 +242,7 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
     network,
     chat,
     faults,
-    drainMs: 30_000 + 500 * busiest,
+    drainMs: 30_000 + 500 * busiest + stalls,
   };
 }
 
