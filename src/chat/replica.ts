@@ -14,6 +14,7 @@
 
 import type { ChatEntry } from "../wire/messages.ts";
 import type { Presence } from "./directory.ts";
+import { messageId } from "./keys.ts";
 import { ChatLog } from "./log.ts";
 import { SenderTable } from "./sequencer.ts";
 
@@ -126,6 +127,23 @@ export class ChatReplica {
 
   /** The chat lines {@linkcode ChatReplica.rollback} dropped and no leader merged yet. */
   get aside(): readonly SetAside[] {
+    return this.#aside;
+  }
+
+  /**
+   * Forgets the dropped chat lines the log holds again (by id), or that are older than their
+   * sender's last committed line when they were never applied here; returns those left.
+   */
+  pruneAside(): readonly SetAside[] {
+    if (this.#aside.length === 0) return this.#aside;
+    const held = new Set<string>();
+    for (const entry of this.log.range(this.log.first, this.log.last)) {
+      if (entry.kind === "text") held.add(messageId(entry.client, entry.cseq));
+    }
+    this.#aside = this.#aside.filter(({ entry, committed }) =>
+      !held.has(messageId(entry.client, entry.cseq)) &&
+      (committed || (this.senders.get(entry.client) ?? 0) < entry.cseq)
+    );
     return this.#aside;
   }
 
