@@ -94,6 +94,9 @@ const FOUND = {
     // A client resumed on a restarted server still catching up and was re-anchored at the
     // server's last entry, though nothing it delivered differed.
     2430,
+    // A leader paused while the others trimmed their logs past its commit point could not see
+    // that their logs agreed with its base entry, and merged their committed lines after its tail.
+    5235,
   ],
 };
 
