@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Lab, type LabHost, labSkipReason, sweepStale } from "./harness.ts";
+import { Lab, type LabHost, labSkipReason, requireTools, sweepStale } from "./harness.ts";
 import { ip, listNamespaces } from "./ip.ts";
 import type { LabProcess } from "./process.ts";
 
@@ -144,6 +144,7 @@ Deno.test({
   name: "lab: sweepStale removes namespaces of dead runs only",
   ignore: skip !== undefined,
   async fn() {
+    requireTools();
     const deadPid = Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max").trim());
     const stale = `dsl-${deadPid.toString(36)}-zzz-h1`;
     const mine = `dsl-${Deno.pid.toString(36)}-zzz-h1`;
