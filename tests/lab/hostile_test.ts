@@ -42,7 +42,13 @@ const RSS_GROWTH_KIB = 64 * 1024;
 /** Startup, joins, the end of the attack, deliveries. */
 const TIMEOUT_MS = 20_000;
 /** Until an insider flood is cut off: rounds of it are sent until then. */
-const FLOOD_DEADLINE_MS = 60_000;
+const FLOOD_DEADLINE_MS = 90_000;
+/**
+ * Datagrams in one more round of the insider flood. The limit is 10 000 a second with a burst of
+ * 10 000, judged as the leader handles them: a round of N is cut off only if handled faster than
+ * 10 000 · N / (N − 10 000) a second — 30 000/s for the attack's 15 000, 11 100/s for 100 000.
+ */
+const FLOOD_ROUND = 100_000;
 
 /** One metric family as `parse-prometheus-text-format` returns it. */
 interface ParsedFamily {
@@ -245,6 +251,8 @@ Deno.test({
           h6.address,
           "--flood",
           `${h1.address}:7401`,
+          "--insider-flood",
+          String(FLOOD_ROUND),
         ]));
         metrics = await scrape();
         floodRounds++;
