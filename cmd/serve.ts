@@ -9,6 +9,7 @@ import { defaultLanConfig, resolveConfig } from "../src/config/mod.ts";
 import { logger, setupLogging } from "../src/log/mod.ts";
 import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import { Server } from "../src/server/runtime.ts";
+import { TransportError } from "../src/transport/types.ts";
 import { isTerminalSafe } from "../src/wire/messages.ts";
 import {
   commonOptionsOf,
@@ -35,6 +36,23 @@ export function validateNodeId(id: string | undefined): string | undefined {
     );
   }
   return id;
+}
+
+/**
+ * Names the way out when the unicast port is taken, most often by another server on the same
+ * computer. The port is not moved silently: the default id is `<address>:<unicast port>`, so a
+ * fixed port keeps a server's id across restarts, and `--peers` seeds name that port.
+ */
+export function explainStartError(error: unknown, unicastPort: number): unknown {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (!(error instanceof TransportError) || code !== "EADDRINUSE" || unicastPort === 0) {
+    return error;
+  }
+  if (!error.message.startsWith(`UDP port ${unicastPort} is already in use`)) return error;
+  return new UsageError(
+    `${error.message} (another dsys serve on this computer?): give each server its own ` +
+      `--unicast-port, or --unicast-port 0 for any free port`,
+  );
 }
 
 /** Builds the `serve` command. */
@@ -91,6 +109,8 @@ export function serveCommand() {
           priority: options.priority,
           id,
           statusTable: options.logJson !== true,
+        }).catch((error) => {
+          throw explainStartError(error, config.network.unicastPort);
         });
         await stopSignal();
         await server.stop();
