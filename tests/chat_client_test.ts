@@ -209,12 +209,20 @@ Deno.test("input pauses when the queue is full and resumes below half", () => {
   assert.ok(c.actions.some((a) => a.type === "flow" && !a.paused));
 });
 
-Deno.test("a line longer than maxTextChars is refused, not sent", () => {
+Deno.test("a line longer than maxTextChars is refused, not sent, with its length and the limit", () => {
   const c = new Client({ maxTextChars: 5 });
   assert.deepEqual(c.type("too long"), [
-    { type: "notice", notice: { kind: "input-refused", reason: "too-long" } },
+    { type: "notice", notice: { kind: "input-refused", reason: "too-long", length: 8, limit: 5 } },
   ]);
   assert.equal(c.core.allAcknowledged(), true);
+});
+
+Deno.test("maxTextChars counts characters (code points): an emoji is one, not two UTF-16 units", () => {
+  const c = new Client({ maxTextChars: 5 });
+  assert.deepEqual(c.type("😀😀😀😀😀").filter((a) => a.type === "notice"), []);
+  assert.deepEqual(c.type("😀😀😀😀😀😀"), [
+    { type: "notice", notice: { kind: "input-refused", reason: "too-long", length: 6, limit: 5 } },
+  ]);
 });
 
 Deno.test("deferred steps bundle: lines typed together share one post, deliveries are not held", () => {

@@ -48,7 +48,7 @@ import {
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
-import { clientKey, messageId } from "./keys.ts";
+import { clientKey, messageId, textLength } from "./keys.ts";
 import { entryMark } from "./log.ts";
 import { packByBytes } from "./size.ts";
 import { DeliveredMemory } from "./delivered.ts";
@@ -125,7 +125,8 @@ export type ClientNotice =
   | { kind: "rewound"; from: number; remembered: number }
   | { kind: "skipped"; seq: number; id: string }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
-  | { kind: "input-refused"; reason: "too-long" | "queue-full" | "not-running" };
+  | { kind: "input-refused"; reason: "too-long"; length: number; limit: number }
+  | { kind: "input-refused"; reason: "queue-full" | "not-running" };
 
 /** One thing the runtime must do for a client. */
 export type ChatClientAction =
@@ -308,8 +309,14 @@ export class ChatClientCore {
 
   #type(text: string, ts: number): void {
     const { maxTextChars, maxQueued } = this.#o.config;
-    if (text.length > maxTextChars) {
-      return this.#notice({ kind: "input-refused", reason: "too-long" });
+    const length = textLength(text);
+    if (length > maxTextChars) {
+      return this.#notice({
+        kind: "input-refused",
+        reason: "too-long",
+        length,
+        limit: maxTextChars,
+      });
     }
     if (this.#pending.length >= maxQueued) {
       return this.#notice({ kind: "input-refused", reason: "queue-full" });

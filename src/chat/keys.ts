@@ -27,6 +27,16 @@ export function messageId(client: string, cseq: number): string {
   return `${client}/${cseq}`;
 }
 
+/**
+ * The length of a chat line as the user counts it: in characters (Unicode code points), so an
+ * emoji counts one, not two UTF-16 units. `ChatConfig.maxTextChars` limits this length.
+ */
+export function textLength(text: string): number {
+  let length = 0;
+  for (const _ of text) length++;
+  return length;
+}
+
 const USER_NAME = /^[\p{L}\p{N}._-]{1,32}$/u;
 
 /** True for an acceptable user name: 1-32 letters, digits, '.', '_' or '-'. */

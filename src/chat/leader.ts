@@ -63,7 +63,7 @@ import type {
 import { MAX_CHAT_ENTRIES } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
-import { messageId } from "./keys.ts";
+import { messageId, textLength } from "./keys.ts";
 import { entryMark } from "./log.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
 import type { ChatOutbox } from "./outbox.ts";
@@ -282,7 +282,7 @@ export class Leadership {
     const committed = new Map<string, number>();
     const { senders } = this.#o.replica;
     for (const item of items) {
-      if (item.text.length > this.#o.config.maxTextChars) continue;
+      if (textLength(item.text) > this.#o.config.maxTextChars) continue;
       const outcome = sequencer.offer(item);
       if (outcome === "busy") busy.add(item.client);
       const cseq = senders.get(item.client) ?? 0;

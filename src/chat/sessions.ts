@@ -42,7 +42,7 @@ import {
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
-import { clientKey, isUserName } from "./keys.ts";
+import { clientKey, isUserName, textLength } from "./keys.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
@@ -215,7 +215,7 @@ export class Sessions {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined") return [];
     const max = this.#o.config.maxTextChars;
-    const items = body.items.filter((item) => item.text.length <= max);
+    const items = body.items.filter((item) => textLength(item.text) <= max);
     const admitted = session.rate.take(items.length, now);
     if (admitted < items.length) {
       this.#throttled += items.length - admitted;

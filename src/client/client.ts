@@ -392,7 +392,7 @@ export class ChatClient implements ChatSession {
           type: "system",
           kind: "input-refused",
           text: notice.reason === "too-long"
-            ? "message too long: not sent"
+            ? `message too long: not sent (${notice.length} characters, at most ${notice.limit})`
             : notice.reason === "queue-full"
             ? "too many unsent messages: not sent"
             : "not connected: not sent",

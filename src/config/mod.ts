@@ -102,7 +102,7 @@ export interface ChatConfig {
   logLimit: number;
   /** Past messages a new client receives before live ones (`--history`). */
   history: number;
-  /** Longest line a client may send (UTF-16 units); the wire admits up to `MAX_CHAT_TEXT`. */
+  /** Longest line a client may send, in characters (code points; the wire's `MAX_CHAT_TEXT` UTF-16 units hold it). */
   maxTextChars: number;
   /** Largest JSON body of a batched datagram (bytes); one oversized entry still goes alone. */
   batchBodyBytes: number;

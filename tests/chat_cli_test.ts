@@ -1,0 +1,42 @@
+/**
+ * `dsys chat` end to end with the built executable on loopback: what a user sees from the line
+ * mode and the REPL (the REPL in a real terminal, through tmux).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { LAUNCHERS, spawnDsys, testNetwork } from "./helpers/process.ts";
+
+Deno.test("line mode: the limit counts characters, a refused line says the limit and the exit is 1", async () => {
+  const net = testNetwork();
+  const server = spawnDsys(LAUNCHERS.binary, [
+    "serve",
+    ...net.args,
+    "--unicast-port",
+    "0",
+    "--log-json",
+  ]);
+  const client = spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", "ann"], {
+    stdin: true,
+  });
+  try {
+    await server.waitForEvent("chat-leading");
+    const emoji = "😀".repeat(1000);
+    await client.write(`${emoji}\n${"x".repeat(1001)}\n`);
+    await client.closeStdin();
+    const status = await client.exited;
+    assert.ok(client.stdoutLines.some((l) => l.endsWith(emoji)), client.stdout);
+    assert.ok(
+      client.stdoutLines.some((l) =>
+        l.includes("message too long: not sent (1001 characters, at most 1000)")
+      ),
+      client.stdout,
+    );
+    assert.match(client.stderr, /^dsys: 1 line was refused, not sent$/m);
+    assert.equal(status.code, 1, client.stderr);
+  } finally {
+    await client.kill();
+    await server.kill();
+  }
+});
