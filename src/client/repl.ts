@@ -61,6 +61,7 @@ const HELP = [
   "/history [N]  the last N messages (default 20)",
   "/help         this list",
   "/quit         leave (Ctrl+C and Ctrl+D too)",
+  "//text        send a line that starts with /",
 ];
 
 /** Runs the interactive REPL until the user quits; resolves when the session is closed. */
@@ -80,15 +81,24 @@ export function runInteractive(session: ChatSession, input: Readable, output: Wr
     };
     rl.on("line", (line) => {
       const text = line.trim();
-      if (text.startsWith("/")) {
+      if (text.startsWith("//")) {
+        session.send(text.slice(1));
+      } else if (text.startsWith("/")) {
         if (runCommand(session, text, print) === "quit") return void quit();
       } else if (text.length > 0) {
         session.send(text);
       }
       rl.prompt();
     });
-    rl.on("SIGINT", () => void quit());
-    rl.on("close", () => void quit());
+    // Ctrl+C and Ctrl+D leave the half-typed line: end it, so the shell's prompt starts afresh.
+    rl.on("SIGINT", () => {
+      output.write("\n");
+      void quit();
+    });
+    rl.on("close", () => {
+      if (!closing) output.write("\n");
+      void quit();
+    });
   });
 }
 
@@ -174,7 +184,8 @@ export interface LineModeOptions {
 /**
  * Line mode for scripts: each input line is one message; each received message is one output
  * line. At the end of input it waits until everything sent is acknowledged. Resolves with the
- * exit code: 0 when all was acknowledged, 1 when not within the timeout.
+ * exit code: 0 when all was acknowledged, 1 when not within the timeout or when a line was
+ * refused (too long, say): not everything was delivered.
  */
 export async function runLines(
   session: ChatSession,
@@ -183,7 +194,9 @@ export async function runLines(
   errors: Writable,
   options: LineModeOptions,
 ): Promise<number> {
+  let refused = 0;
   session.onEvent((event) => {
+    if (event.type === "system" && event.kind === "input-refused") refused++;
     output.write(
       `${options.json ? eventToJson(event) : renderEvent(event, session.user, false)}\n`,
     );
@@ -229,6 +242,12 @@ export async function runLines(
     } else if (options.follow) {
       await options.stop;
     }
+  }
+  if (refused > 0) {
+    errors.write(
+      `dsys: ${refused} ${refused === 1 ? "line was" : "lines were"} refused, not sent\n`,
+    );
+    code = 1;
   }
   await session.close();
   return code;
