@@ -14,7 +14,6 @@ import {
   getAnsiColorFormatter,
   getLogger,
   getTextFormatter,
-  jsonLinesFormatter,
   type Logger,
   type LogRecord,
   resetSync,
@@ -39,7 +38,7 @@ export interface LogSetup {
 /** Configures logging for the whole process; call once, before the first record. */
 export function setupLogging(setup: LogSetup): void {
   const formatter = setup.json
-    ? jsonLinesFormatter
+    ? jsonLine
     : process.stderr.isTTY
     ? getAnsiColorFormatter({ timestamp: "time", value: plainStrings })
     : getTextFormatter({ timestamp: "date-time", value: plainStrings });
@@ -56,9 +55,36 @@ export function setupLogging(setup: LogSetup): void {
   });
 }
 
-/** Shows strings as they are (ids and addresses read better unquoted), everything else inspected. */
+/**
+ * Shows a value inside a log message as a person reads it: strings as they are (ids and
+ * addresses read better unquoted), lists as `lo, eth0`, a missing value as `none`, everything
+ * else inspected.
+ */
 function plainStrings(value: unknown, inspect: (value: unknown) => string): string {
-  return typeof value === "string" ? value : inspect(value);
+  if (typeof value === "string") return value;
+  if (value === null || value === undefined) return "none";
+  if (Array.isArray(value)) return value.map((item) => plainStrings(item, inspect)).join(", ");
+  return inspect(value);
+}
+
+/**
+ * One JSON object per record, with the fields of logtape's JSON Lines format; the message is
+ * rendered as in the text format (logtape's own quotes every string value inside it: `"\"election
+ * started\" (term 1)"`). The values keep their types in `properties`.
+ */
+export function jsonLine(record: LogRecord): string {
+  const message = record.message.map((part, i) =>
+    i % 2 === 0 ? String(part) : plainStrings(part, (value) => JSON.stringify(value))
+  ).join("");
+  return `${
+    JSON.stringify({
+      "@timestamp": new Date(record.timestamp).toISOString(),
+      level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
+      message,
+      logger: record.category.join("."),
+      properties: record.properties,
+    })
+  }\n`;
 }
 
 /** The logger of one dsys component, e.g. `logger("server")`. */

@@ -499,11 +499,14 @@ function logClusterEvent(event: ClusterEvent): void {
       });
       break;
     case "leader-changed":
-      log.info("leader is {leader} (term {term})", {
-        event: event.type,
-        leader: event.leader,
-        term: event.term,
-      });
+      log.info(
+        event.leader === null ? "no leader (term {term})" : "leader is {leader} (term {term})",
+        {
+          event: event.type,
+          leader: event.leader,
+          term: event.term,
+        },
+      );
       break;
     case "view-changed":
       log.debug("view {view}", { event: event.type, view: event.view });
