@@ -162,3 +162,25 @@ Deno.test("probe: bad usage exits 2 with one line", async () => {
     assert.ok(result.stderr.includes(mentions), shown);
   }
 });
+
+Deno.test("probe: CLIENTS counts each server's own clients, not the cluster's", async () => {
+  const net = testNetwork();
+  const servers = startServers(BINARY, net, ["a", "b"]);
+  let client: DsysProcess | undefined;
+  try {
+    await settled(servers, "b");
+    client = spawnDsys(BINARY, ["chat", ...net.args, "--user", "ann", "--follow"], {
+      stdin: true,
+    });
+    await client.waitForStdout(/ann.*joined|joined.*ann/);
+    const { report, shown } = await probeJson([...net.args, "--timeout", "1000"]);
+    const clients = Object.fromEntries(
+      report.servers.map((s: Record<string, unknown>) => [s.id, s.clients]),
+    );
+    const counts = Object.values(clients).sort();
+    assert.deepEqual(counts, [0, 1], shown);
+  } finally {
+    await client?.kill();
+    await Promise.all(servers.map((s) => s.kill()));
+  }
+});

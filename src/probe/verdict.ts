@@ -43,7 +43,7 @@ export interface ServerRow {
    * was heard.
    */
   split: DiscoverSplit | null;
-  /** Live chat clients in its view; null when it only was heard. */
+  /** Chat clients attached to it; null when it only was heard. */
   clients: number | null;
   /** Milliseconds since it started; null when it only was heard. */
   uptimeMs: number | null;

@@ -346,7 +346,7 @@ export class Server {
       term,
       view,
       viewSize: liveMembers(snapshot.members, "server"),
-      clients: liveMembers(snapshot.members, "client"),
+      clients: this.#chat.clients().length,
       rejections: Object.fromEntries(rejections),
       ...(snapshot.split
         ? {

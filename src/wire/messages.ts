@@ -59,7 +59,7 @@ export interface DiscoverReplyBody {
   view: number;
   /** Live (alive or suspect) servers in the server's view, itself included. */
   viewSize: number;
-  /** Live chat clients in the server's view. */
+  /** Chat clients attached to this server (its own, not the cluster's). */
   clients: number;
   /** Datagrams the server rejected since it started, by reason (reasons with a count only). */
   rejections: Record<string, number>;
