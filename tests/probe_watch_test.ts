@@ -65,7 +65,7 @@ Deno.test("on a terminal: a spinner while waiting, then the screen redrawn", asy
     tty: true,
     stop,
     spinnerMs: 10,
-    now: () => new Date(2026, 0, 1, 12, 0, 0),
+    now: () => new Date(2026, 0, 1, 15, 4, 5),
   });
   assert.equal(last, 1, "the interrupted second round is not a result");
   const frames = out.filter((text) => text.startsWith("\r\x1b[K") && text.length > 4);
@@ -74,7 +74,7 @@ Deno.test("on a terminal: a spinner while waiting, then the screen redrawn", asy
   assert.equal(frames[1], `\r\x1b[K${SPINNER[1]} probing (round 1)`);
   const screen = out.find((text) => text.includes("result 1"))!;
   assert.ok(screen.startsWith("\x1b[H\x1b[2Jresult 1\n"), JSON.stringify(screen));
-  assert.match(screen, /round 1 at .*; Ctrl\+C to stop\n$/);
+  assert.match(screen, /round 1 at 15:04:05; Ctrl\+C to stop\n$/, "a 24-hour clock");
   assert.ok(out.some((text) => text.includes("probing (round 2)")));
   assert.equal(out.at(-1), "\r\x1b[K", "the spinner line is cleared at the end");
 });

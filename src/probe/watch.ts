@@ -8,6 +8,8 @@
  * @module
  */
 
+import { clock } from "../client/render.ts";
+
 /** Spinner frames, one per {@linkcode WatchOptions.spinnerMs}. */
 export const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -53,7 +55,7 @@ export async function watch<T>(options: WatchOptions<T>): Promise<T | undefined>
     }
     if (stopped) break;
     last = result;
-    const time = now().toLocaleTimeString();
+    const time = clock(now().getTime());
     write(
       tty
         ? `${CLEAR_SCREEN}${render(result)}\nround ${n} at ${time}; Ctrl+C to stop\n`
