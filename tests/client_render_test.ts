@@ -6,7 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { formatMessage, formatSystem, nameColour, neutralize } from "../src/client/render.ts";
+import {
+  clock,
+  formatMessage,
+  formatSystem,
+  nameColour,
+  neutralize,
+  orderedTime,
+} from "../src/client/render.ts";
 
 Deno.test("a message cannot recolour, move, clear or retitle another user's terminal", () => {
   const hostile = [
@@ -77,4 +84,17 @@ Deno.test("a user name keeps its colour everywhere and names spread over the pal
     ["alice", "bob", "carol", "dave", "erin", "frank", "grace"].map(nameColour),
   );
   assert.ok(colours.size >= 4, `only ${colours.size} colours for 7 names`);
+});
+
+Deno.test("shown times agree with the order: a line typed earlier but ordered later shows the time before it", () => {
+  // After a failover, a line sent at 00:48:11 was ordered after one sent at 00:48:13.
+  const sent = [Date.UTC(2026, 0, 1, 0, 48, 13), Date.UTC(2026, 0, 1, 0, 48, 11)];
+  let previous = -Infinity;
+  const shown = sent.map((ts) => previous = orderedTime(ts, previous));
+  assert.deepEqual(shown, [sent[0], sent[0]]);
+  assert.equal(orderedTime(sent[0] + 1000, sent[0]), sent[0] + 1000);
+});
+
+Deno.test("clock is 24-hour whatever the locale", () => {
+  assert.equal(clock(new Date(2026, 0, 1, 15, 4, 5).getTime()), "15:04:05");
 });

@@ -18,7 +18,7 @@ import {
 import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
 import { Endpoint } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { ShownMessage } from "./render.ts";
+import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
 
 /** How to start a chat client. */
@@ -124,6 +124,8 @@ export class ChatClient implements ChatSession {
   readonly #core: ChatClientCore;
   readonly #options: ChatConnectOptions;
   readonly #delivered: (ShownMessage & { id: string })[] = [];
+  /** The time shown with the last delivered line (times shown never go back). */
+  #shownTs = -Infinity;
   readonly #keepHistory: number;
   readonly #users = new Map<string, string>();
   #servers: DiscoveredServer[] = [];
@@ -306,7 +308,8 @@ export class ChatClient implements ChatSession {
         this.#endpoint.send(action.body, action.to);
         break;
       case "deliver": {
-        const { seq, id, from, text, ts } = action.message;
+        const { seq, id, from, text } = action.message;
+        const ts = this.#shownTs = orderedTime(action.message.ts, this.#shownTs);
         const shown = { seq, id, from, text, ts };
         if (this.#keepHistory > 0) {
           this.#delivered.push(shown);

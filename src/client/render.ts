@@ -51,11 +51,20 @@ export function nameColour(user: string): number {
   return NAME_COLOURS[hash % NAME_COLOURS.length];
 }
 
-/** `HH:MM:SS` of a timestamp in local time. */
+/** `HH:MM:SS` of a timestamp in local time, on a 24-hour clock whatever the locale. */
 export function clock(ts: number): string {
   const d = new Date(ts);
   return [d.getHours(), d.getMinutes(), d.getSeconds()]
     .map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+/**
+ * The time to show for a line delivered after one shown at `previous`: its sender's time, raised
+ * to `previous` when it is earlier. After a failover a line typed earlier can be ordered after a
+ * later one (or two clocks disagree); shown times then still agree with the order.
+ */
+export function orderedTime(ts: number, previous: number): number {
+  return Math.max(ts, previous);
 }
 
 /** One chat line: time, coloured name (bold and marked for the user's own), neutralized text. */
