@@ -237,7 +237,9 @@ export class ChatClient implements ChatSession {
       acknowledged: core.acknowledged,
       unacknowledged: core.unacknowledged,
       "send window": core.window,
-      "leader's multicast": core.streaming ? "taking it" : "not taking it now",
+      "messages come": core.streaming
+        ? "by multicast, straight from the leader"
+        : "from your server, by unicast",
       "multicast batches": core.streamBatches,
       "datagrams sent": stats.sentDatagrams,
       "datagrams received": stats.receivedDatagrams,
