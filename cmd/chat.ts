@@ -20,7 +20,7 @@ import {
   parseWholeNumber,
   withCommonOptions,
 } from "./options.ts";
-import { stopSignal } from "./signals.ts";
+import { stopSignal, type StopSignalName } from "./signals.ts";
 
 /** Checks a user name, with a message that says what is allowed. */
 export function validateUserName(name: string): string {
@@ -31,6 +31,14 @@ export function validateUserName(name: string): string {
     );
   }
   return name;
+}
+
+/**
+ * The exit code of a chat stopped before it joined: 130 after Ctrl+C (the shell's convention for
+ * an interrupted command), 0 after SIGTERM (asked to stop, it did).
+ */
+export function exitCodeOnStop(signal: StopSignalName): number {
+  return signal === "SIGINT" ? 130 : 0;
 }
 
 /** Builds the `chat` command. */
@@ -60,9 +68,15 @@ export function chatCommand() {
       const config = resolveConfig(commonOverrides(options));
       const stop = stopSignal();
       const interactive = process.stdin.isTTY && process.stdout.isTTY && !options.json;
+      if (interactive) {
+        const { cluster, group, port } = config.network;
+        process.stdout.write(
+          `looking for servers… (cluster ${cluster}, group ${group}:${port}; Ctrl+C to stop)\n`,
+        );
+      }
       let client: ChatClient;
       try {
-        client = await ChatClient.connect({
+        const connecting = ChatClient.connect({
           config,
           user,
           history: options.history,
@@ -70,6 +84,14 @@ export function chatCommand() {
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
         });
+        // Ctrl+C or SIGTERM while looking for servers ends the command at once.
+        const stopped = await Promise.race([connecting, stop]);
+        if (typeof stopped === "string") {
+          connecting.then((late) => late.close(), () => {});
+          process.exitCode = exitCodeOnStop(stopped);
+          return;
+        }
+        client = stopped;
       } catch (error) {
         if (error instanceof ChatRefusedError) throw new UsageError(error.message);
         if (error instanceof NoServerError) {

@@ -40,3 +40,27 @@ Deno.test("line mode: the limit counts characters, a refused line says the limit
     await server.kill();
   }
 });
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 0]] as const) {
+  Deno.test(`chat: ${signal} while looking for servers ends it at once (exit ${code})`, async () => {
+    const net = testNetwork();
+    // Nobody serves this network: the client would look for 10 minutes.
+    const client = spawnDsys(LAUNCHERS.binary, [
+      "chat",
+      ...net.args,
+      "--user",
+      "ann",
+      "--timeout",
+      "600000",
+    ], { stdin: true });
+    try {
+      // Let it start looking first (a busy machine starts slowly).
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const status = await client.stop(signal, 60_000);
+      assert.equal(status.signal, null, `killed instead of exiting: ${client.stderr}`);
+      assert.equal(status.code, code, client.stderr);
+    } finally {
+      await client.kill();
+    }
+  });
+}
