@@ -108,7 +108,7 @@ export function chatCommand() {
       });
       if (interactive) {
         const ended = await Promise.race([
-          runInteractive(client, process.stdin, process.stdout),
+          runInteractive(client, process.stdin, process.stdout, options.timeout),
           stop.then(() => client.close()),
           lost,
         ]);

@@ -23,8 +23,14 @@ class FakeSession implements ChatSession {
     this.handler = handler;
   }
   onFlow(): void {}
+  /** Set while the fake has "lost its server". */
+  lostAt: number | undefined;
   who() {
-    return { users: [], servers: [] };
+    return {
+      users: [{ user: "ann", server: "s1" }],
+      servers: [{ id: "s1", role: "leader" }, { id: "s2", role: "follower" }],
+      ...(this.lostAt === undefined ? {} : { lostAt: this.lostAt }),
+    };
   }
   status() {
     return {};
@@ -32,8 +38,16 @@ class FakeSession implements ChatSession {
   history() {
     return [];
   }
+  /** Lines not acknowledged; the test acknowledges them by emptying it. */
+  unacked: string[] = [];
+  /** Resolves the pending waitAcknowledged (true: all acknowledged). */
+  acked: (all: boolean) => void = () => {};
+  unacknowledged(): string[] {
+    return [...this.unacked];
+  }
   waitAcknowledged(): Promise<boolean> {
-    return Promise.resolve(true);
+    if (this.unacked.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => this.acked = resolve);
   }
   close(): Promise<void> {
     this.closed = true;
@@ -41,20 +55,79 @@ class FakeSession implements ChatSession {
   }
 }
 
-/** Runs the REPL on `keys` and returns the session and everything written to the terminal. */
-async function type(keys: string): Promise<{ session: FakeSession; screen: string }> {
-  const session = new FakeSession();
+/** A REPL on a fake session and terminal. */
+function repl(session = new FakeSession()) {
   const input = new PassThrough();
   const output = new PassThrough();
-  let screen = "";
-  output.on("data", (chunk) => screen += chunk.toString());
-  const done = runInteractive(session, input, output);
+  const screen = { text: "" };
+  output.on("data", (chunk) => screen.text += chunk.toString());
+  const done = runInteractive(session, input, output, 5_000).finally(() => {
+    input.destroy();
+    output.destroy();
+  });
+  return { session, input, screen, done };
+}
+
+/** Runs the REPL on `keys` and returns the session and everything written to the terminal. */
+async function type(keys: string): Promise<{ session: FakeSession; screen: string }> {
+  const { session, input, screen, done } = repl();
   input.write(keys);
   await done;
-  input.destroy();
-  output.destroy();
-  return { session, screen };
+  return { session, screen: screen.text };
 }
+
+/** Waits until `condition` holds (30 s at most). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not seen: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("REPL: /quit with unacknowledged messages says how many and waits for them", async () => {
+  const session = new FakeSession();
+  session.unacked = ["one", "two"];
+  const { input, screen, done } = repl(session);
+  input.write("/quit\r");
+  await until(() => screen.text.includes("2 messages not yet acknowledged"), "the wait");
+  assert.equal(session.closed, false, "it waits");
+  session.unacked = [];
+  session.acked(true);
+  await done;
+  assert.ok(session.closed);
+  assert.ok(!screen.text.includes("left without"), screen.text);
+});
+
+for (const again of ["/quit\r", "\x03"]) {
+  Deno.test(`REPL: asking again (${JSON.stringify(again)}) leaves at once, naming what was not delivered`, async () => {
+    const session = new FakeSession();
+    session.unacked = ["still here"];
+    const { input, screen, done } = repl(session);
+    input.write("\x03");
+    await until(() => screen.text.includes("1 message not yet acknowledged"), "the wait");
+    input.write(again);
+    await done;
+    assert.ok(session.closed);
+    assert.match(screen.text, /left without delivering 1 message: "still here"/);
+  });
+}
+
+Deno.test("REPL: /who and /leader mark what they show as last known while the server is lost", async () => {
+  const session = new FakeSession();
+  const { input, screen, done } = repl(session);
+  input.write("/who\r/leader\r");
+  await until(() => screen.text.includes("leader: s1"), "the fresh answers");
+  assert.ok(!screen.text.includes("last known"), screen.text);
+  session.lostAt = new Date(2026, 0, 1, 15, 4, 5).getTime();
+  input.write("/who\r/leader\r");
+  await until(() => screen.text.includes("leader (last known"), "the stale answers");
+  assert.match(screen.text, /servers \(last known: server lost at 15:04:05\) \(2\): s1 leader, s2/);
+  assert.match(screen.text, /users \(last known: server lost at 15:04:05\) \(1\): ann@s1/);
+  assert.match(screen.text, /leader \(last known: server lost at 15:04:05\): s1/);
+  input.write("/quit\r");
+  await done;
+});
 
 Deno.test("REPL: //text sends /text, a lone /word is still a command", async () => {
   const { session } = await type("//shrug\r/help\rhello\r/quit\r");

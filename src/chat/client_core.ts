@@ -216,6 +216,11 @@ export class ChatClientCore {
     this.#delivered = new DeliveredMemory(options.config.mergeMemory);
   }
 
+  /** The texts of the lines sent but not yet acknowledged, oldest first. */
+  unacknowledgedTexts(): string[] {
+    return this.#pending.map((item) => item.text);
+  }
+
   /** True when every line typed so far is acknowledged (the runtime may exit). */
   allAcknowledged(): boolean {
     return this.#pending.length === 0;

@@ -137,6 +137,8 @@ export class ChatClient implements ChatSession {
   #discovering = false;
   #closed = false;
   #attachedOnce = false;
+  /** When (wall clock) the client lost its server; unset while it has one. */
+  #lostAt: number | undefined;
   #splitSeen = false;
   #lostName: (error: ChatRefusedError) => void = () => {};
   #joined: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -215,15 +217,18 @@ export class ChatClient implements ChatSession {
     this.#flow = handler;
   }
 
-  /** Users (as announced by presence entries) and the servers discovery found. */
-  who(): { users: WhoEntry[]; servers: ServerEntry[] } {
+  /**
+   * Users (as announced by presence entries) and the servers discovery found; `lostAt` is set
+   * while the client has lost its server, when all of it is only last known.
+   */
+  who(): { users: WhoEntry[]; servers: ServerEntry[]; lostAt?: number } {
     const users = [...this.#users].map(([user, server]) => ({ user, server }))
       .sort((a, b) => a.user.localeCompare(b.user));
     const servers = this.#servers.map((s) => ({
       id: s.id,
       role: s.reply.leader === s.id ? "leader" : "follower",
     }));
-    return { users, servers };
+    return { users, servers, ...(this.#lostAt === undefined ? {} : { lostAt: this.#lostAt }) };
   }
 
   /** Where the client stands, for `/status`. */
@@ -253,6 +258,11 @@ export class ChatClient implements ChatSession {
   /** The last `n` delivered messages. */
   history(n: number): (ShownMessage & { id: string })[] {
     return this.#delivered.slice(-n);
+  }
+
+  /** The texts of the messages sent but not yet acknowledged, oldest first. */
+  unacknowledged(): string[] {
+    return this.#core.unacknowledgedTexts();
   }
 
   /** Resolves true once every line sent is acknowledged, false after `timeoutMs`. */
@@ -354,6 +364,7 @@ export class ChatClient implements ChatSession {
           });
         }
         this.#attachedOnce = true;
+        this.#lostAt = undefined;
         this.#joined?.resolve();
         this.#joined = undefined;
         break;
@@ -431,7 +442,19 @@ export class ChatClient implements ChatSession {
           });
         }
         break;
-      case "server-lost":
+      case "server-lost": {
+        this.#lostAt = Date.now();
+        const { group, port, peers } = this.#options.config.network;
+        const asking = `the group ${group}:${port}` +
+          (peers.length > 0 ? ` and ${peers.join(", ")}` : "");
+        this.#emit({
+          type: "system",
+          kind: "server-lost",
+          text: `lost server ${notice.server}; looking for another (asking ${asking})`,
+          details: { server: notice.server },
+        });
+        break;
+      }
       case "acknowledged":
       case "skipped":
         break;

@@ -9,7 +9,7 @@
 
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { formatMessage, formatSystem, neutralize, type ShownMessage } from "./render.ts";
+import { clock, formatMessage, formatSystem, neutralize, type ShownMessage } from "./render.ts";
 
 /** Something the chat shows: a message or a system line. */
 export type ChatUiEvent =
@@ -42,14 +42,19 @@ export interface ChatSession {
   onEvent(handler: (event: ChatUiEvent) => void): void;
   /** Registers the handler told to stop (true) and resume (false) reading input. */
   onFlow(handler: (paused: boolean) => void): void;
-  /** Users and servers, for `/who`. */
-  who(): { users: WhoEntry[]; servers: ServerEntry[] };
+  /**
+   * Users and servers, for `/who`; `lostAt` (wall-clock ms) is set while the client has lost its
+   * server and is looking for another: the lists are then only last known.
+   */
+  who(): { users: WhoEntry[]; servers: ServerEntry[]; lostAt?: number };
   /** Counters and state for `/status`, as label → value. */
   status(): Record<string, string | number>;
   /** The last `n` delivered messages, for `/history`. */
   history(n: number): (ShownMessage & { id: string })[];
   /** Resolves true once every message sent so far is acknowledged, false after `timeoutMs`. */
   waitAcknowledged(timeoutMs: number): Promise<boolean>;
+  /** The texts of the messages sent but not yet acknowledged, oldest first. */
+  unacknowledged(): string[];
   /** Leaves the chat (announced) and closes the sockets. */
   close(): Promise<void>;
 }
@@ -64,22 +69,62 @@ const HELP = [
   "//text        send a line that starts with /",
 ];
 
-/** Runs the interactive REPL until the user quits; resolves when the session is closed. */
-export function runInteractive(session: ChatSession, input: Readable, output: Writable) {
+/** `1 message` or `2 messages`. */
+function messages(n: number): string {
+  return `${n} ${n === 1 ? "message" : "messages"}`;
+}
+
+/**
+ * Runs the interactive REPL until the user quits; resolves when the session is closed. Quitting
+ * with messages not yet acknowledged says how many and waits for them up to `timeoutMs`; asking
+ * to quit again leaves at once, saying which were not delivered.
+ */
+export function runInteractive(
+  session: ChatSession,
+  input: Readable,
+  output: Writable,
+  timeoutMs = 10_000,
+) {
   const rl = createInterface({ input, output, prompt: `${session.user}> `, terminal: true });
-  const print = (line: string) => printAbove(rl, output, line);
+  let inputClosed = false;
+  const print = (line: string) =>
+    inputClosed ? output.write(`${line}\n`) : printAbove(rl, output, line);
   session.onEvent((event) => print(renderEvent(event, session.user, true)));
   rl.prompt();
   return new Promise<void>((resolve) => {
     let closing = false;
+    let waiting: (() => void) | undefined;
     const quit = async () => {
+      if (waiting) return waiting();
       if (closing) return;
+      const unsent = session.unacknowledged().length;
+      if (unsent > 0) {
+        print(
+          `${messages(unsent)} not yet acknowledged: waiting up to ${timeoutMs / 1000} s ` +
+            `(Ctrl+C or /quit again to leave now)`,
+        );
+        const again = new Promise<void>((resolve) => waiting = resolve);
+        await Promise.race([session.waitAcknowledged(timeoutMs), again]);
+      }
       closing = true;
+      const lost = session.unacknowledged();
+      if (lost.length > 0) {
+        output.write(
+          `\r\x1b[2K${
+            formatSystem(
+              `left without delivering ${messages(lost.length)}: ` +
+                lost.map((text) => JSON.stringify(text)).join(", "),
+              true,
+            )
+          }\n`,
+        );
+      }
       rl.close();
       await session.close();
       resolve();
     };
     rl.on("line", (line) => {
+      if (waiting && line.trim() !== "/quit" && line.trim() !== "/exit") return void rl.prompt();
       const text = line.trim();
       if (text.startsWith("//")) {
         session.send(text.slice(1));
@@ -96,6 +141,7 @@ export function runInteractive(session: ChatSession, input: Readable, output: Wr
       void quit();
     });
     rl.on("close", () => {
+      inputClosed = true;
       if (!closing) output.write("\n");
       void quit();
     });
@@ -124,14 +170,22 @@ function runCommand(
       for (const line of HELP) print(line);
       return;
     case "/who": {
-      const { users, servers } = session.who();
-      print(`users (${users.length}): ${users.map((u) => `${u.user}@${u.server}`).join(", ")}`);
-      print(`servers (${servers.length}): ${servers.map((s) => `${s.id} ${s.role}`).join(", ")}`);
+      const { users, servers, lostAt } = session.who();
+      const stale = lastKnown(lostAt);
+      print(
+        `users${stale} (${users.length}): ${users.map((u) => `${u.user}@${u.server}`).join(", ")}`,
+      );
+      print(
+        `servers${stale} (${servers.length}): ${
+          servers.map((s) => `${s.id} ${s.role}`).join(", ")
+        }`,
+      );
       return;
     }
     case "/leader": {
-      const leader = session.who().servers.find((s) => s.role === "leader");
-      print(leader ? `leader: ${leader.id}` : "no leader known");
+      const { servers, lostAt } = session.who();
+      const leader = servers.find((s) => s.role === "leader");
+      print(leader ? `leader${lastKnown(lostAt)}: ${leader.id}` : "no leader known");
       return;
     }
     case "/status":
@@ -151,6 +205,11 @@ function runCommand(
     default:
       print(`unknown command ${neutralize(command)}; /help lists them`);
   }
+}
+
+/** ` (last known: server lost at HH:MM:SS)` while the client has no server, else nothing. */
+function lastKnown(lostAt: number | undefined): string {
+  return lostAt === undefined ? "" : ` (last known: server lost at ${clock(lostAt)})`;
 }
 
 /** Formats an event for a terminal or for plain text output. */
