@@ -39,3 +39,24 @@ Deno.test("a new client's stream starts at the commit point: a line pending when
   assert.deepEqual(cluster.lines("b"), both.slice(1), "history 0: every line committed after");
   assert.deepEqual(cluster.lines("c"), both, "history 1: the last committed line, then the rest");
 });
+
+Deno.test("history 0: a client sees itself join even when its name's grant reaches its server after the join entry committed there", () => {
+  const cluster = threeServers();
+  cluster.type("a", "before");
+  cluster.advance(300);
+  // The leader's first answer to s2's claim is lost: s2 asks again, and meanwhile commits the
+  // join entry the leader sequenced for the claim.
+  let dropped = 0;
+  cluster.drop = (d) =>
+    d.body.kind === "chat-claim-reply" && d.to.host === serverSender("s2").addr.host &&
+    dropped++ === 0;
+  cluster.addClient(clientSender("b"), "bob", 0);
+  cluster.attach("b", "s2");
+  cluster.advance(2_000);
+  assert.equal(dropped > 0, true, "the claim's answer was dropped");
+  const presence = cluster.clientActions.get("b")!.flatMap((a) =>
+    a.type === "presence" ? [`${a.user} ${a.change}`] : []
+  );
+  assert.deepEqual(presence, ["bob joined"]);
+  assert.deepEqual(cluster.lines("b"), [], "history 0: no line from before it joined");
+});

@@ -73,6 +73,11 @@ interface Session {
   resume: number;
   runs: ChatRunStart[];
   history: number;
+  /**
+   * This server's commit point when the join came in: the leader sequences the client's own
+   * `join` entry after it, so that entry is found above it.
+   */
+  joinedAbove: number;
   start: number;
   next: number;
   pushed: number;
@@ -187,6 +192,7 @@ export class Sessions {
       resume: body.resume,
       runs: body.runs,
       history: Math.min(body.history, config.logLimit),
+      joinedAbove: this.#o.replica.commit,
       start: 0,
       next: 0,
       pushed: 0,
@@ -445,7 +451,7 @@ export class Sessions {
   #welcome(session: Session, now: number): void {
     const start = session.resume > 0
       ? this.#resumeStart(session)
-      : this.#historyStart(session.history);
+      : Math.min(this.#historyStart(session.history), this.#ownJoin(session));
     session.phase = "joined";
     session.start = start;
     session.next = start;
@@ -478,6 +484,21 @@ export class Sessions {
     }
     if (fork >= Math.min(stopped, commit)) return Math.max(stopped + 1, log.first);
     return Math.max(fork + 1, log.first);
+  }
+
+  /**
+   * The sequence number of the client's own committed `join` entry, or past the commit point when
+   * it is not committed yet. Its stream starts there at the latest: with `--history 0`, a welcome
+   * that came after that entry committed here (the claim's answer was late) skipped it, and the
+   * user never saw itself join.
+   */
+  #ownJoin(session: Session): number {
+    const { log, commit } = this.#o.replica;
+    for (let seq = commit; seq > Math.max(session.joinedAbove, log.first - 1); seq--) {
+      const entry = log.get(seq)!;
+      if (entry.kind === "join" && entry.client === session.key) return seq;
+    }
+    return commit + 1;
   }
 
   /** Where a new client's stream starts: `history` chat lines back (presence entries between). */
