@@ -11,6 +11,7 @@ import { resolveConfig } from "../src/config/mod.ts";
 import { defaultChatConfig } from "../src/config/mod.ts";
 import { isUserName } from "../src/chat/keys.ts";
 import { ChatClient, ChatRefusedError, HISTORY_KEPT, NoServerError } from "../src/client/client.ts";
+import { ownerToken } from "../src/client/owner_token.ts";
 import { runInteractive, runLines } from "../src/client/repl.ts";
 import { setupLogging } from "../src/log/mod.ts";
 import { UsageError } from "./errors.ts";
@@ -83,6 +84,7 @@ export function chatCommand() {
           discoveryTimeoutMs: options.timeout,
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
+          owner: ownerToken(config.network.cluster, user),
         });
         // Ctrl+C or SIGTERM while looking for servers ends the command at once.
         const stopped = await Promise.race([connecting, stop]);

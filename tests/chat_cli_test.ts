@@ -64,3 +64,47 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 0]] as const) {
     }
   });
 }
+
+Deno.test("chat: the same user on the same computer gets the name back at once after a crash; a second live one and another computer are refused", async () => {
+  const net = testNetwork();
+  const here = await Deno.makeTempDir();
+  const elsewhere = await Deno.makeTempDir();
+  const server = spawnDsys(LAUNCHERS.binary, [
+    "serve",
+    ...net.args,
+    "--unicast-port",
+    "0",
+    "--log-json",
+  ]);
+  const chat = (state: string, label: string) =>
+    spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", "carol", "--timeout", "20000"], {
+      stdin: true,
+      label,
+      env: { XDG_STATE_HOME: state },
+    });
+  const first = chat(here, "first");
+  try {
+    await server.waitForEvent("chat-leading");
+    await first.write("hello\n");
+    await first.waitForStdout("carol: hello");
+    for (const [state, label] of [[here, "second terminal"], [elsewhere, "other computer"]]) {
+      const other = chat(state, label);
+      await other.closeStdin();
+      const status = await other.exited;
+      assert.equal(status.code, 2, `${label}: ${other.stderr}`);
+      assert.match(other.stderr, /already taken|in use/, `${label}: ${other.stderr}`);
+    }
+    await first.kill();
+    const restarted = chat(here, "restarted");
+    await restarted.write("back\n");
+    await restarted.closeStdin();
+    const status = await restarted.exited;
+    assert.equal(status.code, 0, restarted.stderr);
+    assert.ok(restarted.stdoutLines.some((l) => l.endsWith("carol: back")), restarted.stdout);
+  } finally {
+    await first.kill();
+    await server.kill();
+    await Deno.remove(here, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});

@@ -71,6 +71,8 @@ export interface ChatClientOptions {
   history: number;
   /** Chat tunables (`defaultChatConfig()`). */
   config: ChatConfig;
+  /** The user's owner token on this computer (see `ChatJoinBody.owner`), if it has one. */
+  owner?: string;
 }
 
 /** One input to the client core; `now` is monotonic ms, `ts` ms since the epoch. */
@@ -376,6 +378,7 @@ export class ChatClientCore {
       resume: this.#next,
       history: this.#o.history,
       runs: this.#delivered.runs(MAX_CHAT_RUNS),
+      ...(this.#o.owner ? { owner: this.#o.owner } : {}),
     });
   }
 

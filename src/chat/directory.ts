@@ -3,7 +3,9 @@
  *
  * Servers claim a name for a joining client, renew it as a lease every `leaseIntervalMs` while
  * the client stays, and release it when the client quits or times out. A name held by another
- * client is refused ("name-taken"); a claim from an older attachment of the same client than the
+ * client is refused ("name-taken"), unless the claim carries the owner token the name was
+ * claimed with (the same user on the same computer, restarted after a crash): that client takes
+ * the name over at once (a new `join`). A claim from an older attachment of the same client than the
  * one recorded is refused as "moved" (its server drops the stale session); an unrenewed lease
  * expires after `clientTimeoutMs`. A new leader starts from the names its log implies; when its
  * log does not reach back to the first entry (it was state-transferred) it waits `settleMs` for
@@ -14,6 +16,7 @@
  */
 
 import type { ChatClaim, ChatClaimResult } from "../wire/messages.ts";
+import { incarnationOf } from "./keys.ts";
 
 /** A user as the log and the leader know it. */
 export interface Presence {
@@ -38,6 +41,8 @@ export interface PresenceChange {
 interface Holder extends Presence {
   gen: number;
   renewedAt: number;
+  /** The owner token the name was claimed with, if any. */
+  owner?: string;
 }
 
 /** What a {@linkcode Directory} needs. */
@@ -91,17 +96,27 @@ export class Directory {
       this.#users.delete(user);
       return { result: answer(true), change: { kind: "leave", user, client, text: op } };
     }
+    if (holder && holder.client !== client) {
+      // The same user on the same computer, restarted, takes the name over at once; the dead
+      // session's server, still renewing with the same token, does not take it back.
+      const restarted = claim.owner !== undefined && holder.owner === claim.owner &&
+        incarnationOf(client) > incarnationOf(holder.client);
+      if (!restarted) return { result: answer(false, "name-taken") };
+      this.#users.set(user, { client, server, gen, renewedAt: now, owner: claim.owner });
+      return { result: answer(true), change: { kind: "join", user, client, text: server } };
+    }
     if (holder) {
-      if (holder.client !== client) return { result: answer(false, "name-taken") };
       if (gen < holder.gen) return { result: answer(false, "moved") };
       holder.gen = gen;
       holder.server = server;
       holder.renewedAt = now;
+      // A leader that learned the name from its log learns the token from the renewals.
+      holder.owner ??= claim.owner;
       return { result: answer(true) };
     }
     if (now < this.#o.settledAt) return {};
     if (this.#users.size >= this.#o.maxUsers) return { result: answer(false, "full") };
-    this.#users.set(user, { client, server, gen, renewedAt: now });
+    this.#users.set(user, { client, server, gen, renewedAt: now, owner: claim.owner });
     return { result: answer(true), change: { kind: "join", user, client, text: server } };
   }
 

@@ -22,6 +22,11 @@ export function clientKey(sender: Pick<Sender, "id" | "incarnation">): string {
   return `${sender.id}~${sender.incarnation}`;
 }
 
+/** The incarnation in a session key (its start time, ms since the epoch); 0 when it has none. */
+export function incarnationOf(key: string): number {
+  return Number(key.slice(key.lastIndexOf("~") + 1)) || 0;
+}
+
 /** The id of a client's line: unique in the cluster, the same on every retry. */
 export function messageId(client: string, cseq: number): string {
   return `${client}/${cseq}`;

@@ -73,6 +73,8 @@ interface Session {
   resume: number;
   runs: ChatRunStart[];
   history: number;
+  /** The client's owner token, if it sent one. */
+  owner: string | undefined;
   /**
    * This server's commit point when the join came in: the leader sequences the client's own
    * `join` entry after it, so that entry is found above it.
@@ -192,6 +194,7 @@ export class Sessions {
       resume: body.resume,
       runs: body.runs,
       history: Math.min(body.history, config.logLimit),
+      owner: body.owner,
       joinedAbove: this.#o.replica.commit,
       start: 0,
       next: 0,
@@ -378,7 +381,13 @@ export class Sessions {
       const due = s.confirmed ? lease : now - s.claimedAt >= config.retransmitMs;
       if (!due) continue;
       s.claimedAt = now;
-      claims.push({ user: s.user, client: s.key, gen: s.gen, op: "hold" });
+      claims.push({
+        user: s.user,
+        client: s.key,
+        gen: s.gen,
+        op: "hold",
+        ...(s.owner ? { owner: s.owner } : {}),
+      });
     }
     if (this.#releases.size > 0 && now - this.#releaseAt >= config.retransmitMs) {
       this.#releaseAt = now;

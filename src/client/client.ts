@@ -38,6 +38,8 @@ export interface ChatConnectOptions {
    * {@linkcode HISTORY_KEPT}. A script that never asks keeps 0 and spares the garbage collector.
    */
   keepHistory?: number;
+  /** The user's owner token on this computer (`ownerToken`), to take the name back after a crash. */
+  owner?: string;
 }
 
 /** Thrown when the cluster refuses the user (name taken, server full, bad name). */
@@ -166,6 +168,7 @@ export class ChatClient implements ChatSession {
       user: options.user,
       history: options.history,
       config: options.config.chat,
+      owner: options.owner,
     });
   }
 

@@ -267,6 +267,12 @@ export interface ChatJoinBody {
   history: number;
   /** Term runs of what it delivered (oldest first): the server finds where its log forked. */
   runs: ChatRunStart[];
+  /**
+   * The user's owner token on this computer ({@linkcode isOwnerToken}), when it has one: a
+   * claim with the token the name was granted with takes the name over at once from a crashed
+   * session of the same user.
+   */
+  owner?: string;
 }
 
 /** A server accepts a client: its stream starts at `start`. */
@@ -594,6 +600,8 @@ export interface ChatClaim {
   gen: number;
   /** Hold (claim or renew the lease) or release. */
   op: ChatClaimOp;
+  /** The client's owner token, from its join ({@linkcode ChatJoinBody.owner}). */
+  owner?: string;
 }
 
 /** A server claims, renews or releases user names at the leader (the authority for names). */
@@ -750,7 +758,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 30,
     validate: (f) =>
       isUser(f.user) && isCount(f.gen) && isCount(f.resume) && isCount(f.history) &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
+      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart) &&
+      (f.owner === undefined || isOwnerToken(f.owner)),
   },
   "chat-welcome": {
     code: 31,
@@ -940,7 +949,13 @@ function isSenderRecord(item: unknown): item is ChatSenderRecord {
 
 function isClaim(item: unknown): item is ChatClaim {
   return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isCount(item.gen) &&
-    CHAT_CLAIM_OPS.includes(item.op as ChatClaimOp);
+    CHAT_CLAIM_OPS.includes(item.op as ChatClaimOp) &&
+    (item.owner === undefined || isOwnerToken(item.owner));
+}
+
+/** True for an owner token: 32 lowercase hex digits (128 random bits). */
+export function isOwnerToken(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
 }
 
 function isClaimResult(item: unknown): item is ChatClaimResult {
