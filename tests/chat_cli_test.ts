@@ -6,17 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { LAUNCHERS, spawnDsys, testNetwork } from "./helpers/process.ts";
+import { LAUNCHERS, spawnDsys, startServers, testNetwork } from "./helpers/process.ts";
 
 Deno.test("line mode: the limit counts characters, a refused line says the limit and the exit is 1", async () => {
   const net = testNetwork();
-  const server = spawnDsys(LAUNCHERS.binary, [
-    "serve",
-    ...net.args,
-    "--unicast-port",
-    "0",
-    "--log-json",
-  ]);
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
   const client = spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", "ann"], {
     stdin: true,
   });
@@ -69,13 +63,7 @@ Deno.test("chat: the same user on the same computer gets the name back at once a
   const net = testNetwork();
   const here = await Deno.makeTempDir();
   const elsewhere = await Deno.makeTempDir();
-  const server = spawnDsys(LAUNCHERS.binary, [
-    "serve",
-    ...net.args,
-    "--unicast-port",
-    "0",
-    "--log-json",
-  ]);
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
   const chat = (state: string, label: string) =>
     spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", "carol", "--timeout", "20000"], {
       stdin: true,

@@ -15,7 +15,7 @@ import {
   assertLoopbackOnly,
   LAUNCHERS,
   REPO_ROOT,
-  spawnDsys,
+  startServers,
   testNetwork,
 } from "./helpers/process.ts";
 
@@ -102,15 +102,7 @@ Deno.test({
   ignore: !HAVE_TMUX,
   fn: async () => {
     const net = testNetwork();
-    const server = spawnDsys(LAUNCHERS.binary, [
-      "serve",
-      ...net.args,
-      "--unicast-port",
-      "0",
-      "--id",
-      "only",
-      "--log-json",
-    ]);
+    const server = startServers(LAUNCHERS.binary, net, ["only"])[0];
     try {
       await server.waitForEvent("chat-leading");
       await using terminal = new Terminal();
