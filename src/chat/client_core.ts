@@ -120,7 +120,16 @@ export type ClientNotice =
   | { kind: "missed"; from: number; to: number }
   | { kind: "slow-down"; window: number }
   | { kind: "server-lost"; server: string }
-  | { kind: "split"; servers: number; of: number; majority: boolean }
+  | {
+    kind: "split";
+    servers: number;
+    of: number;
+    majority: boolean;
+    /** False when the servers may as well have crashed (see `SplitView.partition`). */
+    partition: boolean;
+    /** Ids of the servers not reached. */
+    missing: string[];
+  }
   | { kind: "healed" }
   | { kind: "rewound"; from: number; remembered: number }
   | { kind: "skipped"; seq: number; id: string }
@@ -413,9 +422,14 @@ export class ChatClientCore {
       return;
     }
     this.#split = body;
-    if (shown?.servers === body.servers && shown.of === body.of) return;
+    const missing = body.missing ?? [];
+    const partition = body.partition ?? true;
+    if (
+      shown?.servers === body.servers && shown.of === body.of &&
+      (shown.partition ?? true) === partition && (shown.missing ?? []).join() === missing.join()
+    ) return;
     const { servers, of, majority } = body;
-    this.#notice({ kind: "split", servers, of, majority });
+    this.#notice({ kind: "split", servers, of, majority, partition, missing });
   }
 
   #receive(envelope: Envelope): void {

@@ -323,13 +323,17 @@ export class Sessions {
   /** Follows the view's split state; tells every joined client when it changed. */
   setSplit(split: SplitView | undefined): void {
     const body: ChatSplitBody = split
-      ? { kind: "chat-split", split: true, ...split }
+      ? {
+        kind: "chat-split",
+        split: true,
+        servers: split.servers,
+        of: split.of,
+        majority: split.majority,
+        partition: split.partition,
+        missing: split.missing.map((m) => m.id),
+      }
       : { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
-    const old = this.#split;
-    if (
-      body.split === old.split && body.servers === old.servers && body.of === old.of &&
-      body.majority === old.majority
-    ) return;
+    if (JSON.stringify(body) === JSON.stringify(this.#split)) return;
     this.#split = body;
     for (const session of this.#sessions.values()) {
       if (session.phase === "joined") this.#o.out.send(session.addr, body);

@@ -401,13 +401,25 @@ export class ChatClient implements ChatSession {
       case "split": {
         this.#splitSeen = true;
         const side = notice.majority ? "majority" : "minority";
-        this.#emit({
-          type: "system",
-          kind: "split",
-          text: `cluster split: you are on the ${side} side with ${notice.servers} of ` +
-            `${notice.of} servers`,
-          details: { servers: notice.servers, of: notice.of, majority: notice.majority },
-        });
+        const { servers, of, majority, missing } = notice;
+        const names = missing.length > 0 ? `: ${missing.join(", ")}` : "";
+        this.#emit(
+          notice.partition
+            ? {
+              type: "system",
+              kind: "split",
+              text: `cluster split: you are on the ${side} side with ${servers} of ${of} ` +
+                `servers (unreachable${names})`,
+              details: { servers, of, majority, missing },
+            }
+            : {
+              type: "system",
+              kind: "unreachable",
+              text: `${missing.length === 1 ? "a server is" : "servers are"} unreachable, ` +
+                `crashed or cut off${names}; ${servers} of ${of} servers remain`,
+              details: { servers, of, majority, missing },
+            },
+        );
         break;
       }
       case "healed":

@@ -88,6 +88,8 @@ export interface TimingConfig {
   mergeProbeIntervalMs: number;
   /** Quiet time after the latest death before a split is announced (ms). */
   splitSettleMs: number;
+  /** Servers declared dead this close together vanished at once: a cut link, not crashes (ms). */
+  splitBurstMs: number;
 }
 
 /** What a server prints for the people running it. */
@@ -345,6 +347,9 @@ export function defaultLanConfig(): Config {
       mergeProbeIntervalMs: 500,
       // Deaths of one partition come within a heartbeat or two: announce one split, not a series.
       splitSettleMs: 300,
+      // Every survivor declares a cut-off side dead within a few heartbeats (suspicion and probe
+      // differ by at most a tick or two per peer); two unrelated crashes a second apart are rare.
+      splitBurstMs: 1_000,
     },
     output: {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.

@@ -15,7 +15,7 @@ import { type GuardStats, MemberGuard } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { Envelope, Role } from "../wire/messages.ts";
+import type { DiscoverSplit, Envelope, Role } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import {
   type ClusterEvent,
@@ -24,10 +24,9 @@ import {
   type CoreStats,
   type MemberView,
   ServerCore,
-  type SplitView,
   type ViewSnapshot,
 } from "./core.ts";
-import { formatViewTable, summarizeView } from "./status.ts";
+import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import { viewWithClients } from "./clients_view.ts";
 import {
   type ChatNotice,
@@ -94,8 +93,8 @@ export interface ServerStatusReport {
   leader: string | null;
   /** The leader's term. */
   term: number;
-  /** Set while this server sees the cluster split (see `SplitView`). */
-  split?: SplitView;
+  /** Set while servers of the full view are missing (see `SplitView`), with how long ago. */
+  split?: DiscoverSplit;
   /** Every member of the view, this server first. */
   members: MemberView[];
   /** Counters since the server started. */
@@ -216,7 +215,17 @@ export class Server {
       view: view.view,
       leader: view.leader,
       term: view.term,
-      ...(view.split ? { split: view.split } : {}),
+      ...(view.split
+        ? {
+          split: {
+            servers: view.split.servers,
+            of: view.split.of,
+            majority: view.split.majority,
+            partition: view.split.partition,
+            missing: missingServers(view.split, performance.now()),
+          },
+        }
+        : {}),
       members: view.members,
       counters: { ...this.stats(), leaderChanges: this.#leaderChanges },
     };
@@ -354,6 +363,8 @@ export class Server {
             servers: snapshot.split.servers,
             of: snapshot.split.of,
             majority: snapshot.split.majority,
+            partition: snapshot.split.partition,
+            missing: missingServers(snapshot.split, performance.now()),
           },
         }
         : {}),
@@ -517,10 +528,14 @@ function logClusterEvent(event: ClusterEvent): void {
       });
       break;
     case "split":
-      log.warn("cluster split: this side reaches {servers} of {of} servers ({side})", {
+      log.warn("{loss}", {
         event: event.type,
-        ...event.split,
-        side: event.split.majority ? "majority" : "minority",
+        loss: describeLoss(event.split),
+        servers: event.split.servers,
+        of: event.split.of,
+        majority: event.split.majority,
+        partition: event.split.partition,
+        missing: missingServers(event.split, performance.now()),
       });
       break;
     case "healed":

@@ -75,6 +75,24 @@ export interface DiscoverSplit {
   of: number;
   /** True when `servers` is more than half of `of`. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** The servers not reached (absent from older servers). */
+  missing?: DiscoverMissing[];
+}
+
+/** A server of the full view that a server no longer reaches, as a discover reply tells. */
+export interface DiscoverMissing {
+  /** Its id. */
+  id: string;
+  /** Its last unicast host. */
+  host: string;
+  /** Its last unicast port. */
+  port: number;
+  /** How long ago it was declared dead (ms). */
+  agoMs: number;
+  /** True when a process on its host is still heard: it crashed, the host is up. */
+  crashed: boolean;
 }
 
 /** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
@@ -382,6 +400,10 @@ export interface ChatSplitBody {
   of: number;
   /** True when this side holds more than half of them. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** Ids of the servers not reached (absent from older servers). */
+  missing?: string[];
 }
 
 /** A client asks for entries it missed. */
@@ -859,7 +881,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 53,
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
-      typeof f.majority === "boolean",
+      typeof f.majority === "boolean" &&
+      (f.partition === undefined || typeof f.partition === "boolean") &&
+      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)),
   },
   "chat-stream": {
     code: 54,
@@ -877,7 +901,14 @@ function isServerStatus(f: Record<string, unknown>): boolean {
 
 function isDiscoverSplit(value: unknown): value is DiscoverSplit {
   return isRecord(value) && isInt(value.servers) && value.servers >= 1 && isInt(value.of) &&
-    value.of >= value.servers && typeof value.majority === "boolean";
+    value.of >= value.servers && typeof value.majority === "boolean" &&
+    (value.partition === undefined || typeof value.partition === "boolean") &&
+    (value.missing === undefined || isArrayOf(value.missing, MAX_WELCOME_MEMBERS, isMissing));
+}
+
+function isMissing(item: unknown): item is DiscoverMissing {
+  return isRecord(item) && isId(item.id) && isHost(item.host) && isPort(item.port) &&
+    isCount(item.agoMs) && typeof item.crashed === "boolean";
 }
 
 /** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */

@@ -44,7 +44,7 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
     await alice.write("alice before the split\n");
     await chat.lab.partition([sideA, sideB]);
     for (const client of [alice, bob]) {
-      await client.waitForStdout(/"type":"split"/, { timeoutMs: TIMEOUT_MS });
+      await client.waitForStdout(/"type":"(split|unreachable)"/, { timeoutMs: TIMEOUT_MS });
     }
     for (let n = 1; n <= LINES + MORE; n++) {
       if (n <= LINES) await alice.write(`${text("alice", n)}\n`);
@@ -68,9 +68,14 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
       const texts = chatMessages(client).map((m) => m.text);
       assert.equal(texts.length, new Set(texts).size, `${client.label} printed a line twice`);
       assert.deepEqual([...texts].sort(), [...sent].sort(), client.label);
-      assert.ok(
-        chatLines(client).some((l) => l.type === "split"),
-        `${client.label}: no split line`,
+    }
+    for (const [client, side] of [[alice, sideA], [bob, sideB]] as const) {
+      const lost = servers.length - side.filter((host) => servers.includes(host)).length;
+      const line = chatLines(client).find((l) => l.type === "split" || l.type === "unreachable");
+      assert.equal(
+        line?.type,
+        lost >= 2 ? "split" : "unreachable",
+        `${client.label} lost ${lost} server(s) at once: ${JSON.stringify(line)}`,
       );
     }
     const merged = chat.servers.some((s) => s.stderr.includes("chat-merged"));

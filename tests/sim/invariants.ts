@@ -188,6 +188,9 @@ export function splitProblem(view: ViewSnapshot): string | null {
   if (split.majority !== split.servers > split.of / 2) {
     return `split ${JSON.stringify(split)} has the wrong majority flag`;
   }
+  const missing = split.missing.map((m) => m.id).sort().join(" ");
+  const deadIds = servers.filter((m) => m.state === "dead").map((m) => m.id).sort().join(" ");
+  if (missing !== deadIds) return `split misses [${missing}], the dead servers are [${deadIds}]`;
   return null;
 }
 
