@@ -223,3 +223,26 @@ Deno.test("servers name their leader to clients and put the attachment number on
     assert.ok("gen" in body && body.gen === gen, `${body.kind} carries gen ${gen}`);
   }
 });
+
+Deno.test("any datagram of its server shows it alive: a heartbeat keeps a client that takes the stream", () => {
+  const cluster = streamingServers();
+  const lost = () => cluster.clientActions.get("a")!.filter((a) => a.type === "need-server").length;
+  const before = lost();
+  const heartbeat: Body = {
+    kind: "heartbeat",
+    version: "0.1.0",
+    priority: 0,
+    leader: "s3",
+    term: 1,
+    view: 1,
+    joining: false,
+  };
+  for (let t = 0; t < 2 * defaultChatConfig().serverTimeoutMs; t += 100) {
+    cluster.type("a", `line ${t}`);
+    toAlice(cluster, S1, heartbeat);
+    cluster.advance(100);
+  }
+  assert.ok(cluster.client("a").status().streaming);
+  assert.equal(lost(), before, "alice kept s1");
+  assert.equal(cluster.client("a").status().server, "s1");
+});

@@ -473,7 +473,11 @@ export class ChatClientCore {
   #receive(envelope: Envelope): void {
     const { sender, body } = envelope;
     const server = this.#server;
-    if (!server || sender.role !== "server" || !SERVER_KINDS.has(body.kind)) return;
+    if (!server || sender.role !== "server") return;
+    const mine = sender.id === server.id && sender.incarnation === server.incarnation;
+    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
+    if (mine) this.#heardAt = this.#now;
+    if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {
       if (this.#phase !== "joined") return;
       const leader = this.#leader;
@@ -483,13 +487,10 @@ export class ChatClientCore {
       ) return this.#ignore("not-my-leader", envelope);
       return this.#onStream(body);
     }
-    if (sender.id !== server.id || sender.incarnation !== server.incarnation) {
-      return this.#ignore("not-my-server", envelope);
-    }
+    if (!mine) return this.#ignore("not-my-server", envelope);
     if ("gen" in body && body.gen !== this.#gen && !isUnknownClient(body)) {
       return this.#ignore("other-attachment", envelope);
     }
-    this.#heardAt = this.#now;
     switch (body.kind) {
       case "chat-welcome":
         if (this.#phase === "joining") this.#welcome(body);
@@ -707,8 +708,8 @@ export class ChatClientCore {
   }
 }
 
-/** What a client takes from servers at all (anything else from a server is not for it). */
-const SERVER_KINDS: ReadonlySet<string> = new Set([
+/** The kinds a server sends to clients (anything else from a server only shows it alive). */
+const CLIENT_KINDS: ReadonlySet<string> = new Set([
   "chat-welcome",
   "chat-refused",
   "chat-deliver",
