@@ -120,6 +120,7 @@ export class ChatServerCore {
   #leadership: Leadership | null = null;
   #pull: SendersPull | null = null;
   #conflicts = 0;
+  #asideAt = -Infinity;
 
   /** Creates a chat core; nothing happens until the `start` event. */
   constructor(options: ChatServerOptions) {
@@ -148,6 +149,7 @@ export class ChatServerCore {
         this.#sessions.tick(this.#now);
         this.#leadership?.tick(this.#now, this.#wall);
         this.#pull?.tick(this.#now);
+        this.#forwardAside();
         break;
       case "membership":
         this.#membership(event.view);
@@ -423,6 +425,26 @@ export class ChatServerCore {
     }
     const leader = this.#leaderId === null ? undefined : this.#peers.get(this.#leaderId);
     if (leader) { for (const item of items) this.#out.queue(leader.addr, "chat-forward", item); }
+  }
+
+  /**
+   * Lines this server set aside while it led (a better log replaced them) and did not merge
+   * before it stopped leading: they go to the leader like a client's, every `retransmitMs`, until
+   * the log holds them (its sequencer drops what it has already).
+   */
+  #forwardAside(): void {
+    if (this.#leadership || this.#now - this.#asideAt < this.#o.config.retransmitMs) return;
+    const aside = this.#replica.pruneAside();
+    if (aside.length === 0) return;
+    this.#asideAt = this.#now;
+    this.#forward(aside.map(({ entry }) => ({
+      client: entry.client,
+      user: entry.from,
+      acked: entry.cseq - 1,
+      cseq: entry.cseq,
+      text: entry.text,
+      ts: entry.ts,
+    })));
   }
 
   #flush(): void {

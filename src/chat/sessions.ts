@@ -501,18 +501,22 @@ export class Sessions {
   }
 
   /**
-   * Where a resuming client's stream starts: where it stopped, or the fork point of its history
-   * with this log (it re-anchors), or this log's first entry when its history overlaps the window
-   * but forked below it, or when it stopped before the window (it missed entries).
+   * Where a resuming client's stream starts: where it stopped, unless what it delivered differs
+   * from what this server committed — then the fork point of its history with this log (it
+   * re-anchors), or this log's first entry when its history overlaps the window but forked below
+   * it, or when it stopped before the window (it missed entries). A server that has not committed
+   * (or not received) as much as the client delivered, and agrees with it as far as it has, lets
+   * it wait where it stopped: its own uncommitted tail may still be replaced by the leader's.
    */
   #resumeStart(session: Session): number {
-    const { log } = this.#o.replica;
+    const { log, commit } = this.#o.replica;
     const stopped = session.resume - 1;
     const fork = log.forkPoint(session.runs, stopped);
     if (fork === undefined) {
       return stopped >= log.first ? log.first : Math.max(stopped + 1, log.first);
     }
-    return Math.max(Math.min(fork, stopped) + 1, log.first);
+    if (fork >= Math.min(stopped, commit)) return Math.max(stopped + 1, log.first);
+    return Math.max(fork + 1, log.first);
   }
 
   /** Where a new client's stream starts: `history` chat lines back (presence entries between). */

@@ -454,9 +454,21 @@ export class ChatClient implements ChatSession {
           },
         );
         break;
+      case "rewound":
+        if (notice.remembered > 0) {
+          this.#emit({
+            type: "system",
+            kind: "reordered",
+            text:
+              `the split healed and the other side had chatted more: the ${notice.remembered} ` +
+              `line(s) shown here since position ${notice.from} now come after its lines, ` +
+              `which follow now`,
+            details: { from: notice.from, moved: notice.remembered },
+          });
+        }
+        break;
       case "server-lost":
       case "acknowledged":
-      case "rewound":
       case "skipped":
         break;
     }

@@ -54,6 +54,8 @@ export interface ChatObserver {
   clientActions(client: SimClient, actions: readonly ChatClientAction[]): void;
   /** Called with every action a chat server core returned. */
   serverActions(server: SimServer, actions: readonly ChatServerAction[]): void;
+  /** Called when the user of `client` types `text`, before its core sees it. */
+  typed?(client: SimClient, text: string): void;
 }
 
 /** One simulated server slot. */
@@ -74,6 +76,12 @@ export class SimServer {
   epoch = 0;
   /** Next envelope sequence number. */
   seq = 1;
+  /** While `now` is below this the process is paused: it handles no event until then. */
+  pausedUntil = 0;
+  /** How far its wall clock is off simulated wall time (ms); jumps move it. */
+  wallOffset = 0;
+  /** The view, leader, term and split last told to the chat core (as the runtime does). */
+  toldChat = "";
 
   /** Creates a slot, down until started. */
   constructor(id: string, priority: number, index: number) {
@@ -115,6 +123,10 @@ export class SimClient {
   typed = 0;
   /** Bumped on every `need-server`: only the latest discovery attaches. */
   discoveries = 0;
+  /** While `now` is below this the process is paused: it handles no event until then. */
+  pausedUntil = 0;
+  /** How far its wall clock is off simulated wall time (ms); jumps move it. */
+  wallOffset = 0;
 
   /** Creates a slot, down until started. */
   constructor(id: string, user: string, history: number, index: number) {
@@ -169,6 +181,7 @@ export class ChatWorld extends SimClock {
   #second = 0;
   #sentThisSecond = 0;
   #sides: Map<string, number> | null = null;
+  #lastSides: Map<string, number> | null = null;
 
   /** Creates an empty world. */
   constructor(options: ChatWorldOptions) {
@@ -244,9 +257,9 @@ export class ChatWorld extends SimClock {
       random: () => this.rng.next(),
     });
     node.chat = new ChatServerCore({ self: node.sender(), config: this.chat });
-    this.#stepChat(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    this.#stepChat(node, { type: "start", now: this.now, wall: this.#wall(node) });
+    node.toldChat = "";
     this.#stepServer(node, { type: "start", now: this.now });
-    this.#stepChat(node, { type: "membership", view: node.core.view(), now: this.now });
     const epoch = node.epoch;
     this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
@@ -294,14 +307,37 @@ export class ChatWorld extends SimClock {
   type(id: string): void {
     const node = this.client(id);
     if (!node.core) return;
+    if (this.#deferred(node, () => this.type(id))) return;
     node.typed++;
     const text = `${node.id}#${node.incarnation}:${node.typed}`;
+    for (const observer of this.observers) observer.typed?.(node, text);
     this.#stepClient(node, {
       type: "send-text",
       text,
-      ts: EPOCH + Math.floor(this.now),
+      ts: this.#wall(node),
       now: this.now,
     });
+  }
+
+  /**
+   * Pauses the process of node `id` (SIGSTOP, a long GC) for `ms`: it handles no datagram, timer
+   * or input until then, and then everything that waited at once, in arrival order.
+   */
+  pause(id: string, ms: number): void {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    node.pausedUntil = Math.max(node.pausedUntil, this.now + ms);
+  }
+
+  /** True while node `id` is paused. */
+  paused(id: string): boolean {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    return this.now < node.pausedUntil;
+  }
+
+  /** Moves the wall clock of node `id` by `ms` (either way); its monotonic clock never jumps. */
+  jumpClock(id: string, ms: number): void {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    node.wallOffset += ms;
   }
 
   /**
@@ -317,6 +353,7 @@ export class ChatWorld extends SimClock {
       sides.set(client.id, (server !== null && server !== undefined && sides.get(server)) || 0);
     }
     this.#sides = sides;
+    this.#lastSides = sides;
   }
 
   /** Ends a partition: every datagram may cross again. */
@@ -329,22 +366,41 @@ export class ChatWorld extends SimClock {
     return this.#sides?.get(id);
   }
 
+  /** The side a node was on in the latest partition, healed or not (undefined: none, or new). */
+  lastSideOf(id: string): number | undefined {
+    return this.#lastSides?.get(id);
+  }
+
   /** Schedules `run` at time `at`. */
   at(at: number, run: () => void): void {
     this.queue.push(at, run);
   }
 
+  /** True when `node` is paused now; `run` then runs when it wakes. */
+  #deferred(node: SimServer | SimClient, run: () => void): boolean {
+    if (this.now >= node.pausedUntil) return false;
+    this.queue.push(node.pausedUntil, run);
+    return true;
+  }
+
+  /** The wall clock of `node` now (ms since the epoch). */
+  #wall(node: SimServer | SimClient): number {
+    return EPOCH + Math.floor(this.now) + node.wallOffset;
+  }
+
   #tickServer(node: SimServer, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
+    if (this.#deferred(node, () => this.#tickServer(node, epoch))) return;
     this.#stepServer(node, { type: "tick", now: this.now });
     if (node.epoch !== epoch) return;
-    this.#stepChat(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    this.#stepChat(node, { type: "tick", now: this.now, wall: this.#wall(node) });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickServer(node, epoch));
   }
 
   #tickClient(node: SimClient, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
+    if (this.#deferred(node, () => this.#tickClient(node, epoch))) return;
     this.#stepClient(node, { type: "tick", now: this.now });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
@@ -354,7 +410,6 @@ export class ChatWorld extends SimClock {
     const core = node.core;
     if (!core) return;
     const actions: CoreAction[] = core.step(event);
-    let viewChanged = false;
     for (const action of actions) {
       if (action.type === "send") {
         this.#transmit(node.sender(), node, action.to, action.body, false);
@@ -362,15 +417,13 @@ export class ChatWorld extends SimClock {
         for (const to of this.#servers) {
           if (to !== node) this.#transmit(node.sender(), node, to.addr, action.body, true);
         }
-      } else if (
-        action.event.type === "view-changed" || action.event.type === "leader-changed" ||
-        action.event.type === "split" || action.event.type === "healed"
-      ) {
-        viewChanged = true;
       }
     }
-    if (viewChanged) {
-      this.#stepChat(node, { type: "membership", view: core.view(), now: this.now });
+    const view = core.view();
+    const told = JSON.stringify([view.view, view.leader, view.term, view.split ?? null]);
+    if (node.core === core && told !== node.toldChat) {
+      node.toldChat = told;
+      this.#stepChat(node, { type: "membership", view, now: this.now });
     }
   }
 
@@ -410,6 +463,7 @@ export class ChatWorld extends SimClock {
     const delay = 30 + this.rng.next() * 200;
     this.queue.push(this.now + delay, () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
+      if (this.#deferred(node, () => this.#discover(node, epoch, token, avoid))) return;
       const side = this.sideOf(node.id);
       const up = this.#servers.filter((s) => s.up && this.sideOf(s.id) === side);
       const preferred = up.filter((s) => s.id !== avoid);
@@ -454,7 +508,7 @@ export class ChatWorld extends SimClock {
       cluster: "sim",
       sender,
       seq: from.seq++,
-      ts: EPOCH + Math.floor(this.now),
+      ts: this.#wall(from),
       body,
     };
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
@@ -465,6 +519,7 @@ export class ChatWorld extends SimClock {
   }
 
   #arrive(target: Endpoint, envelope: Envelope, viaGroup: boolean): void {
+    if (this.#deferred(target.node, () => this.#arrive(target, envelope, viaGroup))) return;
     const now = this.now;
     if (target.kind === "client") {
       this.#stepClient(target.node, { type: "receive", envelope, now });

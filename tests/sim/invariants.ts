@@ -7,7 +7,7 @@
  */
 
 import type { TimingConfig } from "../../src/config/mod.ts";
-import { compareOrder } from "../../src/election/order.ts";
+import { documentedLeader } from "./expected_leader.ts";
 import type { ClusterEvent, CoreAction, CoreEvent, ViewSnapshot } from "../../src/server/core.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
 
@@ -201,7 +201,7 @@ export function splitProblem(view: ViewSnapshot): string | null {
  */
 export function stableProblem(sim: Simulation): string | null {
   for (const component of sim.components()) {
-    const expected = component.reduce((a, b) => (compareOrder(a, b) >= 0 ? a : b));
+    const expected = documentedLeader(component);
     const ids = component.map((n) => n.id).sort();
     for (const node of component) {
       const view = node.core!.view();
