@@ -209,6 +209,8 @@ export class ChatServerCore {
     }
     this.#peers = peers;
     this.#sessions.setSplit(view.split);
+    const leader = view.leader === self ? this.#o.self : peers.get(view.leader ?? "");
+    this.#sessions.setLeader(leader ? { id: leader.id, incarnation: leader.incarnation } : null);
     if (view.leader !== this.#leaderId || view.term !== this.#leaderTerm) {
       this.#leaderId = view.leader;
       this.#leaderTerm = view.term;

@@ -413,6 +413,18 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   >;
 }
 
+/**
+ * The chat tunables a process runs with: as configured, except that without a secret the
+ * leader's multicast stream is off (servers send each client its own copy). Anyone on the LAN
+ * reads the stream and can copy its sender's identity, so a forged batch could not be told from
+ * the leader's; unicast from a client's own server carries the client's attachment number, which
+ * a host that does not see that traffic cannot guess.
+ */
+export function effectiveChatConfig(config: Config): ChatConfig {
+  const open = config.security.secrets.length === 0;
+  return open ? { ...config.chat, streamToClients: false } : config.chat;
+}
+
 /** Throws a {@linkcode ConfigError} for the first invalid setting. */
 export function validateConfig(config: Config): void {
   const { network, timing, output, chat } = config;

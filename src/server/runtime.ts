@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Config } from "../config/mod.ts";
+import { type Config, effectiveChatConfig } from "../config/mod.ts";
 import { writeSync } from "node:fs";
 import { type GuardStats, MemberGuard } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
@@ -138,7 +138,10 @@ export class Server {
       seeds: [...endpoint.peers],
       version: VERSION,
     });
-    this.#chat = new ChatServerCore({ self: endpoint.self, config: options.config.chat });
+    this.#chat = new ChatServerCore({
+      self: endpoint.self,
+      config: effectiveChatConfig(options.config),
+    });
     const { security } = options.config;
     this.#guard = new MemberGuard({
       ratePerSecond: security.senderRatePerSecond,
@@ -418,9 +421,13 @@ export class Server {
     );
     if (this.#endpoint.usesClusterKey) {
       log.warn(
-        "no --secret given: traffic is not encrypted (anyone on the LAN can read the chat) and " +
-          "is authenticated only with a key derived from the cluster name (anyone on the LAN " +
-          "can join); give every process --secret or --secret-file",
+        "no --secret: this cluster is open. Anyone on the LAN can read every line, join as a " +
+          "server and become leader (Bully: the highest priority wins) to freeze or divert " +
+          "delivery, post under any user name by posing as a server, and forge any message " +
+          "between servers; total order, exactly-once and no-loss hold against crashes and lost " +
+          "datagrams, not against such a host. Clients take datagrams only from their own " +
+          "server and its leader. Secure it in one step: `dsys secret > dsys.key` once, then " +
+          "--secret-file dsys.key on every server and client",
         { event: "insecure" },
       );
     }

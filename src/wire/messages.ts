@@ -299,6 +299,10 @@ export interface ChatWelcomeBody {
   start: number;
   /** Highest committed sequence number the server knows. */
   commit: number;
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none): a stream from any other sender is ignored. */
+  leaderIncarnation: number;
 }
 
 /** Why a server refuses a client. `unknown-client` means: join again. */
@@ -318,6 +322,11 @@ export interface ChatRefusedBody {
   kind: "chat-refused";
   /** Why. */
   reason: ChatRefusal;
+  /**
+   * The attachment number refused (0 when the server knows none: `unknown-client`). A client
+   * takes a refusal that ends it only for its current attachment number.
+   */
+  gen: number;
 }
 
 /** One line a client sends. */
@@ -352,6 +361,10 @@ export interface ChatDeliverBody {
   gen: number;
   /** Committed entries, in order. */
   entries: ChatEntry[];
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none). */
+  leaderIncarnation: number;
 }
 
 /** A client's cumulative acknowledgement and heartbeat. */
@@ -404,6 +417,8 @@ export interface ChatSplitBody {
   partition?: boolean;
   /** Ids of the servers not reached (absent from older servers). */
   missing?: string[];
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client asks for entries it missed. */
@@ -424,12 +439,16 @@ export interface ChatMissedBody {
   from: number;
   /** Last lost sequence number. */
   to: number;
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A server asks a client to send more slowly (back-pressure). */
 export interface ChatSlowBody {
   /** Message kind. */
   kind: "chat-slow";
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client quits. */
@@ -776,11 +795,13 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-welcome": {
     code: 31,
-    validate: (f) => isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit),
+    validate: (f) =>
+      isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit) &&
+      isLeaderRef(f),
   },
   "chat-refused": {
     code: 32,
-    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal),
+    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
     code: 33,
@@ -790,7 +811,7 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 34,
     validate: (f) =>
       isCount(f.commit) && isCount(f.acked) && isCount(f.gen) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry) && isLeaderRef(f),
   },
   "chat-ack": {
     code: 35,
@@ -804,11 +825,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-missed": {
     code: 37,
-    validate: isSeqRange,
+    validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
     code: 38,
-    validate: () => true,
+    validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
     code: 39,
@@ -883,7 +904,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean" &&
       (f.partition === undefined || typeof f.partition === "boolean") &&
-      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)),
+      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)) &&
+      isCount(f.gen),
   },
   "chat-stream": {
     code: 54,
@@ -893,6 +915,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
       f.entries.length > 0,
   },
 };
+
+/** A leader named to a client: an id and its incarnation, or `""` and 0 for none. */
+function isLeaderRef(f: Record<string, unknown>): boolean {
+  return (f.leader === "" || isId(f.leader)) && isTerm(f.leaderIncarnation);
+}
 
 function isServerStatus(f: Record<string, unknown>): boolean {
   return isText(f.version, 32) && isInt(f.priority) && (f.leader === "" || isId(f.leader)) &&

@@ -475,7 +475,7 @@ export class ChatWorld extends SimClock {
       const server = this.rng.pick(choices);
       this.#stepClient(node, {
         type: "attach",
-        server: { id: server.id, addr: server.addr },
+        server: { id: server.id, incarnation: server.incarnation, addr: server.addr },
         now: this.now,
       });
     });
