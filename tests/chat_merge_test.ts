@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import type { SplitView } from "../src/membership/events.ts";
 import { ChatLog } from "../src/chat/log.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
-import { clientSender, fourServers, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import { defaultChatConfig } from "../src/config/mod.ts";
+import {
+  clientSender,
+  fourServers,
+  MiniCluster,
+  serverSender,
+  viewOf,
+} from "./sim/chat_harness.ts";
 
 function entry(seq: number, term: number, client: string, cseq = seq): ChatEntry {
   return { seq, term, kind: "text", client, cseq, from: "u", text: `${client}:${cseq}`, ts: 0 };
@@ -162,4 +169,34 @@ Deno.test("a client is told of a split, of a server lost alone (unreachable), an
     { kind: "healed" },
     { kind: "split", servers: 3, of: 4, majority: true, partition: false, missing: ["d"] },
   ]);
+});
+
+Deno.test("while split, a client from the other side whose history differs waits up to anchorWaitMs for the merge before it is re-anchored", () => {
+  const { cluster } = partitionedCluster();
+  const [c, d] = ["m-c", "m-d"].map((id) => serverSender(id));
+  const missing = ["m-a", "m-b"].map((id, i) => ({
+    id,
+    addr: { host: `10.9.1.${i + 1}`, port: 7401 },
+    lostAt: 0,
+    crashed: false,
+  }));
+  const split = { servers: 2, of: 4, majority: false, partition: true, missing };
+  for (const s of [c, d]) {
+    const view = { ...viewOf(s, [s === c ? d : c], d.id, 2), split };
+    cluster.server(s.id).step({ type: "membership", view, now: cluster.now });
+  }
+  const servers = new Set(["m-a", "m-b", "m-c", "m-d"].map((id) => serverSender(id).addr.host));
+  const left = new Set([serverSender("m-a").addr.host, serverSender("m-b").addr.host]);
+  cluster.drop = (dg) =>
+    servers.has(dg.from.addr.host) && servers.has(dg.to.host) &&
+    left.has(dg.from.addr.host) !== left.has(dg.to.host);
+  const rewound = () =>
+    cluster.clientActions.get("m-left")!.some((a) =>
+      a.type === "notice" && a.notice.kind === "rewound"
+    );
+  cluster.attach("m-left", d.id);
+  cluster.advance(defaultChatConfig().anchorWaitMs / 2);
+  assert.ok(!rewound(), "re-anchored on the other side's log while the merge may still come");
+  cluster.advance(defaultChatConfig().anchorWaitMs);
+  assert.ok(rewound(), "still waiting after anchorWaitMs: a client that crossed would never chat");
 });

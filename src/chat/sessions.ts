@@ -95,6 +95,8 @@ interface Session {
   tookStream: boolean;
   /** Sent by unicast up to here even while it takes the stream: what its acks showed missing. */
   repairTo: number;
+  /** When it was first held back from re-anchoring during a split (`-Infinity`: never). */
+  heldSince: number;
 }
 
 /** A server as named to clients: the leader whose stream they may take. */
@@ -219,6 +221,7 @@ export class Sessions {
       streamed: false,
       tookStream: false,
       repairTo: 0,
+      heldSince: -Infinity,
     });
   }
 
@@ -436,10 +439,15 @@ export class Sessions {
     }
   }
 
-  /** Welcomes granted clients (once `synced`) and sends every joined client what it lacks. */
+  /**
+   * Welcomes granted clients (once `synced`, and not held back: see {@linkcode Sessions.#held})
+   * and sends every joined client what it lacks.
+   */
   flush(synced: boolean, now: number): void {
     for (const session of this.#sessions.values()) {
-      if (session.phase === "granted" && synced) this.#welcome(session, now);
+      if (session.phase === "granted" && synced && !this.#held(session, now)) {
+        this.#welcome(session, now);
+      }
       if (session.phase === "joined") this.#push(session, now);
     }
   }
@@ -502,6 +510,27 @@ export class Sessions {
     });
     this.#sendWelcome(session);
     if (this.#split.split) this.#sendSplit(session);
+  }
+
+  /**
+   * True while a resuming client whose history differs from this server's committed log is kept
+   * waiting: the cluster is split as this server sees it, so the client comes from the other side
+   * or the heal's merge has not reached this server yet, and which side keeps its positions is not
+   * known here. At most `anchorWaitMs`; meanwhile its repeated joins are answered by keepalives.
+   */
+  #held(session: Session, now: number): boolean {
+    if (session.resume === 0 || !this.#split.split || this.#split.partition === false) return false;
+    if (!this.#diverged(session)) return false;
+    if (session.heldSince === -Infinity) session.heldSince = now;
+    return now - session.heldSince < this.#o.config.anchorWaitMs;
+  }
+
+  /** True when what a resuming client delivered differs from what this server committed. */
+  #diverged(session: Session): boolean {
+    const { log, commit } = this.#o.replica;
+    const stopped = session.resume - 1;
+    const fork = log.forkPoint(session.runs, stopped);
+    return fork === undefined ? stopped >= log.first : fork < Math.min(stopped, commit);
   }
 
   /**

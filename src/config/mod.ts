@@ -142,6 +142,11 @@ export interface ChatConfig {
   streamToClients: boolean;
   /** A client that took no stream datagram for this long is sent everything by its server (ms). */
   streamSilenceMs: number;
+  /**
+   * While split, a resuming client whose history differs from this server's log waits this long
+   * for the heal's merge before it is re-anchored on this side's log (ms).
+   */
+  anchorWaitMs: number;
   /** Entries the leader multicasts beyond the slowest client's delivery point (flow control). */
   streamWindow: number;
   /** Entries a client taking the stream delivers before it acks; fewer wait for its next tick. */
@@ -220,6 +225,10 @@ export function defaultChatConfig(): ChatConfig {
     // Three repair rounds (`retransmitMs`): a client whose multicast stopped is served by
     // unicast again within a third of a second, while a busy stream never flips it back and forth.
     streamSilenceMs: 300,
+    // A heal merges in well under a second (lab median 56-79 ms): waiting that long spares a client
+    // of the side that keeps its positions a second re-anchoring, while a client that crossed to
+    // the other side of a lasting split goes on after 2 s.
+    anchorWaitMs: 2_000,
     // About 8 full datagrams in flight: a third of a default 208 KiB receive buffer (Deno cannot
     // enlarge it), and still several round trips' worth at the cluster's rates.
     streamWindow: 512,
