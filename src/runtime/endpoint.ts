@@ -53,10 +53,10 @@ export interface EndpointOptions {
 }
 
 /**
- * Called for every authenticated datagram; `viaGroup` tells whether it came by multicast, `from`
- * is the address it came from (the reply address in the envelope is only what the sender says).
+ * Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. The
+ * envelope's reply address is the host the datagram came from, at the port it names.
  */
-export type EnvelopeHandler = (envelope: Envelope, viaGroup: boolean, from: Address) => void;
+export type EnvelopeHandler = (envelope: Envelope, viaGroup: boolean) => void;
 
 /** Counters of an endpoint: the transport's plus rejections by reason. */
 export interface EndpointStats extends TransportStats {
@@ -244,14 +244,23 @@ export class Endpoint {
       this.#reportRejection(result.reason, from);
       return;
     }
-    const sender = result.envelope.sender;
-    if (sender.id === this.self.id) return;
+    let envelope = result.envelope;
+    if (envelope.sender.id === this.self.id) return;
+    if (envelope.sender.addr.host !== from.host) {
+      // Everything this process sends a sender — answers, heartbeats, deliveries, and what it
+      // tells others of it — goes to the host its datagrams come from, never to another host it
+      // names (anyone can name one in an open cluster: reflection). The port stays the named one:
+      // group datagrams leave from a socket that does not listen.
+      const addr = { host: from.host, port: envelope.sender.addr.port };
+      envelope = { ...envelope, sender: { ...envelope.sender, addr } };
+    }
+    const sender = envelope.sender;
     this.#learn(formatAddress(sender.addr), sender.id);
     for (const handler of this.#handlers) {
       try {
-        handler(result.envelope, viaGroup, from);
+        handler(envelope, viaGroup);
       } catch (error) {
-        this.#handlerFailed(`a ${result.envelope.body.kind} datagram from ${sender.id}`, error);
+        this.#handlerFailed(`a ${envelope.body.kind} datagram from ${sender.id}`, error);
       }
     }
   }

@@ -15,7 +15,6 @@ import { type GuardStats, MemberGuard } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { Address } from "../transport/types.ts";
 import type { Envelope, Role } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -164,7 +163,7 @@ export class Server {
     });
     const server = new Server(endpoint, options);
     server.#logListening();
-    endpoint.onEnvelope((envelope, viaGroup, from) => server.#onEnvelope(envelope, viaGroup, from));
+    endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
     server.#step({ type: "start", now: performance.now() });
     server.#stepChat({ type: "start", now: performance.now(), wall: Date.now() });
     server.#timer = setInterval(
@@ -322,7 +321,7 @@ export class Server {
     }
   }
 
-  #onEnvelope(envelope: Envelope, viaGroup: boolean, from: Address): void {
+  #onEnvelope(envelope: Envelope, viaGroup: boolean): void {
     if (!this.#admit(envelope)) return;
     const { sender, body } = envelope;
     this.#noteSender(envelope);
@@ -335,9 +334,6 @@ export class Server {
       this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
       return;
     }
-    // To the host it came from (its port: a group datagram leaves from a send-only socket), not
-    // to whatever host it names: a forged discover must not aim the answer at another host.
-    const replyTo = { host: from.host, port: sender.addr.port };
     const snapshot = this.view();
     const { leader, term, view } = snapshot;
     const rejections = Object.entries(this.#endpoint.stats().rejections).filter(([, n]) => n > 0);
@@ -363,7 +359,7 @@ export class Server {
           },
         }
         : {}),
-    }, replyTo);
+    }, sender.addr);
   }
 
   /** Asks the guard whether an authenticated datagram may reach the cores; logs new offenders. */
