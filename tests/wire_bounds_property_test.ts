@@ -432,15 +432,7 @@ class World {
   }
 
   #server(node: ServerNode, step: () => CoreAction[]): void {
-    for (const action of step()) {
-      if (action.type === "notify") continue;
-      this.#seal(node.sender, action.body);
-      this.wire.push({
-        from: node.sender,
-        to: action.type === "send" ? action.to : "group",
-        body: action.body,
-      });
-    }
+    this.#emit(node.sender, step());
     const view = node.core.view();
     const key = JSON.stringify([view.view, view.leader, view.term, view.split ?? null]);
     if (key === node.seenView) return;
@@ -449,14 +441,15 @@ class World {
   }
 
   #chat(node: ServerNode, step: () => ChatServerAction[]): void {
-    for (const action of step()) {
+    this.#emit(node.sender, step());
+  }
+
+  /** Seals every datagram a server core returned and puts it on the wire. */
+  #emit(from: Sender, actions: (CoreAction | ChatServerAction)[]): void {
+    for (const action of actions) {
       if (action.type === "notify") continue;
-      this.#seal(node.sender, action.body);
-      this.wire.push({
-        from: node.sender,
-        to: action.type === "send" ? action.to : "group",
-        body: action.body,
-      });
+      this.#seal(from, action.body);
+      this.wire.push({ from, to: action.type === "send" ? action.to : "group", body: action.body });
     }
   }
 

@@ -19,7 +19,7 @@
 
 import assert from "node:assert/strict";
 import type { DsysProcess } from "../helpers/process.ts";
-import { chatMessages, waitJoined } from "./chat_cluster.ts";
+import { chatMessages, saveOutput, waitJoined } from "./chat_cluster.ts";
 import { currentLeader, waitForLeader, waitUntil } from "./cluster.ts";
 import { spawnDsysOn } from "./dsys.ts";
 import { Lab, type LabHost, labSkipReason } from "./harness.ts";
@@ -102,12 +102,7 @@ async function withCluster(
     }
     await body(c);
   } catch (error) {
-    const dir = await Deno.makeTempDir({ prefix: `dsys-${name}-${lab.run}-` });
-    for (const proc of [...c.servers, ...c.clients]) {
-      const file = `${dir}/${proc.label.replaceAll(" ", "_")}`;
-      await Deno.writeTextFile(`${file}.stdout`, proc.stdout);
-      await Deno.writeTextFile(`${file}.stderr`, proc.stderr);
-    }
+    const dir = await saveOutput(`${name}-${lab.run}`, [...c.servers, ...c.clients]);
     if (error instanceof Error) error.message += `\n(output of this run kept in ${dir})`;
     throw error;
   } finally {
