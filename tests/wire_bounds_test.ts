@@ -12,7 +12,15 @@ import { testConfig } from "../src/config/mod.ts";
 import { ServerCore } from "../src/server/core.ts";
 import { VERSION } from "../src/version.ts";
 import { Keyring } from "../src/wire/keyring.ts";
-import { type Body, ReplayGuard, type Sender, WIRE_BOUNDS, WireCodec } from "../src/wire/mod.ts";
+import {
+  type Body,
+  MESSAGE_KINDS,
+  ReplayGuard,
+  type Sender,
+  WIRE_BOUNDS,
+  WireCodec,
+} from "../src/wire/mod.ts";
+import { serverSender, threeServers } from "./sim/chat_harness.ts";
 
 const NOW = 1_750_000_000_000;
 const SKEW = 120_000;
@@ -115,4 +123,42 @@ Deno.test("terms beyond the bound are malformed, and an election at the bound st
   assert.equal(core.leader().id, "s1", "s1 leads after s2 left");
   assert.equal(core.leader().term, WIRE_BOUNDS.term);
   for (const body of bodies) sealer.encode(self, body, NOW);
+});
+
+Deno.test("a leader whose log reached the sequence bound sequences nothing past it", () => {
+  const cluster = threeServers();
+  const top = WIRE_BOUNDS.seq;
+  const entry = {
+    seq: top,
+    term: 1,
+    kind: "text" as const,
+    client: "x~1",
+    cseq: 1,
+    from: "x",
+    text: "far",
+    ts: NOW,
+  };
+  for (const id of ["s1", "s2"]) {
+    const append: Body = {
+      kind: "chat-append",
+      term: 1,
+      prev: top - 1,
+      prevTerm: 1,
+      commit: top,
+      reset: true,
+      entries: [entry],
+    };
+    cluster.wire.push({ from: serverSender("s3"), to: serverSender(id).addr, body: append });
+  }
+  cluster.settle();
+  cluster.setView(["s1", "s2", "s3"], "s1", 2);
+  cluster.advance(3_000);
+  cluster.type("a", "one more");
+  cluster.advance(3_000);
+  const invalid = cluster.sent.filter((d) => {
+    const { kind, ...fields } = d.body;
+    return !MESSAGE_KINDS[kind].validate(fields);
+  });
+  assert.deepEqual(invalid.map((d) => d.body.kind), [], "every datagram is sendable");
+  assert.ok(cluster.server("s1").status().last <= top);
 });

@@ -60,7 +60,7 @@ import type {
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
-import { MAX_CHAT_ENTRIES } from "../wire/messages.ts";
+import { MAX_CHAT_ENTRIES, WIRE_BOUNDS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
 import { messageId } from "./keys.ts";
@@ -498,6 +498,7 @@ export class Leadership {
     const { log } = this.#o.replica;
     for (const entry of body.entries) {
       if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
+      if (log.last >= WIRE_BOUNDS.seq) break;
       log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
       this.#ids.add(messageId(entry.client, entry.cseq));
       this.#known!.note(entry.client, entry.cseq);
@@ -543,7 +544,7 @@ export class Leadership {
       orderWindow: config.orderWindow,
       maxBuffered: config.maxBuffered,
       room: () =>
-        log.last - replica.commit < config.maxUncommitted &&
+        log.last < WIRE_BOUNDS.seq && log.last - replica.commit < config.maxUncommitted &&
         log.last + 1 - this.#readPoint() < config.maxReaderLag,
       sequence: (item) =>
         log.append({
@@ -586,6 +587,7 @@ export class Leadership {
 
   #sequencePresence(change: PresenceChange, wall: number): void {
     const { log } = this.#o.replica;
+    if (log.last >= WIRE_BOUNDS.seq) return;
     log.append({
       seq: log.last + 1,
       term: this.#o.term,
