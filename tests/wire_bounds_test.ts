@@ -14,6 +14,7 @@ import { VERSION } from "../src/version.ts";
 import { Keyring } from "../src/wire/keyring.ts";
 import {
   type Body,
+  type HeartbeatBody,
   MESSAGE_KINDS,
   ReplayGuard,
   type Sender,
@@ -67,17 +68,23 @@ function codec(): WireCodec {
   });
 }
 
-function welcome(incarnation: number): Body {
+/** A heartbeat of s2 naming itself leader at `term`. */
+function heartbeat(term: number): HeartbeatBody {
   return {
-    kind: "welcome",
+    kind: "heartbeat",
     version: VERSION,
-    priority: 0,
-    leader: "",
-    term: 1,
+    priority: 9,
+    leader: "s2",
+    term,
     view: 1,
     joining: false,
-    members: [{ id: "s3", role: "server", host: "10.0.0.3", port: 7401, incarnation, priority: 0 }],
   };
+}
+
+/** A welcome of s2 vouching for s3 at `incarnation`. */
+function welcome(incarnation: number): Body {
+  const member = { id: "s3", role: "server" as const, host: "10.0.0.3", port: 7401, priority: 0 };
+  return { ...heartbeat(1), kind: "welcome", members: [{ ...member, incarnation }] };
 }
 
 Deno.test("a welcome vouching for an incarnation beyond the clock is malformed", () => {
@@ -88,17 +95,21 @@ Deno.test("a welcome vouching for an incarnation beyond the clock is malformed",
   assert.ok(receiver.decode(sealer.encode(SENDER, welcome(NOW), NOW), NOW).ok);
 });
 
-Deno.test("terms beyond the bound are malformed, and an election at the bound stays there", () => {
+Deno.test("a term beyond the clock plus the skew is malformed; time overtakes one within it", () => {
   const sealer = codec();
-  const heartbeat = (term: number): Body => ({
-    kind: "heartbeat",
-    version: VERSION,
-    priority: 9,
-    leader: "s2",
-    term,
-    view: 1,
-    joining: false,
-  });
+  const receiver = codec();
+  for (const term of [WIRE_BOUNDS.term, NOW + SKEW + 1]) {
+    const data = sealer.encode(SENDER, heartbeat(term), NOW);
+    assert.deepEqual(receiver.decode(data, NOW), { ok: false, reason: "malformed" }, `${term}`);
+  }
+  assert.throws(() => sealer.encode(SENDER, heartbeat(Number.MAX_SAFE_INTEGER), NOW));
+  assert.ok(receiver.decode(sealer.encode(SENDER, heartbeat(NOW + SKEW), NOW), NOW).ok);
+  const next = sealer.encode(SENDER, heartbeat(NOW + SKEW + 1), NOW + 1);
+  assert.ok(receiver.decode(next, NOW + 1).ok, "the next term, a millisecond later");
+});
+
+Deno.test("terms beyond the static bound are refused, and an election at it stays there", () => {
+  const sealer = codec();
   assert.throws(() => sealer.encode(SENDER, heartbeat(WIRE_BOUNDS.term + 1), NOW));
   const timing = testConfig().timing;
   const self: Sender = { ...SENDER, id: "s1", addr: { host: "10.0.0.1", port: 7401 } };

@@ -368,7 +368,9 @@ export class Leadership {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
       const behind = summary.first - 1 > own;
-      const extending = summary.last > own && (fork === undefined ? behind : fork >= own);
+      // A window that keeps nothing (first past last) has nothing to fetch.
+      const extending = summary.last > own && summary.first <= summary.last &&
+        (fork === undefined ? behind : fork >= own);
       const top = best?.summary;
       if (
         extending && (!top || summary.lastTerm > top.lastTerm ||
@@ -414,6 +416,7 @@ export class Leadership {
       if (fork !== undefined) commit = Math.max(commit, Math.min(summary.commit, fork));
       if (fork !== undefined && fork >= summary.last) continue;
       const from = fork === undefined ? summary.first : Math.max(fork + 1, summary.first);
+      if (from > summary.last) continue;
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
     this.#gatheredCommit = commit;

@@ -706,8 +706,11 @@ export interface KindSpec {
  * add, so arithmetic on an accepted value stays exact.
  */
 export const WIRE_BOUNDS = {
-  /** Bully and chat terms: one per election; 2^40 outlasts a million elections a second for a decade. */
-  term: 2 ** 40,
+  /**
+   * Bully and chat terms (one per election): on decode also at most the receiver's clock in ms
+   * plus the skew bound (`WireLimits`), so time overtakes a forged term within that skew.
+   */
+  term: 8.64e15,
   /** Chat positions, line and attachment numbers, commit points: 2^48 lines is centuries of chat. */
   seq: 2 ** 48,
   /** Bully priority (its negation is the least): what `--priority` takes. */
@@ -728,17 +731,25 @@ export function nextTerm(term: number): number {
 }
 
 /**
- * What a decoder knows beyond the fixed bounds: the highest incarnation it believes (its wall clock
- * plus the clock-skew bound; incarnations are start times, so a higher one is forged or from a
- * clock far off, and accepting it would make every real datagram of that sender look stale).
+ * What a decoder knows beyond the fixed bounds: its wall clock plus the clock-skew bound caps
+ * incarnations and terms. Incarnations are start times, so a higher one is forged or from a clock
+ * far off, and accepting it would make every real datagram of that sender look stale for ever.
+ * Terms grow by one per election, far slower than a clock in ms: a forged term beyond the clock
+ * would leave no room above it (an election could not outbid it), one within it is overtaken by
+ * time.
  */
 export interface WireLimits {
   /** The highest incarnation accepted. */
   maxIncarnation: number;
+  /** The highest term accepted. */
+  maxTerm: number;
 }
 
 /** The limits the encoder checks against: only the fixed bounds. */
-export const STATIC_LIMITS: WireLimits = { maxIncarnation: WIRE_BOUNDS.wallMs };
+export const STATIC_LIMITS: WireLimits = {
+  maxIncarnation: WIRE_BOUNDS.wallMs,
+  maxTerm: WIRE_BOUNDS.term,
+};
 
 /** Every message kind with its wire code and validator. */
 export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
@@ -748,21 +759,21 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "discover-reply": {
     code: 3,
-    validate: (f) =>
+    validate: (f, l = STATIC_LIMITS) =>
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
-      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term) &&
+      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
       isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
       isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
   },
   "heartbeat": {
     code: 10,
-    validate: isServerStatus,
+    validate: (f, l = STATIC_LIMITS) => isServerStatus(f, l),
   },
   "welcome": {
     code: 11,
-    validate: (f, limits = STATIC_LIMITS) =>
-      isServerStatus(f) &&
-      isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, limits)),
+    validate: (f, l = STATIC_LIMITS) =>
+      isServerStatus(f, l) &&
+      isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, l)),
   },
   "ping": {
     code: 12,
@@ -778,15 +789,15 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "election": {
     code: 15,
-    validate: (f) => isNum(f.term, 1, WIRE_BOUNDS.term) && isPriority(f.priority),
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "answer": {
     code: 16,
-    validate: (f) => isNum(f.term, 1, WIRE_BOUNDS.term),
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm),
   },
   "coordinator": {
     code: 17,
-    validate: (f) => isNum(f.term, 1, WIRE_BOUNDS.term) && isPriority(f.priority),
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "leave": {
     code: 18,
@@ -794,9 +805,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-join": {
     code: 30,
-    validate: (f) =>
+    validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
+      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)),
   },
   "chat-welcome": {
     code: 31,
@@ -814,9 +825,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-deliver": {
     code: 34,
-    validate: (f) =>
+    validate: (f, l = STATIC_LIMITS) =>
       isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
   },
   "chat-ack": {
     code: 35,
@@ -850,37 +861,38 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-append": {
     code: 42,
-    validate: (f) =>
-      isTerm(f.term) && isSeqOr0(f.prev) && isTerm(f.prevTerm) && isSeqOr0(f.commit) &&
-      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
+      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) =>
+        isChatEntry(e, l)),
   },
   "chat-append-reply": {
     code: 43,
-    validate: (f) =>
-      isTerm(f.term) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
       isNext(f.reader),
   },
   "chat-gather": {
     code: 44,
-    validate: (f) => isTerm(f.term),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
     code: 45,
-    validate: (f) =>
-      isTerm(f.term) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
-      isTerm(f.lastTerm) && isSeqOr0(f.commit) && typeof f.complete === "boolean" &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
+      isTerm(f.lastTerm, l) && isSeqOr0(f.commit) && typeof f.complete === "boolean" &&
+      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)),
   },
   "chat-fetch": {
     code: 46,
-    validate: (f) => isTerm(f.term) && isSeqRange(f),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
     code: 47,
-    validate: (f) =>
-      isTerm(f.term) && isSeqOr0(f.prev) && isTerm(f.prevTerm) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
   },
   "chat-claim": {
     code: 48,
@@ -896,12 +908,12 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-senders-fetch": {
     code: 51,
-    validate: (f) => isTerm(f.term) && isText(f.after, MAX_CLIENT_KEY),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
     code: 52,
-    validate: (f) =>
-      isTerm(f.term) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-split": {
@@ -912,15 +924,15 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-stream": {
     code: 54,
-    validate: (f) =>
-      isNum(f.prevTerm, -1, WIRE_BOUNDS.term) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry) && f.entries.length > 0,
+    validate: (f, l = STATIC_LIMITS) =>
+      isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
   },
 };
 
-function isServerStatus(f: Record<string, unknown>): boolean {
+function isServerStatus(f: Record<string, unknown>, l: WireLimits): boolean {
   return isText(f.version, 32) && isPriority(f.priority) && (f.leader === "" || isId(f.leader)) &&
-    isTerm(f.term) && isCount(f.view) && typeof f.joining === "boolean";
+    isTerm(f.term, l) && isCount(f.view) && typeof f.joining === "boolean";
 }
 
 function isDiscoverSplit(value: unknown): value is DiscoverSplit {
@@ -950,8 +962,8 @@ function isNonce(value: unknown): value is number {
   return isNum(value, -WIRE_BOUNDS.count, WIRE_BOUNDS.count);
 }
 
-function isTerm(value: unknown): value is number {
-  return isNum(value, 0, WIRE_BOUNDS.term);
+function isTerm(value: unknown, l: WireLimits): value is number {
+  return isNum(value, 0, l.maxTerm);
 }
 
 function isPriority(value: unknown): value is number {
@@ -1004,15 +1016,15 @@ function isForwardItem(item: unknown): item is ChatForwardItem {
     isWallMs(item.ts);
 }
 
-function isChatEntry(item: unknown): item is ChatEntry {
-  return isRecord(item) && isSeq(item.seq) && isTerm(item.term) &&
+function isChatEntry(item: unknown, l: WireLimits): item is ChatEntry {
+  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
     CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
     isSeqOr0(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
     isWallMs(item.ts);
 }
 
-function isRunStart(item: unknown): item is ChatRunStart {
-  return isRecord(item) && isSeq(item.seq) && isTerm(item.term) &&
+function isRunStart(item: unknown, l: WireLimits): item is ChatRunStart {
+  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
     isNum(item.mark, 0, WIRE_BOUNDS.mark);
 }
 

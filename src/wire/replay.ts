@@ -59,13 +59,14 @@ export class ReplayGuard {
   }
 
   /**
-   * What a datagram decoded at `nowWallMs` may carry: incarnations are start times, so none beyond
-   * this clock plus the skew bound is real (one would make every real datagram of its sender
-   * look stale, for ever).
+   * What a datagram decoded at `nowWallMs` may carry: no incarnation and no term beyond this clock
+   * plus the skew bound (see `WireLimits`).
    */
   limits(nowWallMs: number): WireLimits {
+    const clock = nowWallMs + this.#maxClockSkewMs;
     return {
-      maxIncarnation: Math.min(STATIC_LIMITS.maxIncarnation, nowWallMs + this.#maxClockSkewMs),
+      maxIncarnation: Math.min(STATIC_LIMITS.maxIncarnation, clock),
+      maxTerm: Math.min(STATIC_LIMITS.maxTerm, clock),
     };
   }
 
