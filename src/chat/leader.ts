@@ -60,7 +60,7 @@ import type {
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
-import { MAX_CHAT_ENTRIES } from "../wire/messages.ts";
+import { MAX_CHAT_ENTRIES, WIRE_BOUNDS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
 import { messageId } from "./keys.ts";
@@ -390,7 +390,9 @@ export class Leadership {
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
-      const behind = fork === undefined && summary.first - 1 >= kept;
+      // A window that keeps nothing (first past last) has nothing to fetch.
+      const behind = fork === undefined && summary.first - 1 >= kept &&
+        summary.first <= summary.last;
       if (!behind && (fork === undefined || summary.last <= fork)) continue;
       const at = fork ?? kept;
       if (at < kept && summary.commit <= kept) continue;
@@ -469,7 +471,7 @@ export class Leadership {
     let appended = 0;
     for (const { entry, committed } of replica.takeAside()) {
       if (this.#holds(entry, !committed)) continue;
-      this.#appendMerged(entry);
+      if (!this.#appendMerged(entry)) break;
       appended++;
     }
     this.#o.out.notify({
@@ -491,12 +493,17 @@ export class Leadership {
     }
   }
 
-  /** Appends a line of another log under this leadership's term. */
-  #appendMerged(entry: ChatEntry): void {
+  /**
+   * Appends a line of another log under this leadership's term; false (and nothing appended) when
+   * the log reached the sequence bound.
+   */
+  #appendMerged(entry: ChatEntry): boolean {
     const { log } = this.#o.replica;
+    if (log.last >= WIRE_BOUNDS.seq) return false;
     log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
     this.#ids.add(messageId(entry.client, entry.cseq));
     this.#known!.note(entry.client, entry.cseq);
+    return true;
   }
 
   /**
@@ -516,6 +523,7 @@ export class Leadership {
       if (fork !== undefined) commit = Math.max(commit, Math.min(summary.commit, fork));
       if (fork !== undefined && fork >= summary.last) continue;
       const from = fork === undefined ? summary.first : Math.max(fork + 1, summary.first);
+      if (from > summary.last) continue;
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
     this.#gatheredCommit = commit;
@@ -595,7 +603,7 @@ export class Leadership {
   #applyMerged(fetch: Fetch, merge: Merge, body: ChatFetchedBody): void {
     for (const entry of body.entries) {
       if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
-      this.#appendMerged(entry);
+      if (!this.#appendMerged(entry)) break;
       this.#appended++;
     }
     fetch.fetchedTo = body.prev + body.entries.length;
@@ -641,7 +649,7 @@ export class Leadership {
       orderWindow: config.orderWindow,
       maxBuffered: config.maxBuffered,
       room: () =>
-        log.last - replica.commit < config.maxUncommitted &&
+        log.last < WIRE_BOUNDS.seq && log.last - replica.commit < config.maxUncommitted &&
         log.last + 1 - this.#readPoint() < config.maxReaderLag,
       sequence: (item) =>
         log.append({
@@ -684,6 +692,7 @@ export class Leadership {
 
   #sequencePresence(change: PresenceChange, wall: number): void {
     const { log } = this.#o.replica;
+    if (log.last >= WIRE_BOUNDS.seq) return;
     log.append({
       seq: log.last + 1,
       term: this.#o.term,

@@ -32,6 +32,7 @@ import {
   MAX_CHAT_ENTRIES,
   MAX_CHAT_ITEMS,
   MAX_CHAT_RUNS,
+  nextTerm,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
@@ -217,9 +218,9 @@ export class ChatServerCore {
       this.#synced = false;
       this.#sessions.leaderChanged();
       this.#leadership = null;
-      if (view.leader === self) this.#lead(Math.max(view.term, this.#promised + 1));
+      if (view.leader === self) this.#lead(Math.max(view.term, nextTerm(this.#promised)));
     }
-    if (this.#leadership?.setPeers(peers)) this.#lead(this.#promised + 1);
+    if (this.#leadership?.setPeers(peers)) this.#lead(nextTerm(this.#promised));
   }
 
   #lead(term: number): void {
@@ -237,10 +238,14 @@ export class ChatServerCore {
     this.#out.notify({ type: "gathering", term });
   }
 
-  /** Starts over with a term above `promised` elsewhere, while this server still leads. */
+  /**
+   * Starts over with a term above `promised` elsewhere, while this server still leads; not when
+   * no term above it is left (the wire's bound): that would only repeat the refused gather.
+   */
   #outbid(promised: number | undefined): void {
     if (promised === undefined || this.#leaderId !== this.#o.self.id) return;
-    this.#lead(Math.max(promised, this.#promised) + 1);
+    const term = nextTerm(Math.max(promised, this.#promised));
+    if (term > this.#promised) this.#lead(term);
   }
 
   #receive(envelope: Envelope): void {

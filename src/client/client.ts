@@ -206,7 +206,7 @@ export class ChatClient implements ChatSession {
       client.#joined = { resolve, reject };
     });
     client.#timer = setInterval(
-      () => client.#step({ type: "tick", now: now() }),
+      () => endpoint.contain("a tick", () => client.#step({ type: "tick", now: now() })),
       options.config.timing.tickIntervalMs,
     );
     client.#step({ type: "start", now: now() });
@@ -315,7 +315,7 @@ export class ChatClient implements ChatSession {
   #scheduleFlush(): void {
     this.#flush ??= setImmediate(() => {
       this.#flush = undefined;
-      this.#step({ type: "flush", now: now() });
+      this.#endpoint.contain("a flush", () => this.#step({ type: "flush", now: now() }));
     });
   }
 

@@ -8,6 +8,12 @@
  * @module
  */
 
+/**
+ * Longest delay a timer takes (ms): Node fires a longer `setTimeout` or `setInterval` at once
+ * (with a `TimeoutOverflowWarning`), so every duration that becomes a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Network settings: where dsys listens and how it reaches the group. */
 export interface NetworkConfig {
   /** Cluster name carried in every datagram; clusters with other names ignore each other. */
@@ -456,17 +462,21 @@ export function validateConfig(config: Config): void {
     throw new ConfigError(`multicast TTL ${network.multicastTtl}: use 1-255`);
   }
   for (const peer of network.peers) parseHostPort(peer, "--peers");
-  if (!Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0) {
+  if (
+    !Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0 ||
+    output.statusIntervalMs > MAX_TIMER_MS
+  ) {
     throw new ConfigError(
-      `--status-interval ${
-        output.statusIntervalMs / 1000
-      }: use a whole number of seconds, 0 for off`,
+      `--status-interval ${output.statusIntervalMs / 1000}: use a whole number of seconds up to ${
+        Math.floor(MAX_TIMER_MS / 1000)
+      }, 0 for off`,
     );
   }
   for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
     for (const [name, value] of Object.entries(values)) {
       if (typeof value === "boolean") continue;
-      if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1)) {
+      const max = name.endsWith("Ms") ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+      if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1) || value > max) {
         throw new ConfigError(`${section}.${name} ${value}: out of range`);
       }
     }

@@ -40,6 +40,11 @@ export interface Member {
   groupHeardAt: number;
   /** True while its latest heartbeat said it is still discovering the cluster. */
   joining: boolean;
+  /**
+   * True once a datagram came from it: until then its address is only what another server said
+   * (a welcome), which anyone can forge in an open cluster, so it is not merge-probed.
+   */
+  heardFrom: boolean;
 }
 
 /** What hearing from a sender meant for the table. */
@@ -116,6 +121,7 @@ export class MemberTable {
       if (sender.role === "server") this.#replaceDeadOn(sender.addr.host);
       const member = this.#add(sender, info.priority, now);
       member.joining = info.joining ?? false;
+      member.heardFrom = true;
       if (viaGroup) member.groupHeardAt = now;
       return { sighting: "new", member };
     }
@@ -124,6 +130,7 @@ export class MemberTable {
       return { sighting: "stale" };
     }
     known.addr = sender.addr;
+    known.heardFrom = true;
     known.lastHeard = now;
     known.silentSince = now;
     if (viaGroup) known.groupHeardAt = now;
@@ -244,6 +251,7 @@ export class MemberTable {
       changedAt: now,
       groupHeardAt: -Infinity,
       joining: false,
+      heardFrom: false,
     };
     this.#members.set(member.id, member);
     this.#view++;

@@ -52,14 +52,22 @@ export interface EndpointOptions {
   skipKinds?: readonly Kind[];
 }
 
-/** Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. */
+/**
+ * Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. The
+ * envelope's reply address is the host the datagram came from, at the port it names.
+ */
 export type EnvelopeHandler = (envelope: Envelope, viaGroup: boolean) => void;
 
 /** Counters of an endpoint: the transport's plus rejections by reason. */
 export interface EndpointStats extends TransportStats {
   /** Rejected datagrams by reason. */
   rejections: Record<RejectReason, number>;
+  /** Datagrams, ticks and flushes whose handling threw (dropped; the process ran on). */
+  handlerErrors: number;
 }
+
+/** Least time between two log lines about handlers that threw (ms): one per datagram would flood. */
+const HANDLER_ERROR_LOG_MS = 60_000;
 
 /** A process's signed, verified presence on the network. */
 export class Endpoint {
@@ -72,6 +80,9 @@ export class Endpoint {
   readonly #idsByAddress = new Map<string, string>();
   readonly #maxKnownAddresses: number;
   readonly #skipKinds: ReadonlySet<Kind>;
+  #handlerErrors = 0;
+  #handlerErrorsLogged = 0;
+  #handlerErrorLoggedAt = -Infinity;
 
   /** Who this endpoint is, as carried in every datagram it sends. */
   readonly self: Sender;
@@ -198,7 +209,24 @@ export class Endpoint {
 
   /** A snapshot of the counters. */
   stats(): EndpointStats {
-    return { ...this.#transport.stats(), rejections: this.#codec.rejections.snapshot() };
+    return {
+      ...this.#transport.stats(),
+      rejections: this.#codec.rejections.snapshot(),
+      handlerErrors: this.#handlerErrors,
+    };
+  }
+
+  /**
+   * Runs `work` — the protocol's handling of a tick or a flush — and contains a throw: it is
+   * counted in `handlerErrors` and logged at most once a minute, and the process runs on. Every
+   * received datagram's handlers run this way too (the datagram is dropped).
+   */
+  contain(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#handlerFailed(what, error);
+    }
   }
 
   /** Closes the sockets. */
@@ -216,10 +244,40 @@ export class Endpoint {
       this.#reportRejection(result.reason, from);
       return;
     }
-    const sender = result.envelope.sender;
-    if (sender.id === this.self.id) return;
+    let envelope = result.envelope;
+    if (envelope.sender.id === this.self.id) return;
+    if (envelope.sender.addr.host !== from.host) {
+      // Everything this process sends a sender — answers, heartbeats, deliveries, and what it
+      // tells others of it — goes to the host its datagrams come from, never to another host it
+      // names (anyone can name one in an open cluster: reflection). The port stays the named one:
+      // group datagrams leave from a socket that does not listen.
+      const addr = { host: from.host, port: envelope.sender.addr.port };
+      envelope = { ...envelope, sender: { ...envelope.sender, addr } };
+    }
+    const sender = envelope.sender;
     this.#learn(formatAddress(sender.addr), sender.id);
-    for (const handler of this.#handlers) handler(result.envelope, viaGroup);
+    for (const handler of this.#handlers) {
+      try {
+        handler(envelope, viaGroup);
+      } catch (error) {
+        this.#handlerFailed(`a ${envelope.body.kind} datagram from ${sender.id}`, error);
+      }
+    }
+  }
+
+  #handlerFailed(what: string, error: unknown): void {
+    this.#handlerErrors++;
+    const now = performance.now();
+    if (now - this.#handlerErrorLoggedAt < HANDLER_ERROR_LOG_MS) return;
+    log.error("handling {what} failed, dropped it ({count} so far): {error}", {
+      event: "handler-error",
+      what,
+      count: this.#handlerErrors,
+      since: this.#handlerErrors - this.#handlerErrorsLogged,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    this.#handlerErrorLoggedAt = now;
+    this.#handlerErrorsLogged = this.#handlerErrors;
   }
 
   /** Remembers who answers at `address`, forgetting the least recently learned beyond the bound. */

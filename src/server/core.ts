@@ -256,14 +256,15 @@ export class ServerCore {
 
   /**
    * The merge probe (JGroups MERGE3, but fast): unicasts this server's heartbeat to the last
-   * address of every server declared dead. After a partition heals, the other side hears it even
+   * address of every server declared dead that it once heard from (not to an address only a
+   * welcome named: a forged one would aim ten minutes of probes at another host). After a partition heals, the other side hears it even
    * where multicast is lost or absent; the heartbeat makes the sender alive again there, and the
    * welcome it answers with makes that side alive again here.
    */
   #mergeProbe(): void {
     let body: Body | undefined;
     for (const member of this.#table.members()) {
-      if (member.role !== "server" || member.state !== "dead") continue;
+      if (member.role !== "server" || member.state !== "dead" || !member.heardFrom) continue;
       body ??= { kind: "heartbeat", ...this.#status() };
       this.#out.send(member.addr, body);
     }

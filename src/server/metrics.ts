@@ -162,6 +162,11 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
     counter("dsys_bytes_sent_total", "Bytes handed to the socket.", counters.sentBytes),
     counter("dsys_bytes_received_total", "Bytes received.", counters.receivedBytes),
     counter("dsys_send_errors_total", "Sends the socket refused.", counters.sendErrors),
+    counter(
+      "dsys_handler_errors_total",
+      "Datagrams, ticks and flushes whose handling threw: dropped, and the server ran on.",
+      counters.handlerErrors,
+    ),
     gauge("dsys_chat_term", "Chat term this server follows or leads.", counters.chat.term),
     gauge("dsys_chat_commit_seq", "Highest committed chat sequence number.", counters.chat.commit),
     gauge(

@@ -169,7 +169,7 @@ export class Server {
     server.#step({ type: "start", now: performance.now() });
     server.#stepChat({ type: "start", now: performance.now(), wall: Date.now() });
     server.#timer = setInterval(
-      () => server.#tick(),
+      () => endpoint.contain("a tick", () => server.#tick()),
       options.config.timing.tickIntervalMs,
     );
     const every = options.config.output.statusIntervalMs;
@@ -300,7 +300,9 @@ export class Server {
   #scheduleChatFlush(): void {
     this.#chatFlush ??= setImmediate(() => {
       this.#chatFlush = undefined;
-      this.#stepChat({ type: "flush", now: performance.now() });
+      this.#endpoint.contain("a chat flush", () => {
+        this.#stepChat({ type: "flush", now: performance.now() });
+      });
     });
   }
 

@@ -126,14 +126,8 @@ export class ChatLab {
    * Writes what every process printed so far into a new directory under `/tmp` (one `.stdout`
    * and one `.stderr` file per process) and returns its path, to keep a failing run.
    */
-  async saveOutput(name: string): Promise<string> {
-    const dir = await Deno.makeTempDir({ prefix: `dsys-${name}-${this.lab.run}-` });
-    for (const proc of [...this.servers, ...this.clients]) {
-      const file = `${dir}/${proc.label.replaceAll(" ", "_")}`;
-      await Deno.writeTextFile(`${file}.stdout`, proc.stdout);
-      await Deno.writeTextFile(`${file}.stderr`, proc.stderr);
-    }
-    return dir;
+  saveOutput(name: string): Promise<string> {
+    return saveOutput(`${name}-${this.lab.run}`, [...this.servers, ...this.clients]);
   }
 
   /** Kills every process of the lab and deletes its namespaces. */
@@ -166,6 +160,20 @@ export class ChatLab {
       "--log-json",
     ];
   }
+}
+
+/**
+ * Writes what `processes` printed so far into a new directory `/tmp/dsys-<name>-…` (one `.stdout`
+ * and one `.stderr` file per process) and returns its path, to keep a failing run.
+ */
+export async function saveOutput(name: string, processes: DsysProcess[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: `dsys-${name}-` });
+  for (const proc of processes) {
+    const file = `${dir}/${proc.label.replaceAll(" ", "_")}`;
+    await Deno.writeTextFile(`${file}.stdout`, proc.stdout);
+    await Deno.writeTextFile(`${file}.stderr`, proc.stderr);
+  }
+  return dir;
 }
 
 /** The properties of the latest `status` event `server` logged (every second), if any. */
