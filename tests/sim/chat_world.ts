@@ -1,11 +1,12 @@
 /**
- * A seeded discrete-event simulator of a whole chat cluster: servers that each run a
- * `ServerCore` (membership, Bully) and a `ChatServerCore` fed with the server core's view, and
+ * A seeded discrete-event simulator of a whole chat cluster: servers that each run the
+ * `ServerNode` the runtime runs (membership, Bully, the chat core, the guard, defer/flush), and
  * clients that run a `ChatClientCore`, over a simulated network with loss, duplication and delay
  * jitter (hence reordering), with crashes, restarts and partitions (the servers split into sides,
  * each client on the side of its server, nothing crosses until the heal), in simulated time only.
  *
- * It plays the runtime: it ticks every core, turns actions into datagrams, re-discovers a server
+ * It plays the runtimes: it ticks every node and client core, turns actions into datagrams, steps
+ * a server's `flush` after the datagrams of the same instant, re-discovers a server
  * for a client that asks (`need-server`), and checks that every body a core sends passes its wire
  * validator and fits a datagram, and that traffic never runs away. Everything a client delivers goes to the observer
  * (`chat_invariants.ts`). Given the same seed and calls it does exactly the same thing.
@@ -19,14 +20,11 @@ import {
   ChatClientCore,
   type ChatClientEvent,
 } from "../../src/chat/client_core.ts";
-import {
-  type ChatServerAction,
-  ChatServerCore,
-  type ChatServerEvent,
-} from "../../src/chat/server_core.ts";
+import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_core.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
-import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import type { ServerCore } from "../../src/server/core.ts";
+import { type NodeEvent, ServerNode } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import {
@@ -64,10 +62,8 @@ export class SimServer {
   readonly priority: number;
   /** Unicast address. */
   readonly addr: Address;
-  /** The membership core of the running process, or null while down. */
-  core: ServerCore | null = null;
-  /** The chat core of the running process, or null while down. */
-  chat: ChatServerCore | null = null;
+  /** The server node of the running process, or null while down. */
+  node: ServerNode | null = null;
   /** Incarnation of the running (or last) process. */
   incarnation = 0;
   /** Bumped on every start and crash: ends stale tick loops. */
@@ -84,7 +80,17 @@ export class SimServer {
 
   /** True while a process runs. */
   get up(): boolean {
-    return this.core !== null;
+    return this.node !== null;
+  }
+
+  /** The membership core of the running process, or null while down. */
+  get core(): ServerCore | null {
+    return this.node?.core ?? null;
+  }
+
+  /** The chat core of the running process, or null while down. */
+  get chat(): ChatServerCore | null {
+    return this.node?.chat ?? null;
   }
 
   /** Its envelope sender. */
@@ -235,18 +241,15 @@ export class ChatWorld extends SimClock {
     node.incarnation++;
     node.epoch++;
     node.seq = 1;
-    node.core = new ServerCore({
+    node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      timing: this.timing,
+      config: { timing: this.timing, chat: this.chat, security: defaultLanConfig().security },
       seeds: [],
       version: "sim",
       random: () => this.rng.next(),
     });
-    node.chat = new ChatServerCore({ self: node.sender(), config: this.chat });
-    this.#stepChat(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
-    this.#stepServer(node, { type: "start", now: this.now });
-    this.#stepChat(node, { type: "membership", view: node.core.view(), now: this.now });
+    this.#stepServer(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
     const epoch = node.epoch;
     this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
@@ -257,8 +260,7 @@ export class ChatWorld extends SimClock {
   /** Kills a server (SIGKILL): its state is lost. */
   crashServer(id: string): void {
     const node = this.server(id);
-    node.core = null;
-    node.chat = null;
+    node.node = null;
     node.epoch++;
   }
 
@@ -336,9 +338,7 @@ export class ChatWorld extends SimClock {
 
   #tickServer(node: SimServer, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
-    this.#stepServer(node, { type: "tick", now: this.now });
-    if (node.epoch !== epoch) return;
-    this.#stepChat(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    this.#stepServer(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickServer(node, epoch));
   }
@@ -350,44 +350,48 @@ export class ChatWorld extends SimClock {
     this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
   }
 
-  #stepServer(node: SimServer, event: CoreEvent): void {
-    const core = node.core;
-    if (!core) return;
-    const actions: CoreAction[] = core.step(event);
-    let viewChanged = false;
+  #stepServer(node: SimServer, event: NodeEvent): void {
+    const server = node.node;
+    if (!server) return;
+    const actions = server.step(event);
+    const chat: ChatServerAction[] = [];
+    for (const action of actions) {
+      if (action.type === "chat-notice") chat.push({ type: "notify", notice: action.notice });
+      else if (action.type !== "send" && action.type !== "multicast") continue;
+      else if (action.body.kind.startsWith("chat-")) chat.push(action);
+    }
+    for (const observer of this.observers) observer.serverActions(node, chat);
     for (const action of actions) {
       if (action.type === "send") {
         this.#transmit(node.sender(), node, action.to, action.body, false);
       } else if (action.type === "multicast") {
-        for (const to of this.#servers) {
-          if (to !== node) this.#transmit(node.sender(), node, to.addr, action.body, true);
-        }
-      } else if (
-        action.event.type === "view-changed" || action.event.type === "leader-changed" ||
-        action.event.type === "split" || action.event.type === "healed"
-      ) {
-        viewChanged = true;
+        this.#multicast(node, action.body);
+      } else if (action.type === "flush-soon") {
+        const epoch = node.epoch;
+        this.queue.push(this.now, () => {
+          if (node.epoch === epoch) this.#stepServer(node, { type: "flush", now: this.now });
+        });
+      } else if (action.type === "offence") {
+        throw new SimViolation(
+          `${node.id} cut off ${action.offence.id}: ${action.offence.reason} (${action.offence.detail})`,
+        );
       }
-    }
-    if (viewChanged) {
-      this.#stepChat(node, { type: "membership", view: core.view(), now: this.now });
     }
   }
 
-  #stepChat(node: SimServer, event: ChatServerEvent): void {
-    const chat = node.chat;
-    if (!chat) return;
-    const actions: ChatServerAction[] = chat.step(event);
-    for (const observer of this.observers) observer.serverActions(node, actions);
-    for (const action of actions) {
-      if (action.type === "send") {
-        this.#transmit(node.sender(), node, action.to, action.body, false);
-      } else if (action.type === "multicast") {
-        // The group reaches servers too, which ignore chat multicasts: only clients get copies.
-        for (const to of this.#clients) {
-          if (to.up) this.#transmit(node.sender(), node, to.addr, action.body, true);
-        }
+  /**
+   * The group reaches every process, but servers ignore the chat multicast and clients the
+   * servers' own: only those that would read it get a copy (clients only while up, as before).
+   */
+  #multicast(node: SimServer, body: Body): void {
+    if (body.kind.startsWith("chat-")) {
+      for (const to of this.#clients) {
+        if (to.up) this.#transmit(node.sender(), node, to.addr, body, true);
       }
+      return;
+    }
+    for (const to of this.#servers) {
+      if (to !== node) this.#transmit(node.sender(), node, to.addr, body, true);
     }
   }
 
@@ -470,13 +474,7 @@ export class ChatWorld extends SimClock {
       this.#stepClient(target.node, { type: "receive", envelope, now });
       return;
     }
-    const node = target.node;
-    if (!node.up) return;
-    if (envelope.body.kind.startsWith("chat-")) {
-      this.#stepChat(node, { type: "receive", envelope, now });
-    } else {
-      this.#stepServer(node, { type: "receive", envelope, viaGroup, now });
-    }
+    this.#stepServer(target.node, { type: "receive", envelope, viaGroup, now });
   }
 }
 
