@@ -1,5 +1,6 @@
 /**
- * A seeded discrete-event simulator of a dsys cluster: N `ServerCore`s over a simulated network
+ * A seeded discrete-event simulator of a dsys cluster: N servers, each the `ServerNode` the
+ * runtime runs (membership, Bully, the chat core, the guard, defer/flush), over a simulated network
  * with loss, duplication, delay jitter (hence reordering), partitions, crashes, restarts and
  * pauses, in simulated time only.
  *
@@ -10,12 +11,16 @@
  * @module
  */
 
-import type { TimingConfig } from "../../src/config/mod.ts";
-import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
+import type { ServerCore } from "../../src/server/core.ts";
+import { type NodeAction, type NodeEvent, ServerNode } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
 import { SimClock } from "./queue.ts";
+
+/** Wall-clock time of simulated time 0 (ms since the epoch). */
+const EPOCH = 1_750_000_000_000;
 
 /** How the simulated network treats every datagram. */
 export interface NetworkModel {
@@ -66,7 +71,7 @@ export interface SimOptions {
 /** Sees every step of every server; may throw to stop the run. */
 export interface SimObserver {
   /** Called after a server processed an event, with the actions it returned. */
-  afterStep(node: SimNode, event: CoreEvent, actions: CoreAction[]): void;
+  afterStep(node: SimNode, event: NodeEvent, actions: NodeAction[]): void;
 }
 
 /** One simulated process slot: a server that may be up, down or paused. */
@@ -77,8 +82,8 @@ export class SimNode {
   readonly priority: number;
   /** Its unicast address. */
   readonly addr: Address;
-  /** The running core, or null while down. */
-  core: ServerCore | null = null;
+  /** The running server node, or null while down. */
+  node: ServerNode | null = null;
   /** Incarnation of the running (or last) process. */
   incarnation = 0;
   /** True while paused (stopped or hiccuping): it processes nothing, datagrams queue up. */
@@ -95,6 +100,8 @@ export class SimNode {
   pending: { envelope: Envelope; viaGroup: boolean }[] = [];
   /** True when a tick fell due while paused. */
   tickDue = false;
+  /** True when the node's `flush` fell due while paused. */
+  flushDue = false;
   /** Next sequence number of its datagrams. */
   seq = 1;
 
@@ -107,7 +114,12 @@ export class SimNode {
 
   /** True while a process runs in this slot. */
   get up(): boolean {
-    return this.core !== null;
+    return this.node !== null;
+  }
+
+  /** The membership core of the running process, or null while down. */
+  get core(): ServerCore | null {
+    return this.node?.core ?? null;
   }
 
   /** The envelope sender of the running process. */
@@ -180,17 +192,19 @@ export class Simulation extends SimClock {
     node.stopped = false;
     node.pending = [];
     node.tickDue = false;
+    node.flushDue = false;
     node.seq = 1;
     node.disturbedAt = this.now;
-    node.core = new ServerCore({
+    const { chat, security } = defaultLanConfig();
+    node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      timing: this.timing,
+      config: { timing: this.timing, chat, security },
       seeds: this.#seedAll ? this.#nodes.map((n) => n.addr) : [],
       version: "sim",
       random: () => this.rng.next(),
     });
-    this.#step(node, { type: "start", now: this.now });
+    this.#step(node, { type: "start", now: this.now, wall: this.#wall() });
     this.#scheduleTick(node, node.epoch, this.rng.next() * this.timing.tickIntervalMs);
   }
 
@@ -198,7 +212,7 @@ export class Simulation extends SimClock {
   crash(id: string): void {
     const node = this.node(id);
     if (!node.up) return;
-    node.core = null;
+    node.node = null;
     node.epoch++;
     node.paused = false;
     node.stopped = false;
@@ -287,8 +301,12 @@ export class Simulation extends SimClock {
       node.tickDue = true;
       return;
     }
-    this.#step(node, { type: "tick", now: this.now });
+    this.#step(node, { type: "tick", now: this.now, wall: this.#wall() });
     this.#scheduleTick(node, epoch, this.#nextTickDelay());
+  }
+
+  #wall(): number {
+    return EPOCH + Math.floor(this.now);
   }
 
   /** Pauses `node` for `ms`; a `disturbing` pause (not a scheduling hiccup) marks its wake. */
@@ -307,21 +325,26 @@ export class Simulation extends SimClock {
     const pending = node.pending;
     node.pending = [];
     const ticksFirst = node.tickDue ? this.rng.int(3) : 0;
-    for (let i = 0; i < ticksFirst; i++) this.#step(node, { type: "tick", now: this.now });
+    const tick = { type: "tick", now: this.now, wall: this.#wall() } as const;
+    for (let i = 0; i < ticksFirst; i++) this.#step(node, tick);
     for (const { envelope, viaGroup } of pending) {
       this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
     }
-    if (ticksFirst === 0 && node.tickDue) this.#step(node, { type: "tick", now: this.now });
+    if (node.flushDue) {
+      node.flushDue = false;
+      this.#step(node, { type: "flush", now: this.now });
+    }
+    if (ticksFirst === 0 && node.tickDue) this.#step(node, tick);
     if (node.tickDue) {
       node.tickDue = false;
       this.#scheduleTick(node, node.epoch, this.#nextTickDelay());
     }
   }
 
-  #step(node: SimNode, event: CoreEvent): void {
-    const core = node.core;
-    if (!core) return;
-    const actions = core.step(event);
+  #step(node: SimNode, event: NodeEvent): void {
+    const server = node.node;
+    if (!server) return;
+    const actions = server.step(event);
     for (const observer of this.observers) observer.afterStep(node, event, actions);
     for (const action of actions) {
       if (action.type === "send") {
@@ -332,8 +355,17 @@ export class Simulation extends SimClock {
         for (const to of this.#nodes) {
           if (to !== node) this.#transmit(node, to, envelope, true);
         }
+      } else if (action.type === "flush-soon") {
+        this.queue.push(this.now, () => this.#flush(node, node.epoch));
       }
     }
+  }
+
+  /** The runtime's `setImmediate` flush: after the datagrams of this instant, or on waking. */
+  #flush(node: SimNode, epoch: number): void {
+    if (node.epoch !== epoch || !node.up) return;
+    if (node.paused) node.flushDue = true;
+    else this.#step(node, { type: "flush", now: this.now });
   }
 
   #envelope(node: SimNode, body: Body): Envelope {
