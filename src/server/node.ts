@@ -17,7 +17,7 @@
 import type { Config } from "../config/mod.ts";
 import { type GuardStats, MemberGuard, type Offence } from "../guard/tracker.ts";
 import type { Address } from "../transport/types.ts";
-import type { DiscoverBody, Envelope, Role, Sender } from "../wire/messages.ts";
+import type { DiscoverBody, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import {
   type ChatNotice,
@@ -35,6 +35,12 @@ import {
   ServerCore,
   type ViewSnapshot,
 } from "./core.ts";
+
+/**
+ * Kinds a server never handles, dropped by their header before they are authenticated: the
+ * leader's multicast to the clients reaches every server on the group too.
+ */
+export const SERVER_SKIPS: readonly Kind[] = ["chat-stream"];
 
 /** What a {@linkcode ServerNode} needs to know about its server. */
 export interface ServerNodeOptions {

@@ -21,7 +21,7 @@ import { VERSION } from "../version.ts";
 import type { ClusterEvent, CoreStats, MemberView, SplitView, ViewSnapshot } from "./core.ts";
 import { formatViewTable, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/server_core.ts";
-import { type NodeAction, type NodeEvent, ServerNode } from "./node.ts";
+import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
 
 const log = logger("server");
 
@@ -120,8 +120,7 @@ export class Server {
       config: options.config,
       role: "server",
       joinGroup: true,
-      // The leader's multicast to the clients reaches every server on the group too.
-      skipKinds: ["chat-stream"],
+      skipKinds: SERVER_SKIPS,
       unicastPort: options.config.network.unicastPort,
       id: options.id,
       transportKind: options.transportKind,

@@ -20,6 +20,7 @@ import { ChatChecker } from "./chat_invariants.ts";
 import { ChatWorld } from "./chat_world.ts";
 import { SimViolation } from "./invariants.ts";
 import type { NetworkModel } from "./simulator.ts";
+import type { WireMode } from "./wire.ts";
 
 /** One thing that happens to the cluster. */
 export type ChatFault =
@@ -195,12 +196,16 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
   };
 }
 
-/** Plays a scenario; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
-export function runChatSchedule(schedule: ChatSchedule): ChatReport {
+/**
+ * Plays a scenario, its datagrams travelling as `wire` says (default: `defaultWireMode()`);
+ * throws a {@linkcode SimViolation} (with recent events) if it breaks an invariant.
+ */
+export function runChatSchedule(schedule: ChatSchedule, wire?: WireMode): ChatReport {
   const world = new ChatWorld({
     seed: schedule.seed,
     network: schedule.network,
     chat: schedule.chat,
+    wire,
   });
   for (const id of schedule.servers) world.addServer(id);
   for (const c of schedule.clients) world.addClient(c.id, c.user, c.history);

@@ -24,12 +24,11 @@ import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_cor
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/server/core.ts";
-import { type NodeEvent, ServerNode } from "../../src/server/node.ts";
+import { type NodeEvent, SERVER_SKIPS, ServerNode } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import {
   type Body,
-  type Envelope,
   type Kind,
   MESSAGE_KINDS,
   type Role,
@@ -38,6 +37,7 @@ import {
 import { SimViolation } from "./invariants.ts";
 import { SimClock } from "./queue.ts";
 import type { NetworkModel } from "./simulator.ts";
+import { defaultWireMode, type Packet, SimWire, type WireMode } from "./wire.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -68,8 +68,8 @@ export class SimServer {
   incarnation = 0;
   /** Bumped on every start and crash: ends stale tick loops. */
   epoch = 0;
-  /** Next envelope sequence number. */
-  seq = 1;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
 
   /** Creates a slot, down until started. */
   constructor(id: string, priority: number, index: number) {
@@ -115,8 +115,8 @@ export class SimClient {
   incarnation = 0;
   /** Bumped on every start and crash. */
   epoch = 0;
-  /** Next envelope sequence number. */
-  seq = 1;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
   /** Lines typed so far. */
   typed = 0;
   /** Bumped on every `need-server`: only the latest discovery attaches. */
@@ -151,6 +151,8 @@ export interface ChatWorldOptions {
   timing?: TimingConfig;
   /** Chat tunables; default `defaultChatConfig()`. */
   chat?: ChatConfig;
+  /** How datagrams travel (see `wire.ts`); default {@linkcode defaultWireMode}. */
+  wire?: WireMode;
 }
 
 type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: SimClient };
@@ -163,6 +165,8 @@ export class ChatWorld extends SimClock {
   readonly timing: TimingConfig;
   /** Chat tunables. */
   readonly chat: ChatConfig;
+  /** How datagrams travel. */
+  readonly wire: WireMode;
   /** The network (may change between steps). */
   network: NetworkModel;
   /** Datagrams sent. */
@@ -183,6 +187,7 @@ export class ChatWorld extends SimClock {
     this.network = options.network;
     this.timing = options.timing ?? defaultLanConfig().timing;
     this.chat = options.chat ?? defaultChatConfig();
+    this.wire = options.wire ?? defaultWireMode();
   }
 
   /** Every server slot. */
@@ -240,7 +245,7 @@ export class ChatWorld extends SimClock {
     if (node.up) return;
     node.incarnation++;
     node.epoch++;
-    node.seq = 1;
+    node.wire = new SimWire(node.sender(), this.wire, SERVER_SKIPS);
     node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
@@ -248,6 +253,7 @@ export class ChatWorld extends SimClock {
       seeds: [],
       version: "sim",
       random: () => this.rng.next(),
+      rejections: () => node.wire!.rejections(),
     });
     this.#stepServer(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
     const epoch = node.epoch;
@@ -270,7 +276,7 @@ export class ChatWorld extends SimClock {
     if (node.up) return;
     node.incarnation++;
     node.epoch++;
-    node.seq = 1;
+    node.wire = new SimWire(node.sender(), this.wire);
     node.core = new ChatClientCore({
       self: node.sender(),
       user: node.user,
@@ -384,14 +390,15 @@ export class ChatWorld extends SimClock {
    * servers' own: only those that would read it get a copy (clients only while up, as before).
    */
   #multicast(node: SimServer, body: Body): void {
+    const data = this.#seal(node, body);
     if (body.kind.startsWith("chat-")) {
       for (const to of this.#clients) {
-        if (to.up) this.#transmit(node.sender(), node, to.addr, body, true);
+        if (to.up) this.#transmit(node.sender(), node, to.addr, body, true, data);
       }
       return;
     }
     for (const to of this.#servers) {
-      if (to !== node) this.#transmit(node.sender(), node, to.addr, body, true);
+      if (to !== node) this.#transmit(node.sender(), node, to.addr, body, true, data);
     }
   }
 
@@ -437,8 +444,9 @@ export class ChatWorld extends SimClock {
     to: Address,
     body: Body,
     viaGroup: boolean,
+    sealed?: Packet,
   ): void {
-    checkBody(sender.role, body, this.chat);
+    const data = sealed ?? this.#seal(from, body, to);
     const target = this.#byAddress.get(key(to));
     if (!target || target.node === from) return;
     if (this.#sides && this.#sides.get(sender.id) !== this.#sides.get(target.node.id)) return;
@@ -454,21 +462,28 @@ export class ChatWorld extends SimClock {
     }
     const { latencyMs, jitterMs, loss, duplicate } = this.network;
     if (loss > 0 && this.rng.chance(loss)) return;
-    const envelope: Envelope = {
-      cluster: "sim",
-      sender,
-      seq: from.seq++,
-      ts: EPOCH + Math.floor(this.now),
-      body,
-    };
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.queue.push(at, () => this.#arrive(target, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(target, data, viaGroup));
     }
   }
 
-  #arrive(target: Endpoint, envelope: Envelope, viaGroup: boolean): void {
+  /** Checks a body as the wire would, then seals it (for `to`, or for the group). */
+  #seal(from: SimServer | SimClient, body: Body, to?: Address): Packet {
+    checkBody(from.sender().role, body, this.chat);
+    return from.wire!.seal(body, this.#wall(), to);
+  }
+
+  #wall(): number {
+    return EPOCH + Math.floor(this.now);
+  }
+
+  /** Hands a datagram to its process through the process's gate, as its runtime would. */
+  #arrive(target: Endpoint, packet: Packet, viaGroup: boolean): void {
+    if (!target.node.up) return;
+    const envelope = target.node.wire!.open(packet, this.#wall());
+    if (!envelope) return;
     const now = this.now;
     if (target.kind === "client") {
       this.#stepClient(target.node, { type: "receive", envelope, now });
