@@ -13,11 +13,17 @@
 
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/server/core.ts";
-import { type NodeAction, type NodeEvent, ServerNode } from "../../src/server/node.ts";
+import {
+  type NodeAction,
+  type NodeEvent,
+  SERVER_SKIPS,
+  ServerNode,
+} from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
-import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
+import type { Sender } from "../../src/wire/messages.ts";
 import { SimClock } from "./queue.ts";
+import { defaultWireMode, type Packet, SimWire, type WireMode } from "./wire.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -66,6 +72,8 @@ export interface SimOptions {
   scheduling?: SchedulingModel;
   /** Give every server every server's address as a seed (`--peers`). */
   seedAll?: boolean;
+  /** How datagrams travel (see `wire.ts`); default {@linkcode defaultWireMode}. */
+  wire?: WireMode;
 }
 
 /** Sees every step of every server; may throw to stop the run. */
@@ -97,13 +105,13 @@ export class SimNode {
   /** Bumped on every pause: only the latest pause's wake-up counts. */
   pauses = 0;
   /** Datagrams that arrived while paused. */
-  pending: { envelope: Envelope; viaGroup: boolean }[] = [];
+  pending: { packet: Packet; viaGroup: boolean }[] = [];
   /** True when a tick fell due while paused. */
   tickDue = false;
   /** True when the node's `flush` fell due while paused. */
   flushDue = false;
-  /** Next sequence number of its datagrams. */
-  seq = 1;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
 
   /** Creates a slot; the process is down until started. */
   constructor(spec: ServerSpec, index: number) {
@@ -150,6 +158,7 @@ export class Simulation extends SimClock {
   readonly #byAddress = new Map<string, SimNode>();
   readonly #group = new Map<string, number>();
   readonly #seedAll: boolean;
+  readonly #wire: WireMode;
 
   /** Creates a simulation with no servers. */
   constructor(options: SimOptions) {
@@ -159,6 +168,7 @@ export class Simulation extends SimClock {
     this.network = options.network;
     this.#scheduling = options.scheduling ?? DEFAULT_SCHEDULING;
     this.#seedAll = options.seedAll ?? false;
+    this.#wire = options.wire ?? defaultWireMode();
   }
 
   /** Adds a server slot (down until {@linkcode Simulation.start}). */
@@ -193,7 +203,7 @@ export class Simulation extends SimClock {
     node.pending = [];
     node.tickDue = false;
     node.flushDue = false;
-    node.seq = 1;
+    node.wire = new SimWire(node.sender(), this.#wire, SERVER_SKIPS);
     node.disturbedAt = this.now;
     const { chat, security } = defaultLanConfig();
     node.node = new ServerNode({
@@ -203,6 +213,7 @@ export class Simulation extends SimClock {
       seeds: this.#seedAll ? this.#nodes.map((n) => n.addr) : [],
       version: "sim",
       random: () => this.rng.next(),
+      rejections: () => node.wire!.rejections(),
     });
     this.#step(node, { type: "start", now: this.now, wall: this.#wall() });
     this.#scheduleTick(node, node.epoch, this.rng.next() * this.timing.tickIntervalMs);
@@ -327,9 +338,7 @@ export class Simulation extends SimClock {
     const ticksFirst = node.tickDue ? this.rng.int(3) : 0;
     const tick = { type: "tick", now: this.now, wall: this.#wall() } as const;
     for (let i = 0; i < ticksFirst; i++) this.#step(node, tick);
-    for (const { envelope, viaGroup } of pending) {
-      this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
-    }
+    for (const { packet, viaGroup } of pending) this.#receive(node, packet, viaGroup);
     if (node.flushDue) {
       node.flushDue = false;
       this.#step(node, { type: "flush", now: this.now });
@@ -349,11 +358,12 @@ export class Simulation extends SimClock {
     for (const action of actions) {
       if (action.type === "send") {
         const to = this.#byAddress.get(key(action.to));
-        if (to && to !== node) this.#transmit(node, to, this.#envelope(node, action.body), false);
+        const packet = node.wire!.seal(action.body, this.#wall(), action.to);
+        if (to && to !== node) this.#transmit(node, to, packet, false);
       } else if (action.type === "multicast" && this.network.multicast) {
-        const envelope = this.#envelope(node, action.body);
+        const packet = node.wire!.seal(action.body, this.#wall());
         for (const to of this.#nodes) {
-          if (to !== node) this.#transmit(node, to, envelope, true);
+          if (to !== node) this.#transmit(node, to, packet, true);
         }
       } else if (action.type === "flush-soon") {
         this.queue.push(this.now, () => this.#flush(node, node.epoch));
@@ -368,11 +378,7 @@ export class Simulation extends SimClock {
     else this.#step(node, { type: "flush", now: this.now });
   }
 
-  #envelope(node: SimNode, body: Body): Envelope {
-    return { cluster: "sim", sender: node.sender(), seq: node.seq++, ts: this.now, body };
-  }
-
-  #transmit(from: SimNode, to: SimNode, envelope: Envelope, viaGroup: boolean): void {
+  #transmit(from: SimNode, to: SimNode, packet: Packet, viaGroup: boolean): void {
     this.traffic.sent++;
     if (!this.connected(from, to)) return;
     const { latencyMs, jitterMs, loss, duplicate } = this.network;
@@ -380,17 +386,23 @@ export class Simulation extends SimClock {
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.queue.push(at, () => this.#arrive(to, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(to, packet, viaGroup));
     }
   }
 
-  #arrive(node: SimNode, envelope: Envelope, viaGroup: boolean): void {
+  #arrive(node: SimNode, packet: Packet, viaGroup: boolean): void {
     if (!node.up) return;
     if (node.paused) {
-      node.pending.push({ envelope, viaGroup });
+      node.pending.push({ packet, viaGroup });
       return;
     }
-    this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
+    this.#receive(node, packet, viaGroup);
+  }
+
+  /** Hands a datagram to the process through its gate, as its runtime would. */
+  #receive(node: SimNode, packet: Packet, viaGroup: boolean): void {
+    const envelope = node.wire!.open(packet, this.#wall());
+    if (envelope) this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
   }
 }
 
