@@ -22,6 +22,7 @@ import {
   type ServerSpec,
   Simulation,
 } from "./simulator.ts";
+import type { WireMode } from "./wire.ts";
 
 /** One thing that happens to the simulated cluster. */
 export type SimAction =
@@ -82,6 +83,8 @@ export interface RunReport {
 export interface RunOptions {
   /** Protocol timing; default `defaultLanConfig().timing`. */
   timing?: TimingConfig;
+  /** How datagrams travel (see `wire.ts`); default `defaultWireMode()`. */
+  wire?: WireMode;
 }
 
 /** Plays a schedule; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
@@ -92,6 +95,7 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
     network: schedule.network,
     scheduling: schedule.scheduling,
     seedAll: schedule.seedAll,
+    wire: options.wire,
   });
   for (const server of schedule.servers) sim.add(server);
   const checker = new InvariantChecker(sim);
