@@ -121,6 +121,8 @@ export class SimClient {
   typed = 0;
   /** Bumped on every `need-server`: only the latest discovery attaches. */
   discoveries = 0;
+  /** The servers that answered the latest discovery. */
+  answered: { id: string; addr: Address }[] = [];
 
   /** Creates a slot, down until started. */
   constructor(id: string, user: string, history: number, index: number) {
@@ -416,25 +418,28 @@ export class ChatWorld extends SimClock {
     }
   }
 
-  /** Plays discovery: after a short delay, attach to a random up server (preferring others). */
+  /**
+   * Plays the client's discovery through the servers' own answers: it sends `discover` to the
+   * group (every server of its side may hear it, loss permitting), and after a short while
+   * attaches to a random one of the servers that answered (preferring others than `avoid`); when
+   * none did, it asks again.
+   */
   #discover(node: SimClient, epoch: number, token: number, avoid: string | undefined): void {
+    node.answered = [];
+    const ask: Body = { kind: "discover", nonce: token };
+    const packet = this.#seal(node, ask);
+    for (const to of this.#servers) this.#transmit(node.sender(), node, to.addr, ask, true, packet);
     const delay = 30 + this.rng.next() * 200;
     this.queue.push(this.now + delay, () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
-      const side = this.sideOf(node.id);
-      const up = this.#servers.filter((s) => s.up && this.sideOf(s.id) === side);
-      const preferred = up.filter((s) => s.id !== avoid);
-      const choices = preferred.length > 0 ? preferred : up;
+      const preferred = node.answered.filter((s) => s.id !== avoid);
+      const choices = preferred.length > 0 ? preferred : node.answered;
       if (choices.length === 0) {
         this.#discover(node, epoch, token, avoid);
         return;
       }
       const server = this.rng.pick(choices);
-      this.#stepClient(node, {
-        type: "attach",
-        server: { id: server.id, addr: server.addr },
-        now: this.now,
-      });
+      this.#stepClient(node, { type: "attach", server, now: this.now });
     });
   }
 
@@ -486,7 +491,15 @@ export class ChatWorld extends SimClock {
     if (!envelope) return;
     const now = this.now;
     if (target.kind === "client") {
-      this.#stepClient(target.node, { type: "receive", envelope, now });
+      const { sender, body } = envelope;
+      if (body.kind !== "discover-reply") {
+        this.#stepClient(target.node, { type: "receive", envelope, now });
+      } else if (
+        body.nonce === target.node.discoveries && sender.role === "server" &&
+        !target.node.answered.some((s) => s.id === sender.id)
+      ) {
+        target.node.answered.push({ id: sender.id, addr: sender.addr });
+      }
       return;
     }
     this.#stepServer(target.node, { type: "receive", envelope, viaGroup, now });
