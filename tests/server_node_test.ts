@@ -218,3 +218,19 @@ Deno.test("a server heard for the first time is reported once", () => {
   const again = d.receive(low, { kind: "heartbeat", ...status({ priority: 1 }) }, true);
   assert.equal(again.filter((a) => a.type === "peer-heard").length, 0);
 });
+
+Deno.test("a step that throws leaves none of its actions to the next step", () => {
+  let broken = true;
+  const d = new Driver("hi", 5, {
+    rejections: () => {
+      if (broken) throw new Error("counters unavailable");
+      return {} as Record<RejectReason, number>;
+    },
+  });
+  d.start();
+  // A server's discover: it is reported as heard, then answering it throws.
+  assert.throws(() => d.receive(peer("lo"), { kind: "discover", nonce: 1 }), /unavailable/);
+  broken = false;
+  const next = d.tickUntil(d.config.timing.tickIntervalMs);
+  assert.deepEqual(next.filter((a) => a.type === "peer-heard"), []);
+});

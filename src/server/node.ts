@@ -159,6 +159,8 @@ export class ServerNode {
 
   /** Feeds one event (the one entry point of every datagram and timer); returns the actions. */
   step(event: NodeEvent): NodeAction[] {
+    // A fresh list each step: a step that threw leaves nothing behind for the next one.
+    this.#actions = [];
     switch (event.type) {
       case "start":
         this.#startedAt = event.now;
@@ -179,9 +181,7 @@ export class ServerNode {
         this.#stepCore(event);
         break;
     }
-    const actions = this.#actions;
-    this.#actions = [];
-    return actions;
+    return this.#actions;
   }
 
   /** This server's view of the group, its chat clients included. */
