@@ -33,6 +33,7 @@ import {
   type CoreStats,
   type MemberView,
   ServerCore,
+  type ViewHeadline,
   type ViewSnapshot,
 } from "./core.ts";
 
@@ -124,7 +125,7 @@ export class ServerNode {
   #startedAt = 0;
   #flushAsked = false;
   #leaderChanges = 0;
-  #told = { view: -1, leader: null as string | null, term: -1, split: "" };
+  #told: ViewHeadline = { view: -1, leader: null, term: -1, split: undefined };
 
   /** Creates a node; nothing happens until the `start` event. */
   constructor(options: ServerNodeOptions) {
@@ -233,15 +234,14 @@ export class ServerNode {
 
   /** Feeds the chat core the group view whenever the view, the leader, the term or the split changed. */
   #tellChatMembership(now: number): void {
-    const view = this.#core.view();
-    const split = JSON.stringify(view.split ?? null);
+    const headline = this.#core.headline();
     const told = this.#told;
     if (
-      view.view === told.view && view.leader === told.leader && view.term === told.term &&
-      split === told.split
+      headline.view === told.view && headline.leader === told.leader &&
+      headline.term === told.term && headline.split === told.split
     ) return;
-    this.#told = { view: view.view, leader: view.leader, term: view.term, split };
-    this.#stepChat({ type: "membership", view, now });
+    this.#told = headline;
+    this.#stepChat({ type: "membership", view: this.#core.view(), now });
   }
 
   #stepChat(event: ChatServerEvent): void {
