@@ -2,11 +2,11 @@
  * The server protocol core: discovery, heartbeats, the group view, failure detection and the
  * Bully election of one server, as one pure, deterministic state machine (the etcd/raft model).
  *
- * The runtime feeds it events (`start`, every datagram `receive`d, a `tick` with the monotonic
- * time, `stop`) through {@linkcode ServerCore.step} and performs the actions it returns (send,
- * multicast, notify). It owns no socket, timer or clock and never reads `Date.now()` or
- * `Math.random()`. It ignores `discover`/`discover-reply` (the runtime answers those) and
- * envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
+ * The server node (`node.ts`) feeds it events (`start`, every datagram `receive`d, a `tick` with
+ * the monotonic time, `stop`) through {@linkcode ServerCore.step} and passes on the actions it
+ * returns (send, multicast, notify). It owns no socket, timer or clock and never reads
+ * `Date.now()` or `Math.random()`. It ignores `discover`/`discover-reply` (the node answers
+ * those) and envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
  * split detection) and `../election/` (Bully, order). After a partition it finds the other side
  * again with the merge probe: its heartbeat, unicast to every server it declared dead.
  *
