@@ -150,8 +150,8 @@ export class Server {
 
   /** Counters. */
   stats(): ServerStats {
-    const { protocol, chat, guard } = this.#node.stats(performance.now());
-    return { ...this.#endpoint.stats(), protocol, chat, guard };
+    const { leaderChanges: _, ...node } = this.#node.stats(performance.now());
+    return { ...this.#endpoint.stats(), ...node };
   }
 
   /** A JSON-able snapshot: the node, its view, leader, term and counters. */
@@ -177,10 +177,7 @@ export class Server {
       term: view.term,
       ...(view.split ? { split: view.split } : {}),
       members: view.members,
-      counters: {
-        ...this.stats(),
-        leaderChanges: this.#node.stats(performance.now()).leaderChanges,
-      },
+      counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
   }
 
