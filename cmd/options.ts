@@ -121,8 +121,8 @@ export function withCommonOptions(command: Command): Command {
       new Option(
         "--secret <secret>",
         "shared secret: authenticates and encrypts every datagram; repeat (or comma-separate) " +
-          "for a keyring: the first sends, all are accepted (without one, traffic is readable " +
-          "and anyone on the LAN can join)",
+          "for a keyring: the first sends, all are accepted (without one the cluster is open: " +
+          "anyone on the LAN can read it, lead it and post in it; `dsys secret` makes one)",
       ).env("DSYS_SECRET").argParser(collectSecrets),
     )
     .addOption(

@@ -50,6 +50,9 @@ Deno.test("waitForEvent finds past and future events by their fields", async () 
 Deno.test("a missed event fails after its deadline and shows the last stderr lines", async () => {
   const child = spawnDsys(LOGS_THEN_WAITS, [], { label: "logger" });
   try {
+    // The lines to show must be there first: a busy machine may take longer than the deadline
+    // just to start the script.
+    await child.waitForEvent("listening");
     await assert.rejects(
       child.waitForEvent("peer-heard", { id: "nobody" }, { timeoutMs: 300 }),
       (error: Error) => {

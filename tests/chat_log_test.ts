@@ -117,3 +117,19 @@ Deno.test("UTF-8 lengths match the encoder's", () => {
     assert.equal(utf8Length(text), new TextEncoder().encode(text).length, text);
   }
 });
+
+Deno.test("a log trimmed up to a committed base still finds the fork with a log that keeps it", () => {
+  const trimmed = filled(10, 5);
+  for (let seq = 11; seq <= 14; seq++) trimmed.append(entry(seq, 5, `stale tail ${seq}`));
+  trimmed.trim(10, 4);
+  assert.equal(trimmed.first, 11, "only the uncommitted tail is left, after base 10");
+  const other = filled(10, 5);
+  for (let seq = 11; seq <= 20; seq++) other.append(entry(seq, 8));
+  other.trim(20, 11);
+  assert.equal(other.first, 10, "the other log keeps the base entry, then its term 8 run");
+  assert.equal(trimmed.forkPoint(other.runs(32), other.last), 10);
+  const elsewhere = filled(10, 6);
+  for (let seq = 11; seq <= 20; seq++) elsewhere.append(entry(seq, 8));
+  elsewhere.trim(20, 11);
+  assert.equal(trimmed.forkPoint(elsewhere.runs(32), elsewhere.last), undefined, "another term");
+});

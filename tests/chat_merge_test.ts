@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { SplitView } from "../src/membership/events.ts";
 import { ChatLog } from "../src/chat/log.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
 import { clientSender, fourServers, MiniCluster, serverSender } from "./sim/chat_harness.ts";
@@ -121,7 +122,7 @@ Deno.test("after the heal every server holds one merged log and every client eve
   assert.ok(cluster.notices.some((n) => n.notice.type === "adopted"));
 });
 
-Deno.test("a client shows one line when the cluster splits and one when it is whole again", () => {
+Deno.test("a client is told of a split, of a server lost alone (unreachable), and of the heal", () => {
   const cluster = new MiniCluster();
   const s = serverSender("m-split");
   const core = cluster.addServer(s);
@@ -129,16 +130,27 @@ Deno.test("a client shows one line when the cluster splits and one when it is wh
   cluster.addClient(clientSender("m-split-c"), "watcher");
   cluster.attach("m-split-c", s.id);
   cluster.advance(300);
-  const view = (split?: { servers: number; of: number; majority: boolean }) => ({
+  const missing = (...ids: string[]) =>
+    ids.map((id, i) => ({
+      id,
+      addr: { host: `10.9.0.${i + 1}`, port: 7401 },
+      lostAt: 350,
+      crashed: false,
+    }));
+  const view = (split?: SplitView) => ({
     view: 2,
     members: [],
     leader: s.id,
     term: 1,
     ...(split ? { split } : {}),
   });
-  core.step({ type: "membership", view: view({ servers: 2, of: 4, majority: false }), now: 400 });
+  const cut = { servers: 2, of: 4, majority: false, partition: true, missing: missing("c", "d") };
+  core.step({ type: "membership", view: view(cut), now: 400 });
   cluster.advance(300);
   core.step({ type: "membership", view: view(), now: 800 });
+  cluster.advance(300);
+  const lost = { servers: 3, of: 4, majority: true, partition: false, missing: missing("d") };
+  core.step({ type: "membership", view: view(lost), now: 1_200 });
   cluster.advance(300);
   const notices = cluster.clientActions.get("m-split-c")!.flatMap((a) =>
     a.type === "notice" && (a.notice.kind === "split" || a.notice.kind === "healed")
@@ -146,7 +158,8 @@ Deno.test("a client shows one line when the cluster splits and one when it is wh
       : []
   );
   assert.deepEqual(notices, [
-    { kind: "split", servers: 2, of: 4, majority: false },
+    { kind: "split", servers: 2, of: 4, majority: false, partition: true, missing: ["c", "d"] },
     { kind: "healed" },
+    { kind: "split", servers: 3, of: 4, majority: true, partition: false, missing: ["d"] },
   ]);
 });

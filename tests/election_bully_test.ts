@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { compareOrder, outranks } from "../src/election/order.ts";
+import type { Sender } from "../src/wire/messages.ts";
 import { events, Harness, peer, sent, status, TIMING } from "./sim/harness.ts";
 
 const DISCOVERY_END = TIMING.discoveryWindowMs;
@@ -203,7 +204,8 @@ Deno.test("a leader that leaves cleanly is replaced at once, without waiting for
   assert.deepEqual(h.core.leader(), { id: "m", term: 3 });
 });
 
-Deno.test("a suspect leader does not block a higher-term claim by a lower server", () => {
+/** Follower `a` of leader `z` (term 2), which fell silent and is suspect; `y` ranks below `z`. */
+function followingSuspect(): { h: Harness; y: Sender } {
   const h = new Harness({ id: "a" });
   h.start(0);
   const z = peer("z");
@@ -212,10 +214,28 @@ Deno.test("a suspect leader does not block a higher-term claim by a lower server
     { sender: z, status: status({ leader: "z", term: 2 }) },
     { sender: y, status: status({ leader: "z", term: 2 }) },
   ]);
+  assert.deepEqual(h.core.leader(), { id: "z", term: 2 });
   h.liveWith(1_000 + TIMING.suspectAfterMs + TIMING.tickIntervalMs, [
     { sender: y, status: status({ leader: "z", term: 2 }) },
   ]);
   assert.equal(h.core.view().members.find((m) => m.id === "z")?.state, "suspect");
+  return { h, y };
+}
+
+Deno.test("a suspect leader does not block a higher-term claim by a lower server", () => {
+  const { h, y } = followingSuspect();
   h.receive(y, { kind: "coordinator", term: 3, priority: 0 });
   assert.deepEqual(h.core.leader(), { id: "y", term: 3 });
+});
+
+/*
+ * One leader per term as a follower sees it: a claim of its leader's term by a lower-ordered
+ * server never displaces that leader, not even while the leader is only suspect (it may be
+ * paused, and come back still leading at that term). Only a higher term may replace it.
+ */
+Deno.test("an equal-term claim by a lower-ordered server does not displace a suspect leader", () => {
+  const { h, y } = followingSuspect();
+  h.receive(y, { kind: "coordinator", term: 2, priority: 0 });
+  h.receive(y, { kind: "heartbeat", ...status({ leader: "y", term: 2 }) });
+  assert.deepEqual(h.core.leader(), { id: "z", term: 2 });
 });

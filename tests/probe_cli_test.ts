@@ -51,7 +51,8 @@ Deno.test("probe: a healthy trio exits 0 with three rows and one leader", async 
       assert.equal(server.clients, 0);
       assert.equal(server.reached, "multicast");
       assert.ok(server.loss < 0.3, shown);
-      assert.ok(server.rttMs > 0 && server.rttMs < 100, shown);
+      // In milliseconds and within the probe's 1 s: a busy machine may answer slowly.
+      assert.ok(server.rttMs > 0 && server.rttMs < 1000, shown);
     }
     assert.equal(report.listening, true);
     assert.deepEqual(report.selfTests.map((t: { ok: boolean }) => t.ok), [true]);
@@ -135,7 +136,7 @@ Deno.test("probe --watch off a terminal prints a report per round until SIGINT",
 
 /** Waits until `count` standard-output lines of `proc` match `pattern`. */
 async function waitForCount(proc: DsysProcess, pattern: RegExp, count: number): Promise<void> {
-  const deadline = performance.now() + 10_000;
+  const deadline = performance.now() + 30_000;
   while (proc.stdoutLines.filter((l) => pattern.test(l)).length < count) {
     if (performance.now() > deadline || !proc.running) {
       throw new Error(`${count} lines matching ${pattern} not seen:\n${proc.stdout}`);

@@ -25,9 +25,8 @@ for (const transportKind of ["node", "deno"] as const) {
       const [first, leader, third] = servers;
       await leader.stop();
       servers.splice(1, 1);
-      const left = performance.now();
-      await until("both follow p2", () => leaders([first, third]).every((l) => l === "p2"), 2000);
-      assert.ok(performance.now() - left < 2000);
+      await until("both follow p2", () => leaders([first, third]).every((l) => l === "p2"));
+      // Replaced because it left, not because it fell silent: none declared it dead.
       for (const server of [first, third]) {
         assert.equal(server.view().members.find((m) => m.id === "p3")?.state ?? "left", "left");
       }

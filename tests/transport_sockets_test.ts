@@ -17,15 +17,11 @@ import {
   TransportError,
   type TransportOptions,
 } from "../src/transport/types.ts";
+import { fixedUnicastPort, groupPort } from "./helpers/ports.ts";
 
 const LOOPBACK = { name: "lo", address: "127.0.0.1", internal: true };
 const text = new TextEncoder();
 const decode = (data: Uint8Array) => new TextDecoder().decode(data);
-
-/** A random port in 20000-31999: below Linux's ephemeral range, so no socket takes it by chance. */
-function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 12000);
-}
 
 function randomGroup(): string {
   const octet = () => 1 + Math.floor(Math.random() * 254);
@@ -35,7 +31,7 @@ function randomGroup(): string {
 function options(overrides: Partial<TransportOptions> = {}): TransportOptions {
   return {
     group: "239.255.0.1",
-    port: randomPort(),
+    port: groupPort(),
     unicastPort: 0,
     joinGroup: false,
     interfaces: [LOOPBACK],
@@ -61,7 +57,7 @@ function collect(transport: Transport): Received[] {
   return received;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -165,7 +161,11 @@ for (const [kind, open] of kinds) {
   });
 
   Deno.test(`${kind}: close releases the unicast and group ports`, async () => {
-    const fixed = options({ group: randomGroup(), joinGroup: true, unicastPort: randomPort() });
+    const fixed = options({
+      group: randomGroup(),
+      joinGroup: true,
+      unicastPort: fixedUnicastPort(),
+    });
     const before = await open(fixed);
     await before.close();
     // Exclusive binds succeed only if no socket of the closed transport is left on the ports.

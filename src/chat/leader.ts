@@ -72,6 +72,9 @@ import { type Peer, Replicator } from "./replication.ts";
 import { type SenderTable, Sequencer } from "./sequencer.ts";
 import { SendersPull } from "./transfer.ts";
 
+/** The `source` of the `merged` notice for this server's own set-aside tail. */
+const OWN_TAIL = "its own uncommitted tail";
+
 /** Where a leadership stands. */
 export type LeaderPhase = "gathering" | "fetching" | "completing" | "leading";
 
@@ -85,6 +88,24 @@ export interface ForwardAnswer {
 
 /** What a server's gather reply said of its log, and which incarnation of it said so. */
 type Summary = Omit<ChatGatherReplyBody, "kind" | "term" | "ok"> & { incarnation: number };
+
+/**
+ * How a log is ranked against the leader's own: the one with more committed positions first
+ * (a log that holds every position the leader keeps counts those as its own), then the newer
+ * last term, then the longer log.
+ */
+interface Rank {
+  committed: number;
+  lastTerm: number;
+  last: number;
+}
+
+/** True when `a` is a better log to lead with than `b`. */
+function outranks(a: Rank, b: Rank): boolean {
+  if (a.committed !== b.committed) return a.committed > b.committed;
+  if (a.lastTerm !== b.lastTerm) return a.lastTerm > b.lastTerm;
+  return a.last > b.last;
+}
 
 /** One server's entries to merge: after its fork point, up to its last. */
 interface Merge {
@@ -246,8 +267,7 @@ export class Leadership {
     pull.onPage(from.id, body, now);
     if (!pull.done) return;
     this.#pull = null;
-    if (this.#merges.length > 0) this.#nextMerge(now);
-    else this.#lead(now);
+    this.#nextMerge(now);
   }
 
   /**
@@ -363,29 +383,39 @@ export class Leadership {
     }
     const { log } = replica;
     const own = log.last;
-    let best: { peer: Peer; summary: Summary } | null = null;
+    const kept = this.#keptPoint();
+    const self: Rank = { committed: kept, lastTerm: log.lastTerm, last: own };
+    let best: { peer: Peer; summary: Summary; fork: number } | null = null;
+    let top = self;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
-      const behind = summary.first - 1 > own;
-      const extending = summary.last > own && (fork === undefined ? behind : fork >= own);
-      const top = best?.summary;
-      if (
-        extending && (!top || summary.lastTerm > top.lastTerm ||
-          (summary.lastTerm === top.lastTerm && summary.last > top.last))
-      ) best = { peer, summary };
+      const behind = fork === undefined && summary.first - 1 >= kept;
+      if (!behind && (fork === undefined || summary.last <= fork)) continue;
+      const at = fork ?? kept;
+      if (at < kept && summary.commit <= kept) continue;
+      const rank: Rank = {
+        committed: at >= kept ? Math.max(summary.commit, kept) : summary.commit,
+        lastTerm: summary.lastTerm,
+        last: summary.last,
+      };
+      if (outranks(rank, top)) {
+        best = { peer, summary, fork: at };
+        top = rank;
+      }
     }
     if (!best) {
       this.#planMerges(now);
       return;
     }
-    const reset = own < best.summary.first - 1;
+    this.#setAside(best.fork);
+    const reset = log.last < best.summary.first - 1;
     const fetch: Fetch = {
       merge: null,
       source: best.peer,
       last: best.summary.last,
       first: best.summary.first,
-      fetchedTo: reset ? best.summary.first - 1 : own,
+      fetchedTo: reset ? best.summary.first - 1 : best.fork,
       askedTo: 0,
       askedAt: now,
       reset,
@@ -395,6 +425,78 @@ export class Leadership {
     this.#source = best.peer.id;
     this.#phase = "fetching";
     this.#ask(fetch, now);
+  }
+
+  /**
+   * The positions this leader's side committed: this server's commit point, or further where a
+   * gathered server committed entries it shares with this log. A log that keeps all of them may
+   * replace the uncommitted tail after them; a log that forks below them replaces them only when
+   * its server committed more positions (the other side of a healed split that chatted more);
+   * otherwise it is merged after them.
+   */
+  #keptPoint(): number {
+    const { replica } = this.#o;
+    let kept = replica.commit;
+    for (const peer of this.#peers.values()) {
+      const summary = this.#replies.get(peer.id)!;
+      const fork = replica.log.forkPoint(summary.runs, summary.last);
+      if (fork !== undefined) kept = Math.max(kept, Math.min(summary.commit, fork));
+    }
+    return kept;
+  }
+
+  /**
+   * Before a better log replaces this one after `fork`: keeps the chat lines after it to merge
+   * them after the better log, and cuts them off so that the fetched entries take those
+   * positions. They are an uncommitted tail, or, after a partition, the lines of the side that
+   * committed fewer since the split (its clients re-anchor, as a follower's do when it adopts).
+   */
+  #setAside(fork: number): void {
+    this.#o.replica.rollback(fork);
+  }
+
+  /**
+   * Appends the set-aside lines the log does not hold yet, in their order. An uncommitted line
+   * counts as held by its sender's last line too (the better log may have sequenced it again
+   * below its window); a committed one only by its id, since this server's sender table counts
+   * it already.
+   */
+  #mergeAside(): void {
+    const { replica } = this.#o;
+    if (replica.aside.length === 0) return;
+    this.#noteKnown();
+    const fork = replica.log.last;
+    let appended = 0;
+    for (const { entry, committed } of replica.takeAside()) {
+      if (this.#holds(entry, !committed)) continue;
+      this.#appendMerged(entry);
+      appended++;
+    }
+    this.#o.out.notify({
+      type: "merged",
+      source: OWN_TAIL,
+      fork,
+      appended,
+      unknownFork: false,
+    });
+  }
+
+  /** Builds the table of lines the log holds (by id, and by sender beyond the window). */
+  #noteKnown(): void {
+    if (this.#known) return;
+    const { log } = this.#o.replica;
+    this.#known = this.#o.replica.sendersWithTail();
+    for (const entry of log.range(log.first, log.last)) {
+      if (entry.kind === "text") this.#ids.add(messageId(entry.client, entry.cseq));
+    }
+  }
+
+  /** Appends a line of another log under this leadership's term. */
+  #appendMerged(entry: ChatEntry): void {
+    const { log } = this.#o.replica;
+    log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
+    this.#ids.add(messageId(entry.client, entry.cseq));
+    this.#known!.note(entry.client, entry.cseq);
   }
 
   /**
@@ -417,7 +519,8 @@ export class Leadership {
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
     this.#gatheredCommit = commit;
-    if (this.#merges.some((merge) => merge.unknownFork) && this.#pullSenders(now)) return;
+    const byTable = replica.aside.length > 0 || this.#merges.some((merge) => merge.unknownFork);
+    if (byTable && this.#pullSenders(now)) return;
     this.#nextMerge(now);
   }
 
@@ -441,16 +544,11 @@ export class Leadership {
   #nextMerge(now: number): void {
     const merge = this.#merges.shift();
     if (!merge) {
+      this.#mergeAside();
       this.#complete(now);
       return;
     }
-    if (!this.#known) {
-      const { log } = this.#o.replica;
-      this.#known = this.#o.replica.sendersWithTail();
-      for (const entry of log.range(log.first, log.last)) {
-        if (entry.kind === "text") this.#ids.add(messageId(entry.client, entry.cseq));
-      }
-    }
+    this.#noteKnown();
     this.#phase = "fetching";
     this.#fetch = {
       merge,
@@ -495,12 +593,9 @@ export class Leadership {
 
   /** Appends the fetched lines the leader's log lacks; reports the merge after its last page. */
   #applyMerged(fetch: Fetch, merge: Merge, body: ChatFetchedBody): void {
-    const { log } = this.#o.replica;
     for (const entry of body.entries) {
       if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
-      log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
-      this.#ids.add(messageId(entry.client, entry.cseq));
-      this.#known!.note(entry.client, entry.cseq);
+      this.#appendMerged(entry);
       this.#appended++;
     }
     fetch.fetchedTo = body.prev + body.entries.length;
@@ -516,10 +611,13 @@ export class Leadership {
     }
   }
 
-  /** True when the leader's log holds this line (by id; below its window, by sender table). */
-  #holds(entry: ChatEntry, unknownFork: boolean): boolean {
+  /**
+   * True when the leader's log holds this line: by id, or, with `byTable`, by its sender's last
+   * line (a line below the window; sender order means every earlier line of theirs came first).
+   */
+  #holds(entry: ChatEntry, byTable: boolean): boolean {
     if (this.#ids.has(messageId(entry.client, entry.cseq))) return true;
-    return unknownFork && (this.#known!.get(entry.client) ?? 0) >= entry.cseq;
+    return byTable && (this.#known!.get(entry.client) ?? 0) >= entry.cseq;
   }
 
   /**

@@ -224,17 +224,23 @@ export class ChatLog {
    * found here (the logs forked below what both windows show). A run matches when this log holds
    * its start entry (by fingerprint), or, when the start lies below this window, holds the run's
    * term at the window's first entry; the agreement then extends while this log keeps the term.
+   * A run that covers this window's base (the committed entry just before the window) and has the
+   * base's term agrees up to the base.
    * An empty other log agrees up to its last (there is nothing of it to merge), a log that never
    * held an entry agrees with every log up to 0.
    */
   forkPoint(runs: readonly ChatRunStart[], otherLast: number): number | undefined {
     if (runs.length === 0) return otherLast;
     if (this.last === 0) return 0;
+    const base = this.#first - 1;
     for (let i = runs.length - 1; i >= 0; i--) {
       const { seq, term, mark } = runs[i];
       const end = i + 1 < runs.length ? runs[i + 1].seq - 1 : otherLast;
       const probe = Math.max(seq, this.#first);
-      if (probe > end || probe > this.last) continue;
+      if (probe > end || probe > this.last) {
+        if (base >= 1 && seq <= base && base <= end && this.#baseTerm === term) return base;
+        continue;
+      }
       const held = this.get(probe)!;
       if (held.term !== term || (probe === seq && entryMark(held) !== mark)) continue;
       let agreed = probe;

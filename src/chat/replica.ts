@@ -14,8 +14,17 @@
 
 import type { ChatEntry } from "../wire/messages.ts";
 import type { Presence } from "./directory.ts";
+import { messageId } from "./keys.ts";
 import { ChatLog } from "./log.ts";
 import { SenderTable } from "./sequencer.ts";
+
+/** A chat line a better log replaced; `committed` when this server had applied it. */
+export interface SetAside {
+  /** The line as it stood in this log. */
+  entry: ChatEntry;
+  /** True when it was at or below the commit point (its sender's record counts it). */
+  committed: boolean;
+}
 
 /** The log of a server and the state its committed entries imply. */
 export class ChatReplica {
@@ -31,6 +40,7 @@ export class ChatReplica {
   #fork: number | undefined;
   #complete = true;
   #sendersComplete = true;
+  #aside: SetAside[] = [];
 
   /** Creates an empty replica keeping `logLimit` committed entries and `maxSenders` clients. */
   constructor(logLimit: number, maxSenders: number) {
@@ -96,6 +106,52 @@ export class ChatReplica {
       this.#fork = Math.min(this.#fork ?? Infinity, this.#commit);
     }
     return result;
+  }
+
+  /**
+   * Drops every entry after `fork`: a leader adopting a better log from there. Committed entries
+   * dropped are counted and the commit point goes back to the fork, as when a follower adopts.
+   * The chat lines dropped are kept until a leader merges them ({@linkcode ChatReplica.takeAside}),
+   * whichever leadership of this server that is.
+   */
+  rollback(fork: number): void {
+    for (const entry of this.log.range(fork + 1, this.log.last)) {
+      if (entry.kind === "text") this.#aside.push({ entry, committed: entry.seq <= this.#commit });
+    }
+    this.log.truncateAfter(fork);
+    if (this.#commit <= fork) return;
+    this.#conflicts += this.#commit - fork;
+    this.#commit = fork;
+    this.#fork = Math.min(this.#fork ?? Infinity, fork);
+  }
+
+  /** The chat lines {@linkcode ChatReplica.rollback} dropped and no leader merged yet. */
+  get aside(): readonly SetAside[] {
+    return this.#aside;
+  }
+
+  /**
+   * Forgets the dropped chat lines the log holds again (by id), or that are older than their
+   * sender's last committed line when they were never applied here; returns those left.
+   */
+  pruneAside(): readonly SetAside[] {
+    if (this.#aside.length === 0) return this.#aside;
+    const held = new Set<string>();
+    for (const entry of this.log.range(this.log.first, this.log.last)) {
+      if (entry.kind === "text") held.add(messageId(entry.client, entry.cseq));
+    }
+    this.#aside = this.#aside.filter(({ entry, committed }) =>
+      !held.has(messageId(entry.client, entry.cseq)) &&
+      (committed || (this.senders.get(entry.client) ?? 0) < entry.cseq)
+    );
+    return this.#aside;
+  }
+
+  /** Hands over the dropped chat lines, oldest first, to be merged; forgets them. */
+  takeAside(): SetAside[] {
+    const aside = this.#aside;
+    this.#aside = [];
+    return aside;
   }
 
   /**

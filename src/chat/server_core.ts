@@ -121,6 +121,7 @@ export class ChatServerCore {
   #leadership: Leadership | null = null;
   #pull: SendersPull | null = null;
   #conflicts = 0;
+  #asideAt = -Infinity;
 
   /** Creates a chat core; nothing happens until the `start` event. */
   constructor(options: ChatServerOptions) {
@@ -149,6 +150,7 @@ export class ChatServerCore {
         this.#sessions.tick(this.#now);
         this.#leadership?.tick(this.#now, this.#wall);
         this.#pull?.tick(this.#now);
+        this.#forwardAside();
         break;
       case "membership":
         this.#membership(event.view);
@@ -208,6 +210,8 @@ export class ChatServerCore {
     }
     this.#peers = peers;
     this.#sessions.setSplit(view.split);
+    const leader = view.leader === self ? this.#o.self : peers.get(view.leader ?? "");
+    this.#sessions.setLeader(leader ? { id: leader.id, incarnation: leader.incarnation } : null);
     if (view.leader !== this.#leaderId || view.term !== this.#leaderTerm) {
       this.#leaderId = view.leader;
       this.#leaderTerm = view.term;
@@ -422,6 +426,26 @@ export class ChatServerCore {
     }
     const leader = this.#leaderId === null ? undefined : this.#peers.get(this.#leaderId);
     if (leader) { for (const item of items) this.#out.queue(leader.addr, "chat-forward", item); }
+  }
+
+  /**
+   * Lines this server set aside while it led (a better log replaced them) and did not merge
+   * before it stopped leading: they go to the leader like a client's, every `retransmitMs`, until
+   * the log holds them (its sequencer drops what it has already).
+   */
+  #forwardAside(): void {
+    if (this.#leadership || this.#now - this.#asideAt < this.#o.config.retransmitMs) return;
+    const aside = this.#replica.pruneAside();
+    if (aside.length === 0) return;
+    this.#asideAt = this.#now;
+    this.#forward(aside.map(({ entry }) => ({
+      client: entry.client,
+      user: entry.from,
+      acked: entry.cseq - 1,
+      cseq: entry.cseq,
+      text: entry.text,
+      ts: entry.ts,
+    })));
   }
 
   #flush(): void {

@@ -88,6 +88,8 @@ export interface TimingConfig {
   mergeProbeIntervalMs: number;
   /** Quiet time after the latest death before a split is announced (ms). */
   splitSettleMs: number;
+  /** Servers declared dead this close together vanished at once: a cut link, not crashes (ms). */
+  splitBurstMs: number;
 }
 
 /** What a server prints for the people running it. */
@@ -345,6 +347,9 @@ export function defaultLanConfig(): Config {
       mergeProbeIntervalMs: 500,
       // Deaths of one partition come within a heartbeat or two: announce one split, not a series.
       splitSettleMs: 300,
+      // Every survivor declares a cut-off side dead within a few heartbeats (suspicion and probe
+      // differ by at most a tick or two per peer); two unrelated crashes a second apart are rare.
+      splitBurstMs: 1_000,
     },
     output: {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.
@@ -406,6 +411,18 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<
     T
   >;
+}
+
+/**
+ * The chat tunables a process runs with: as configured, except that without a secret the
+ * leader's multicast stream is off (servers send each client its own copy). Anyone on the LAN
+ * reads the stream and can copy its sender's identity, so a forged batch could not be told from
+ * the leader's; unicast from a client's own server carries the client's attachment number, which
+ * a host that does not see that traffic cannot guess.
+ */
+export function effectiveChatConfig(config: Pick<Config, "chat" | "security">): ChatConfig {
+  const open = config.security.secrets.length === 0;
+  return open ? { ...config.chat, streamToClients: false } : config.chat;
 }
 
 /** Throws a {@linkcode ConfigError} for the first invalid setting. */

@@ -5,7 +5,8 @@
  * This module owns the member records and the membership events (joined, alive again, suspect,
  * dead, left). It decides nothing by time: the failure detector (`detector.ts`) tells it whom to
  * suspect or declare dead, the server core tells it who was heard from. It is role-aware (servers
- * and clients share the table); elections look only at servers.
+ * and clients share the table); elections look only at servers. A new server from the host of a
+ * dead one replaces it: that host is up, so the dead one crashed.
  *
  * @module
  */
@@ -112,6 +113,7 @@ export class MemberTable {
     const known = this.#members.get(sender.id);
     if (!known) {
       if (!info || sender.id === this.#selfId) return { sighting: "unknown" };
+      if (sender.role === "server") this.#replaceDeadOn(sender.addr.host);
       const member = this.#add(sender, info.priority, now);
       member.joining = info.joining ?? false;
       if (viaGroup) member.groupHeardAt = now;
@@ -247,6 +249,19 @@ export class MemberTable {
     this.#view++;
     this.#out.notify({ type: "member-joined", member: this.#viewOf(member, now) });
     return member;
+  }
+
+  /**
+   * A new server speaks from `host`: the host is up, so the servers declared dead there crashed
+   * (a restart with another id, e.g. a new port with `--unicast-port 0`). They are forgotten at
+   * once instead of being counted as lost for `forgetDeadAfterMs`.
+   */
+  #replaceDeadOn(host: string): void {
+    for (const member of [...this.#members.values()]) {
+      if (member.role === "server" && member.state === "dead" && member.addr.host === host) {
+        this.#drop(member);
+      }
+    }
   }
 
   #drop(member: Member): void {

@@ -21,6 +21,7 @@ export type ProblemCode =
   | "foreign-traffic"
   | "split-cluster"
   | "partition"
+  | "unreachable"
   | "no-leader"
   | "leader-silent"
   | "multicast-blocked"

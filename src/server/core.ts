@@ -18,7 +18,7 @@ import { Bully } from "../election/bully.ts";
 import type { SplitView, ViewSnapshot } from "../membership/events.ts";
 import { FailureDetector } from "../membership/detector.ts";
 import { type CoreAction, Outbox } from "../membership/outbox.ts";
-import { SplitDetector } from "../membership/split.ts";
+import { copySplit, SplitDetector } from "../membership/split.ts";
 import { isLive, MemberTable } from "../membership/table.ts";
 import type { Address } from "../transport/types.ts";
 import { SeededRandom } from "../util/random.ts";
@@ -135,7 +135,7 @@ export class ServerCore {
       table: this.#table,
       out: this.#out,
     });
-    this.#split = new SplitDetector(this.#table, this.#out, options.timing.splitSettleMs);
+    this.#split = new SplitDetector(this.#table, this.#out, options.timing);
   }
 
   /** Feeds one event and returns what the runtime must do, in order. */
@@ -179,7 +179,7 @@ export class ServerCore {
       ],
       leader,
       term: this.#bully.term,
-      ...(this.#split.split ? { split: { ...this.#split.split } } : {}),
+      ...(this.#split.split ? { split: copySplit(this.#split.split) } : {}),
     };
   }
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Config } from "../config/mod.ts";
+import { type Config, effectiveChatConfig } from "../config/mod.ts";
 import { type GuardStats, MemberGuard, type Offence } from "../guard/tracker.ts";
 import type { Address } from "../transport/types.ts";
 import type { DiscoverBody, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
@@ -27,6 +27,7 @@ import {
   type ChatServerStatus,
 } from "../chat/server_core.ts";
 import { viewWithClients } from "./clients_view.ts";
+import { missingServers } from "./status.ts";
 import {
   type CoreAction,
   type CoreEvent,
@@ -130,7 +131,7 @@ export class ServerNode {
   /** Creates a node; nothing happens until the `start` event. */
   constructor(options: ServerNodeOptions) {
     this.#o = options;
-    const { timing, chat, security } = options.config;
+    const { timing, security } = options.config;
     this.#core = new ServerCore({
       self: options.self,
       priority: options.priority,
@@ -139,7 +140,10 @@ export class ServerNode {
       version: options.version,
       random: options.random,
     });
-    this.#chat = new ChatServerCore({ self: options.self, config: chat });
+    this.#chat = new ChatServerCore({
+      self: options.self,
+      config: effectiveChatConfig(options.config),
+    });
     this.#guard = new MemberGuard({
       ratePerSecond: security.senderRatePerSecond,
       burst: security.senderBurst,
@@ -275,7 +279,15 @@ export class ServerNode {
         clients: liveMembers(snapshot.members, "client"),
         rejections: Object.fromEntries(counted),
         ...(split
-          ? { split: { servers: split.servers, of: split.of, majority: split.majority } }
+          ? {
+            split: {
+              servers: split.servers,
+              of: split.of,
+              majority: split.majority,
+              partition: split.partition,
+              missing: missingServers(split, now),
+            },
+          }
           : {}),
       },
     });

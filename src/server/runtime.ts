@@ -16,10 +16,10 @@ import type { GuardStats, Offence } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { Envelope, Sender } from "../wire/messages.ts";
+import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
-import type { ClusterEvent, CoreStats, MemberView, SplitView, ViewSnapshot } from "./core.ts";
-import { formatViewTable, summarizeView } from "./status.ts";
+import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "./core.ts";
+import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
 
@@ -80,8 +80,8 @@ export interface ServerStatusReport {
   leader: string | null;
   /** The leader's term. */
   term: number;
-  /** Set while this server sees the cluster split (see `SplitView`). */
-  split?: SplitView;
+  /** Set while servers of the full view are missing (see `SplitView`), with how long ago. */
+  split?: DiscoverSplit;
   /** Every member of the view, this server first. */
   members: MemberView[];
   /** Counters since the server started. */
@@ -175,7 +175,17 @@ export class Server {
       view: view.view,
       leader: view.leader,
       term: view.term,
-      ...(view.split ? { split: view.split } : {}),
+      ...(view.split
+        ? {
+          split: {
+            servers: view.split.servers,
+            of: view.split.of,
+            majority: view.split.majority,
+            partition: view.split.partition,
+            missing: missingServers(view.split, performance.now()),
+          },
+        }
+        : {}),
       members: view.members,
       counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
@@ -286,9 +296,13 @@ export class Server {
     );
     if (this.#endpoint.usesClusterKey) {
       log.warn(
-        "no --secret given: traffic is not encrypted (anyone on the LAN can read the chat) and " +
-          "is authenticated only with a key derived from the cluster name (anyone on the LAN " +
-          "can join); give every process --secret or --secret-file",
+        "no --secret: this cluster is open. Anyone on the LAN can read every line, join as a " +
+          "server and become leader (Bully: the highest priority wins) to freeze or divert " +
+          "delivery, post under any user name by posing as a server, and forge any message " +
+          "between servers; total order, exactly-once and no-loss hold against crashes and lost " +
+          "datagrams, not against such a host. Clients take datagrams only from their own " +
+          "server and its leader. Secure it in one step: `dsys secret > dsys.key` once, then " +
+          "--secret-file dsys.key on every server and client",
         { event: "insecure" },
       );
     }
@@ -396,10 +410,14 @@ function logClusterEvent(event: ClusterEvent): void {
       });
       break;
     case "split":
-      log.warn("cluster split: this side reaches {servers} of {of} servers ({side})", {
+      log.warn("{loss}", {
         event: event.type,
-        ...event.split,
-        side: event.split.majority ? "majority" : "minority",
+        loss: describeLoss(event.split),
+        servers: event.split.servers,
+        of: event.split.of,
+        majority: event.split.majority,
+        partition: event.split.partition,
+        missing: missingServers(event.split, performance.now()),
       });
       break;
     case "healed":

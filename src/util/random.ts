@@ -74,6 +74,19 @@ export class SeededRandom {
     return this.next() < p;
   }
 
+  /**
+   * A copy of `items` in a uniformly random order (Fisher-Yates): always the same draws for the
+   * same length, unlike `sort` with a random comparator, whose number of calls the engine decides.
+   */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
+
   /** One element of a non-empty array, chosen uniformly. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError("pick() needs a non-empty array");

@@ -34,9 +34,11 @@ import type { ReplayGuard } from "./replay.ts";
 
 /**
  * Version of the byte layout below and of the message bodies; a receiver rejects any other as
- * "bad-version" (3: the leader's multicast stream to clients and `streamed` in client acks).
+ * "bad-version" (3: the leader's multicast stream to clients and `streamed` in client acks; 4:
+ * servers name their leader to their clients and every server-to-client notice carries the
+ * client's attachment number, so that a client can ignore what its own server did not send).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The first two bytes of every dsys datagram. */
 export const MAGIC: readonly [number, number] = [0xd5, 0x59];

@@ -75,6 +75,24 @@ export interface DiscoverSplit {
   of: number;
   /** True when `servers` is more than half of `of`. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** The servers not reached (absent from older servers). */
+  missing?: DiscoverMissing[];
+}
+
+/** A server of the full view that a server no longer reaches, as a discover reply tells. */
+export interface DiscoverMissing {
+  /** Its id. */
+  id: string;
+  /** Its last unicast host. */
+  host: string;
+  /** Its last unicast port. */
+  port: number;
+  /** How long ago it was declared dead (ms). */
+  agoMs: number;
+  /** True when a process on its host is still heard: it crashed, the host is up. */
+  crashed: boolean;
 }
 
 /** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
@@ -281,6 +299,10 @@ export interface ChatWelcomeBody {
   start: number;
   /** Highest committed sequence number the server knows. */
   commit: number;
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none): a stream from any other sender is ignored. */
+  leaderIncarnation: number;
 }
 
 /** Why a server refuses a client. `unknown-client` means: join again. */
@@ -300,6 +322,11 @@ export interface ChatRefusedBody {
   kind: "chat-refused";
   /** Why. */
   reason: ChatRefusal;
+  /**
+   * The attachment number refused (0 when the server knows none: `unknown-client`). A client
+   * takes a refusal that ends it only for its current attachment number.
+   */
+  gen: number;
 }
 
 /** One line a client sends. */
@@ -334,6 +361,10 @@ export interface ChatDeliverBody {
   gen: number;
   /** Committed entries, in order. */
   entries: ChatEntry[];
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none). */
+  leaderIncarnation: number;
 }
 
 /** A client's cumulative acknowledgement and heartbeat. */
@@ -382,6 +413,12 @@ export interface ChatSplitBody {
   of: number;
   /** True when this side holds more than half of them. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** Ids of the servers not reached (absent from older servers). */
+  missing?: string[];
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client asks for entries it missed. */
@@ -402,12 +439,16 @@ export interface ChatMissedBody {
   from: number;
   /** Last lost sequence number. */
   to: number;
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A server asks a client to send more slowly (back-pressure). */
 export interface ChatSlowBody {
   /** Message kind. */
   kind: "chat-slow";
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client quits. */
@@ -754,11 +795,13 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-welcome": {
     code: 31,
-    validate: (f) => isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit),
+    validate: (f) =>
+      isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit) &&
+      isLeaderRef(f),
   },
   "chat-refused": {
     code: 32,
-    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal),
+    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
     code: 33,
@@ -768,7 +811,7 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 34,
     validate: (f) =>
       isCount(f.commit) && isCount(f.acked) && isCount(f.gen) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry) && isLeaderRef(f),
   },
   "chat-ack": {
     code: 35,
@@ -782,11 +825,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-missed": {
     code: 37,
-    validate: isSeqRange,
+    validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
     code: 38,
-    validate: () => true,
+    validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
     code: 39,
@@ -859,7 +902,10 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 53,
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
-      typeof f.majority === "boolean",
+      typeof f.majority === "boolean" &&
+      (f.partition === undefined || typeof f.partition === "boolean") &&
+      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)) &&
+      isCount(f.gen),
   },
   "chat-stream": {
     code: 54,
@@ -870,6 +916,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
 };
 
+/** A leader named to a client: an id and its incarnation, or `""` and 0 for none. */
+function isLeaderRef(f: Record<string, unknown>): boolean {
+  return (f.leader === "" || isId(f.leader)) && isTerm(f.leaderIncarnation);
+}
+
 function isServerStatus(f: Record<string, unknown>): boolean {
   return isText(f.version, 32) && isInt(f.priority) && (f.leader === "" || isId(f.leader)) &&
     isTerm(f.term) && isTerm(f.view) && typeof f.joining === "boolean";
@@ -877,7 +928,14 @@ function isServerStatus(f: Record<string, unknown>): boolean {
 
 function isDiscoverSplit(value: unknown): value is DiscoverSplit {
   return isRecord(value) && isInt(value.servers) && value.servers >= 1 && isInt(value.of) &&
-    value.of >= value.servers && typeof value.majority === "boolean";
+    value.of >= value.servers && typeof value.majority === "boolean" &&
+    (value.partition === undefined || typeof value.partition === "boolean") &&
+    (value.missing === undefined || isArrayOf(value.missing, MAX_WELCOME_MEMBERS, isMissing));
+}
+
+function isMissing(item: unknown): item is DiscoverMissing {
+  return isRecord(item) && isId(item.id) && isHost(item.host) && isPort(item.port) &&
+    isCount(item.agoMs) && typeof item.crashed === "boolean";
 }
 
 /** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */

@@ -23,8 +23,15 @@ export function loopbackConfig(): Config {
   }, testConfig());
 }
 
-/** Polls `check` every 20 ms until it holds; throws after `timeoutMs` naming `what`. */
-export async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls `check` every 20 ms until it holds; throws after `timeoutMs` naming `what`. The default
+ * deadline is generous, because tests run on busy machines: it bounds only a failing wait.
+ */
+export async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!check()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);

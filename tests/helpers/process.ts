@@ -26,6 +26,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { groupPort } from "./ports.ts";
 
 /** Absolute path of the repository root. */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
@@ -87,7 +88,7 @@ export interface TestNetwork {
   cluster: string;
   /** Random group in 239.255.0.0/16 (organisation-local scope). */
   group: string;
-  /** Random group port in 20000-59999. */
+  /** Random group port, apart from every unicast port (`ports.ts`). */
   port: number;
   /** `--cluster … --group … --port … --iface lo`, ready to spread into dsys arguments. */
   args: string[];
@@ -98,7 +99,7 @@ export function testNetwork(): TestNetwork {
   const random = (n: number) => Math.floor(Math.random() * n);
   const cluster = `test-${crypto.randomUUID().slice(0, 8)}`;
   const group = `239.255.${random(256)}.${1 + random(254)}`;
-  const port = 20000 + random(40000);
+  const port = groupPort();
   return {
     cluster,
     group,
@@ -143,11 +144,11 @@ export interface SpawnOptions {
 
 /** Options of the waiting methods. */
 export interface WaitOptions {
-  /** Deadline in milliseconds; default 10 000. */
+  /** Deadline in milliseconds; default 30 000 (generous: the machine may be busy). */
   timeoutMs?: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 const NETWORK_COMMANDS = new Set(["serve", "chat", "probe"]);
 const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
@@ -421,7 +422,7 @@ export interface RunResult extends ExitStatus {
 
 /**
  * Runs a dsys command to completion (e.g. `version`, `probe`) and returns its output. It is
- * killed, and this throws, if it does not exit within `timeoutMs` (default 10 000).
+ * killed, and this throws, if it does not exit within `timeoutMs` (default 30 000).
  */
 export async function runDsys(
   launcher: Launcher,

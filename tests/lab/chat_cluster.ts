@@ -1,6 +1,6 @@
 /**
  * Chat in the lab: a lab whose first hosts run dsys servers of one cluster (shared name and
- * secret) and whose other hosts run `dsys chat` clients, all with the built executable; and
+ * secret, or none for an open cluster) and whose other hosts run `dsys chat` clients, all with the built executable; and
  * reading what a `--json` client printed (messages, presence entries, system events).
  *
  * Every process gets `--iface` set to its own host's veth, so no datagram leaves the lab.
@@ -50,6 +50,10 @@ export interface ChatLabOptions {
   env?: Record<string, string>;
   /** How long the servers may take to agree on `h1` and start leading the chat (ms). */
   startTimeoutMs?: number;
+  /** False: an open cluster, without `--secret` (default: a fresh secret). */
+  secret?: boolean;
+  /** Serve `/status` and `/metrics` on this port of every server's lab address (default: none). */
+  httpPort?: number;
 }
 
 /** Options of {@linkcode ChatLab.client}. */
@@ -68,14 +72,19 @@ export class ChatLab {
   readonly servers: DsysProcess[] = [];
   /** Every client started, in order. */
   readonly clients: DsysProcess[] = [];
-  readonly #cluster: string;
-  readonly #secret = crypto.randomUUID();
+  /** The cluster name. */
+  readonly cluster: string;
+  /** The cluster's secret; undefined for an open cluster. */
+  readonly secret: string | undefined;
   readonly #env: Record<string, string>;
+  readonly #httpPort: number | undefined;
 
-  private constructor(lab: Lab, env: Record<string, string>) {
+  private constructor(lab: Lab, options: ChatLabOptions) {
     this.lab = lab;
-    this.#cluster = `chat-${lab.run}`;
-    this.#env = env;
+    this.cluster = `chat-${lab.run}`;
+    this.secret = options.secret === false ? undefined : crypto.randomUUID();
+    this.#env = options.env ?? {};
+    this.#httpPort = options.httpPort;
   }
 
   /**
@@ -84,7 +93,7 @@ export class ChatLab {
    */
   static async create(options: ChatLabOptions): Promise<ChatLab> {
     const lab = await Lab.create({ hosts: options.hosts });
-    const chat = new ChatLab(lab, options.env ?? {});
+    const chat = new ChatLab(lab, options);
     try {
       const timeoutMs = options.startTimeoutMs ?? 15_000;
       for (const host of lab.hosts.slice(0, options.servers)) {
@@ -142,6 +151,7 @@ export class ChatLab {
       String(priority),
       "--status-interval",
       "1",
+      ...(this.#httpPort === undefined ? [] : ["--http", `${host.address}:${this.#httpPort}`]),
       ...this.#network(host),
     ], { label: `server ${host.name}`, env: this.#env });
   }
@@ -149,11 +159,10 @@ export class ChatLab {
   #network(host: LabHost): string[] {
     return [
       "--cluster",
-      this.#cluster,
+      this.cluster,
       "--iface",
       host.iface,
-      "--secret",
-      this.#secret,
+      ...(this.secret === undefined ? [] : ["--secret", this.secret]),
       "--log-json",
     ];
   }

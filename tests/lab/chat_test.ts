@@ -25,7 +25,7 @@ import {
   withChatLab,
 } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
-import { type LabHost, labSkipReason } from "./harness.ts";
+import { type LabHost, labSkipReason, requireTools } from "./harness.ts";
 
 const skip = labSkipReason();
 
@@ -380,8 +380,9 @@ Deno.test({
 
 Deno.test({
   name: "lab chat: a client whose host drops multicast gets every line from its server instead",
-  ignore: skip !== undefined,
+  ignore: labSkipReason("iptables") !== undefined,
   async fn() {
+    requireTools("iptables");
     await withChatLab("chat-nostream", { hosts: 5, servers: 3 }, async (chat) => {
       await blockMulticastInto(chat.lab.hosts[4]);
       const seen = await carolTalksToDave(chat);

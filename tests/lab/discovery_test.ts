@@ -12,11 +12,7 @@ import { spawnDsysOn, type TransportName } from "./dsys.ts";
 import { Lab, labSkipReason } from "./harness.ts";
 
 const skip = labSkipReason();
-const EVENT_TIMEOUT = { timeoutMs: 15_000 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+const EVENT_TIMEOUT = { timeoutMs: 30_000 };
 
 function randomSecret(): string {
   return crypto.randomUUID();
@@ -79,9 +75,15 @@ for (const transport of ["deno", "node"] as TransportName[]) {
           }
         });
 
-        // Every server announces ten times a second; a second gives the stranger's
-        // announcements ample time to reach (and be refused by) the three others.
-        await sleep(1000);
+        // Every server announces ten times a second: wait until each has refused the other
+        // side's announcements (it logs the first refusal from each address).
+        for (const host of lab.hosts) {
+          await servers.get(host.name)!.waitForEvent(
+            "rejected",
+            { reason: "unknown-key" },
+            EVENT_TIMEOUT,
+          );
+        }
         const stopped = new Map<string, Record<string, unknown>>();
         for (const host of lab.hosts) {
           const server = servers.get(host.name)!;

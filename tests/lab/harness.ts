@@ -151,6 +151,7 @@ export class Lab {
     if (!Number.isInteger(hosts) || hosts < 1 || hosts > MAX_HOSTS) {
       throw new RangeError(`hosts must be an integer from 1 to ${MAX_HOSTS}, got ${hosts}`);
     }
+    requireTools();
     await sweepStale();
     const lab = new Lab(hosts);
     live.add(lab);
@@ -342,12 +343,24 @@ export function isRoot(): boolean {
   return Deno.build.os === "linux" && Deno.uid() === 0;
 }
 
+/**
+ * Environment variable that makes every lab skip a failure: set to `1` where the lab tests must
+ * run (`.ci/run` sets it), so that a machine without root, namespaces or a tool fails loudly
+ * instead of passing with ignored tests.
+ */
+export const LAB_REQUIRED_ENV = "DSYS_LAB_REQUIRED";
+
+/** True when {@linkcode LAB_REQUIRED_ENV} is `1`: lab tests may not be skipped. */
+export function labRequired(): boolean {
+  return Deno.env.get(LAB_REQUIRED_ENV) === "1";
+}
+
 let support: string | undefined | null = null;
-let skipPrinted = false;
+const printed = new Set<string>();
 
 /**
- * Why a lab cannot be built here, or undefined when it can: checks for Linux, root, and that
- * a namespace with a bridge can really be made (once per process).
+ * Why a lab cannot be built here, or undefined when it can: checks for Linux, root, `ip`, and
+ * that a namespace with a bridge can really be made (once per process).
  */
 export function labUnsupportedReason(): string | undefined {
   if (support === null) support = probeLabSupport();
@@ -355,21 +368,58 @@ export function labUnsupportedReason(): string | undefined {
 }
 
 /**
- * {@linkcode labUnsupportedReason} for `Deno.test({ ignore })`: prints the reason once, so a
- * skipped lab test says why.
+ * Why a lab test must be skipped here, for `Deno.test({ ignore })`, or undefined when it can
+ * run: the lab is unsupported, or one of `tools` (programs the test runs inside the lab, besides
+ * `ip`) is not installed. Prints the reason once. With {@linkcode LAB_REQUIRED_ENV} set nothing
+ * is skipped: the test runs and fails at {@linkcode Lab.create} (or {@linkcode requireTools})
+ * with this reason.
  */
-export function labSkipReason(): string | undefined {
-  const reason = labUnsupportedReason();
-  if (reason && !skipPrinted) {
-    skipPrinted = true;
+export function labSkipReason(...tools: string[]): string | undefined {
+  const reason = labUnsupportedReason() ?? missingTools(tools);
+  if (reason === undefined || labRequired()) return undefined;
+  if (!printed.has(reason)) {
+    printed.add(reason);
     console.log(`lab tests skipped: ${reason}`);
   }
   return reason;
 }
 
+/** Throws, naming the reason, unless a lab can be built here and every one of `tools` is found. */
+export function requireTools(...tools: string[]): void {
+  const reason = labUnsupportedReason() ?? missingTools(tools);
+  if (reason === undefined) return;
+  const required = labRequired() ? ` (${LAB_REQUIRED_ENV}=1: lab tests may not be skipped)` : "";
+  throw new Error(`lab test cannot run: ${reason}${required}`);
+}
+
+/** Debian packages of the programs lab tests run, for the message when one is missing. */
+const PACKAGES: Record<string, string> = { ip: "iproute2", iptables: "iptables" };
+
+function missingTools(tools: readonly string[]): string | undefined {
+  const missing = tools.filter((tool) => findProgram(tool) === undefined);
+  if (missing.length === 0) return undefined;
+  const packages = missing.map((tool) => PACKAGES[tool] ?? tool);
+  return `${missing.join(", ")} not installed (Debian: apt-get install ${packages.join(" ")})`;
+}
+
+/** The path of executable `name` on `PATH` (where the lab runs programs from), if any. */
+function findProgram(name: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "")) {
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+    } catch {
+      // Not there.
+    }
+  }
+  return undefined;
+}
+
 function probeLabSupport(): string | undefined {
   if (Deno.build.os !== "linux") return `network namespaces need Linux, not ${Deno.build.os}`;
   if (!isRoot()) return "network namespaces need root (run as uid 0)";
+  const tools = missingTools(["ip"]);
+  if (tools) return tools;
   const ns = `${NAMESPACE_PREFIX}${Deno.pid.toString(36)}-${crypto.randomUUID().slice(0, 8)}-chk`;
   const added = ipSync("netns", "add", ns);
   if (added instanceof IpError) return `cannot create a network namespace (${added.message})`;

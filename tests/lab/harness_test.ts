@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Lab, type LabHost, labSkipReason, sweepStale } from "./harness.ts";
+import { Lab, type LabHost, labSkipReason, requireTools, sweepStale } from "./harness.ts";
 import { ip, listNamespaces } from "./ip.ts";
 import type { LabProcess } from "./process.ts";
 
@@ -28,6 +28,17 @@ function procState(pid: number): string {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
 }
 
+/** Waits until `pid` is stopped (`T`) or, with `stopped` false, no longer stopped. */
+async function waitStopped(pid: number, stopped: boolean): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while ((procState(pid) === "T") !== stopped) {
+    if (performance.now() > deadline) {
+      throw new Error(`${pid} is ${stopped ? "not stopped" : "still stopped"} after 30 s`);
+    }
+    await sleep(20);
+  }
+}
+
 /** Sends `marker` from `sender`, then checks exactly `expected` of `listeners` received it. */
 async function expectDelivery(
   sender: LabHost,
@@ -40,7 +51,7 @@ async function expectDelivery(
   assert.equal((await send.exited).code, 0, send.lines.stderr.join("\n"));
   const heard = (line: string) => line === marker;
   await Promise.all(
-    expected.map((host) => listeners.get(host)!.waitForLine("stdout", heard, 3000)),
+    expected.map((host) => listeners.get(host)!.waitForLine("stdout", heard, 30_000)),
   );
   await sleep(300);
   for (const [host, listener] of listeners) {
@@ -120,11 +131,9 @@ Deno.test({
       await t.step("pause stops, resume continues, sigkill kills the program", async () => {
         const listener = listeners.get(h3)!;
         h3.pause();
-        await sleep(100);
-        assert.equal(procState(listener.pid), "T");
+        await waitStopped(listener.pid, true);
         h3.resume();
-        await sleep(100);
-        assert.notEqual(procState(listener.pid), "T");
+        await waitStopped(listener.pid, false);
         h3.sigkill();
         assert.equal((await listener.exited).signal, "SIGKILL");
       });
@@ -144,6 +153,7 @@ Deno.test({
   name: "lab: sweepStale removes namespaces of dead runs only",
   ignore: skip !== undefined,
   async fn() {
+    requireTools();
     const deadPid = Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max").trim());
     const stale = `dsl-${deadPid.toString(36)}-zzz-h1`;
     const mine = `dsl-${Deno.pid.toString(36)}-zzz-h1`;

@@ -13,6 +13,9 @@
  * message (invalid), a client that turns into a server in one incarnation (contradiction), and
  * a full-speed authenticated flood at `--flood`. Prints one JSON line of what it sent.
  *
+ * `flood`: only the insider's authenticated flood at `--flood` (needs `--secret`, `--cluster`,
+ * `--iface-addr`), from a new flooder id; prints one JSON line of what it sent.
+ *
  * `scrape URL...`: prints one JSON line `{url: metrics text}` (the servers' `/metrics` are on lab
  * addresses reachable only from inside the lab).
  *
@@ -74,6 +77,12 @@ async function blast(
   return sent;
 }
 
+/** Refuses to go on unless `address` belongs to the namespace this runs in (a lab host). */
+function assertOwnAddress(address: string): void {
+  const own = Object.values(networkInterfaces()).flat().some((i) => i?.address === address);
+  if (!own) throw new Error(`${address} is not an address of this namespace: refusing`);
+}
+
 async function capture(
   group: string,
   port: number,
@@ -128,8 +137,7 @@ async function attack(flags: Record<string, string | undefined>): Promise<void> 
   const servers = flags.servers!.split(",").map(target);
   const flood = target(flags.flood!);
   const count = Number(flags.count ?? 100_000);
-  const own = Object.values(networkInterfaces()).flat().some((i) => i?.address === ifaceAddr);
-  if (!own) throw new Error(`${ifaceAddr} is not an address of this namespace: refusing`);
+  assertOwnAddress(ifaceAddr);
 
   const captured = await capture(group, port, ifaceAddr, Number(flags["capture-ms"] ?? 1000));
   if (captured.length === 0) throw new Error("captured nothing on the group");
@@ -220,14 +228,48 @@ async function insider(
   await send({ ...turncoat, role: "server" }, heartbeat("", -1, 0), groupTarget);
   sent += 2;
 
-  const flooder = as("flooder", "client");
-  sent += await blast(
-    conn,
-    Number(flags["insider-flood"] ?? 15_000),
-    () => codec.encode(flooder, { kind: "chat-leave" }, Date.now()),
-    () => flood,
+  return sent + await insiderFlood(conn, codec, as("flooder", "client"), flags, flood);
+}
+
+/**
+ * The insider's authenticated full-speed flood at `flood`; returns how many it sent. Every
+ * datagram is sealed before the first leaves, so that sealing does not slow the flood down.
+ */
+function insiderFlood(
+  conn: Deno.DatagramConn,
+  codec: WireCodec,
+  flooder: Sender,
+  flags: Record<string, string | undefined>,
+  flood: Target,
+): Promise<number> {
+  const now = Date.now();
+  const sealed = Array.from(
+    { length: Number(flags["insider-flood"] ?? 15_000) },
+    () => codec.encode(flooder, { kind: "chat-leave" }, now),
   );
-  return sent;
+  return blast(conn, sealed.length, (i) => sealed[i], () => flood);
+}
+
+/** `flood`: one more insider flood at `--flood`, alone, from a flooder of its own. */
+async function floodAgain(flags: Record<string, string | undefined>): Promise<void> {
+  const cluster = flags.cluster!;
+  const codec = new WireCodec({
+    cluster,
+    keyring: Keyring.fromSecrets([flags.secret!], cluster),
+    maxDatagramBytes: 16 * 1024,
+  });
+  const ifaceAddr = flags["iface-addr"]!;
+  assertOwnAddress(ifaceAddr);
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: ifaceAddr, port: 0 });
+  const flooder: Sender = {
+    id: `flooder-${crypto.randomUUID().slice(0, 8)}`,
+    incarnation: Date.now(),
+    role: "client",
+    addr: { host: ifaceAddr, port: 9 },
+  };
+  const sent = await insiderFlood(conn, codec, flooder, flags, target(flags.flood!));
+  conn.close();
+  console.log(JSON.stringify({ sent }));
 }
 
 async function scrape(urls: string[]): Promise<void> {
@@ -257,6 +299,7 @@ if (import.meta.main) {
     ),
   });
   if (mode === "attack") await attack(values);
+  else if (mode === "flood") await floodAgain(values);
   else if (mode === "scrape") await scrape(positionals);
-  else throw new Error(`usage: hostile.ts attack|scrape ...`);
+  else throw new Error(`usage: hostile.ts attack|flood|scrape ...`);
 }

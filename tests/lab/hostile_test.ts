@@ -41,6 +41,14 @@ const MAX_BURSTS = 100;
 const RSS_GROWTH_KIB = 64 * 1024;
 /** Startup, joins, the end of the attack, deliveries. */
 const TIMEOUT_MS = 20_000;
+/** Until an insider flood is cut off: rounds of it are sent until then. */
+const FLOOD_DEADLINE_MS = 90_000;
+/**
+ * Datagrams in one more round of the insider flood. The limit is 10 000 a second with a burst of
+ * 10 000, judged as the leader handles them: a round of N is cut off only if handled faster than
+ * 10 000 · N / (N − 10 000) a second — 30 000/s for the attack's 15 000, 11 100/s for 100 000.
+ */
+const FLOOD_ROUND = 100_000;
 
 /** One metric family as `parse-prometheus-text-format` returns it. */
 interface ParsedFamily {
@@ -219,8 +227,37 @@ Deno.test({
 
       // The servers counted the rejections and the misbehaviour by reason.
       const urls = [h1, h2, h3].map((host) => `http://${host.address}:${HTTP_PORT}/metrics`);
-      const scraped = await result<Record<string, string>>(hostile(h6, ["scrape", ...urls]));
-      const metrics = urls.map((url) => scraped[url]);
+      const scrape = async () => {
+        const scraped = await result<Record<string, string>>(hostile(h6, ["scrape", ...urls]));
+        return urls.map((url) => scraped[url]);
+      };
+      // A flood is judged by its rate where the leader handles it: on a busy machine one round may
+      // reach it slower than the limit, or into a socket buffer still full of the outsiders' junk.
+      // Flood again, each round alone, until the leader cuts one off (or the deadline passes).
+      const floodDeadline = performance.now() + FLOOD_DEADLINE_MS;
+      let metrics = await scrape();
+      let floodRounds = 0;
+      while (
+        (byReason(metrics, "dsys_misbehaviour_total").flood ?? 0) === 0 &&
+        performance.now() < floodDeadline
+      ) {
+        await result(hostile(h6, [
+          "flood",
+          "--cluster",
+          cluster,
+          "--secret",
+          secret,
+          "--iface-addr",
+          h6.address,
+          "--flood",
+          `${h1.address}:7401`,
+          "--insider-flood",
+          String(FLOOD_ROUND),
+        ]));
+        metrics = await scrape();
+        floodRounds++;
+      }
+      console.log(`insider flood rounds after the attack: ${floodRounds}`);
       const rejected = byReason(metrics, "dsys_datagrams_rejected_total");
       const misbehaviour = byReason(metrics, "dsys_misbehaviour_total");
       const ignored = byReason(metrics, "dsys_datagrams_ignored_total")[""];

@@ -2,7 +2,10 @@
  * Chat through a partition, with the built executable in network namespaces (root; skipped
  * otherwise): four servers split 2/2 (and 3/1) by cutting the bridge, a client on each side, both
  * sides keep chatting and see the split line, the LAN heals, and then every client holds the same
- * set of lines, each once, and every server leads or follows the one merged log.
+ * set of lines, each once, and every server leads or follows the one merged log. The side without
+ * the highest-ordered server posts more, so by the merge rule it keeps its positions: its client is
+ * told nothing and a client that joins afterwards reads its order; the other side's client is told
+ * that its lines moved.
  *
  * @module
  */
@@ -15,8 +18,9 @@ import { type LabHost, labSkipReason } from "./harness.ts";
 
 const skip = labSkipReason();
 
-/** Lines each client sends while the LAN is split. */
+/** Lines alice sends while the LAN is split (bob, on the other side, sends `MORE` more). */
 const LINES = 20;
+const MORE = 5;
 /** A client's start-up and the heal (failure detection, election, merge, re-anchor) may take this long. */
 const TIMEOUT_MS = 30_000;
 
@@ -26,11 +30,11 @@ function text(user: string, n: number): string {
 
 /** Splits 4 servers `sides[0]` | rest with one client per side, chats, heals, checks. */
 async function splitAndHeal(name: string, firstSide: number): Promise<void> {
-  const options = { hosts: 6, servers: 4, startTimeoutMs: TIMEOUT_MS };
+  const options = { hosts: 7, servers: 4, startTimeoutMs: TIMEOUT_MS };
   await withChatLab(name, options, async (chat) => {
-    const [h1, h2, h3, h4, h5, h6] = chat.lab.hosts;
+    const [h1, h2, h3, h4, h5, h6, h7] = chat.lab.hosts;
     const servers = [h1, h2, h3, h4];
-    const sideA: LabHost[] = [...servers.slice(0, firstSide), h5];
+    const sideA: LabHost[] = [...servers.slice(0, firstSide), h5, h7];
     const sideB: LabHost[] = [...servers.slice(firstSide), h6];
     const flags = ["--follow", "--timeout", String(TIMEOUT_MS)];
     const alice = chat.client(h5, "alice", { flags });
@@ -40,17 +44,18 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
     await alice.write("alice before the split\n");
     await chat.lab.partition([sideA, sideB]);
     for (const client of [alice, bob]) {
-      await client.waitForStdout(/"type":"split"/, { timeoutMs: TIMEOUT_MS });
+      await client.waitForStdout(/"type":"(split|unreachable)"/, { timeoutMs: TIMEOUT_MS });
     }
-    for (let n = 1; n <= LINES; n++) {
-      await alice.write(`${text("alice", n)}\n`);
+    for (let n = 1; n <= LINES + MORE; n++) {
+      if (n <= LINES) await alice.write(`${text("alice", n)}\n`);
       await bob.write(`${text("bob", n)}\n`);
     }
     const sent = ["alice before the split"];
-    for (let n = 1; n <= LINES; n++) sent.push(text("alice", n), text("bob", n));
+    for (let n = 1; n <= LINES; n++) sent.push(text("alice", n));
+    for (let n = 1; n <= LINES + MORE; n++) sent.push(text("bob", n));
     const ownSide = (client: DsysProcess, user: string) => () =>
       chatMessages(client).filter((m) => m.from === user).length ===
-        LINES + (user === "alice" ? 1 : 0);
+        (user === "alice" ? LINES + 1 : LINES + MORE);
     await waitUntil(ownSide(alice, "alice"), TIMEOUT_MS, () => `alice: ${alice.tail()}`);
     await waitUntil(ownSide(bob, "bob"), TIMEOUT_MS, () => `bob: ${bob.tail()}`);
     await chat.lab.heal();
@@ -63,9 +68,14 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
       const texts = chatMessages(client).map((m) => m.text);
       assert.equal(texts.length, new Set(texts).size, `${client.label} printed a line twice`);
       assert.deepEqual([...texts].sort(), [...sent].sort(), client.label);
-      assert.ok(
-        chatLines(client).some((l) => l.type === "split"),
-        `${client.label}: no split line`,
+    }
+    for (const [client, side] of [[alice, sideA], [bob, sideB]] as const) {
+      const lost = servers.length - side.filter((host) => servers.includes(host)).length;
+      const line = chatLines(client).find((l) => l.type === "split" || l.type === "unreachable");
+      assert.equal(
+        line?.type,
+        lost >= 2 ? "split" : "unreachable",
+        `${client.label} lost ${lost} server(s) at once: ${JSON.stringify(line)}`,
       );
     }
     const merged = chat.servers.some((s) => s.stderr.includes("chat-merged"));
@@ -75,6 +85,19 @@ async function splitAndHeal(name: string, firstSide: number): Promise<void> {
       TIMEOUT_MS,
       () => chat.servers.map((s) => `${s.label}: ${JSON.stringify(summary(s))}`).join("\n"),
     );
+    const told = (client: DsysProcess) => chatLines(client).some((l) => l.type === "reordered");
+    assert.ok(told(alice), "alice's side posted less, yet she was not told her lines moved");
+    assert.ok(!told(bob), "bob's side posted more and kept its positions, yet he was told");
+    const late = chat.client(h7, "carol", { flags: [...flags, "--history", "10000"] });
+    await waitUntil(complete(late), TIMEOUT_MS, () => `carol: ${late.tail()}`);
+    const carol = new Map(chatMessages(late).map((m) => [m.seq, m.id]));
+    for (const m of chatMessages(bob)) {
+      assert.equal(
+        carol.get(m.seq),
+        m.id,
+        `bob showed ${m.id} at ${m.seq}, a late joiner reads ${carol.get(m.seq)}`,
+      );
+    }
   });
 }
 

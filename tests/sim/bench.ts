@@ -10,7 +10,7 @@
  */
 
 import { defaultLanConfig } from "../../src/config/mod.ts";
-import { compareOrder } from "../../src/election/order.ts";
+import { documentedLeader } from "./expected_leader.ts";
 import { stableProblem } from "./invariants.ts";
 import { type SchedulingModel, Simulation } from "./simulator.ts";
 
@@ -34,11 +34,11 @@ function failoverTrial(seed: number, servers: number, loss: number): Failover {
   }
   const startupMs = sim.now;
   sim.run(sim.now + 1_000 + sim.rng.next() * 1_000);
-  const leader = sim.nodes.reduce((a, b) => (compareOrder(a, b) >= 0 ? a : b));
+  const leader = documentedLeader(sim.nodes);
   const killedAt = sim.now;
   sim.crash(leader.id);
   const survivors = sim.nodes.filter((n) => n.up);
-  const next = survivors.reduce((a, b) => (compareOrder(a, b) >= 0 ? a : b));
+  const next = documentedLeader(survivors);
   const agreed = () => survivors.every((n) => n.core!.leader().id === next.id);
   if (!sim.runUntil(agreed, killedAt + 10_000, 0.5)) {
     throw new Error(`seed ${seed}: survivors never agreed on ${next.id}`);

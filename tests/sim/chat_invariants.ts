@@ -1,16 +1,23 @@
 /**
- * What must hold in every simulated chat run. After every client step: each client delivers
- * consecutive sequence numbers (no gap, unless the server said the entries are gone and the run
- * allows that: small logs), no client delivers a message id twice (not even across a re-anchor
- * after a partition), and each sender's lines keep its order. Until the first re-anchor (a merged
- * log after a partition numbers the two sides' lines anew), every sequence number holds the same
- * entry at every client and no id is delivered at two positions. At the end
- * ({@linkcode ChatChecker.finalProblem}): every server that is up holds the same committed log
- * as the leader (where both keep it), every client's deliveries since its last re-anchor sit at
- * their positions of that log, every acknowledged line — on either side of a partition — is
- * delivered to every client that is up (from where its stream started), every line typed by a
- * client that is up is acknowledged, every client has caught up with the leader, and the leader
- * lists exactly the users of the clients that are up.
+ * What must hold in every simulated chat run, for every client process that ever ran: live ones,
+ * late joiners that read history, crashed ones and restarted ones alike. The expected outcome is
+ * written here from what the clients did and the documented rule, not from the code under test.
+ *
+ * As the run goes, after every client step: each client process delivers consecutive positions
+ * (no gap, unless its server said the entries are gone and the run allows that: small logs),
+ * delivers no message id twice (not even across a re-anchor after a partition), and keeps each
+ * sender's lines in the order they were typed. Positions agree between all clients while the
+ * network is whole: one position, one line, forever. While it is split, between the clients of
+ * one side. Without a partition, no client is ever re-anchored (positions never move).
+ *
+ * At the end ({@linkcode ChatChecker.finalProblem}), against the final committed log: every
+ * server that is up holds the same committed entries as the leader; every position any client
+ * process delivered holds that line in the final log — except, after a partition, positions that
+ * clients of one side delivered during the split (or after the heal, before the merge reached
+ * them), which the documented merge rule lets move: the lines of the side that keeps its
+ * positions never move, and a client of the other side that is still running was re-anchored
+ * (told) before the end. Every acknowledged line typed after a client process attached is delivered
+ * to it when it is still up, and every line typed by a client that is up is acknowledged.
  *
  * @module
  */
@@ -24,10 +31,30 @@ import { SimViolation } from "./invariants.ts";
 /** How many recent events a failure report shows. */
 const TRACE_LINES = 60;
 
-interface Stream {
-  first?: number;
+/** Where a client was when it delivered: "whole" network, or a side of the current split. */
+type Place = "whole" | `side ${number}`;
+
+/** One position a client process showed (or learnt, for a line it had shown elsewhere). */
+interface Delivery {
+  seq: number;
+  what: string;
+  at: number;
+  place: Place;
+  /** True when a partition had begun and this client had not been re-anchored since. */
+  provisional: boolean;
+}
+
+/** Everything one client process (one incarnation) did. */
+interface Process {
+  name: string;
+  client: SimClient;
+  incarnation: number;
+  deliveries: Delivery[];
+  /** Re-anchors, in order: from `from` on, what it showed before `at` may have moved. */
+  rewinds: { at: number; from: number }[];
+  /** When its stream last began (an attach that did not resume a session). */
+  attachedAt?: number;
   last?: number;
-  positions: Map<number, string>;
   ids: Set<string>;
   lastCseq: Map<string, number>;
   skipped: [number, number][];
@@ -37,11 +64,16 @@ interface Stream {
 export class ChatChecker implements ChatObserver {
   readonly #world: ChatWorld;
   readonly #allowMissed: boolean;
-  readonly #atSeq = new Map<number, string>();
-  readonly #seqOf = new Map<string, number>();
-  readonly #streams = new Map<string, Stream>();
+  /** Position → what, per place, for the positions shown while the network had that shape. */
+  readonly #shown = new Map<Place, Map<number, string>>();
+  readonly #processes = new Map<string, Process>();
   readonly #trace: string[] = [];
-  #renumbered = false;
+  /** When the first partition began (Infinity: none yet). */
+  #splitAt = Infinity;
+  /** When each line was typed, by its text (unique in a run). */
+  readonly #typedAt = new Map<string, number>();
+  /** The text of each line some client delivered, by id. */
+  readonly #textOf = new Map<string, string>();
   /** Ids of acknowledged lines. */
   readonly acked = new Set<string>();
   /** Ranges a client skipped because the log no longer held them. */
@@ -65,12 +97,9 @@ export class ChatChecker implements ChatObserver {
     return this.#trace.join("\n");
   }
 
-  /**
-   * A partition began: the sides number their lines independently until the merge, so positions
-   * are compared at the end only (against the final log).
-   */
+  /** A partition began now: from here on each side is judged on its own until the end. */
   partitioned(): void {
-    this.#renumbered = true;
+    this.#splitAt = Math.min(this.#splitAt, this.#world.now);
   }
 
   /** Adds a line to the trace (faults, phases). */
@@ -93,71 +122,82 @@ export class ChatChecker implements ChatObserver {
     }
   }
 
+  /** See {@linkcode ChatObserver.typed}. */
+  typed(_client: SimClient, text: string): void {
+    this.#typedAt.set(text, this.#world.now);
+  }
+
   /** See {@linkcode ChatObserver.clientActions}. */
   clientActions(client: SimClient, actions: readonly ChatClientAction[]): void {
-    const name = `${client.id}#${client.incarnation}`;
-    let stream = this.#streams.get(name);
-    if (!stream) {
-      stream = { ids: new Set(), lastCseq: new Map(), skipped: [], positions: new Map() };
-      this.#streams.set(name, stream);
-    }
+    const p = this.#process(client);
     for (const action of actions) {
       switch (action.type) {
         case "deliver": {
-          const { seq, id } = action.message;
-          this.#position(name, stream, seq, `msg ${id}`);
-          if (stream.ids.has(id)) this.#fail(`${name} delivered ${id} twice`);
-          stream.ids.add(id);
-          const known = this.#seqOf.get(id);
-          if (!this.#renumbered && known !== undefined && known !== seq) {
-            this.#fail(`${id} delivered at ${seq} by ${name}, at ${known} elsewhere`);
-          }
-          this.#seqOf.set(id, seq);
+          const { seq, id, text } = action.message;
+          this.#textOf.set(id, text);
+          this.#position(p, seq, `msg ${id}`);
+          if (p.ids.has(id)) this.#fail(`${p.name} delivered ${id} twice`);
+          p.ids.add(id);
           const [sender, cseq] = splitId(id);
-          if ((stream.lastCseq.get(sender) ?? 0) >= cseq) {
-            this.#fail(`${name} delivered ${id} after a later line of the same sender`);
+          if ((p.lastCseq.get(sender) ?? 0) >= cseq) {
+            this.#fail(`${p.name} delivered ${id} after a later line of the same sender`);
           }
-          stream.lastCseq.set(sender, cseq);
+          p.lastCseq.set(sender, cseq);
           this.delivered++;
           break;
         }
         case "presence":
-          this.#position(name, stream, action.seq, `${action.change} ${action.user}`);
+          this.#position(p, action.seq, `${action.change} ${action.user}`);
           break;
-        case "notice": {
-          const notice = action.notice;
-          this.#count(`client ${notice.kind}`);
-          if (notice.kind === "acknowledged") {
-            this.acked.add(notice.id);
-          } else if (notice.kind !== "skipped") {
-            this.note(`${name} ${JSON.stringify(notice)}`);
-          }
-          if (notice.kind === "skipped") {
-            if (notice.id !== "" && !stream.ids.has(notice.id)) {
-              this.#fail(`${name} skipped ${notice.id} at ${notice.seq} but never delivered it`);
-            }
-            this.#position(name, stream, notice.seq, notice.id ? `msg ${notice.id}` : "presence");
-            if (notice.id === "") stream.positions.delete(notice.seq);
-          } else if (notice.kind === "rewound") {
-            this.#renumbered = true;
-            stream.last = notice.from - 1;
-            stream.first = Math.min(stream.first ?? notice.from, notice.from);
-            for (const seq of stream.positions.keys()) {
-              if (seq >= notice.from) stream.positions.delete(seq);
-            }
-          } else if (notice.kind === "missed") {
-            if (!this.#allowMissed) this.#fail(`${name} missed ${notice.from}..${notice.to}`);
-            this.missed++;
-            stream.skipped.push([notice.from, notice.to]);
-            stream.last = notice.to;
-          } else if (notice.kind === "refused") {
-            this.#fail(`${name} was refused: ${notice.reason}`);
-          }
+        case "notice":
+          this.#onNotice(p, action.notice);
           break;
-        }
         default:
           break;
       }
+    }
+  }
+
+  #onNotice(p: Process, notice: Extract<ChatClientAction, { type: "notice" }>["notice"]): void {
+    this.#count(`client ${notice.kind}`);
+    if (notice.kind !== "acknowledged" && notice.kind !== "skipped") {
+      this.note(`${p.name} ${JSON.stringify(notice)}`);
+    }
+    switch (notice.kind) {
+      case "acknowledged":
+        this.acked.add(notice.id);
+        return;
+      case "attached":
+        if (!notice.resumed) p.attachedAt = this.#world.now;
+        return;
+      case "skipped":
+        if (notice.id !== "" && !p.ids.has(notice.id)) {
+          this.#fail(`${p.name} skipped ${notice.id} at ${notice.seq} but never delivered it`);
+        }
+        this.#position(p, notice.seq, notice.id ? `msg ${notice.id}` : null);
+        return;
+      case "rewound":
+        if (this.#splitAt === Infinity) {
+          this.#fail(`${p.name} was re-anchored at ${notice.from} without any partition`);
+        }
+        p.rewinds.push({ at: this.#world.now, from: notice.from });
+        p.last = notice.from - 1;
+        return;
+      case "missed":
+        if (!this.#allowMissed) this.#fail(`${p.name} missed ${notice.from}..${notice.to}`);
+        this.missed++;
+        p.skipped.push([notice.from, notice.to]);
+        p.last = notice.to;
+        return;
+      case "refused":
+        // A restarted user whose old session's name lease has not expired yet is refused, as
+        // the real client is; the schedule runs it again. Anyone else refused is a bug.
+        if (notice.reason !== "name-taken" || p.incarnation === 1) {
+          this.#fail(`${p.name} was refused: ${notice.reason}`);
+        }
+        return;
+      default:
+        return;
     }
   }
 
@@ -204,14 +244,13 @@ export class ChatChecker implements ChatObserver {
   finalProblem(): void {
     const leader = this.#world.agreedLeader();
     const final = new Map<number, string>();
-    const finalSeq = new Map<string, number>();
+    const finalIds = new Set<string>();
     for (const entry of leader?.chat?.committed() ?? []) {
       final.set(entry.seq, identity(entry));
-      if (entry.kind === "text") finalSeq.set(messageId(entry.client, entry.cseq), entry.seq);
+      if (entry.kind === "text") finalIds.add(messageId(entry.client, entry.cseq));
     }
     for (const server of this.#world.servers) {
-      if (!server.chat) continue;
-      for (const entry of server.chat.committed()) {
+      for (const entry of server.chat?.committed() ?? []) {
         const known = final.get(entry.seq);
         if (known !== undefined && known !== identity(entry)) {
           this.#fail(
@@ -221,49 +260,106 @@ export class ChatChecker implements ChatObserver {
         }
       }
     }
-    for (const client of this.#world.clients) {
-      if (!client.core) continue;
-      const name = `${client.id}#${client.incarnation}`;
-      const stream = this.#streams.get(name)!;
-      for (const [seq, what] of stream.positions) {
-        const known = final.get(seq);
-        if (known !== undefined && known !== what) {
-          this.#fail(`${name} delivered "${what}" at ${seq}, the final log holds "${known}"`);
-        }
-      }
+    this.#checkPositions(final);
+    for (const p of this.#processes.values()) {
+      if (p.client.core === null || p.client.incarnation !== p.incarnation) continue;
       for (const id of this.acked) {
-        const seq = finalSeq.get(id) ?? (this.#renumbered ? undefined : this.#seqOf.get(id));
-        if (seq === undefined) {
-          if (!this.#allowMissed && !stream.ids.has(id)) {
-            this.#fail(`acknowledged ${id} is not in the final log nor delivered by ${name}`);
-          }
-          continue;
-        }
-        if (stream.first === undefined || seq < stream.first || stream.ids.has(id)) continue;
-        if (!stream.skipped.some(([from, to]) => from <= seq && seq <= to)) {
-          this.#fail(`${name} never delivered acknowledged ${id} (seq ${seq})`);
-        }
+        const text = this.#textOf.get(id);
+        const typedAt = text === undefined ? undefined : this.#typedAt.get(text);
+        if (p.ids.has(id) || p.attachedAt === undefined) continue;
+        if (typedAt === undefined || typedAt < p.attachedAt) continue;
+        if (this.#allowMissed && (p.skipped.length > 0 || !finalIds.has(id))) continue;
+        this.#fail(`${p.name} never delivered ${id}, typed after it attached and acknowledged`);
       }
     }
+  }
+
+  /**
+   * Every position shown must hold the same line in the final log, but for the positions the
+   * merge rule lets move: shown provisionally (after a partition began, before a re-anchor) by
+   * the clients of a side that does not keep its positions; such a client that is still up must
+   * have been re-anchored at or below them after showing them. At most one side may lose any.
+   */
+  #checkPositions(final: ReadonlyMap<number, string>): void {
+    const losing = new Set<Place>();
+    for (const p of this.#processes.values()) {
+      const running = p.client.core !== null && p.client.incarnation === p.incarnation;
+      for (const d of p.deliveries) {
+        const known = final.get(d.seq);
+        if (known === undefined || known === d.what) continue;
+        const told = p.rewinds.some((r) => r.at > d.at && r.from <= d.seq);
+        if (!d.provisional || (running && !told)) {
+          this.#fail(
+            `${p.name} showed "${d.what}" at ${d.seq} (t=${d.at.toFixed(1)}, ${d.place}), ` +
+              `the final log holds "${known}" there${
+                d.provisional ? " and it was never told" : ""
+              }`,
+          );
+        }
+        losing.add(d.place);
+      }
+    }
+    losing.delete("whole");
+    if (losing.size > 1) {
+      this.#fail(`positions moved on more than one side of the split: ${[...losing].join(", ")}`);
+    }
+  }
+
+  #process(client: SimClient): Process {
+    const name = `${client.id}#${client.incarnation}`;
+    let p = this.#processes.get(name);
+    if (!p) {
+      p = {
+        name,
+        client,
+        incarnation: client.incarnation,
+        deliveries: [],
+        rewinds: [],
+        ids: new Set(),
+        lastCseq: new Map(),
+        skipped: [],
+      };
+      this.#processes.set(name, p);
+    }
+    return p;
   }
 
   #count(event: string): void {
     this.events[event] = (this.events[event] ?? 0) + 1;
   }
 
-  #position(name: string, stream: Stream, seq: number, what: string): void {
-    if (stream.last !== undefined && seq !== stream.last + 1) {
-      this.#fail(`${name} delivered ${seq} after ${stream.last} (${what})`);
+  /** Records that `p` holds `what` at `seq` (null: a presence entry it had shown already). */
+  #position(p: Process, seq: number, what: string | null): void {
+    if (p.last !== undefined && seq !== p.last + 1) {
+      this.#fail(`${p.name} delivered ${seq} after ${p.last} (${what ?? "presence"})`);
     }
-    stream.first ??= seq;
-    stream.last = seq;
-    stream.positions.set(seq, what);
-    if (this.#renumbered) return;
-    const known = this.#atSeq.get(seq);
+    p.last = seq;
+    if (what === null) return;
+    const now = this.#world.now;
+    const provisional = now >= this.#splitAt && !p.rewinds.some((r) => r.from <= seq);
+    const place = this.#placeOf(p.client, provisional);
+    p.deliveries.push({ seq, what, at: now, place, provisional });
+    if (provisional && this.#world.sideOf(p.client.id) === undefined) return;
+    let shown = this.#shown.get(place);
+    if (!shown) this.#shown.set(place, shown = new Map());
+    const known = shown.get(seq);
     if (known !== undefined && known !== what) {
-      this.#fail(`${name} delivered "${what}" at ${seq}, others delivered "${known}"`);
+      this.#fail(`${p.name} delivered "${what}" at ${seq} (${place}), others "${known}"`);
     }
-    this.#atSeq.set(seq, what);
+    shown.set(seq, what);
+  }
+
+  /**
+   * Where `client` stands: its side while the network is split; after the heal, for a position
+   * it shows provisionally, the side its server was on (its log may not be merged yet).
+   */
+  #placeOf(client: SimClient, provisional: boolean): Place {
+    const world = this.#world;
+    const side = world.sideOf(client.id);
+    if (side !== undefined) return `side ${side}`;
+    const server = client.core?.status().server;
+    const last = provisional && server ? world.lastSideOf(server) : undefined;
+    return last === undefined ? "whole" : `side ${last}`;
   }
 
   #fail(message: string): never {

@@ -99,3 +99,21 @@ Deno.test("a crashed client's name is released after the timeout; the others car
   assert.ok((report.events["server client-left"] ?? 0) >= 1);
   assert.ok(report.acked >= 80);
 });
+
+Deno.test("a leader paused for 4 s comes back and wins again: no committed position moves, a late joiner reads the same order", () => {
+  const everyMs = 40;
+  const report = runChatSchedule(scenario({
+    network: { ...LOSSY, loss: 0, duplicate: 0, jitterMs: 0.5 },
+    clients: [
+      client(0, 0, 200, everyMs),
+      client(1, 20, 200, everyMs),
+      client(2, 9_500, 0, everyMs, 10_000),
+    ],
+    faults: [{ at: 2_000, do: { type: "pause", target: "leader", ms: 4_000 } }],
+  }));
+  assert.equal(report.acked, 400);
+  assert.ok(
+    (report.events["server leading"] ?? 0) >= 3,
+    "another leader led, then the first again",
+  );
+});

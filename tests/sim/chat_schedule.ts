@@ -17,7 +17,7 @@
 import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import { ChatChecker } from "./chat_invariants.ts";
-import { ChatWorld } from "./chat_world.ts";
+import { type ChatObserver, ChatWorld, type SimServer } from "./chat_world.ts";
 import { SimViolation } from "./invariants.ts";
 import type { NetworkModel } from "./simulator.ts";
 import type { WireMode } from "./wire.ts";
@@ -29,6 +29,9 @@ export type ChatFault =
   | { type: "restart-server" }
   | { type: "new-server" }
   | { type: "crash-client"; id: string }
+  | { type: "restart-client"; id: string }
+  | { type: "pause"; target: "leader" | "follower" | "client"; ms: number }
+  | { type: "clock-jump"; ms: number }
   | { type: "split"; servers: string[] }
   | { type: "heal" };
 
@@ -137,16 +140,57 @@ export function randomChatSchedule(seed: number): ChatSchedule {
     else if (choice < 9) faults.push({ at, do: { type: "new-server" } });
     else faults.push({ at, do: { type: "crash-client", id: rng.pick(clients).id } });
   }
+  const stalls = addStalls(rng, faults, lastLine, chat);
   faults.sort((a, b) => a.at - b.at);
   const busiest = Math.max(...clients.map((c) => c.lines.length));
-  const drainMs = 20_000 + 1_500 * busiest;
+  const drainMs = 20_000 + 1_500 * busiest + stalls;
   return { seed, servers, initial, clients, network, chat, faults, drainMs };
+}
+
+/**
+ * Adds the faults of a process that stops and comes back: a restart of some crashed clients
+ * (after their name lease expired, as a new session of the same user), pauses (SIGSTOP, a long
+ * GC: 0.1-10 s, 70 % of them on the leader) in half of the schedules, and wall-clock jumps of a
+ * random process (either way, up to an hour) in a fifth. Drawn after every other choice of the
+ * schedule, so older seeds keep their lines and other faults. Returns how much longer the
+ * schedule may take to settle (ms).
+ */
+function addStalls(
+  rng: SeededRandom,
+  faults: { at: number; do: ChatFault }[],
+  lastLine: number,
+  chat: ChatConfig,
+): number {
+  let extra = 0;
+  for (const fault of [...faults]) {
+    if (fault.do.type !== "crash-client" || !rng.chance(0.6)) continue;
+    const at = fault.at + chat.clientTimeoutMs + 500 + rng.int(2_000);
+    faults.push({ at, do: { type: "restart-client", id: fault.do.id } });
+    extra = Math.max(extra, at - lastLine);
+  }
+  if (rng.chance(0.5)) {
+    const count = 1 + rng.int(2);
+    for (let p = 0; p < count; p++) {
+      const ms = rng.chance(0.5) ? 100 + rng.int(900) : 1_000 + rng.int(9_000);
+      const roll = rng.next();
+      const target = roll < 0.7 ? "leader" : roll < 0.9 ? "follower" : "client";
+      const at = 800 + rng.int(Math.max(1, lastLine));
+      faults.push({ at, do: { type: "pause", target, ms } });
+      extra = Math.max(extra, at + ms - lastLine);
+    }
+  }
+  if (rng.chance(0.2)) {
+    const ms = (rng.chance(0.5) ? -1 : 1) * (1_000 + rng.int(3_600_000));
+    faults.push({ at: 500 + rng.int(Math.max(1, lastLine)), do: { type: "clock-jump", ms } });
+  }
+  return extra;
 }
 
 /**
  * Builds the partition scenario of `seed`: 4-5 servers and 2-4 clients on a network with up to
  * 10% loss split in two sides (1 to n-1 servers on the first) at 1.5-2.5 s, healed 2-5 s later,
- * with every client typing throughout, sometimes a leader crash during the split.
+ * with every client typing throughout, sometimes a leader crash during the split, a client crash
+ * (and restart), pauses and wall-clock jumps.
  */
 export function randomPartitionSchedule(seed: number): ChatSchedule {
   const rng = new SeededRandom(seed);
@@ -175,13 +219,20 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
     }
     clients.push({ id: `c${i}`, user: `user${i}`, history: 100, startAt, lines });
   }
-  const shuffled = [...servers].sort(() => rng.next() - 0.5);
+  const shuffled = rng.shuffle(servers);
   const side = shuffled.slice(0, 1 + rng.int(serverCount - 1));
   const faults: { at: number; do: ChatFault }[] = [
     { at: splitAt, do: { type: "split", servers: side } },
     { at: healAt, do: { type: "heal" } },
   ];
   if (rng.chance(0.3)) faults.push({ at: splitAt + 1_000, do: { type: "crash-leader" } });
+  if (rng.chance(0.3)) {
+    faults.push({
+      at: rng.int(healAt + 1_000),
+      do: { type: "crash-client", id: rng.pick(clients).id },
+    });
+  }
+  const stalls = addStalls(rng, faults, healAt + 2_000, chat);
   faults.sort((a, b) => a.at - b.at);
   const busiest = Math.max(...clients.map((c) => c.lines.length));
   return {
@@ -192,7 +243,7 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
     network,
     chat,
     faults,
-    drainMs: 30_000 + 500 * busiest,
+    drainMs: 30_000 + 500 * busiest + stalls,
   };
 }
 
@@ -210,6 +261,7 @@ export function runChatSchedule(schedule: ChatSchedule, wire?: WireMode): ChatRe
   for (const id of schedule.servers) world.addServer(id);
   for (const c of schedule.clients) world.addClient(c.id, c.user, c.history);
   const checker = new ChatChecker(world, schedule.chat.logLimit < 10_000);
+  world.observers.push(rerunRefused(world));
   let end = 0;
   for (const id of schedule.initial) world.at(world.rng.int(300), () => world.startServer(id));
   for (const c of schedule.clients) {
@@ -253,18 +305,61 @@ export function runChatSchedule(schedule: ChatSchedule, wire?: WireMode): ChatRe
   };
 }
 
+/**
+ * A user whose restarted client was refused its name (its old session's lease had not expired)
+ * runs the command again a second later, as a person would.
+ */
+function rerunRefused(world: ChatWorld): ChatObserver {
+  return {
+    serverActions() {},
+    clientActions(client, actions) {
+      const refused = actions.some((a) =>
+        a.type === "notice" && a.notice.kind === "refused" && a.notice.reason === "name-taken"
+      );
+      if (!refused || client.incarnation === 1) return;
+      const incarnation = client.incarnation;
+      world.at(world.now + 1_000, () => {
+        if (client.incarnation !== incarnation || !client.up) return;
+        world.crashClient(client.id);
+        world.startClient(client.id);
+      });
+    },
+  };
+}
+
+/**
+ * Crashes `server` unless no other awake server holds every entry it committed: an acknowledged
+ * line is promised to survive as long as one server of the view that stored it does, and while
+ * the others are paused (or still catching up) that may be this server alone.
+ */
+function crashUnlessLast(world: ChatWorld, server: SimServer): void {
+  if (othersHold(world, server)) world.crashServer(server.id);
+}
+
+/**
+ * True when another server is up, awake and holds every entry `server` committed. Pauses keep to
+ * this too: when every server that holds the log is paused, a server started meanwhile is a side
+ * of a split of its own (the partition schedules cover splits).
+ */
+function othersHold(world: ChatWorld, server: SimServer): boolean {
+  const commit = server.chat!.status().commit;
+  return world.servers.some((s) =>
+    s.up && s !== server && !world.paused(s.id) && s.chat!.status().last >= commit
+  );
+}
+
 function applyFault(world: ChatWorld, fault: ChatFault): void {
   const up = world.servers.filter((s) => s.up);
   switch (fault.type) {
     case "crash-leader": {
       const leader = world.agreedLeader();
-      if (leader && up.length > 1) world.crashServer(leader.id);
+      if (leader) crashUnlessLast(world, leader);
       return;
     }
     case "crash-follower": {
       const leader = world.agreedLeader();
       const followers = up.filter((s) => s !== leader);
-      if (followers.length > 0 && up.length > 1) world.crashServer(world.rng.pick(followers).id);
+      if (followers.length > 0) crashUnlessLast(world, world.rng.pick(followers));
       return;
     }
     case "restart-server": {
@@ -280,6 +375,29 @@ function applyFault(world: ChatWorld, fault: ChatFault): void {
     case "crash-client":
       world.crashClient(fault.id);
       return;
+    case "restart-client":
+      world.startClient(fault.id);
+      return;
+    case "pause": {
+      const leader = world.agreedLeader();
+      const followers = up.filter((s) => s !== leader);
+      if (fault.target === "client") {
+        const clients = world.clients.filter((c) => c.up);
+        if (clients.length > 0) world.pause(world.rng.pick(clients).id, fault.ms);
+        return;
+      }
+      const pool = fault.target === "leader" ? (leader ? [leader] : up) : followers;
+      if (pool.length === 0) return;
+      const server = world.rng.pick(pool);
+      if (othersHold(world, server)) world.pause(server.id, fault.ms);
+      return;
+    }
+    case "clock-jump": {
+      const nodes: { id: string; up: boolean }[] = [...world.servers, ...world.clients];
+      const live = nodes.filter((n) => n.up);
+      if (live.length > 0) world.jumpClock(world.rng.pick(live).id, fault.ms);
+      return;
+    }
     case "split": {
       const rest = world.servers.map((s) => s.id).filter((id) => !fault.servers.includes(id));
       world.partition([fault.servers, rest]);

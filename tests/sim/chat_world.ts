@@ -19,6 +19,7 @@ import {
   type ChatClientAction,
   ChatClientCore,
   type ChatClientEvent,
+  type ServerRef,
 } from "../../src/chat/client_core.ts";
 import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_core.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
@@ -52,6 +53,8 @@ export interface ChatObserver {
   clientActions(client: SimClient, actions: readonly ChatClientAction[]): void;
   /** Called with every action a chat server core returned. */
   serverActions(server: SimServer, actions: readonly ChatServerAction[]): void;
+  /** Called when the user of `client` types `text`, before its core sees it. */
+  typed?(client: SimClient, text: string): void;
 }
 
 /** One simulated server slot. */
@@ -70,6 +73,10 @@ export class SimServer {
   epoch = 0;
   /** The running (or last) process's gate to the network: codec, replay window, bindings. */
   wire: SimWire | null = null;
+  /** While `now` is below this the process is paused: it handles no event until then. */
+  pausedUntil = 0;
+  /** How far its wall clock is off simulated wall time (ms); jumps move it. */
+  wallOffset = 0;
 
   /** Creates a slot, down until started. */
   constructor(id: string, priority: number, index: number) {
@@ -117,12 +124,16 @@ export class SimClient {
   epoch = 0;
   /** The running (or last) process's gate to the network: codec, replay window, bindings. */
   wire: SimWire | null = null;
+  /** While `now` is below this the process is paused: it handles no event until then. */
+  pausedUntil = 0;
+  /** How far its wall clock is off simulated wall time (ms); jumps move it. */
+  wallOffset = 0;
   /** Lines typed so far. */
   typed = 0;
   /** Bumped on every `need-server`: only the latest discovery attaches. */
   discoveries = 0;
   /** The servers that answered the latest discovery. */
-  answered: { id: string; addr: Address }[] = [];
+  answered: ServerRef[] = [];
 
   /** Creates a slot, down until started. */
   constructor(id: string, user: string, history: number, index: number) {
@@ -181,6 +192,7 @@ export class ChatWorld extends SimClock {
   #second = 0;
   #sentThisSecond = 0;
   #sides: Map<string, number> | null = null;
+  #lastSides: Map<string, number> | null = null;
 
   /** Creates an empty world. */
   constructor(options: ChatWorldOptions) {
@@ -257,7 +269,7 @@ export class ChatWorld extends SimClock {
       random: () => this.rng.next(),
       rejections: () => node.wire!.rejections(),
     });
-    this.#stepServer(node, { type: "start", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    this.#stepServer(node, { type: "start", now: this.now, wall: this.#wall(node) });
     const epoch = node.epoch;
     this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
@@ -304,14 +316,37 @@ export class ChatWorld extends SimClock {
   type(id: string): void {
     const node = this.client(id);
     if (!node.core) return;
+    if (this.#deferred(node, () => this.type(id))) return;
     node.typed++;
     const text = `${node.id}#${node.incarnation}:${node.typed}`;
+    for (const observer of this.observers) observer.typed?.(node, text);
     this.#stepClient(node, {
       type: "send-text",
       text,
-      ts: EPOCH + Math.floor(this.now),
+      ts: this.#wall(node),
       now: this.now,
     });
+  }
+
+  /**
+   * Pauses the process of node `id` (SIGSTOP, a long GC) for `ms`: it handles no datagram, timer
+   * or input until then, and then everything that waited at once, in arrival order.
+   */
+  pause(id: string, ms: number): void {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    node.pausedUntil = Math.max(node.pausedUntil, this.now + ms);
+  }
+
+  /** True while node `id` is paused. */
+  paused(id: string): boolean {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    return this.now < node.pausedUntil;
+  }
+
+  /** Moves the wall clock of node `id` by `ms` (either way); its monotonic clock never jumps. */
+  jumpClock(id: string, ms: number): void {
+    const node = this.#servers.find((s) => s.id === id) ?? this.client(id);
+    node.wallOffset += ms;
   }
 
   /**
@@ -327,6 +362,7 @@ export class ChatWorld extends SimClock {
       sides.set(client.id, (server !== null && server !== undefined && sides.get(server)) || 0);
     }
     this.#sides = sides;
+    this.#lastSides = sides;
   }
 
   /** Ends a partition: every datagram may cross again. */
@@ -339,6 +375,11 @@ export class ChatWorld extends SimClock {
     return this.#sides?.get(id);
   }
 
+  /** The side a node was on in the latest partition, healed or not (undefined: none, or new). */
+  lastSideOf(id: string): number | undefined {
+    return this.#lastSides?.get(id);
+  }
+
   /** Schedules `run` at time `at`. */
   at(at: number, run: () => void): void {
     this.queue.push(at, run);
@@ -346,13 +387,15 @@ export class ChatWorld extends SimClock {
 
   #tickServer(node: SimServer, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
-    this.#stepServer(node, { type: "tick", now: this.now, wall: EPOCH + Math.floor(this.now) });
+    if (this.#deferred(node, () => this.#tickServer(node, epoch))) return;
+    this.#stepServer(node, { type: "tick", now: this.now, wall: this.#wall(node) });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickServer(node, epoch));
   }
 
   #tickClient(node: SimClient, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
+    if (this.#deferred(node, () => this.#tickClient(node, epoch))) return;
     this.#stepClient(node, { type: "tick", now: this.now });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
@@ -376,9 +419,11 @@ export class ChatWorld extends SimClock {
         this.#multicast(node, action.body);
       } else if (action.type === "flush-soon") {
         const epoch = node.epoch;
-        this.queue.push(this.now, () => {
-          if (node.epoch === epoch) this.#stepServer(node, { type: "flush", now: this.now });
-        });
+        const flush = () => {
+          if (node.epoch !== epoch || this.#deferred(node, flush)) return;
+          this.#stepServer(node, { type: "flush", now: this.now });
+        };
+        this.queue.push(this.now, flush);
       } else if (action.type === "offence") {
         throw new SimViolation(
           `${node.id} cut off ${action.offence.id}: ${action.offence.reason} (${action.offence.detail})`,
@@ -430,8 +475,9 @@ export class ChatWorld extends SimClock {
     const packet = this.#seal(node, ask);
     for (const to of this.#servers) this.#transmit(node.sender(), node, to.addr, ask, true, packet);
     const delay = 30 + this.rng.next() * 200;
-    this.queue.push(this.now + delay, () => {
+    const decide = () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
+      if (this.#deferred(node, decide)) return;
       const preferred = node.answered.filter((s) => s.id !== avoid);
       const choices = preferred.length > 0 ? preferred : node.answered;
       if (choices.length === 0) {
@@ -440,7 +486,8 @@ export class ChatWorld extends SimClock {
       }
       const server = this.rng.pick(choices);
       this.#stepClient(node, { type: "attach", server, now: this.now });
-    });
+    };
+    this.queue.push(this.now + delay, decide);
   }
 
   #transmit(
@@ -477,17 +524,26 @@ export class ChatWorld extends SimClock {
   /** Checks a body as the wire would, then seals it (for `to`, or for the group). */
   #seal(from: SimServer | SimClient, body: Body, to?: Address): Packet {
     checkBody(from.sender().role, body, this.chat);
-    return from.wire!.seal(body, this.#wall(), to);
+    return from.wire!.seal(body, this.#wall(from), to);
   }
 
-  #wall(): number {
-    return EPOCH + Math.floor(this.now);
+  /** True when `node` is paused now; `run` then runs when it wakes. */
+  #deferred(node: SimServer | SimClient, run: () => void): boolean {
+    if (this.now >= node.pausedUntil) return false;
+    this.queue.push(node.pausedUntil, run);
+    return true;
+  }
+
+  /** The wall clock of `node` now (ms since the epoch). */
+  #wall(node: SimServer | SimClient): number {
+    return EPOCH + Math.floor(this.now) + node.wallOffset;
   }
 
   /** Hands a datagram to its process through the process's gate, as its runtime would. */
   #arrive(target: Endpoint, packet: Packet, viaGroup: boolean): void {
+    if (this.#deferred(target.node, () => this.#arrive(target, packet, viaGroup))) return;
     if (!target.node.up) return;
-    const envelope = target.node.wire!.open(packet, this.#wall());
+    const envelope = target.node.wire!.open(packet, this.#wall(target.node));
     if (!envelope) return;
     const now = this.now;
     if (target.kind === "client") {
@@ -498,7 +554,8 @@ export class ChatWorld extends SimClock {
         body.nonce === target.node.discoveries && sender.role === "server" &&
         !target.node.answered.some((s) => s.id === sender.id)
       ) {
-        target.node.answered.push({ id: sender.id, addr: sender.addr });
+        const { id, incarnation, addr } = sender;
+        target.node.answered.push({ id, incarnation, addr });
       }
       return;
     }

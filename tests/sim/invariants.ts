@@ -7,7 +7,7 @@
  */
 
 import type { TimingConfig } from "../../src/config/mod.ts";
-import { compareOrder } from "../../src/election/order.ts";
+import { documentedLeader } from "./expected_leader.ts";
 import type { ClusterEvent, ViewSnapshot } from "../../src/server/core.ts";
 import type { NodeAction, NodeEvent } from "../../src/server/node.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
@@ -189,6 +189,9 @@ export function splitProblem(view: ViewSnapshot): string | null {
   if (split.majority !== split.servers > split.of / 2) {
     return `split ${JSON.stringify(split)} has the wrong majority flag`;
   }
+  const missing = split.missing.map((m) => m.id).sort().join(" ");
+  const deadIds = servers.filter((m) => m.state === "dead").map((m) => m.id).sort().join(" ");
+  if (missing !== deadIds) return `split misses [${missing}], the dead servers are [${deadIds}]`;
   return null;
 }
 
@@ -202,7 +205,7 @@ export function splitProblem(view: ViewSnapshot): string | null {
  */
 export function stableProblem(sim: Simulation): string | null {
   for (const component of sim.components()) {
-    const expected = component.reduce((a, b) => (compareOrder(a, b) >= 0 ? a : b));
+    const expected = documentedLeader(component);
     const ids = component.map((n) => n.id).sort();
     for (const node of component) {
       const view = node.core!.view();

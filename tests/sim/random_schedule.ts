@@ -8,7 +8,7 @@
  * @module
  */
 
-import { compareOrder } from "../../src/election/order.ts";
+import { documentedLeader } from "./expected_leader.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import type { Schedule, SimAction, SimStep } from "./schedule.ts";
 import type { NetworkModel, SchedulingModel, ServerSpec } from "./simulator.ts";
@@ -89,9 +89,7 @@ export function randomSchedule(seed: number): Schedule {
       const up = ids("up");
       const choice = rng.int(7);
       if (choice === 0 && up.length > 2) {
-        const leader = up.map((id) => servers.find((s) => s.id === id)!).reduce((a, b) =>
-          compareOrder(a, b) >= 0 ? a : b
-        );
+        const leader = documentedLeader(up.map((id) => servers.find((s) => s.id === id)!));
         phase.push({ at, do: { type: "crash", id: leader.id } });
         state.set(leader.id, "down");
       } else if (choice === 1 && up.length > 2) {
