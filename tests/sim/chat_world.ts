@@ -38,7 +38,7 @@ import {
 import { SimViolation } from "./invariants.ts";
 import { SimClock } from "./queue.ts";
 import type { NetworkModel } from "./simulator.ts";
-import { defaultWireMode, type Packet, SimWire, type WireMode } from "./wire.ts";
+import { defaultWireMode, type Packet, SIM_SECURITY, SimWire, type WireMode } from "./wire.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -263,7 +263,7 @@ export class ChatWorld extends SimClock {
     node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      config: { timing: this.timing, chat: this.chat, security: defaultLanConfig().security },
+      config: { timing: this.timing, chat: this.chat, security: SIM_SECURITY },
       seeds: [],
       version: "sim",
       random: () => this.rng.next(),

@@ -23,7 +23,7 @@ import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import type { Sender } from "../../src/wire/messages.ts";
 import { SimClock } from "./queue.ts";
-import { defaultWireMode, type Packet, SimWire, type WireMode } from "./wire.ts";
+import { defaultWireMode, type Packet, SIM_SECURITY, SimWire, type WireMode } from "./wire.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -205,11 +205,11 @@ export class Simulation extends SimClock {
     node.flushDue = false;
     node.wire = new SimWire(node.sender(), this.#wire, SERVER_SKIPS);
     node.disturbedAt = this.now;
-    const { chat, security } = defaultLanConfig();
+    const { chat } = defaultLanConfig();
     node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      config: { timing: this.timing, chat, security },
+      config: { timing: this.timing, chat, security: SIM_SECURITY },
       seeds: this.#seedAll ? this.#nodes.map((n) => n.addr) : [],
       version: "sim",
       random: () => this.rng.next(),

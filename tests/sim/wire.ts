@@ -13,7 +13,7 @@
  * @module
  */
 
-import { defaultLanConfig } from "../../src/config/mod.ts";
+import { defaultLanConfig, type SecurityConfig } from "../../src/config/mod.ts";
 import { WireGate } from "../../src/wire/gate.ts";
 import type { Body, Envelope, Kind, Sender } from "../../src/wire/messages.ts";
 import { RejectionCounters, type RejectReason } from "../../src/wire/rejections.ts";
@@ -33,6 +33,15 @@ export type Packet = Uint8Array | Envelope;
 
 const CLUSTER = "sim";
 
+/**
+ * The security settings of every simulated process: the defaults with a secret, as a secured
+ * cluster runs (its leader streams to clients; `bytes` encrypts every body).
+ */
+export const SIM_SECURITY: SecurityConfig = {
+  ...defaultLanConfig().security,
+  secrets: ["simulated cluster secret"],
+};
+
 /** One simulated process's gate to the simulated network. */
 export class SimWire {
   readonly #self: Sender;
@@ -46,7 +55,8 @@ export class SimWire {
   constructor(self: Sender, mode: WireMode, skipKinds: readonly Kind[] = []) {
     this.#self = self;
     this.#skipKinds = new Set(skipKinds);
-    const { network, security } = defaultLanConfig();
+    const { network } = defaultLanConfig();
+    const security = SIM_SECURITY;
     if (mode === "bytes") {
       this.#gate = WireGate.forProcess({
         self,
