@@ -1,11 +1,12 @@
 /**
  * The chat core of one server: the sequencer when this server leads, a replica of the global log
  * when it follows, and the home of the clients attached to it — one pure, deterministic state
- * machine, run by the runtime beside `ServerCore` (the etcd/raft model).
+ * machine, run beside `ServerCore` by the server node (`../server/node.ts`, the etcd/raft model).
  *
- * The runtime feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic
- * and the wall-clock time, and a `membership` event with the server core's view whenever the view
- * or the leader changes; it performs the actions {@linkcode ChatServerCore.step} returns. The
+ * The node feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic and
+ * the wall-clock time, and a `membership` event with the server core's view whenever the view,
+ * the leader, the term or the split changes; it passes on the actions
+ * {@linkcode ChatServerCore.step} returns. The
  * leader the server core names is the sequencer: after a change it first gathers the surviving
  * servers' logs (`leader.ts`), then sequences every line once, in sender order, replicates it to
  * every live server of the view and commits it when all of them stored it. Followers accept

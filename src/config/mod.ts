@@ -435,7 +435,7 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
  * the leader's; unicast from a client's own server carries the client's attachment number, which
  * a host that does not see that traffic cannot guess.
  */
-export function effectiveChatConfig(config: Config): ChatConfig {
+export function effectiveChatConfig(config: Pick<Config, "chat" | "security">): ChatConfig {
   const open = config.security.secrets.length === 0;
   return open ? { ...config.chat, streamToClients: false } : config.chat;
 }

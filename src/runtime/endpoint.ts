@@ -2,11 +2,9 @@
  * An endpoint: one process's presence on the network — its transport, its identity and its
  * codec — shared by servers, chat clients and probes.
  *
- * It opens the sockets on the chosen interfaces, seals (encrypts, or signs) every outgoing body
- * and verifies every incoming datagram, counts and reports rejected ones, and hands valid
- * envelopes to its handlers. It binds each unicast datagram to the id last heard from the
- * destination address, so a copy replayed to another process is rejected. It knows nothing of
- * what the messages mean.
+ * It opens the sockets on the chosen interfaces, passes every datagram through its gate
+ * (`../wire/gate.ts`: sealing, receiver binding, verification, replay window), reports rejected
+ * ones, and hands valid envelopes to its handlers. It knows nothing of what the messages mean.
  *
  * @module
  */
@@ -24,11 +22,9 @@ import {
   TransportError,
   type TransportStats,
 } from "../transport/types.ts";
-import { peekKind, WireCodec } from "../wire/codec.ts";
-import { Keyring } from "../wire/keyring.ts";
+import { WireGate } from "../wire/gate.ts";
 import type { Body, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
-import { ReplayGuard } from "../wire/replay.ts";
 
 const log = logger("net");
 
@@ -72,14 +68,10 @@ const HANDLER_ERROR_LOG_MS = 60_000;
 /** A process's signed, verified presence on the network. */
 export class Endpoint {
   readonly #transport: Transport;
-  readonly #codec: WireCodec;
+  readonly #gate: WireGate;
   readonly #peers: Address[];
   readonly #warned = new Set<string>();
   readonly #handlers = new Set<EnvelopeHandler>();
-  /** Id last heard from each `host:port`, the least recently learned first (bounded). */
-  readonly #idsByAddress = new Map<string, string>();
-  readonly #maxKnownAddresses: number;
-  readonly #skipKinds: ReadonlySet<Kind>;
   #handlerErrors = 0;
   #handlerErrorsLogged = 0;
   #handlerErrorLoggedAt = -Infinity;
@@ -89,19 +81,13 @@ export class Endpoint {
   /** True when no secret was given: the key comes from the cluster name and nothing is encrypted. */
   readonly usesClusterKey: boolean;
 
-  private constructor(
-    transport: Transport,
-    codec: WireCodec,
-    self: Sender,
-    options: EndpointOptions,
-  ) {
+  private constructor(transport: Transport, self: Sender, options: EndpointOptions) {
     this.#transport = transport;
-    this.#codec = codec;
     this.self = self;
-    this.#peers = options.config.network.peers.map((p) => parseHostPort(p, "--peers"));
-    this.usesClusterKey = options.config.security.secrets.length === 0;
-    this.#maxKnownAddresses = options.config.security.replaySenders;
-    this.#skipKinds = new Set(options.skipKinds);
+    const { network, security } = options.config;
+    this.#gate = WireGate.forProcess({ self, network, security, skipKinds: options.skipKinds });
+    this.#peers = network.peers.map((p) => parseHostPort(p, "--peers"));
+    this.usesClusterKey = security.secrets.length === 0;
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
   }
 
@@ -123,7 +109,7 @@ export class Endpoint {
 
   /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
   static async open(options: EndpointOptions): Promise<Endpoint> {
-    const { network, security } = options.config;
+    const { network } = options.config;
     const interfaces = selectInterfaces(listInterfaces(), network.iface);
     let transport = await openTransport({
       group: network.group,
@@ -156,18 +142,7 @@ export class Endpoint {
       role: options.role,
       addr,
     };
-    const codec = new WireCodec({
-      cluster: network.cluster,
-      keyring: Keyring.fromSecrets(security.secrets, network.cluster),
-      maxDatagramBytes: network.maxDatagramBytes,
-      receiverId: self.id,
-      replay: new ReplayGuard({
-        window: security.replayWindow,
-        maxSenders: security.replaySenders,
-        maxClockSkewMs: security.maxClockSkewMs,
-      }),
-    });
-    return new Endpoint(transport, codec, self, options);
+    return new Endpoint(transport, self, options);
   }
 
   /** The transport underneath (its kind and joined interfaces are worth logging). */
@@ -191,18 +166,17 @@ export class Endpoint {
    * nobody in particular when none was heard yet, as for a `--peers` seed).
    */
   send(body: Body, to: Address): void {
-    const receiver = this.#idsByAddress.get(formatAddress(to)) ?? "";
-    this.#transport.send(this.#codec.encode(this.self, body, Date.now(), receiver), to);
+    this.#transport.send(this.#gate.seal(body, Date.now(), to), to);
   }
 
   /** Seals and sends a body to the multicast group only. */
   multicast(body: Body): void {
-    this.#transport.sendToGroup(this.#codec.encode(this.self, body, Date.now()));
+    this.#transport.sendToGroup(this.#gate.seal(body, Date.now()));
   }
 
   /** Seals and sends a body, bound to no receiver, to the group and to every unicast seed. */
   broadcast(body: Body): void {
-    const data = this.#codec.encode(this.self, body, Date.now());
+    const data = this.#gate.seal(body, Date.now());
     this.#transport.sendToGroup(data);
     for (const peer of this.#peers) this.#transport.send(data, peer);
   }
@@ -211,7 +185,7 @@ export class Endpoint {
   stats(): EndpointStats {
     return {
       ...this.#transport.stats(),
-      rejections: this.#codec.rejections.snapshot(),
+      rejections: this.#gate.rejections.snapshot(),
       handlerErrors: this.#handlerErrors,
     };
   }
@@ -235,32 +209,17 @@ export class Endpoint {
   }
 
   #receive(data: Uint8Array, from: Address, viaGroup: boolean): void {
-    if (this.#skipKinds.size > 0) {
-      const kind = peekKind(data);
-      if (kind !== undefined && this.#skipKinds.has(kind)) return;
-    }
-    const result = this.#codec.decode(data, Date.now());
-    if (!result.ok) {
-      this.#reportRejection(result.reason, from);
+    const opened = this.#gate.open(data, Date.now(), from);
+    if (!opened.ok) {
+      if (opened.reason !== undefined) this.#reportRejection(opened.reason, from);
       return;
     }
-    let envelope = result.envelope;
-    if (envelope.sender.id === this.self.id) return;
-    if (envelope.sender.addr.host !== from.host) {
-      // Everything this process sends a sender — answers, heartbeats, deliveries, and what it
-      // tells others of it — goes to the host its datagrams come from, never to another host it
-      // names (anyone can name one in an open cluster: reflection). The port stays the named one:
-      // group datagrams leave from a socket that does not listen.
-      const addr = { host: from.host, port: envelope.sender.addr.port };
-      envelope = { ...envelope, sender: { ...envelope.sender, addr } };
-    }
-    const sender = envelope.sender;
-    this.#learn(formatAddress(sender.addr), sender.id);
+    const { envelope } = opened;
     for (const handler of this.#handlers) {
       try {
         handler(envelope, viaGroup);
       } catch (error) {
-        this.#handlerFailed(`a ${envelope.body.kind} datagram from ${sender.id}`, error);
+        this.#handlerFailed(`a ${envelope.body.kind} datagram from ${envelope.sender.id}`, error);
       }
     }
   }
@@ -278,17 +237,6 @@ export class Endpoint {
     });
     this.#handlerErrorLoggedAt = now;
     this.#handlerErrorsLogged = this.#handlerErrors;
-  }
-
-  /** Remembers who answers at `address`, forgetting the least recently learned beyond the bound. */
-  #learn(address: string, id: string): void {
-    if (this.#idsByAddress.get(address) === id) return;
-    this.#idsByAddress.delete(address);
-    this.#idsByAddress.set(address, id);
-    if (this.#idsByAddress.size > this.#maxKnownAddresses) {
-      const oldest = this.#idsByAddress.keys().next();
-      if (!oldest.done) this.#idsByAddress.delete(oldest.value);
-    }
   }
 
   #reportRejection(reason: RejectReason, from: Address): void {

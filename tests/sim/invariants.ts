@@ -8,7 +8,8 @@
 
 import type { TimingConfig } from "../../src/config/mod.ts";
 import { documentedLeader } from "./expected_leader.ts";
-import type { ClusterEvent, CoreAction, CoreEvent, ViewSnapshot } from "../../src/server/core.ts";
+import type { ClusterEvent, ViewSnapshot } from "../../src/server/core.ts";
+import type { NodeAction, NodeEvent } from "../../src/server/node.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
 
 /** A broken invariant; the message says which, where and when. */
@@ -67,7 +68,7 @@ export class InvariantChecker implements SimObserver {
   }
 
   /** See {@linkcode SimObserver.afterStep}. */
-  afterStep(node: SimNode, _event: CoreEvent, actions: CoreAction[]): void {
+  afterStep(node: SimNode, _event: NodeEvent, actions: NodeAction[]): void {
     const core = node.core;
     if (!core) return;
     const { term } = core.leader();

@@ -21,6 +21,7 @@ import {
   type ServerSpec,
   Simulation,
 } from "./simulator.ts";
+import type { WireMode } from "./wire.ts";
 
 /** What a server's view must say of a loss: numbers, side, and whether it is called a split. */
 export interface ExpectedSplit {
@@ -93,6 +94,8 @@ export interface RunReport {
 export interface RunOptions {
   /** Protocol timing; default `defaultLanConfig().timing`. */
   timing?: TimingConfig;
+  /** How datagrams travel (see `wire.ts`); default `defaultWireMode()`. */
+  wire?: WireMode;
 }
 
 /** Plays a schedule; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
@@ -103,6 +106,7 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
     network: schedule.network,
     scheduling: schedule.scheduling,
     seedAll: schedule.seedAll,
+    wire: options.wire,
   });
   for (const server of schedule.servers) sim.add(server);
   const checker = new InvariantChecker(sim);
