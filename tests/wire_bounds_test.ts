@@ -156,6 +156,7 @@ Deno.test("a leader whose log reached the sequence bound sequences nothing past 
       prev: top - 1,
       prevTerm: 1,
       commit: top,
+      majorityCommit: 0,
       reset: true,
       entries: [entry],
     };

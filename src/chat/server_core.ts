@@ -123,6 +123,8 @@ export class ChatServerCore {
   #pull: SendersPull | null = null;
   #conflicts = 0;
   #asideAt = -Infinity;
+  /** True while this server reaches a majority of its full view (live and dead servers). */
+  #majority = true;
 
   /** Creates a chat core; nothing happens until the `start` event. */
   constructor(options: ChatServerOptions) {
@@ -204,12 +206,15 @@ export class ChatServerCore {
   #membership(view: ViewSnapshot): void {
     const self = this.#o.self.id;
     const peers = new Map<string, Peer>();
+    let lost = 0;
     for (const m of view.members) {
       if (m.role !== "server" || m.id === self) continue;
+      if (m.state === "dead") lost++;
       if (m.state !== "alive" && m.state !== "suspect") continue;
       peers.set(m.id, { id: m.id, addr: m.addr, incarnation: m.incarnation });
     }
     this.#peers = peers;
+    this.#majority = 2 * (peers.size + 1) > peers.size + 1 + lost;
     this.#sessions.setSplit(view.split);
     const leader = view.leader === self ? this.#o.self : peers.get(view.leader ?? "");
     this.#sessions.setLeader(leader ? { id: leader.id, incarnation: leader.incarnation } : null);
@@ -234,6 +239,7 @@ export class ChatServerCore {
       replica: this.#replica,
       out: this.#out,
       reader: () => this.#sessions.readPoint(),
+      majority: () => this.#majority,
     });
     this.#leadership.setPeers(this.#peers);
     this.#out.notify({ type: "gathering", term });
@@ -356,6 +362,7 @@ export class ChatServerCore {
     if (result.ok) {
       this.#synced = true;
       replica.advanceCommit(Math.min(body.commit, result.match));
+      replica.advanceMajority(Math.min(body.majorityCommit, result.match));
       if (!replica.sendersComplete && this.#pull?.source.id !== leader.id) {
         const { retransmitMs } = this.#o.config;
         this.#pull = new SendersPull(leader, body.term, replica, this.#out, retransmitMs);
@@ -384,6 +391,7 @@ export class ChatServerCore {
       last: log.last,
       lastTerm: log.lastTerm,
       commit,
+      majorityCommit: this.#replica.majorityCommit,
       complete: this.#replica.sendersComplete,
       runs: log.runs(MAX_CHAT_RUNS),
     });

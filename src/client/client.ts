@@ -472,7 +472,7 @@ export class ChatClient implements ChatSession {
             type: "system",
             kind: "reordered",
             text:
-              `the split healed and the other side had chatted more: the ${notice.remembered} ` +
+              `the split healed and the other side keeps its positions: the ${notice.remembered} ` +
               `line(s) shown here since position ${notice.from} now come after its lines, ` +
               `which follow now`,
             details: { from: notice.from, moved: notice.remembered },

@@ -501,6 +501,8 @@ export interface ChatAppendBody {
   prevTerm: number;
   /** The leader's commit point. */
   commit: number;
+  /** The highest entry committed by a leader that reached a majority of the full view. */
+  majorityCommit: number;
   /** True: the receiver replaces its whole log by one that starts after `prev` (state transfer). */
   reset: boolean;
   /** Entries from `prev + 1` on. */
@@ -547,6 +549,8 @@ export interface ChatGatherReplyBody {
   lastTerm: number;
   /** Its commit point. */
   commit: number;
+  /** The highest entry a leader reaching a majority of the full view committed, as it knows. */
+  majorityCommit: number;
   /** True when it knows the last line of every client it remembers (no state transfer pending). */
   complete: boolean;
   /** Starts of the last term runs of its log, oldest first (where the logs forked). */
@@ -904,6 +908,7 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     code: 42,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
+      isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
       typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) =>
         isChatEntry(e, l)),
   },
@@ -922,7 +927,8 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
-      isTerm(f.lastTerm, l) && isSeqOr0(f.commit) && typeof f.complete === "boolean" &&
+      isTerm(f.lastTerm, l) && isSeqOr0(f.commit) && isSeqOr0(f.majorityCommit) &&
+      f.majorityCommit <= f.commit && typeof f.complete === "boolean" &&
       isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)),
   },
   "chat-fetch": {

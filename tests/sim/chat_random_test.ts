@@ -103,6 +103,10 @@ const FOUND = {
     // resumed on a server of the other side, which re-anchored it on its unmerged log: it showed
     // that side's lines at its positions, then moved back after the merge.
     1674,
+    // A leader paused before the split woke up alone on the minority side and committed its stale
+    // tail at positions the others had committed while the network was whole; its side, having
+    // committed more lines, kept its positions after the heal. Now the majority's commits win.
+    183,
   ],
 };
 
