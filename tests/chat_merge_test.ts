@@ -200,3 +200,36 @@ Deno.test("while split, a client from the other side whose history differs waits
   cluster.advance(defaultChatConfig().anchorWaitMs);
   assert.ok(rewound(), "still waiting after anchorWaitMs: a client that crossed would never chat");
 });
+
+Deno.test("after an even split, the side that committed more keeps its positions, even without the healed leader", () => {
+  const { cluster: { cluster, servers: [a, b, c, d] } } = { cluster: fourServers("e") };
+  cluster.addClient(clientSender("e-left"), "left");
+  cluster.addClient(clientSender("e-right"), "right");
+  cluster.attach("e-left", a.id);
+  cluster.attach("e-right", d.id);
+  cluster.advance(400);
+  cluster.type("e-left", "before");
+  cluster.advance(400);
+  const left = new Set([a.addr.host, b.addr.host, clientSender("e-left").addr.host]);
+  cluster.drop = (dg) => left.has(dg.from.addr.host) !== left.has(dg.to.host);
+  cluster.setView([a.id, b.id], b.id, 2);
+  cluster.setView([c.id, d.id], d.id, 2);
+  cluster.advance(400);
+  for (let i = 1; i <= 4; i++) {
+    cluster.type("e-left", `left ${i}`);
+    if (i <= 2) cluster.type("e-right", `right ${i}`);
+    cluster.advance(200);
+  }
+  cluster.advance(800);
+  cluster.drop = () => false;
+  cluster.setView([a.id, b.id, c.id, d.id], d.id, 3);
+  cluster.advance(3000);
+  const texts = cluster.server(d.id).committed().filter((e) => e.kind === "text").map((e) =>
+    e.text
+  );
+  assert.deepEqual(texts, ["before", "left 1", "left 2", "left 3", "left 4", "right 1", "right 2"]);
+  const rewound = (id: string) =>
+    cluster.clientActions.get(id)!.some((x) => x.type === "notice" && x.notice.kind === "rewound");
+  assert.ok(!rewound("e-left"), "the side that committed more was re-anchored");
+  assert.ok(rewound("e-right"), "the other side was not told its lines moved");
+});

@@ -95,10 +95,10 @@ export interface ForwardAnswer {
 type Summary = Omit<ChatGatherReplyBody, "kind" | "term" | "ok"> & { incarnation: number };
 
 /**
- * How a log is ranked against the leader's own: the one with more positions committed by a
- * leader that reached a majority of the full view first, then more committed positions (a log
- * that holds every position the leader keeps counts those as its own), then the newer last term,
- * then the longer log.
+ * How a log is ranked: more positions committed by a leader that reached a majority of the full
+ * view first, then more committed positions, then the newer last term, then the longer log. A log
+ * that keeps every position the leader keeps counts those as its own; logs that forked below them
+ * are ranked among themselves by what they committed after their fork.
  */
 interface Rank {
   majority: number;
@@ -165,6 +165,8 @@ export class Leadership {
   #sequencer: Sequencer | null = null;
   #directory: Directory | null = null;
   #gathered = { commit: 0, majority: 0 };
+  /** True once this leadership reached no majority of the full view (see `flush`). */
+  #minorityOnce = false;
   #source = "";
   #forks = new Map<string, number>();
   #merges: Merge[] = [];
@@ -345,8 +347,12 @@ export class Leadership {
     if (this.#phase !== "leading") return;
     const { replica } = this.#o;
     this.#sequencer!.drainAll();
+    // Only a leadership that has reached a majority of the full view all along counts what it
+    // committed as kept by a majority: one that led a minority side meanwhile must not mark those
+    // entries when the other side comes back into view.
+    this.#minorityOnce ||= !this.#o.majority();
     replica.advanceCommit(this.#replicator!.commitPoint());
-    if (this.#o.majority()) replica.advanceMajority(replica.commit);
+    if (!this.#minorityOnce) replica.advanceMajority(replica.commit);
     this.#replicator!.flush(replica.commit, now);
     if (this.#o.config.streamToClients) this.#stream();
   }
@@ -395,14 +401,14 @@ export class Leadership {
     const { log } = replica;
     const own = log.last;
     const kept = this.#kept();
-    const self: Rank = {
+    let best: { peer: Peer; summary: Summary; fork: number } | null = null;
+    let top: Rank = {
       majority: kept.majority,
       committed: kept.commit,
       lastTerm: log.lastTerm,
       last: own,
     };
-    let best: { peer: Peer; summary: Summary; fork: number } | null = null;
-    let top = self;
+    let rival: { peer: Peer; summary: Summary; fork: number; rank: Rank } | null = null;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
@@ -411,23 +417,34 @@ export class Leadership {
         summary.first <= summary.last;
       if (!behind && (fork === undefined || summary.last <= fork)) continue;
       const at = fork ?? kept.commit;
-      const keeps = at >= kept.commit;
+      if (at >= kept.commit) {
+        const rank: Rank = {
+          majority: Math.max(summary.majorityCommit, kept.majority),
+          committed: Math.max(summary.commit, kept.commit),
+          lastTerm: summary.lastTerm,
+          last: summary.last,
+        };
+        if (outranks(rank, top)) {
+          best = { peer, summary, fork: at };
+          top = rank;
+        }
+        continue;
+      }
+      // A log that forked below the kept positions replaces them only when its side committed
+      // more after the fork with a majority of the full view, or as much with one and more in all.
+      // Counted from the fork: what both logs hold below it, each server may have learnt late.
       const rank: Rank = {
-        majority: keeps ? Math.max(summary.majorityCommit, kept.majority) : summary.majorityCommit,
-        committed: keeps ? Math.max(summary.commit, kept.commit) : summary.commit,
+        majority: Math.max(0, summary.majorityCommit - at),
+        committed: summary.commit - at,
         lastTerm: summary.lastTerm,
         last: summary.last,
       };
-      // A log that forked below the kept positions replaces them only when its side committed
-      // more with a majority of the full view, or as much with one and more in all.
-      const more = rank.majority > kept.majority ||
-        (rank.majority === kept.majority && rank.committed > kept.commit);
-      if (!keeps && !more) continue;
-      if (outranks(rank, top)) {
-        best = { peer, summary, fork: at };
-        top = rank;
-      }
+      const ours = { majority: Math.max(0, kept.majority - at), committed: kept.commit - at };
+      const more = rank.majority > ours.majority ||
+        (rank.majority === ours.majority && rank.committed > ours.committed);
+      if (more && (!rival || outranks(rank, rival.rank))) rival = { peer, summary, fork: at, rank };
     }
+    if (rival) best = rival;
     if (!best) {
       this.#planMerges(now);
       return;
