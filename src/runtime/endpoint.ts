@@ -13,7 +13,7 @@ import process from "node:process";
 import type { Config } from "../config/mod.ts";
 import { parseHostPort } from "../config/mod.ts";
 import { logger } from "../log/mod.ts";
-import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
+import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
 import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
 import { openTransport, type SocketTransportKind } from "../transport/select.ts";
 import {
@@ -70,6 +70,10 @@ export class Endpoint {
   readonly #transport: Transport;
   readonly #gate: WireGate;
   readonly #peers: Address[];
+  /** Unicast-only: where group datagrams go instead, by `host:port`. */
+  readonly #fanout = new Map<string, Address>();
+  /** True when no interface carries multicast and `--peers` were given (see `chooseInterfaces`). */
+  readonly unicastOnly: boolean;
   readonly #warned = new Set<string>();
   readonly #handlers = new Set<EnvelopeHandler>();
   #handlerErrors = 0;
@@ -81,12 +85,19 @@ export class Endpoint {
   /** True when no secret was given: the key comes from the cluster name and nothing is encrypted. */
   readonly usesClusterKey: boolean;
 
-  private constructor(transport: Transport, self: Sender, options: EndpointOptions) {
+  private constructor(
+    transport: Transport,
+    self: Sender,
+    options: EndpointOptions,
+    unicastOnly: boolean,
+  ) {
     this.#transport = transport;
     this.self = self;
+    this.unicastOnly = unicastOnly;
     const { network, security } = options.config;
     this.#gate = WireGate.forProcess({ self, network, security, skipKinds: options.skipKinds });
     this.#peers = network.peers.map((p) => parseHostPort(p, "--peers"));
+    this.setFanout([]);
     this.usesClusterKey = security.secrets.length === 0;
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
   }
@@ -110,12 +121,13 @@ export class Endpoint {
   /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
   static async open(options: EndpointOptions): Promise<Endpoint> {
     const { network } = options.config;
-    const interfaces = selectInterfaces(listInterfaces(), network.iface);
+    const plan = chooseInterfaces(listInterfaces(), network.iface, network.peers.length > 0);
+    const interfaces = plan.choices;
     let transport = await openTransport({
       group: network.group,
       port: network.port,
       unicastPort: options.unicastPort,
-      joinGroup: options.joinGroup,
+      joinGroup: options.joinGroup && !plan.unicastOnly,
       interfaces: interfaces.map((choice) => choice.iface),
       multicastTtl: network.multicastTtl,
       multicastLoopback: network.multicastLoopback,
@@ -142,7 +154,13 @@ export class Endpoint {
       role: options.role,
       addr,
     };
-    return new Endpoint(transport, self, options);
+    if (plan.unicastOnly) {
+      log.info("no multicast here: unicast to --peers and the servers heard from only", {
+        event: "unicast-only",
+        interfaces: interfaces.map((choice) => choice.iface.name),
+      });
+    }
+    return new Endpoint(transport, self, options, plan.unicastOnly);
   }
 
   /** The transport underneath (its kind and joined interfaces are worth logging). */
@@ -169,16 +187,36 @@ export class Endpoint {
     this.#transport.send(this.#gate.seal(body, Date.now(), to), to);
   }
 
-  /** Seals and sends a body to the multicast group only. */
+  /**
+   * Seals and sends a body to the multicast group; unicast-only, to every seed and every server
+   * address given to {@linkcode Endpoint.setFanout} instead, bound to no receiver as on the group.
+   */
   multicast(body: Body): void {
-    this.#transport.sendToGroup(this.#gate.seal(body, Date.now()));
+    const data = this.#gate.seal(body, Date.now());
+    if (!this.unicastOnly) return this.#transport.sendToGroup(data);
+    for (const to of this.#fanout.values()) this.#transport.send(data, to);
   }
 
   /** Seals and sends a body, bound to no receiver, to the group and to every unicast seed. */
   broadcast(body: Body): void {
     const data = this.#gate.seal(body, Date.now());
-    this.#transport.sendToGroup(data);
-    for (const peer of this.#peers) this.#transport.send(data, peer);
+    if (!this.unicastOnly) this.#transport.sendToGroup(data);
+    const sent = new Set<string>();
+    for (const to of [...this.#peers, ...this.#fanout.values()]) {
+      const key = formatAddress(to);
+      if (sent.has(key)) continue;
+      sent.add(key);
+      this.#transport.send(data, to);
+    }
+  }
+
+  /**
+   * Unicast-only: the servers to send what would go to the group (the seeds are always among
+   * them); ignored otherwise.
+   */
+  setFanout(addresses: readonly Address[]): void {
+    this.#fanout.clear();
+    for (const to of [...this.#peers, ...addresses]) this.#fanout.set(formatAddress(to), to);
   }
 
   /** A snapshot of the counters. */

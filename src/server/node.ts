@@ -189,6 +189,18 @@ export class ServerNode {
     return this.#actions;
   }
 
+  /** The number of the group view: it grows on every change of the member table. */
+  get viewNumber(): number {
+    return this.#core.headline().view;
+  }
+
+  /** The unicast addresses of the other servers of the view, live or dead (not those that left). */
+  serverAddresses(): Address[] {
+    return this.#core.view().members.filter((m) =>
+      m.role === "server" && m.id !== this.#o.self.id && m.state !== "left"
+    ).map((m) => m.addr);
+  }
+
   /** This server's view of the group, its chat clients included. */
   view(): ViewSnapshot {
     return viewWithClients(this.#core.view(), this.#chat.users(), this.#chat.clients());

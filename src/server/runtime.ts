@@ -100,14 +100,21 @@ export class Server {
   #timer?: ReturnType<typeof setInterval>;
   #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
+  /** Unicast-only: the view number whose servers the endpoint sends group datagrams to. */
+  #fanoutView = -1;
 
   private constructor(endpoint: Endpoint, options: ServerOptions) {
     this.#endpoint = endpoint;
     this.#options = options;
+    const { config } = options;
     this.#node = new ServerNode({
       self: endpoint.self,
       priority: options.priority,
-      config: options.config,
+      // Unicast-only, the leader's multicast to clients would be one unicast per client anyway:
+      // each server sends its own clients their lines instead.
+      config: endpoint.unicastOnly
+        ? { ...config, chat: { ...config.chat, streamToClients: false } }
+        : config,
       seeds: [...endpoint.peers],
       version: VERSION,
       rejections: () => endpoint.stats().rejections,
@@ -234,6 +241,10 @@ export class Server {
 
   #step(event: NodeEvent): void {
     for (const action of this.#node.step(event)) this.#perform(action);
+    if (this.#endpoint.unicastOnly && this.#node.viewNumber !== this.#fanoutView) {
+      this.#fanoutView = this.#node.viewNumber;
+      this.#endpoint.setFanout(this.#node.serverAddresses());
+    }
   }
 
   #perform(action: NodeAction): void {

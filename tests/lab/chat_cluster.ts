@@ -12,6 +12,7 @@ import type { DsysProcess } from "../helpers/process.ts";
 import { waitForLeader } from "./cluster.ts";
 import { spawnDsysOn } from "./dsys.ts";
 import { Lab, type LabHost } from "./harness.ts";
+import { ipIn } from "./ip.ts";
 
 /** One line a `dsys chat --json` client printed, parsed. */
 export interface ChatLine {
@@ -54,6 +55,11 @@ export interface ChatLabOptions {
   secret?: boolean;
   /** Serve `/status` and `/metrics` on this port of every server's lab address (default: none). */
   httpPort?: number;
+  /**
+   * True: every host's interface has multicast switched off, and every process gets the servers'
+   * addresses as `--peers` (a network without multicast).
+   */
+  unicastOnly?: boolean;
 }
 
 /** Options of {@linkcode ChatLab.client}. */
@@ -78,6 +84,7 @@ export class ChatLab {
   readonly secret: string | undefined;
   readonly #env: Record<string, string>;
   readonly #httpPort: number | undefined;
+  readonly #peers: string[];
 
   private constructor(lab: Lab, options: ChatLabOptions) {
     this.lab = lab;
@@ -85,6 +92,9 @@ export class ChatLab {
     this.secret = options.secret === false ? undefined : crypto.randomUUID();
     this.#env = options.env ?? {};
     this.#httpPort = options.httpPort;
+    this.#peers = options.unicastOnly
+      ? lab.hosts.slice(0, options.servers).map((h) => `${h.address}:7401`)
+      : [];
   }
 
   /**
@@ -95,6 +105,11 @@ export class ChatLab {
     const lab = await Lab.create({ hosts: options.hosts });
     const chat = new ChatLab(lab, options);
     try {
+      if (options.unicastOnly) {
+        for (const host of lab.hosts) {
+          await ipIn(host.ns, `link set dev ${host.iface} multicast off`);
+        }
+      }
       const timeoutMs = options.startTimeoutMs ?? 15_000;
       for (const host of lab.hosts.slice(0, options.servers)) {
         chat.servers.push(chat.#server(host, host.index === 1 ? 1 : 0));
@@ -157,6 +172,7 @@ export class ChatLab {
       "--iface",
       host.iface,
       ...(this.secret === undefined ? [] : ["--secret", this.secret]),
+      ...(this.#peers.length > 0 ? ["--peers", this.#peers.join(",")] : []),
       "--log-json",
     ];
   }
