@@ -44,7 +44,8 @@ export type HintCode =
   | "container"
   | "several-interfaces"
   | "virtual-interface"
-  | "loopback-only";
+  | "loopback-only"
+  | "unicast-only";
 
 /** A note about this host that explains a likely cause of trouble. */
 export interface Hint {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import type { DsysProcess } from "../helpers/process.ts";
 import { chatMessages, waitJoined, withChatLab } from "./chat_cluster.ts";
 import { waitForLeader, waitUntil } from "./cluster.ts";
+import { spawnDsysOn } from "./dsys.ts";
 import { labSkipReason } from "./harness.ts";
 
 const skip = labSkipReason();
@@ -58,6 +59,29 @@ Deno.test({
       const ids = chatMessages(alice).map((m) => m.id);
       assert.equal(new Set(ids).size, 4 * LINES, "a line was shown twice or is missing");
       assert.deepEqual(order(bob), order(alice), "the two clients saw different orders");
+      const peers = chat.servers.map((_, i) => `${chat.lab.hosts[i].address}:7401`).join(",");
+      const probe = spawnDsysOn(h4, "node", [
+        "probe",
+        "--cluster",
+        chat.cluster,
+        "--iface",
+        h4.iface,
+        "--secret",
+        chat.secret!,
+        "--peers",
+        peers,
+        "--timeout",
+        "1500",
+        "--json",
+      ], { label: `probe on ${h4.name}` });
+      const { code } = await probe.exited;
+      const report = JSON.parse(probe.stdout) as {
+        hints: { code: string }[];
+        servers: { id: string }[];
+      };
+      assert.ok(report.hints.some((h) => h.code === "unicast-only"), probe.stdout);
+      assert.deepEqual(report.servers.map((s) => s.id).sort(), ["h2", "h3"], probe.stdout);
+      assert.ok(code === 0 || code === 1, `probe exit ${code}: ${probe.tail()}`);
     });
   },
 });
