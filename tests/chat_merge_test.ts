@@ -49,25 +49,29 @@ Deno.test("a fork below every kept entry is unknown, not guessed", () => {
   assert.equal(left.forkPoint(right.runs(32), right.last), undefined);
 });
 
-/** Four servers, one client on each side; the LAN splits a|b and c|d, both sides chat, heal. */
-function partitionedCluster() {
-  const { cluster, servers: [a, b, c, d] } = fourServers("m");
+/**
+ * Four servers, one client on each side; the LAN splits a|b and c|d, the left client types
+ * `leftLines` lines and the right one `rightLines` (the winner, d, is on the right).
+ */
+function partitionedCluster(prefix = "m", leftLines = 3, rightLines = 3) {
+  const { cluster, servers: [a, b, c, d] } = fourServers(prefix);
   const all = [a, b, c, d].map((s) => s.id);
-  cluster.addClient(clientSender("m-left"), "left");
-  cluster.addClient(clientSender("m-right"), "right");
-  cluster.attach("m-left", a.id);
-  cluster.attach("m-right", d.id);
+  const [leftClient, rightClient] = [`${prefix}-left`, `${prefix}-right`];
+  cluster.addClient(clientSender(leftClient), "left");
+  cluster.addClient(clientSender(rightClient), "right");
+  cluster.attach(leftClient, a.id);
+  cluster.attach(rightClient, d.id);
   cluster.advance(400);
-  cluster.type("m-left", "before");
+  cluster.type(leftClient, "before");
   cluster.advance(400);
-  const left = new Set([a.addr.host, b.addr.host, clientSender("m-left").addr.host]);
+  const left = new Set([a.addr.host, b.addr.host, clientSender(leftClient).addr.host]);
   cluster.drop = (dg) => left.has(dg.from.addr.host) !== left.has(dg.to.host);
   cluster.setView([a.id, b.id], b.id, 2);
   cluster.setView([c.id, d.id], d.id, 2);
   cluster.advance(400);
-  for (let i = 1; i <= 3; i++) {
-    cluster.type("m-left", `left ${i}`);
-    cluster.type("m-right", `right ${i}`);
+  for (let i = 1; i <= Math.max(leftLines, rightLines); i++) {
+    if (i <= leftLines) cluster.type(leftClient, `left ${i}`);
+    if (i <= rightLines) cluster.type(rightClient, `right ${i}`);
     cluster.advance(200);
   }
   cluster.advance(800);
@@ -202,29 +206,11 @@ Deno.test("while split, a client from the other side whose history differs waits
 });
 
 Deno.test("after an even split, the side that committed more keeps its positions, even without the healed leader", () => {
-  const { cluster: { cluster, servers: [a, b, c, d] } } = { cluster: fourServers("e") };
-  cluster.addClient(clientSender("e-left"), "left");
-  cluster.addClient(clientSender("e-right"), "right");
-  cluster.attach("e-left", a.id);
-  cluster.attach("e-right", d.id);
-  cluster.advance(400);
-  cluster.type("e-left", "before");
-  cluster.advance(400);
-  const left = new Set([a.addr.host, b.addr.host, clientSender("e-left").addr.host]);
-  cluster.drop = (dg) => left.has(dg.from.addr.host) !== left.has(dg.to.host);
-  cluster.setView([a.id, b.id], b.id, 2);
-  cluster.setView([c.id, d.id], d.id, 2);
-  cluster.advance(400);
-  for (let i = 1; i <= 4; i++) {
-    cluster.type("e-left", `left ${i}`);
-    if (i <= 2) cluster.type("e-right", `right ${i}`);
-    cluster.advance(200);
-  }
-  cluster.advance(800);
+  const { cluster, all, winner } = partitionedCluster("e", 4, 2);
   cluster.drop = () => false;
-  cluster.setView([a.id, b.id, c.id, d.id], d.id, 3);
+  cluster.setView(all, winner, 3);
   cluster.advance(3000);
-  const texts = cluster.server(d.id).committed().filter((e) => e.kind === "text").map((e) =>
+  const texts = cluster.server(winner).committed().filter((e) => e.kind === "text").map((e) =>
     e.text
   );
   assert.deepEqual(texts, ["before", "left 1", "left 2", "left 3", "left 4", "right 1", "right 2"]);
