@@ -29,7 +29,13 @@ export * from "./src/wire/mod.ts";
 export * from "./src/transport/mod.ts";
 export * from "./src/election/mod.ts";
 export * from "./src/membership/mod.ts";
-export { type CoreEvent, type CoreOptions, type CoreStats, ServerCore } from "./src/server/core.ts";
+export {
+  type CoreEvent,
+  type CoreOptions,
+  type CoreStats,
+  ServerCore,
+  type ViewHeadline,
+} from "./src/server/core.ts";
 export {
   Server,
   type ServerOptions,

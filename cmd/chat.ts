@@ -7,20 +7,15 @@
 
 import process from "node:process";
 import { Command, Option } from "@commander-js/extra-typings";
-import { resolveConfig } from "../src/config/mod.ts";
-import { defaultChatConfig } from "../src/config/mod.ts";
+import { defaultChatConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
+import { MAX_USER_NAME, WIRE_BOUNDS } from "../src/wire/messages.ts";
 import { isUserName } from "../src/chat/keys.ts";
 import { ChatClient, ChatRefusedError, HISTORY_KEPT, NoServerError } from "../src/client/client.ts";
 import { ownerToken } from "../src/client/owner_token.ts";
 import { runInteractive, runLines } from "../src/client/repl.ts";
 import { setupLogging } from "../src/log/mod.ts";
 import { UsageError } from "./errors.ts";
-import {
-  commonOptionsOf,
-  commonOverrides,
-  parseWholeNumber,
-  withCommonOptions,
-} from "./options.ts";
+import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { stopSignal, type StopSignalName } from "./signals.ts";
 
 /** Checks a user name, with a message that says what is allowed. */
@@ -28,7 +23,10 @@ export function validateUserName(name: string): string {
   if (name.length === 0) throw new UsageError("--user: a user name is required");
   if (!isUserName(name)) {
     throw new UsageError(
-      `--user ${JSON.stringify(name)}: use 1-32 letters, digits, '.', '_' or '-'`,
+      `--user ${
+        JSON.stringify(name)
+      }: use 1-${MAX_USER_NAME} letters, digits, '.', '_' or '-' (a letter outside the BMP, ` +
+        "such as 𝐀, counts as 2)",
     );
   }
   return name;
@@ -49,22 +47,20 @@ export function chatCommand() {
   )
     .addOption(new Option("--user <name>", "your user name").env("DSYS_USER").makeOptionMandatory())
     .addOption(
-      new Option("--history <n>", "past messages to receive first").argParser(parseWholeNumber)
-        .default(defaultChatConfig().history),
+      new Option("--history <n>", "past messages to receive first")
+        .argParser(wholeNumberIn(0, WIRE_BOUNDS.seq)).default(defaultChatConfig().history),
     )
     .addOption(
       new Option(
         "--timeout <ms>",
         "how long to look for servers, and at the end of input to wait for acknowledgements",
-      ).argParser(parseWholeNumber).default(10_000),
+      ).argParser(wholeNumberIn(1, MAX_TIMER_MS)).default(10_000),
     )
     .option("--json", "print one JSON object per received message or event")
     .option("--follow", "keep receiving after the end of input, until SIGINT/SIGTERM")
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
-      if (options.history < 0) throw new UsageError("--history: use 0 or more");
-      if (options.timeout < 1) throw new UsageError("--timeout: use 1 ms or more");
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig(commonOverrides(options));
       const stop = stopSignal();

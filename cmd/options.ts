@@ -6,11 +6,12 @@
  * @module
  */
 
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import process from "node:process";
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { type ConfigOverrides, defaultLanConfig } from "../src/config/mod.ts";
 import { LOG_LEVELS, logger, type LogLevel } from "../src/log/mod.ts";
+import { WIRE_BOUNDS } from "../src/wire/messages.ts";
 import { UsageError } from "./errors.ts";
 
 const defaults = defaultLanConfig();
@@ -21,6 +22,23 @@ export function parseWholeNumber(text: string): number {
   return Number(text);
 }
 
+/**
+ * An argument parser for a whole number from `min` to `max`: a flag whose value reaches the wire
+ * or a timer takes the bound from where the wire's or the timer's is set, never its own.
+ */
+export function wholeNumberIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = parseWholeNumber(text);
+    if (!(value >= min && value <= max)) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+/** Largest secret file read (bytes): a keyring of a hundred long secrets fits many times over. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
 function collectSecrets(value: string, previous: string[] | undefined): string[] {
   const secrets = value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (secrets.length === 0) throw new InvalidArgumentError("expected a non-empty secret");
@@ -30,14 +48,16 @@ function collectSecrets(value: string, previous: string[] | undefined): string[]
 /**
  * Reads a secret file: one secret a line, the first the one to send with; surrounding blanks,
  * blank lines and lines starting with `#` are ignored. Throws a one-line {@linkcode UsageError}
- * for a file that is missing, unreadable or holds no secret, and warns once when the file can be
- * read by its group or by others (as ssh does for private keys).
+ * for a file that is missing, unreadable, not a regular file (a device or pipe could be read
+ * without end), larger than {@linkcode MAX_SECRET_FILE_BYTES} or holds no secret, and warns once
+ * when the file can be read by its group or by others (as ssh does for private keys).
  */
 export function readSecretFile(path: string): string[] {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readBounded(path);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`--secret-file ${path}: ${fileProblem(error)}`);
   }
   const secrets = text.split(/\r?\n/).map((line) => line.trim())
@@ -57,6 +77,33 @@ export function readSecretFile(path: string): string[] {
     });
   }
   return secrets;
+}
+
+/** Reads a regular file of at most `MAX_SECRET_FILE_BYTES` as UTF-8 (one byte more is refused). */
+function readBounded(path: string): string {
+  const stat = statSync(path);
+  if (!stat.isFile()) {
+    const what = stat.isDirectory() ? "is a directory" : "not a regular file";
+    throw new UsageError(`--secret-file ${path}: ${what}`);
+  }
+  const fd = openSync(path, "r");
+  try {
+    const buffer = new Uint8Array(MAX_SECRET_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    if (length > MAX_SECRET_FILE_BYTES) {
+      throw new UsageError(
+        `--secret-file ${path}: larger than ${MAX_SECRET_FILE_BYTES} bytes, not a keyring`,
+      );
+    }
+    return new TextDecoder().decode(buffer.subarray(0, length));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function fileProblem(error: unknown): string {
@@ -111,7 +158,7 @@ export function withCommonOptions(command: Command): Command {
     )
     .addOption(
       new Option("--port <n>", "UDP port of the multicast group").env("DSYS_PORT")
-        .argParser(parseWholeNumber).default(defaults.network.port),
+        .argParser(wholeNumberIn(1, WIRE_BOUNDS.port)).default(defaults.network.port),
     )
     .addOption(
       new Option("--iface <name|ip>", "use only this interface (default: every multicast one)")
@@ -121,8 +168,8 @@ export function withCommonOptions(command: Command): Command {
       new Option(
         "--secret <secret>",
         "shared secret: authenticates and encrypts every datagram; repeat (or comma-separate) " +
-          "for a keyring: the first sends, all are accepted (without one, traffic is readable " +
-          "and anyone on the LAN can join)",
+          "for a keyring: the first sends, all are accepted (without one the cluster is open: " +
+          "anyone on the LAN can read it, lead it and post in it; `dsys secret` makes one)",
       ).env("DSYS_SECRET").argParser(collectSecrets),
     )
     .addOption(

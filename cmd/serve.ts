@@ -5,18 +5,13 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { defaultLanConfig, resolveConfig } from "../src/config/mod.ts";
+import { defaultLanConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
 import { logger, setupLogging } from "../src/log/mod.ts";
 import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import { Server } from "../src/server/runtime.ts";
 import { TransportError } from "../src/transport/types.ts";
-import { isTerminalSafe } from "../src/wire/messages.ts";
-import {
-  commonOptionsOf,
-  commonOverrides,
-  parseWholeNumber,
-  withCommonOptions,
-} from "./options.ts";
+import { isTerminalSafe, WIRE_BOUNDS } from "../src/wire/messages.ts";
+import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { UsageError } from "./errors.ts";
 import { stopSignal } from "./signals.ts";
 
@@ -62,19 +57,20 @@ export function serveCommand() {
   )
     .addOption(
       new Option("--unicast-port <n>", "UDP port for direct messages (0: any free port)")
-        .env("DSYS_UNICAST_PORT").argParser(parseWholeNumber)
+        .env("DSYS_UNICAST_PORT").argParser(wholeNumberIn(0, WIRE_BOUNDS.port))
         .default(defaultLanConfig().network.unicastPort),
     )
     .addOption(
       new Option("--priority <n>", "Bully priority: the highest (priority, id) leads")
-        .env("DSYS_PRIORITY").argParser(parseWholeNumber).default(0),
+        .env("DSYS_PRIORITY").argParser(wholeNumberIn(-WIRE_BOUNDS.priority, WIRE_BOUNDS.priority))
+        .default(0),
     )
     .addOption(
       new Option("--id <id>", "node id (default: <address>:<unicast port>)").env("DSYS_ID"),
     )
     .addOption(
       new Option("--status-interval <s>", "print the view every S seconds (0: never)")
-        .env("DSYS_STATUS_INTERVAL").argParser(parseWholeNumber)
+        .env("DSYS_STATUS_INTERVAL").argParser(wholeNumberIn(0, Math.floor(MAX_TIMER_MS / 1000)))
         .default(defaultLanConfig().output.statusIntervalMs / 1000),
     )
     .addOption(

@@ -18,6 +18,8 @@ const ME = clientSender("me");
 const S1 = serverSender("s1");
 const S2 = serverSender("s2");
 const KEY = "me~1";
+/** Welcome and delivery fields of a server that names no leader. */
+const NO_LEADER = { leader: "", leaderIncarnation: 0 };
 
 function entry(seq: number, client = "other~1", cseq = seq): ChatEntry {
   return { seq, term: 1, kind: "text", client, cseq, from: "x", text: `t${seq}`, ts: WALL };
@@ -34,8 +36,19 @@ class Client {
     const config = { ...defaultChatConfig(), ...overrides };
     this.core = new ChatClientCore({ self: ME, user: "me", history: 10, config });
     this.step({ type: "start", now: 0 });
-    this.step({ type: "attach", server: { id: "s1", addr: S1.addr }, now: 0 });
-    this.receive({ kind: "chat-welcome", user: "me", gen: 1, start, commit: start - 1 });
+    this.step({
+      type: "attach",
+      server: { id: "s1", incarnation: S1.incarnation, addr: S1.addr },
+      now: 0,
+    });
+    this.receive({
+      kind: "chat-welcome",
+      user: "me",
+      gen: 1,
+      start,
+      commit: start - 1,
+      ...NO_LEADER,
+    });
   }
 
   step(event: Parameters<ChatClientCore["step"]>[0]): ChatClientAction[] {
@@ -50,7 +63,14 @@ class Client {
   }
 
   deliver(entries: ChatEntry[], commit = entries.at(-1)?.seq ?? 0, acked = 0) {
-    return this.receive({ kind: "chat-deliver", commit, acked, gen: this.gen, entries });
+    return this.receive({
+      kind: "chat-deliver",
+      commit,
+      acked,
+      gen: this.gen,
+      entries,
+      ...NO_LEADER,
+    });
   }
 
   type(text: string): ChatClientAction[] {
@@ -130,7 +150,7 @@ Deno.test("at most a window of lines is in flight; a slow-down halves it", () =>
   const sent: number[] = [];
   for (let i = 1; i <= 10; i++) sent.push(...posted(c.type(`l${i}`)));
   assert.deepEqual(sent, [1, 2, 3, 4]);
-  c.receive({ kind: "chat-slow" });
+  c.receive({ kind: "chat-slow", gen: 1 });
   assert.equal(c.core.status().window, 2);
   assert.deepEqual(posted(c.tick(350)), [1, 2]);
 });
@@ -142,7 +162,11 @@ Deno.test("after re-attaching, the client resumes exactly where it stopped", () 
   c.step({ type: "server-lost", now: c.now });
   assert.ok(c.actions.some((a) => a.type === "need-server" && a.avoid?.id === "s1"));
   const join = sentBodies(
-    c.step({ type: "attach", server: { id: "s2", addr: S2.addr }, now: c.now }),
+    c.step({
+      type: "attach",
+      server: { id: "s2", incarnation: S2.incarnation, addr: S2.addr },
+      now: c.now,
+    }),
     "chat-join",
   );
   const runs = [{ seq: 1, term: 1, mark: entryMark(entry(1)) }];
@@ -150,10 +174,20 @@ Deno.test("after re-attaching, the client resumes exactly where it stopped", () 
   c.gen = 2;
   c.deliver([entry(3)], 3);
   assert.deepEqual(c.delivered(), [1, 2], "nothing from the old server or before the welcome");
-  const welcomed = c.receive({ kind: "chat-welcome", user: "me", gen: 2, start: 3, commit: 3 }, S2);
+  const welcomed = c.receive(
+    { kind: "chat-welcome", user: "me", gen: 2, start: 3, commit: 3, ...NO_LEADER },
+    S2,
+  );
   assert.deepEqual(sentBodies(welcomed, "chat-post").map((b) => b.items[0].text), ["mine"]);
   c.receive(
-    { kind: "chat-deliver", commit: 4, acked: 0, gen: 2, entries: [entry(2), entry(3), entry(4)] },
+    {
+      kind: "chat-deliver",
+      commit: 4,
+      acked: 0,
+      gen: 2,
+      entries: [entry(2), entry(3), entry(4)],
+      ...NO_LEADER,
+    },
     S2,
   );
   assert.deepEqual(c.delivered(), [1, 2, 3, 4]);
@@ -178,13 +212,17 @@ Deno.test("a refused name ends the client", () => {
     config: defaultChatConfig(),
   });
   core.step({ type: "start", now: 0 });
-  core.step({ type: "attach", server: { id: "s1", addr: S1.addr }, now: 0 });
+  core.step({
+    type: "attach",
+    server: { id: "s1", incarnation: S1.incarnation, addr: S1.addr },
+    now: 0,
+  });
   const envelope: Envelope = {
     cluster: "t",
     sender: S1,
     seq: 0,
     ts: WALL,
-    body: { kind: "chat-refused", reason: "name-taken" },
+    body: { kind: "chat-refused", reason: "name-taken", gen: 1 },
   };
   const actions = core.step({ type: "receive", envelope, now: 1 });
   assert.deepEqual(actions, [{
@@ -243,7 +281,14 @@ Deno.test("deferred steps bundle: lines typed together share one post, deliverie
       sender: S1,
       seq,
       ts: WALL,
-      body: { kind: "chat-deliver", commit: seq, acked: 0, gen: 1, entries: [entry(seq)] },
+      body: {
+        kind: "chat-deliver",
+        commit: seq,
+        acked: 0,
+        gen: 1,
+        entries: [entry(seq)],
+        ...NO_LEADER,
+      },
     };
     got.push(...client.step({ type: "receive", envelope, now: 0, defer: true }));
   }

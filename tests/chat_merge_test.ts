@@ -9,9 +9,17 @@
  */
 
 import assert from "node:assert/strict";
+import type { SplitView } from "../src/membership/events.ts";
 import { ChatLog } from "../src/chat/log.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
-import { clientSender, fourServers, MiniCluster, serverSender } from "./sim/chat_harness.ts";
+import { defaultChatConfig } from "../src/config/mod.ts";
+import {
+  clientSender,
+  fourServers,
+  MiniCluster,
+  serverSender,
+  viewOf,
+} from "./sim/chat_harness.ts";
 
 function entry(seq: number, term: number, client: string, cseq = seq): ChatEntry {
   return { seq, term, kind: "text", client, cseq, from: "u", text: `${client}:${cseq}`, ts: 0 };
@@ -41,25 +49,29 @@ Deno.test("a fork below every kept entry is unknown, not guessed", () => {
   assert.equal(left.forkPoint(right.runs(32), right.last), undefined);
 });
 
-/** Four servers, one client on each side; the LAN splits a|b and c|d, both sides chat, heal. */
-function partitionedCluster() {
-  const { cluster, servers: [a, b, c, d] } = fourServers("m");
+/**
+ * Four servers, one client on each side; the LAN splits a|b and c|d, the left client types
+ * `leftLines` lines and the right one `rightLines` (the winner, d, is on the right).
+ */
+function partitionedCluster(prefix = "m", leftLines = 3, rightLines = 3) {
+  const { cluster, servers: [a, b, c, d] } = fourServers(prefix);
   const all = [a, b, c, d].map((s) => s.id);
-  cluster.addClient(clientSender("m-left"), "left");
-  cluster.addClient(clientSender("m-right"), "right");
-  cluster.attach("m-left", a.id);
-  cluster.attach("m-right", d.id);
+  const [leftClient, rightClient] = [`${prefix}-left`, `${prefix}-right`];
+  cluster.addClient(clientSender(leftClient), "left");
+  cluster.addClient(clientSender(rightClient), "right");
+  cluster.attach(leftClient, a.id);
+  cluster.attach(rightClient, d.id);
   cluster.advance(400);
-  cluster.type("m-left", "before");
+  cluster.type(leftClient, "before");
   cluster.advance(400);
-  const left = new Set([a.addr.host, b.addr.host, clientSender("m-left").addr.host]);
+  const left = new Set([a.addr.host, b.addr.host, clientSender(leftClient).addr.host]);
   cluster.drop = (dg) => left.has(dg.from.addr.host) !== left.has(dg.to.host);
   cluster.setView([a.id, b.id], b.id, 2);
   cluster.setView([c.id, d.id], d.id, 2);
   cluster.advance(400);
-  for (let i = 1; i <= 3; i++) {
-    cluster.type("m-left", `left ${i}`);
-    cluster.type("m-right", `right ${i}`);
+  for (let i = 1; i <= Math.max(leftLines, rightLines); i++) {
+    if (i <= leftLines) cluster.type(leftClient, `left ${i}`);
+    if (i <= rightLines) cluster.type(rightClient, `right ${i}`);
     cluster.advance(200);
   }
   cluster.advance(800);
@@ -121,7 +133,7 @@ Deno.test("after the heal every server holds one merged log and every client eve
   assert.ok(cluster.notices.some((n) => n.notice.type === "adopted"));
 });
 
-Deno.test("a client shows one line when the cluster splits and one when it is whole again", () => {
+Deno.test("a client is told of a split, of a server lost alone (unreachable), and of the heal", () => {
   const cluster = new MiniCluster();
   const s = serverSender("m-split");
   const core = cluster.addServer(s);
@@ -129,16 +141,27 @@ Deno.test("a client shows one line when the cluster splits and one when it is wh
   cluster.addClient(clientSender("m-split-c"), "watcher");
   cluster.attach("m-split-c", s.id);
   cluster.advance(300);
-  const view = (split?: { servers: number; of: number; majority: boolean }) => ({
+  const missing = (...ids: string[]) =>
+    ids.map((id, i) => ({
+      id,
+      addr: { host: `10.9.0.${i + 1}`, port: 7401 },
+      lostAt: 350,
+      crashed: false,
+    }));
+  const view = (split?: SplitView) => ({
     view: 2,
     members: [],
     leader: s.id,
     term: 1,
     ...(split ? { split } : {}),
   });
-  core.step({ type: "membership", view: view({ servers: 2, of: 4, majority: false }), now: 400 });
+  const cut = { servers: 2, of: 4, majority: false, partition: true, missing: missing("c", "d") };
+  core.step({ type: "membership", view: view(cut), now: 400 });
   cluster.advance(300);
   core.step({ type: "membership", view: view(), now: 800 });
+  cluster.advance(300);
+  const lost = { servers: 3, of: 4, majority: true, partition: false, missing: missing("d") };
+  core.step({ type: "membership", view: view(lost), now: 1_200 });
   cluster.advance(300);
   const notices = cluster.clientActions.get("m-split-c")!.flatMap((a) =>
     a.type === "notice" && (a.notice.kind === "split" || a.notice.kind === "healed")
@@ -146,7 +169,53 @@ Deno.test("a client shows one line when the cluster splits and one when it is wh
       : []
   );
   assert.deepEqual(notices, [
-    { kind: "split", servers: 2, of: 4, majority: false },
+    { kind: "split", servers: 2, of: 4, majority: false, partition: true, missing: ["c", "d"] },
     { kind: "healed" },
+    { kind: "split", servers: 3, of: 4, majority: true, partition: false, missing: ["d"] },
   ]);
+});
+
+Deno.test("while split, a client from the other side whose history differs waits up to anchorWaitMs for the merge before it is re-anchored", () => {
+  const { cluster } = partitionedCluster();
+  const [c, d] = ["m-c", "m-d"].map((id) => serverSender(id));
+  const missing = ["m-a", "m-b"].map((id, i) => ({
+    id,
+    addr: { host: `10.9.1.${i + 1}`, port: 7401 },
+    lostAt: 0,
+    crashed: false,
+  }));
+  const split = { servers: 2, of: 4, majority: false, partition: true, missing };
+  for (const s of [c, d]) {
+    const view = { ...viewOf(s, [s === c ? d : c], d.id, 2), split };
+    cluster.server(s.id).step({ type: "membership", view, now: cluster.now });
+  }
+  const servers = new Set(["m-a", "m-b", "m-c", "m-d"].map((id) => serverSender(id).addr.host));
+  const left = new Set([serverSender("m-a").addr.host, serverSender("m-b").addr.host]);
+  cluster.drop = (dg) =>
+    servers.has(dg.from.addr.host) && servers.has(dg.to.host) &&
+    left.has(dg.from.addr.host) !== left.has(dg.to.host);
+  const rewound = () =>
+    cluster.clientActions.get("m-left")!.some((a) =>
+      a.type === "notice" && a.notice.kind === "rewound"
+    );
+  cluster.attach("m-left", d.id);
+  cluster.advance(defaultChatConfig().anchorWaitMs / 2);
+  assert.ok(!rewound(), "re-anchored on the other side's log while the merge may still come");
+  cluster.advance(defaultChatConfig().anchorWaitMs);
+  assert.ok(rewound(), "still waiting after anchorWaitMs: a client that crossed would never chat");
+});
+
+Deno.test("after an even split, the side that committed more keeps its positions, even without the healed leader", () => {
+  const { cluster, all, winner } = partitionedCluster("e", 4, 2);
+  cluster.drop = () => false;
+  cluster.setView(all, winner, 3);
+  cluster.advance(3000);
+  const texts = cluster.server(winner).committed().filter((e) => e.kind === "text").map((e) =>
+    e.text
+  );
+  assert.deepEqual(texts, ["before", "left 1", "left 2", "left 3", "left 4", "right 1", "right 2"]);
+  const rewound = (id: string) =>
+    cluster.clientActions.get(id)!.some((x) => x.type === "notice" && x.notice.kind === "rewound");
+  assert.ok(!rewound("e-left"), "the side that committed more was re-anchored");
+  assert.ok(rewound("e-right"), "the other side was not told its lines moved");
 });

@@ -185,6 +185,7 @@ Deno.test("a follower takes appends only from the leader its view names, at its 
     prev: before.length,
     prevTerm: before.at(-1)!.term,
     commit: before.length + 1,
+    majorityCommit: 0,
     reset: false,
     entries: [{ ...before.at(-1)!, seq: before.length + 1, text: "forged" }],
   };

@@ -16,25 +16,12 @@ import {
   type Datagram,
   type MiniCluster,
   serverSender,
-  threeServers,
+  streamingServers,
 } from "./sim/chat_harness.ts";
 
 const S3 = serverSender("s3");
 const A = clientSender("a");
 const B = clientSender("b");
-
-/** `threeServers` with bob on s2 too; alice and bob have each sent a line. */
-function streaming(overrides = {}): MiniCluster {
-  const cluster = threeServers(overrides);
-  cluster.addClient(B, "bob");
-  cluster.attach("b", "s2");
-  cluster.advance(100);
-  cluster.type("a", "warm 1");
-  cluster.advance(100);
-  cluster.type("b", "warm 2");
-  cluster.advance(100);
-  return cluster;
-}
 
 const toClient = (d: Datagram) => d.to.host === A.addr.host || d.to.host === B.addr.host;
 
@@ -44,7 +31,7 @@ function sentSince(cluster: MiniCluster, from: number, kind: string): Datagram[]
 }
 
 Deno.test("clients take committed lines from the leader's stream; their servers send no copies", () => {
-  const cluster = streaming();
+  const cluster = streamingServers();
   const mark = cluster.sent.length;
   for (let i = 1; i <= 5; i++) {
     cluster.type(i % 2 ? "a" : "b", `line ${i}`);
@@ -73,7 +60,7 @@ Deno.test("clients take committed lines from the leader's stream; their servers 
 });
 
 Deno.test("a lost stream datagram is asked for at once and sent by the client's server", () => {
-  const cluster = streaming();
+  const cluster = streamingServers();
   cluster.drop = (d) =>
     d.body.kind === "chat-stream" && d.to.host === A.addr.host &&
     d.body.entries.some((e) => e.text === "lost");
@@ -91,7 +78,7 @@ Deno.test("a lost stream datagram is asked for at once and sent by the client's 
 });
 
 Deno.test("a stream batch that does not continue what the client delivered is ignored", () => {
-  const cluster = streaming();
+  const cluster = streamingServers();
   const delivered = cluster.lines("a").length;
   const last = cluster.server("s1").committed().at(-1)!;
   const forged: ChatEntry = {
@@ -117,7 +104,7 @@ Deno.test("a stream batch that does not continue what the client delivered is ig
 });
 
 Deno.test("a client that does not hear the stream is sent every line by its server at once", () => {
-  const cluster = streaming();
+  const cluster = streamingServers();
   cluster.drop = (d) => d.body.kind === "chat-stream" && d.to.host === A.addr.host;
   cluster.advance(1_000);
   const mark = cluster.sent.length;
@@ -135,7 +122,7 @@ Deno.test("a client that does not hear the stream is sent every line by its serv
 });
 
 Deno.test("with the stream off, the leader multicasts nothing and servers deliver as before", () => {
-  const cluster = streaming({ streamToClients: false });
+  const cluster = streamingServers({ streamToClients: false });
   cluster.type("a", "plain");
   cluster.advance(200);
   assert.equal(sentSince(cluster, 0, "chat-stream").length, 0);

@@ -28,6 +28,9 @@ const ENTRY: ChatEntry = {
   ts: 1,
 };
 
+/** The fields of a delivery or welcome whose server names no leader. */
+const NO_LEADER = { leader: "", leaderIncarnation: 0 };
+
 function valid(kind: keyof typeof MESSAGE_KINDS, fields: Record<string, unknown>): boolean {
   return MESSAGE_KINDS[kind].validate(fields);
 }
@@ -52,13 +55,20 @@ Deno.test("texts, names and keys longer than their bounds are refused", () => {
     acked: 0,
     gen: 1,
     entries: [{ ...ENTRY, client }],
+    ...NO_LEADER,
   });
   assert.ok(valid("chat-deliver", deliver("k".repeat(MAX_CLIENT_KEY))));
   assert.ok(!valid("chat-deliver", deliver("k".repeat(MAX_CLIENT_KEY + 1))));
 });
 
 Deno.test("lists longer than their bounds are refused", () => {
-  const entries = (n: number) => ({ commit: 1, acked: 0, gen: 1, entries: Array(n).fill(ENTRY) });
+  const entries = (n: number) => ({
+    commit: 1,
+    acked: 0,
+    gen: 1,
+    entries: Array(n).fill(ENTRY),
+    ...NO_LEADER,
+  });
   assert.ok(valid("chat-deliver", entries(MAX_CHAT_ENTRIES)));
   assert.ok(!valid("chat-deliver", entries(MAX_CHAT_ENTRIES + 1)));
   const busy = (n: number) => ({ clients: Array(n).fill("c~1") });
@@ -71,7 +81,25 @@ Deno.test("malformed numbers, enums and shapes are refused", () => {
   assert.ok(!valid("chat-ack", { next: 1.5 }));
   assert.ok(!valid("chat-nak", { from: 5, to: 4 }));
   assert.ok(!valid("chat-nak", { from: 0, to: 4 }));
-  assert.ok(!valid("chat-refused", { reason: "because" }));
+  assert.ok(!valid("chat-refused", { reason: "because", gen: 1 }));
+  assert.ok(!valid("chat-refused", { reason: "name-taken" }), "a refusal names its attachment");
+  for (const kind of ["chat-missed", "chat-slow", "chat-split"] as const) {
+    const fields = { from: 1, to: 2, split: false, servers: 0, of: 0, majority: false };
+    assert.ok(valid(kind, { ...fields, gen: 7 }), kind);
+    assert.ok(!valid(kind, fields), `${kind} names its attachment`);
+  }
+  const leader = (leader: unknown, leaderIncarnation: unknown) => ({
+    commit: 1,
+    acked: 0,
+    gen: 1,
+    entries: [],
+    leader,
+    leaderIncarnation,
+  });
+  assert.ok(valid("chat-deliver", leader("10.0.0.1:7401", 1750000000000)));
+  assert.ok(!valid("chat-deliver", leader("a b", 1)), "a leader id is terminal-safe");
+  assert.ok(!valid("chat-deliver", leader("s1", -1)));
+  assert.ok(!valid("chat-deliver", leader(undefined, 0)), "a delivery names the leader");
   assert.ok(!valid("chat-deliver", { commit: 1, acked: 0, entries: [{ ...ENTRY, kind: "x" }] }));
   assert.ok(!valid("chat-deliver", { commit: 1, acked: 0, entries: [{ ...ENTRY, seq: 0 }] }));
   assert.ok(!valid("chat-deliver", { commit: 1, acked: 0, entries: [[ENTRY]] }));

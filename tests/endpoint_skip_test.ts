@@ -17,7 +17,14 @@ const STREAM: Body = {
   prevMark: 7,
   entries: [{ seq: 2, term: 1, kind: "text", client: "c~1", cseq: 1, from: "u", text: "x", ts: 1 }],
 };
-const SPLIT: Body = { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
+const SPLIT: Body = {
+  kind: "chat-split",
+  split: false,
+  servers: 0,
+  of: 0,
+  majority: false,
+  gen: 1,
+};
 
 Deno.test("skipped kinds are dropped unread; the others pass", async () => {
   const config = loopbackConfig();

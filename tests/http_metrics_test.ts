@@ -72,6 +72,7 @@ function status(): ServerStatusReport {
       receivedDatagrams: 90,
       receivedBytes: 18_000,
       sendErrors: 1,
+      handlerErrors: 2,
       rejections,
       protocol: {
         electionsStarted: 2,
@@ -135,6 +136,7 @@ Deno.test("/metrics parses as Prometheus text and carries what the server counte
   assert.equal(value(families, "dsys_bytes_sent_total"), 20_000);
   assert.equal(value(families, "dsys_bytes_received_total"), 18_000);
   assert.equal(value(families, "dsys_send_errors_total"), 1);
+  assert.equal(value(families, "dsys_handler_errors_total"), 2);
   assert.equal(value(families, "dsys_uptime_seconds"), 12.345);
   assert.equal(value(families, "dsys_clients"), 1);
   assert.equal(value(families, "dsys_members", { role: "server", state: "alive" }), 1);

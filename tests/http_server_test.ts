@@ -67,6 +67,7 @@ function fakeStatus(): ServerStatusReport {
       receivedDatagrams: 0,
       receivedBytes: 0,
       sendErrors: 0,
+      handlerErrors: 0,
       rejections,
       protocol: {
         electionsStarted: 0,

@@ -120,6 +120,7 @@ Deno.test("a ping is answered with an ack naming the server itself", () => {
 Deno.test("a server asked for an indirect probe pings the suspect and relays its ack", () => {
   const h = new Harness({ id: "m" });
   h.start(0);
+  h.receive(a, { kind: "heartbeat", ...status() });
   const asked = h.receive(b, {
     kind: "ping-req",
     nonce: 77,
@@ -134,6 +135,17 @@ Deno.test("a server asked for an indirect probe pings the suspect and relays its
     to: b.addr,
     body: { kind: "ack", nonce: 77, target: "a" },
   }]);
+});
+
+Deno.test("an indirect probe goes only to a member it knows, at the address it knows", () => {
+  const h = new Harness({ id: "m" });
+  h.start(0);
+  h.receive(a, { kind: "heartbeat", ...status() });
+  const elsewhere = { host: "192.0.2.9", port: 9 };
+  const unknown = h.receive(b, { kind: "ping-req", nonce: 1, target: "zz", ...elsewhere });
+  assert.deepEqual(sent(unknown, "ping"), [], "no ping for a member it does not know");
+  const known = h.receive(b, { kind: "ping-req", nonce: 2, target: "a", ...elsewhere });
+  assert.deepEqual(sent(known, "ping").map((p) => p.to), [a.addr]);
 });
 
 Deno.test("a stalled server does not accuse others on waking", () => {
@@ -184,4 +196,23 @@ Deno.test("a late tick holds back at most once: the next late tick judges", () =
     h.tick(t);
   }
   assert.equal(stateOf(h, "a"), "dead");
+});
+
+Deno.test("a member only a welcome named is never merge-probed once dead", () => {
+  const h = new Harness({ id: "m" });
+  h.start(0);
+  const elsewhere = { host: "192.0.2.9", port: 9 };
+  h.receive(b, {
+    kind: "welcome",
+    ...status(),
+    members: [{ id: "v", role: "server", ...elsewhere, incarnation: 1, priority: 0 }],
+  });
+  const peers = [b].map((sender) => ({ sender, status: status() }));
+  h.liveWith(1_000, peers);
+  assert.equal(stateOf(h, "v"), "dead");
+  const later = h.liveWith(6_000, peers);
+  const aimed = later.filter((action) =>
+    action.type === "send" && action.to.host === elsewhere.host
+  );
+  assert.deepEqual(aimed, [], "nothing goes to the named address after it died");
 });

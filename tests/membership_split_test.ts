@@ -7,8 +7,16 @@
  */
 
 import assert from "node:assert/strict";
+import type { SplitView } from "../src/membership/events.ts";
 import { summarizeView } from "../src/server/status.ts";
 import { events, Harness, peer, sent, status, TIMING } from "./sim/harness.ts";
+
+/** A split without the times and addresses: what it says, and the ids it misses. */
+function shape(split: SplitView | undefined) {
+  if (!split) return undefined;
+  const { servers, of, majority, partition } = split;
+  return { servers, of, majority, partition, missing: split.missing.map((m) => m.id) };
+}
 
 const a = peer("a");
 const b = peer("b");
@@ -31,19 +39,78 @@ Deno.test("servers lost together are announced as one split with its final numbe
   // b goes silent 300 ms after a: a is dead before b is even suspect.
   const actions = h.liveWith(1_300, [b, c].map((sender) => ({ sender, status: status() })));
   actions.push(...h.liveWith(SETTLED + 300, [{ sender: c, status: status() }]));
-  const splits = events(actions).filter((e) => e.type === "split");
-  assert.deepEqual(splits, [{ type: "split", split: { servers: 2, of: 4, majority: false } }]);
-  assert.deepEqual(h.core.view().split, { servers: 2, of: 4, majority: false });
-  assert.match(summarizeView(h.core.view()), /split: 2 of 4 servers \(minority\)/);
+  const splits = events(actions).flatMap((e) => e.type === "split" ? [shape(e.split)] : []);
+  const expected = { servers: 2, of: 4, majority: false, partition: true, missing: ["a", "b"] };
+  assert.deepEqual(splits, [expected]);
+  assert.deepEqual(shape(h.core.view().split), expected);
+  assert.match(
+    summarizeView(h.core.view()),
+    /split: 2 of 4 servers \(minority; unreachable: a, b\)/,
+  );
 });
 
-Deno.test("a server alone is a split of one; a majority side says so", () => {
+Deno.test("a server that loses every other at once is a split of one; one server lost alone is unreachable, not a split", () => {
   const alone = foursome();
   alone.tickUntil(SETTLED);
-  assert.deepEqual(alone.core.view().split, { servers: 1, of: 4, majority: false });
+  assert.deepEqual(shape(alone.core.view().split), {
+    servers: 1,
+    of: 4,
+    majority: false,
+    partition: true,
+    missing: ["a", "b", "c"],
+  });
   const majority = foursome();
   majority.liveWith(SETTLED, [b, c].map((sender) => ({ sender, status: status() })));
-  assert.deepEqual(majority.core.view().split, { servers: 3, of: 4, majority: true });
+  assert.deepEqual(shape(majority.core.view().split), {
+    servers: 3,
+    of: 4,
+    majority: true,
+    partition: false,
+    missing: ["a"],
+  });
+  assert.match(
+    summarizeView(majority.core.view()),
+    /unreachable, crashed or cut off: a; 3 of 4 servers/,
+  );
+});
+
+Deno.test("two servers lost far apart are two losses, not a split", () => {
+  const h = foursome();
+  h.liveWith(SETTLED, [b, c].map((sender) => ({ sender, status: status() })));
+  const later = SETTLED + TIMING.splitBurstMs + 1_000;
+  h.liveWith(later, [{ sender: c, status: status() }]);
+  h.liveWith(later + SETTLED, [{ sender: c, status: status() }]);
+  assert.deepEqual(shape(h.core.view().split), {
+    servers: 2,
+    of: 4,
+    majority: false,
+    partition: false,
+    missing: ["a", "b"],
+  });
+});
+
+Deno.test("a lost server whose host is still heard crashed: it is named so, and is no evidence of a split", () => {
+  const h = foursome();
+  const neighbour = { ...peer("n"), addr: { ...a.addr, port: a.addr.port + 1 } };
+  h.liveWith(1_000, [a, b, c, neighbour].map((sender) => ({ sender, status: status() })));
+  h.liveWith(SETTLED, [c, neighbour].map((sender) => ({ sender, status: status() })));
+  const split = h.core.view().split!;
+  assert.deepEqual(split.missing.map((m) => [m.id, m.crashed]), [["a", true], ["b", false]]);
+  assert.equal(split.partition, false, "only b may have been cut off");
+});
+
+Deno.test("a new server from the host of a dead one replaces it at once", () => {
+  const h = foursome();
+  h.liveWith(SETTLED, [b, c].map((sender) => ({ sender, status: status() })));
+  assert.equal(h.core.view().members.find((m) => m.id === "a")?.state, "dead");
+  const restarted = { ...peer("a2"), addr: { ...a.addr, port: a.addr.port + 7 } };
+  const actions = h.liveWith(
+    SETTLED + 500,
+    [b, c, restarted].map((sender) => ({ sender, status: status() })),
+  );
+  assert.equal(h.core.view().members.find((m) => m.id === "a"), undefined);
+  assert.equal(h.core.view().split, undefined);
+  assert.ok(events(actions).some((e) => e.type === "healed"));
 });
 
 Deno.test("no split is announced before the deaths have settled", () => {
@@ -73,7 +140,13 @@ Deno.test("a server that leaves cleanly shrinks the full view and marks no split
   const actions = h.liveWith(SETTLED, [b, c].map((sender) => ({ sender, status: status() })));
   assert.equal(events(actions).filter((e) => e.type === "split").length, 0);
   h.liveWith(SETTLED + 5_000, [{ sender: c, status: status() }]);
-  assert.deepEqual(h.core.view().split, { servers: 2, of: 3, majority: true });
+  assert.deepEqual(shape(h.core.view().split), {
+    servers: 2,
+    of: 3,
+    majority: true,
+    partition: false,
+    missing: ["b"],
+  });
 });
 
 Deno.test("dead servers are remembered for forgetDeadAfterMs, then forgotten: the split ends", () => {

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  chooseInterfaces,
   type InterfaceCandidate,
   listInterfaces,
   selectInterfaces,
@@ -116,4 +117,22 @@ Deno.test("this host lists loopback as an up IPv4 interface", () => {
   assert.equal(local.address, "127.0.0.1");
   assert.equal(local.internal, true);
   assert.notEqual(local.up, false);
+});
+
+Deno.test("with --peers, a network without multicast is used unicast-only instead of refused or left to loopback", () => {
+  const lo = { name: "lo", address: "127.0.0.1", internal: true, up: true, multicast: true };
+  const tun = { name: "tun0", address: "10.77.0.2", internal: false, up: true, multicast: false };
+  const eth = { name: "eth0", address: "10.0.0.2", internal: false, up: true, multicast: true };
+  const byDefault = chooseInterfaces([lo, tun], undefined, true);
+  assert.equal(byDefault.unicastOnly, true);
+  assert.deepEqual(byDefault.choices.map((c) => c.iface.name), ["tun0"]);
+  const named = chooseInterfaces([lo, tun, eth], "tun0", true);
+  assert.equal(named.unicastOnly, true);
+  assert.deepEqual(named.choices.map((c) => c.iface.name), ["tun0"]);
+  assert.throws(() => chooseInterfaces([lo, tun], "tun0", false), /not multicast-capable/);
+  assert.equal(chooseInterfaces([lo, tun], undefined, false).choices[0].iface.name, "lo");
+  const multicast = chooseInterfaces([lo, tun, eth], undefined, true);
+  assert.equal(multicast.unicastOnly, false, "a multicast interface is used as before");
+  assert.deepEqual(multicast.choices.map((c) => c.iface.name), ["eth0"]);
+  assert.throws(() => chooseInterfaces([lo, tun], "wg9", true), /no interface named/);
 });

@@ -30,6 +30,13 @@
  * never taken for the new. The server's `chat-split` becomes one notice when the cluster splits
  * and one when it is whole again.
  *
+ * Whom it believes: a server datagram only from the server it is attached to (id and
+ * incarnation, as discovery found it) and for its current attachment number, which starts at a
+ * number the runtime draws at random; a stream batch only from the leader that server names in
+ * its welcomes and deliveries (id and incarnation), and only while streams are on (the runtime
+ * turns them off without a secret). Anything else is ignored and counted by why
+ * ({@linkcode IgnoredReason}); the first of each reason and kind becomes a notice.
+ *
  * @module
  */
 
@@ -57,9 +64,19 @@ import { DeliveredMemory } from "./delivered.ts";
 export interface ServerRef {
   /** Its node id. */
   id: string;
+  /** Its incarnation: datagrams of another incarnation of that id are not its. */
+  incarnation: number;
   /** Its unicast address. */
   addr: Address;
 }
+
+/**
+ * Why the client ignored a datagram: `not-my-server` — a server message from a sender other
+ * than the server it is attached to (id and incarnation); `other-attachment` — from that server,
+ * for another attachment number; `not-my-leader` — a stream batch from a sender other than the
+ * leader its server names (or while it takes no stream).
+ */
+export type IgnoredReason = "not-my-server" | "other-attachment" | "not-my-leader";
 
 /** What a {@linkcode ChatClientCore} needs. */
 export interface ChatClientOptions {
@@ -69,8 +86,14 @@ export interface ChatClientOptions {
   user: string;
   /** How many past messages to receive first (`--history`). */
   history: number;
-  /** Chat tunables (`defaultChatConfig()`). */
+  /** Chat tunables (`defaultChatConfig()`); without `streamToClients` it takes no stream. */
   config: ChatConfig;
+  /**
+   * The attachment number before the first attach (default 0). The runtime draws it at random,
+   * so that a host that does not see a client's unicast traffic cannot guess the number every
+   * datagram of its server carries.
+   */
+  firstGen?: number;
   /** The user's owner token on this computer (see `ChatJoinBody.owner`), if it has one. */
   owner?: string;
 }
@@ -122,11 +145,21 @@ export type ClientNotice =
   | { kind: "missed"; from: number; to: number }
   | { kind: "slow-down"; window: number }
   | { kind: "server-lost"; server: string }
-  | { kind: "split"; servers: number; of: number; majority: boolean }
+  | {
+    kind: "split";
+    servers: number;
+    of: number;
+    majority: boolean;
+    /** False when the servers may as well have crashed (see `SplitView.partition`). */
+    partition: boolean;
+    /** Ids of the servers not reached. */
+    missing: string[];
+  }
   | { kind: "healed" }
   | { kind: "rewound"; from: number; remembered: number }
   | { kind: "skipped"; seq: number; id: string }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
+  | { kind: "ignored"; reason: IgnoredReason; message: string; from: string; count: number }
   | { kind: "input-refused"; reason: "too-long"; length: number; limit: number }
   | { kind: "input-refused"; reason: "queue-full" | "not-running" };
 
@@ -167,6 +200,8 @@ export interface ChatClientStatus {
   streaming: boolean;
   /** Stream batches it took so far. */
   streamBatches: number;
+  /** Datagrams it ignored, by why. */
+  ignored: Record<IgnoredReason, number>;
 }
 
 interface Pending extends ChatPostItem {
@@ -209,12 +244,22 @@ export class ChatClientCore {
   readonly #skipIds = new Set<string>();
   readonly #skipMarks = new Map<number, number>();
   #split: ChatSplitBody | null = null;
+  /** The leader its server names: the only sender whose stream it takes. */
+  #leader: { id: string; incarnation: number } | null = null;
+  readonly #ignored: Record<IgnoredReason, number> = {
+    "not-my-server": 0,
+    "other-attachment": 0,
+    "not-my-leader": 0,
+  };
+  /** The reasons and kinds ignored at least once (the first of each is a notice). */
+  readonly #ignoredKinds = new Set<string>();
 
   /** Creates a client core; nothing happens until the `start` event. */
   constructor(options: ChatClientOptions) {
     this.#o = options;
     this.#key = clientKey(options.self);
     this.#window = options.config.sendWindow;
+    this.#gen = options.firstGen ?? 0;
     this.#delivered = new DeliveredMemory(options.config.mergeMemory);
   }
 
@@ -239,6 +284,7 @@ export class ChatClientCore {
       window: this.#window,
       streaming: this.#streaming(),
       streamBatches: this.#streamBatches,
+      ignored: { ...this.#ignored },
     };
   }
 
@@ -300,6 +346,7 @@ export class ChatClientCore {
 
   #attach(server: ServerRef): void {
     this.#server = server;
+    this.#leader = null;
     this.#gen++;
     this.#phase = "joining";
     this.#joinAt = -Infinity;
@@ -428,23 +475,54 @@ export class ChatClientCore {
       return;
     }
     this.#split = body;
-    if (shown?.servers === body.servers && shown.of === body.of) return;
+    const missing = body.missing ?? [];
+    const partition = body.partition ?? true;
+    if (
+      shown?.servers === body.servers && shown.of === body.of &&
+      (shown.partition ?? true) === partition && (shown.missing ?? []).join() === missing.join()
+    ) return;
     const { servers, of, majority } = body;
-    this.#notice({ kind: "split", servers, of, majority });
+    this.#notice({ kind: "split", servers, of, majority, partition, missing });
   }
 
+  /** Counts an ignored datagram; the first of each reason and kind becomes a notice. */
+  #ignore(reason: IgnoredReason, envelope: Envelope): void {
+    const count = ++this.#ignored[reason];
+    const key = `${reason} ${envelope.body.kind}`;
+    if (this.#ignoredKinds.has(key)) return;
+    this.#ignoredKinds.add(key);
+    const from = envelope.sender.id;
+    this.#notice({ kind: "ignored", reason, message: envelope.body.kind, from, count });
+  }
+
+  /**
+   * A datagram is taken only from the server this client is attached to (id and incarnation),
+   * for its current attachment number; a stream batch only from the leader that server names.
+   */
   #receive(envelope: Envelope): void {
     const { sender, body } = envelope;
     const server = this.#server;
+    if (!server || sender.role !== "server") return;
+    const mine = sender.id === server.id && sender.incarnation === server.incarnation;
+    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
+    if (mine) this.#heardAt = this.#now;
+    if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {
-      if (server && sender.role === "server") this.#onStream(body);
-      return;
+      if (this.#phase !== "joined") return;
+      const leader = this.#leader;
+      if (
+        !this.#o.config.streamToClients || leader === null || sender.id !== leader.id ||
+        sender.incarnation !== leader.incarnation
+      ) return this.#ignore("not-my-leader", envelope);
+      return this.#onStream(body);
     }
-    if (!server || sender.role !== "server" || sender.id !== server.id) return;
-    this.#heardAt = this.#now;
+    if (!mine) return this.#ignore("not-my-server", envelope);
+    if ("gen" in body && body.gen !== this.#gen && !isUnknownClient(body)) {
+      return this.#ignore("other-attachment", envelope);
+    }
     switch (body.kind) {
       case "chat-welcome":
-        if (this.#phase === "joining" && body.gen === this.#gen) this.#welcome(body);
+        if (this.#phase === "joining") this.#welcome(body);
         return;
       case "chat-refused":
         if (body.reason === "unknown-client") {
@@ -455,7 +533,7 @@ export class ChatClientCore {
         }
         return;
       case "chat-deliver":
-        if (this.#phase === "joined" && body.gen === this.#gen) this.#onDeliver(body);
+        if (this.#phase === "joined") this.#onDeliver(body);
         return;
       case "chat-split":
         return this.#onSplit(body);
@@ -475,7 +553,14 @@ export class ChatClientCore {
     }
   }
 
+  /** Follows the leader the server names (whose stream this client may take). */
+  #learnLeader(body: ChatWelcomeBody | ChatDeliverBody): void {
+    const { leader, leaderIncarnation } = body;
+    this.#leader = leader === "" ? null : { id: leader, incarnation: leaderIncarnation };
+  }
+
   #welcome(body: ChatWelcomeBody): void {
+    this.#learnLeader(body);
     const resumed = this.#next > 0;
     this.#phase = "joined";
     if (!resumed) this.#next = body.start;
@@ -497,6 +582,7 @@ export class ChatClientCore {
   }
 
   #onDeliver(body: ChatDeliverBody): void {
+    this.#learnLeader(body);
     this.#commitSeen = Math.max(this.#commitSeen, body.commit);
     this.#take(body.entries);
     if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
@@ -649,4 +735,20 @@ export class ChatClientCore {
       this.#send({ kind: "chat-post", acked: this.#acked, items });
     }
   }
+}
+
+/** The kinds a server sends to clients (anything else from a server only shows it alive). */
+const CLIENT_KINDS: ReadonlySet<string> = new Set([
+  "chat-welcome",
+  "chat-refused",
+  "chat-deliver",
+  "chat-split",
+  "chat-missed",
+  "chat-slow",
+  "chat-stream",
+]);
+
+/** A server's `unknown-client` for a client it does not know (it names no attachment). */
+function isUnknownClient(body: Body): boolean {
+  return body.kind === "chat-refused" && body.reason === "unknown-client" && body.gen === 0;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Sender } from "../wire/messages.ts";
+import { MAX_USER_NAME, type Sender } from "../wire/messages.ts";
 
 /**
  * The session key of a client process: its node id and incarnation. A restarted client is a new
@@ -42,9 +42,12 @@ export function textLength(text: string): number {
   return length;
 }
 
-const USER_NAME = /^[\p{L}\p{N}._-]{1,32}$/u;
+const USER_NAME = /^[\p{L}\p{N}._-]+$/u;
 
-/** True for an acceptable user name: 1-32 letters, digits, '.', '_' or '-'. */
+/**
+ * True for an acceptable user name: letters, digits, '.', '_' or '-', 1 to `MAX_USER_NAME` long
+ * in UTF-16 units, as the wire counts (a letter outside the BMP counts 2).
+ */
 export function isUserName(name: string): boolean {
-  return USER_NAME.test(name);
+  return name.length <= MAX_USER_NAME && USER_NAME.test(name);
 }

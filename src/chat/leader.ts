@@ -10,16 +10,21 @@
  * 1. The fork point with every server is computed from its run starts
  *    (`ChatLog.forkPoint` in `log.ts`): the highest sequence number up to which both logs hold the
  *    same entries.
- * 2. Extension: among the servers whose log holds the leader's whole log and more, the one with
- *    the highest (last term, last sequence number) lends the entries after the leader's last, at
- *    the same positions (`chat-fetch`, `fetchWindow` entries per round trip; the other's whole
- *    window by state transfer when the leader's log lies below it). This is the ordinary
- *    failover: a leader that lagged catches up.
+ * 2. Base: the leader keeps every position it, or a server agreeing with it, committed (and
+ *    knows which of those a leader reaching a majority of the full view committed). A server
+ *    whose log keeps all of them and ranks higher — more majority-committed positions, then more
+ *    committed ones, then the newer last term, then the longer log — lends its entries after the
+ *    fork at the same positions (`chat-fetch`, `fetchWindow` entries per round trip; the whole
+ *    window by state transfer when the leader's log lies below it): the ordinary failover, and a
+ *    paused leader that comes back takes the log the others went on with. A server whose log forks
+ *    below the kept positions replaces them only when its side committed more with a majority, or
+ *    as much with one and more in all (a healed split: the README's rule). What the leader's own
+ *    log held after the fork is set aside (`ChatReplica.rollback`) and merged after, in step 3.
  * 3. Merge: from every other server whose log has entries after its fork point, the leader
  *    fetches them (same windows) and appends, in that server's order, every chat line whose
- *    message id its log lacks, under its own term. Presence entries are not merged: the name
- *    leases re-announce whoever is present. So the canonical order is the leader's own log, then
- *    the other sides' lines (each sender's order kept), none twice.
+ *    message id its log lacks, under its own term, and then its own set-aside lines. Presence
+ *    entries are not merged: the name leases re-announce whoever is present. So the canonical
+ *    order is the base log, then the other sides' lines (each sender's order kept), none twice.
  * 4. Replication starts at each server's fork point, so a server whose log diverged adopts the
  *    merged log from there (its commit point goes back to the fork and its clients re-anchor, see
  *    `sessions.ts`); the commit point the leader takes over counts only what the logs agree on.
@@ -60,7 +65,7 @@ import type {
   ChatSenderRecord,
   ChatSendersBody,
 } from "../wire/messages.ts";
-import { MAX_CHAT_ENTRIES } from "../wire/messages.ts";
+import { MAX_CHAT_ENTRIES, WIRE_BOUNDS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { Directory, type PresenceChange } from "./directory.ts";
 import { messageId, textLength } from "./keys.ts";
@@ -90,11 +95,13 @@ export interface ForwardAnswer {
 type Summary = Omit<ChatGatherReplyBody, "kind" | "term" | "ok"> & { incarnation: number };
 
 /**
- * How a log is ranked against the leader's own: the one with more committed positions first
- * (a log that holds every position the leader keeps counts those as its own), then the newer
- * last term, then the longer log.
+ * How a log is ranked: more positions committed by a leader that reached a majority of the full
+ * view first, then more committed positions, then the newer last term, then the longer log. A log
+ * that keeps every position the leader keeps counts those as its own; logs that forked below them
+ * are ranked among themselves by what they committed after their fork.
  */
 interface Rank {
+  majority: number;
   committed: number;
   lastTerm: number;
   last: number;
@@ -102,6 +109,7 @@ interface Rank {
 
 /** True when `a` is a better log to lead with than `b`. */
 function outranks(a: Rank, b: Rank): boolean {
+  if (a.majority !== b.majority) return a.majority > b.majority;
   if (a.committed !== b.committed) return a.committed > b.committed;
   if (a.lastTerm !== b.lastTerm) return a.lastTerm > b.lastTerm;
   return a.last > b.last;
@@ -140,6 +148,8 @@ export interface LeadershipOptions {
   out: ChatOutbox;
   /** The delivery point of the slowest client attached to this server (`Sessions.readPoint`). */
   reader: () => number;
+  /** True while this server reaches a majority of the full view (its commits are kept then). */
+  majority: () => boolean;
 }
 
 /** One term of leadership of one server. */
@@ -154,7 +164,9 @@ export class Leadership {
   #replicator: Replicator | null = null;
   #sequencer: Sequencer | null = null;
   #directory: Directory | null = null;
-  #gatheredCommit = 0;
+  #gathered = { commit: 0, majority: 0 };
+  /** True once this leadership reached no majority of the full view (see `flush`). */
+  #minorityOnce = false;
   #source = "";
   #forks = new Map<string, number>();
   #merges: Merge[] = [];
@@ -335,7 +347,12 @@ export class Leadership {
     if (this.#phase !== "leading") return;
     const { replica } = this.#o;
     this.#sequencer!.drainAll();
+    // Only a leadership that has reached a majority of the full view all along counts what it
+    // committed as kept by a majority: one that led a minority side meanwhile must not mark those
+    // entries when the other side comes back into view.
+    this.#minorityOnce ||= !this.#o.majority();
     replica.advanceCommit(this.#replicator!.commitPoint());
+    if (!this.#minorityOnce) replica.advanceMajority(replica.commit);
     this.#replicator!.flush(replica.commit, now);
     if (this.#o.config.streamToClients) this.#stream();
   }
@@ -383,27 +400,51 @@ export class Leadership {
     }
     const { log } = replica;
     const own = log.last;
-    const kept = this.#keptPoint();
-    const self: Rank = { committed: kept, lastTerm: log.lastTerm, last: own };
+    const kept = this.#kept();
     let best: { peer: Peer; summary: Summary; fork: number } | null = null;
-    let top = self;
+    let top: Rank = {
+      majority: kept.majority,
+      committed: kept.commit,
+      lastTerm: log.lastTerm,
+      last: own,
+    };
+    let rival: { peer: Peer; summary: Summary; fork: number; rank: Rank } | null = null;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
-      const behind = fork === undefined && summary.first - 1 >= kept;
+      // A window that keeps nothing (first past last) has nothing to fetch.
+      const behind = fork === undefined && summary.first - 1 >= kept.commit &&
+        summary.first <= summary.last;
       if (!behind && (fork === undefined || summary.last <= fork)) continue;
-      const at = fork ?? kept;
-      if (at < kept && summary.commit <= kept) continue;
+      const at = fork ?? kept.commit;
+      if (at >= kept.commit) {
+        const rank: Rank = {
+          majority: Math.max(summary.majorityCommit, kept.majority),
+          committed: Math.max(summary.commit, kept.commit),
+          lastTerm: summary.lastTerm,
+          last: summary.last,
+        };
+        if (outranks(rank, top)) {
+          best = { peer, summary, fork: at };
+          top = rank;
+        }
+        continue;
+      }
+      // A log that forked below the kept positions replaces them only when its side committed
+      // more after the fork with a majority of the full view, or as much with one and more in all.
+      // Counted from the fork: what both logs hold below it, each server may have learnt late.
       const rank: Rank = {
-        committed: at >= kept ? Math.max(summary.commit, kept) : summary.commit,
+        majority: Math.max(0, summary.majorityCommit - at),
+        committed: summary.commit - at,
         lastTerm: summary.lastTerm,
         last: summary.last,
       };
-      if (outranks(rank, top)) {
-        best = { peer, summary, fork: at };
-        top = rank;
-      }
+      const ours = { majority: Math.max(0, kept.majority - at), committed: kept.commit - at };
+      const more = rank.majority > ours.majority ||
+        (rank.majority === ours.majority && rank.committed > ours.committed);
+      if (more && (!rival || outranks(rank, rival.rank))) rival = { peer, summary, fork: at, rank };
     }
+    if (rival) best = rival;
     if (!best) {
       this.#planMerges(now);
       return;
@@ -428,21 +469,26 @@ export class Leadership {
   }
 
   /**
-   * The positions this leader's side committed: this server's commit point, or further where a
-   * gathered server committed entries it shares with this log. A log that keeps all of them may
-   * replace the uncommitted tail after them; a log that forks below them replaces them only when
-   * its server committed more positions (the other side of a healed split that chatted more);
-   * otherwise it is merged after them.
+   * The positions this leader's side committed (`commit`), and of those the ones committed with a
+   * majority of the full view (`majority`): this server's, or further where a gathered server
+   * committed entries it shares with this log. A log that keeps all of them may replace the
+   * uncommitted tail after them; a log that forks below them replaces them only when its side
+   * committed more with a majority (the majority side of a healed split, or the servers that went
+   * on while this one was paused and then cut off), or as much with one and more in all (the
+   * other side of an even split that chatted more); otherwise it is merged after them.
    */
-  #keptPoint(): number {
+  #kept(): { commit: number; majority: number } {
     const { replica } = this.#o;
-    let kept = replica.commit;
+    let commit = replica.commit;
+    let majority = replica.majorityCommit;
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = replica.log.forkPoint(summary.runs, summary.last);
-      if (fork !== undefined) kept = Math.max(kept, Math.min(summary.commit, fork));
+      if (fork === undefined) continue;
+      commit = Math.max(commit, Math.min(summary.commit, fork));
+      majority = Math.max(majority, Math.min(summary.majorityCommit, fork));
     }
-    return kept;
+    return { commit, majority };
   }
 
   /**
@@ -469,7 +515,7 @@ export class Leadership {
     let appended = 0;
     for (const { entry, committed } of replica.takeAside()) {
       if (this.#holds(entry, !committed)) continue;
-      this.#appendMerged(entry);
+      if (!this.#appendMerged(entry)) break;
       appended++;
     }
     this.#o.out.notify({
@@ -491,12 +537,17 @@ export class Leadership {
     }
   }
 
-  /** Appends a line of another log under this leadership's term. */
-  #appendMerged(entry: ChatEntry): void {
+  /**
+   * Appends a line of another log under this leadership's term; false (and nothing appended) when
+   * the log reached the sequence bound.
+   */
+  #appendMerged(entry: ChatEntry): boolean {
     const { log } = this.#o.replica;
+    if (log.last >= WIRE_BOUNDS.seq) return false;
     log.append({ ...entry, seq: log.last + 1, term: this.#o.term });
     this.#ids.add(messageId(entry.client, entry.cseq));
     this.#known!.note(entry.client, entry.cseq);
+    return true;
   }
 
   /**
@@ -506,19 +557,18 @@ export class Leadership {
   #planMerges(now: number): void {
     const { replica } = this.#o;
     const { log } = replica;
-    let commit = replica.commit;
     this.#forks.clear();
     this.#merges = [];
     for (const peer of this.#peers.values()) {
       const summary = this.#replies.get(peer.id)!;
       const fork = log.forkPoint(summary.runs, summary.last);
       this.#forks.set(peer.id, fork ?? 0);
-      if (fork !== undefined) commit = Math.max(commit, Math.min(summary.commit, fork));
       if (fork !== undefined && fork >= summary.last) continue;
       const from = fork === undefined ? summary.first : Math.max(fork + 1, summary.first);
+      if (from > summary.last) continue;
       this.#merges.push({ peer, from, last: summary.last, unknownFork: fork === undefined });
     }
-    this.#gatheredCommit = commit;
+    this.#gathered = this.#kept();
     const byTable = replica.aside.length > 0 || this.#merges.some((merge) => merge.unknownFork);
     if (byTable && this.#pullSenders(now)) return;
     this.#nextMerge(now);
@@ -595,7 +645,7 @@ export class Leadership {
   #applyMerged(fetch: Fetch, merge: Merge, body: ChatFetchedBody): void {
     for (const entry of body.entries) {
       if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
-      this.#appendMerged(entry);
+      if (!this.#appendMerged(entry)) break;
       this.#appended++;
     }
     fetch.fetchedTo = body.prev + body.entries.length;
@@ -633,7 +683,8 @@ export class Leadership {
     this.#fetch = null;
     this.#pull = null;
     this.#phase = "leading";
-    replica.advanceCommit(this.#gatheredCommit);
+    replica.advanceCommit(this.#gathered.commit);
+    replica.advanceMajority(this.#gathered.majority);
     this.#streamed = replica.commit;
     const { log } = replica;
     this.#sequencer = new Sequencer({
@@ -641,7 +692,7 @@ export class Leadership {
       orderWindow: config.orderWindow,
       maxBuffered: config.maxBuffered,
       room: () =>
-        log.last - replica.commit < config.maxUncommitted &&
+        log.last < WIRE_BOUNDS.seq && log.last - replica.commit < config.maxUncommitted &&
         log.last + 1 - this.#readPoint() < config.maxReaderLag,
       sequence: (item) =>
         log.append({
@@ -664,7 +715,13 @@ export class Leadership {
       replica.presenceWithTail(),
       now,
     );
-    this.#replicator = new Replicator({ term, log, out, config });
+    this.#replicator = new Replicator({
+      term,
+      log,
+      out,
+      config,
+      majorityCommit: () => replica.majorityCommit,
+    });
     this.#replicator.setPeers(this.#peers);
     for (const [id, fork] of this.#forks) this.#replicator.startAt(id, fork);
     out.notify({
@@ -684,6 +741,7 @@ export class Leadership {
 
   #sequencePresence(change: PresenceChange, wall: number): void {
     const { log } = this.#o.replica;
+    if (log.last >= WIRE_BOUNDS.seq) return;
     log.append({
       seq: log.last + 1,
       term: this.#o.term,

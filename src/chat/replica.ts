@@ -36,6 +36,7 @@ export class ChatReplica {
   readonly senders: SenderTable;
   readonly #logLimit: number;
   #commit = 0;
+  #majorityCommit = 0;
   #conflicts = 0;
   #fork: number | undefined;
   #complete = true;
@@ -51,6 +52,19 @@ export class ChatReplica {
   /** Highest committed sequence number. */
   get commit(): number {
     return this.#commit;
+  }
+
+  /**
+   * The highest entry committed by a leader that reached a majority of the full view (as this
+   * server learnt it): a position the merge after a split never moves (see `leader.ts`).
+   */
+  get majorityCommit(): number {
+    return this.#majorityCommit;
+  }
+
+  /** Records that entries up to `seq` (at most the commit point) were committed by a majority. */
+  advanceMajority(seq: number): void {
+    this.#majorityCommit = Math.max(this.#majorityCommit, Math.min(seq, this.#commit));
   }
 
   /** True while presence is known from the first entry on (no state transfer happened). */
@@ -103,6 +117,7 @@ export class ChatReplica {
     if (result.ok && result.replacedFrom <= this.#commit) {
       this.#conflicts += result.conflicts;
       this.#commit = result.replacedFrom - 1;
+      this.#majorityCommit = Math.min(this.#majorityCommit, this.#commit);
       this.#fork = Math.min(this.#fork ?? Infinity, this.#commit);
     }
     return result;
@@ -119,6 +134,7 @@ export class ChatReplica {
       if (entry.kind === "text") this.#aside.push({ entry, committed: entry.seq <= this.#commit });
     }
     this.log.truncateAfter(fork);
+    this.#majorityCommit = Math.min(this.#majorityCommit, fork);
     if (this.#commit <= fork) return;
     this.#conflicts += this.#commit - fork;
     this.#commit = fork;

@@ -63,6 +63,8 @@ export interface ReplicatorOptions {
   term: number;
   /** The leader's log. */
   log: ChatLog;
+  /** The leader's majority commit point (see `ChatReplica.majorityCommit`), sent with appends. */
+  majorityCommit: () => number;
   /** Where appends go. */
   out: ChatOutbox;
   /** Windows, budgets and timers. */
@@ -237,6 +239,7 @@ export class Replicator {
       prev,
       prevTerm: log.termAt(prev)!,
       commit,
+      majorityCommit: Math.min(this.#o.majorityCommit(), commit),
       reset: p.reset && prev === log.first - 1,
       entries,
     });

@@ -1,11 +1,12 @@
 /**
  * The chat core of one server: the sequencer when this server leads, a replica of the global log
  * when it follows, and the home of the clients attached to it — one pure, deterministic state
- * machine, run by the runtime beside `ServerCore` (the etcd/raft model).
+ * machine, run beside `ServerCore` by the server node (`../server/node.ts`, the etcd/raft model).
  *
- * The runtime feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic
- * and the wall-clock time, and a `membership` event with the server core's view whenever the view
- * or the leader changes; it performs the actions {@linkcode ChatServerCore.step} returns. The
+ * The node feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic and
+ * the wall-clock time, and a `membership` event with the server core's view whenever the view,
+ * the leader, the term or the split changes; it passes on the actions
+ * {@linkcode ChatServerCore.step} returns. The
  * leader the server core names is the sequencer: after a change it first gathers the surviving
  * servers' logs (`leader.ts`), then sequences every line once, in sender order, replicates it to
  * every live server of the view and commits it when all of them stored it. Followers accept
@@ -32,6 +33,7 @@ import {
   MAX_CHAT_ENTRIES,
   MAX_CHAT_ITEMS,
   MAX_CHAT_RUNS,
+  nextTerm,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
@@ -121,6 +123,8 @@ export class ChatServerCore {
   #pull: SendersPull | null = null;
   #conflicts = 0;
   #asideAt = -Infinity;
+  /** True while this server reaches a majority of its full view (live and dead servers). */
+  #majority = true;
 
   /** Creates a chat core; nothing happens until the `start` event. */
   constructor(options: ChatServerOptions) {
@@ -202,22 +206,27 @@ export class ChatServerCore {
   #membership(view: ViewSnapshot): void {
     const self = this.#o.self.id;
     const peers = new Map<string, Peer>();
+    let lost = 0;
     for (const m of view.members) {
       if (m.role !== "server" || m.id === self) continue;
+      if (m.state === "dead") lost++;
       if (m.state !== "alive" && m.state !== "suspect") continue;
       peers.set(m.id, { id: m.id, addr: m.addr, incarnation: m.incarnation });
     }
     this.#peers = peers;
+    this.#majority = 2 * (peers.size + 1) > peers.size + 1 + lost;
     this.#sessions.setSplit(view.split);
+    const leader = view.leader === self ? this.#o.self : peers.get(view.leader ?? "");
+    this.#sessions.setLeader(leader ? { id: leader.id, incarnation: leader.incarnation } : null);
     if (view.leader !== this.#leaderId || view.term !== this.#leaderTerm) {
       this.#leaderId = view.leader;
       this.#leaderTerm = view.term;
       this.#synced = false;
       this.#sessions.leaderChanged();
       this.#leadership = null;
-      if (view.leader === self) this.#lead(Math.max(view.term, this.#promised + 1));
+      if (view.leader === self) this.#lead(Math.max(view.term, nextTerm(this.#promised)));
     }
-    if (this.#leadership?.setPeers(peers)) this.#lead(this.#promised + 1);
+    if (this.#leadership?.setPeers(peers)) this.#lead(nextTerm(this.#promised));
   }
 
   #lead(term: number): void {
@@ -230,15 +239,20 @@ export class ChatServerCore {
       replica: this.#replica,
       out: this.#out,
       reader: () => this.#sessions.readPoint(),
+      majority: () => this.#majority,
     });
     this.#leadership.setPeers(this.#peers);
     this.#out.notify({ type: "gathering", term });
   }
 
-  /** Starts over with a term above `promised` elsewhere, while this server still leads. */
+  /**
+   * Starts over with a term above `promised` elsewhere, while this server still leads; not when
+   * no term above it is left (the wire's bound): that would only repeat the refused gather.
+   */
   #outbid(promised: number | undefined): void {
     if (promised === undefined || this.#leaderId !== this.#o.self.id) return;
-    this.#lead(Math.max(promised, this.#promised) + 1);
+    const term = nextTerm(Math.max(promised, this.#promised));
+    if (term > this.#promised) this.#lead(term);
   }
 
   #receive(envelope: Envelope): void {
@@ -348,6 +362,7 @@ export class ChatServerCore {
     if (result.ok) {
       this.#synced = true;
       replica.advanceCommit(Math.min(body.commit, result.match));
+      replica.advanceMajority(Math.min(body.majorityCommit, result.match));
       if (!replica.sendersComplete && this.#pull?.source.id !== leader.id) {
         const { retransmitMs } = this.#o.config;
         this.#pull = new SendersPull(leader, body.term, replica, this.#out, retransmitMs);
@@ -376,6 +391,7 @@ export class ChatServerCore {
       last: log.last,
       lastTerm: log.lastTerm,
       commit,
+      majorityCommit: this.#replica.majorityCommit,
       complete: this.#replica.sendersComplete,
       runs: log.runs(MAX_CHAT_RUNS),
     });

@@ -17,8 +17,12 @@
  * beyond the fork is forgotten without releasing its name: its next datagram is answered
  * `unknown-client`, it joins again and is re-anchored so. Deliveries and acks carry the
  * attachment number, so none of the old numbering is taken for the new. The cluster's split state
- * goes to every joined client on change, and again whenever its ack shows it missed that. This module sends to clients itself and returns
- * what must go to the leader (forwarded lines, claims); the core routes those.
+ * goes to every joined client on change, and again whenever its ack shows it missed that.
+ *
+ * Every datagram to a client carries its attachment number, and welcomes and deliveries name the
+ * leader this server follows (id and incarnation): the client ignores a notice for another
+ * attachment and a stream from any other sender. This module sends to clients itself and
+ * returns what must go to the leader (forwarded lines, claims); the core routes those.
  *
  * @module
  */
@@ -98,7 +102,20 @@ interface Session {
   tookStream: boolean;
   /** Sent by unicast up to here even while it takes the stream: what its acks showed missing. */
   repairTo: number;
+  /** When it was first held back from re-anchoring during a split (`-Infinity`: never). */
+  heldSince: number;
 }
+
+/** A server as named to clients: the leader whose stream they may take. */
+export interface LeaderRef {
+  /** Its node id. */
+  id: string;
+  /** Its incarnation. */
+  incarnation: number;
+}
+
+/** The split state sent to clients, without the attachment number each copy carries. */
+type SplitState = Omit<ChatSplitBody, "gen">;
 
 /** What {@linkcode Sessions} needs. */
 export interface SessionsOptions {
@@ -117,7 +134,8 @@ export class Sessions {
   readonly #releases = new Map<string, ChatClaim>();
   #leaseAt = -Infinity;
   #releaseAt = -Infinity;
-  #split: ChatSplitBody = { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
+  #split: SplitState = { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
+  #leader: LeaderRef | null = null;
   #throttled = 0;
 
   /** Creates an empty set of sessions. */
@@ -170,7 +188,7 @@ export class Sessions {
   /** Handles a join (or a repeated one, or a new attachment of a known client). */
   onJoin(sender: Sender, body: ChatJoinBody, now: number): void {
     const { config } = this.#o;
-    if (!isUserName(body.user)) return this.#refuse(sender.addr, "bad-name");
+    if (!isUserName(body.user)) return this.#refuse(sender.addr, "bad-name", body.gen);
     const key = clientKey(sender);
     const known = this.#sessions.get(key);
     if (known) {
@@ -183,7 +201,7 @@ export class Sessions {
         return;
       }
     } else if (this.#sessions.size >= config.maxClients) {
-      return this.#refuse(sender.addr, "full");
+      return this.#refuse(sender.addr, "full", body.gen);
     }
     this.#sessions.set(key, {
       key,
@@ -212,6 +230,7 @@ export class Sessions {
       streamed: false,
       tookStream: false,
       repairTo: 0,
+      heldSince: -Infinity,
     });
   }
 
@@ -244,7 +263,7 @@ export class Sessions {
   onAck(sender: Sender, body: ChatAckBody, now: number): void {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
-    if (body.split !== this.#split.split) this.#o.out.send(session.addr, this.#split);
+    if (body.split !== this.#split.split) this.#sendSplit(session);
     session.streamed = body.streamed;
     session.tookStream ||= body.streamed;
     const next = Math.min(body.next, this.#o.replica.commit + 1);
@@ -271,6 +290,7 @@ export class Sessions {
         kind: "chat-missed",
         from,
         to: Math.min(body.to, log.first - 1),
+        gen: session.gen,
       });
       from = log.first;
     }
@@ -301,7 +321,7 @@ export class Sessions {
       }
       this.#sessions.delete(result.client);
       if (result.reason === "name-taken" || result.reason === "full") {
-        this.#refuse(session.addr, result.reason);
+        this.#refuse(session.addr, result.reason, session.gen);
       }
     }
   }
@@ -312,7 +332,7 @@ export class Sessions {
       const session = this.#sessions.get(key);
       if (!session || now - session.slowAt < this.#o.config.retransmitMs) continue;
       session.slowAt = now;
-      this.#o.out.send(session.addr, { kind: "chat-slow" });
+      this.#o.out.send(session.addr, { kind: "chat-slow", gen: session.gen });
     }
   }
 
@@ -331,17 +351,34 @@ export class Sessions {
 
   /** Follows the view's split state; tells every joined client when it changed. */
   setSplit(split: SplitView | undefined): void {
-    const body: ChatSplitBody = split
-      ? { kind: "chat-split", split: true, ...split }
+    const body: SplitState = split
+      ? {
+        kind: "chat-split",
+        split: true,
+        servers: split.servers,
+        of: split.of,
+        majority: split.majority,
+        partition: split.partition,
+        missing: split.missing.map((m) => m.id),
+      }
       : { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
-    const old = this.#split;
-    if (
-      body.split === old.split && body.servers === old.servers && body.of === old.of &&
-      body.majority === old.majority
-    ) return;
+    if (JSON.stringify(body) === JSON.stringify(this.#split)) return;
     this.#split = body;
     for (const session of this.#sessions.values()) {
-      if (session.phase === "joined") this.#o.out.send(session.addr, body);
+      if (session.phase === "joined") this.#sendSplit(session);
+    }
+  }
+
+  /**
+   * Follows the leader this server names to its clients (the one whose multicast stream they
+   * may take); tells every joined client at its next flush when it changed.
+   */
+  setLeader(leader: LeaderRef | null): void {
+    const old = this.#leader;
+    if (old?.id === leader?.id && old?.incarnation === leader?.incarnation) return;
+    this.#leader = leader;
+    for (const session of this.#sessions.values()) {
+      if (session.phase === "joined") session.keepalive = true;
     }
   }
 
@@ -354,7 +391,7 @@ export class Sessions {
     for (const session of [...this.#sessions.values()]) {
       if (session.phase !== "joined" || (session.pushed <= fork && !session.tookStream)) continue;
       this.#sessions.delete(session.key);
-      this.#refuse(session.addr, "unknown-client");
+      this.#refuse(session.addr, "unknown-client", session.gen);
     }
   }
 
@@ -417,10 +454,15 @@ export class Sessions {
     }
   }
 
-  /** Welcomes granted clients (once `synced`) and sends every joined client what it lacks. */
+  /**
+   * Welcomes granted clients (once `synced`, and not held back: see {@linkcode Sessions.#held})
+   * and sends every joined client what it lacks.
+   */
   flush(synced: boolean, now: number): void {
     for (const session of this.#sessions.values()) {
-      if (session.phase === "granted" && synced) this.#welcome(session, now);
+      if (session.phase === "granted" && synced && !this.#held(session, now)) {
+        this.#welcome(session, now);
+      }
       if (session.phase === "joined") this.#push(session, now);
     }
   }
@@ -428,7 +470,7 @@ export class Sessions {
   #session(sender: Sender, now: number): Session | undefined {
     const session = this.#sessions.get(clientKey(sender));
     if (!session) {
-      this.#refuse(sender.addr, "unknown-client");
+      this.#refuse(sender.addr, "unknown-client", 0);
       return undefined;
     }
     session.addr = sender.addr;
@@ -436,8 +478,17 @@ export class Sessions {
     return session;
   }
 
-  #refuse(to: Address, reason: ChatRefusal): void {
-    this.#o.out.send(to, { kind: "chat-refused", reason });
+  #refuse(to: Address, reason: ChatRefusal, gen: number): void {
+    this.#o.out.send(to, { kind: "chat-refused", reason, gen });
+  }
+
+  #sendSplit(session: Session): void {
+    this.#o.out.send(session.addr, { ...this.#split, gen: session.gen });
+  }
+
+  /** The leader as named in welcomes and deliveries. */
+  #leaderFields(): { leader: string; leaderIncarnation: number } {
+    return { leader: this.#leader?.id ?? "", leaderIncarnation: this.#leader?.incarnation ?? 0 };
   }
 
   #drop(session: Session, reason: "quit" | "timeout"): void {
@@ -473,7 +524,28 @@ export class Sessions {
       resumed: session.resume > 0,
     });
     this.#sendWelcome(session);
-    if (this.#split.split) this.#o.out.send(session.addr, this.#split);
+    if (this.#split.split) this.#sendSplit(session);
+  }
+
+  /**
+   * True while a resuming client whose history differs from this server's committed log is kept
+   * waiting: the cluster is split as this server sees it, so the client comes from the other side
+   * or the heal's merge has not reached this server yet, and which side keeps its positions is not
+   * known here. At most `anchorWaitMs`; meanwhile its repeated joins are answered by keepalives.
+   */
+  #held(session: Session, now: number): boolean {
+    if (session.resume === 0 || !this.#split.split || this.#split.partition === false) return false;
+    if (!this.#diverged(session)) return false;
+    if (session.heldSince === -Infinity) session.heldSince = now;
+    return now - session.heldSince < this.#o.config.anchorWaitMs;
+  }
+
+  /** True when what a resuming client delivered differs from what this server committed. */
+  #diverged(session: Session): boolean {
+    const { log, commit } = this.#o.replica;
+    const stopped = session.resume - 1;
+    const fork = log.forkPoint(session.runs, stopped);
+    return fork === undefined ? stopped >= log.first : fork < Math.min(stopped, commit);
   }
 
   /**
@@ -527,6 +599,7 @@ export class Sessions {
       gen: session.gen,
       start: session.start,
       commit: this.#o.replica.commit,
+      ...this.#leaderFields(),
     });
   }
 
@@ -547,6 +620,7 @@ export class Sessions {
           kind: "chat-missed",
           from: session.pushed + 1,
           to: log.first - 1,
+          gen: session.gen,
         });
         session.pushed = log.first - 1;
         continue;
@@ -579,6 +653,7 @@ export class Sessions {
       acked: this.#acked(session),
       gen: session.gen,
       entries: [],
+      ...this.#leaderFields(),
     });
   }
 
@@ -596,6 +671,7 @@ export class Sessions {
         acked: this.#acked(session),
         gen: session.gen,
         entries,
+        ...this.#leaderFields(),
       });
       seq += entries.length;
     }

@@ -7,8 +7,11 @@
  * @module
  */
 
-/** Bytes a chat body takes besides its list of items (field names, numbers, brackets). */
-export const BODY_OVERHEAD_BYTES = 128;
+/**
+ * Bytes a chat body takes besides its list of items (field names, numbers, brackets): the
+ * largest is a delivery's, whose leader id may take 128 bytes, twice that as JSON-escaped.
+ */
+export const BODY_OVERHEAD_BYTES = 448;
 
 /** UTF-8 length of a string whose surrogates are paired (as `JSON.stringify` output is). */
 export function utf8Length(text: string): number {

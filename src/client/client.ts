@@ -7,12 +7,14 @@
  * @module
  */
 
-import type { Config } from "../config/mod.ts";
+import { type Config, effectiveChatConfig } from "../config/mod.ts";
+import { logger } from "../log/mod.ts";
 import {
   type ChatClientAction,
   ChatClientCore,
   type ChatClientEvent,
   type ClientNotice,
+  type IgnoredReason,
   type ServerRef,
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
@@ -114,11 +116,26 @@ async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
     unicastPort: 0,
     transportKind: options.transportKind,
   };
-  if (!options.config.chat.streamToClients) {
+  if (!effectiveChatConfig(options.config).streamToClients) {
     return await Endpoint.open({ ...common, joinGroup: false });
   }
   return (await Endpoint.openJoiningIfPossible(common)).endpoint;
 }
+
+/**
+ * Attachment numbers start below this, at random (the core counts up from there): 2^40 keeps
+ * a blind guess of the number a server's datagrams to this client carry at one in a trillion,
+ * and leaves the count far inside the wire's safe integers.
+ */
+const FIRST_GEN_BOUND = 2 ** 40;
+
+/** A random first attachment number in [0, {@linkcode FIRST_GEN_BOUND}). */
+function randomFirstGen(): number {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return (high % (FIRST_GEN_BOUND / 2 ** 32)) * 2 ** 32 + low;
+}
+
+const log = logger("chat");
 
 /** A connected chat client. */
 export class ChatClient implements ChatSession {
@@ -167,7 +184,8 @@ export class ChatClient implements ChatSession {
       self: endpoint.self,
       user: options.user,
       history: options.history,
-      config: options.config.chat,
+      config: effectiveChatConfig(options.config),
+      firstGen: randomFirstGen(),
       owner: options.owner,
     });
   }
@@ -179,6 +197,14 @@ export class ChatClient implements ChatSession {
   static async connect(options: ChatConnectOptions): Promise<ChatClient> {
     const endpoint = await openEndpoint(options);
     const client = new ChatClient(endpoint, options);
+    if (endpoint.usesClusterKey) {
+      log.warn(
+        "no --secret: this cluster is open. Anyone on the LAN can read your lines and post " +
+          "under your name; secure it with `dsys secret > dsys.key` and --secret-file dsys.key " +
+          "on every server and client",
+        { event: "insecure" },
+      );
+    }
     endpoint.onEnvelope((envelope) => {
       client.#step({ type: "receive", envelope, now: now(), defer: true });
       client.#scheduleFlush();
@@ -187,7 +213,7 @@ export class ChatClient implements ChatSession {
       client.#joined = { resolve, reject };
     });
     client.#timer = setInterval(
-      () => client.#step({ type: "tick", now: now() }),
+      () => endpoint.contain("a tick", () => client.#step({ type: "tick", now: now() })),
       options.config.timing.tickIntervalMs,
     );
     client.#step({ type: "start", now: now() });
@@ -249,6 +275,9 @@ export class ChatClient implements ChatSession {
         ? "by multicast, straight from the leader"
         : "from your server, by unicast",
       "multicast batches": core.streamBatches,
+      "ignored (not from its server)": core.ignored["not-my-server"],
+      "ignored (another attachment)": core.ignored["other-attachment"],
+      "ignored (stream not from its leader)": core.ignored["not-my-leader"],
       "datagrams sent": stats.sentDatagrams,
       "datagrams received": stats.receivedDatagrams,
       rejected: Object.values(stats.rejections).reduce((a, b) => a + b, 0),
@@ -303,7 +332,7 @@ export class ChatClient implements ChatSession {
   #scheduleFlush(): void {
     this.#flush ??= setImmediate(() => {
       this.#flush = undefined;
-      this.#step({ type: "flush", now: now() });
+      this.#endpoint.contain("a flush", () => this.#step({ type: "flush", now: now() }));
     });
   }
 
@@ -420,17 +449,41 @@ export class ChatClient implements ChatSession {
       case "split": {
         this.#splitSeen = true;
         const side = notice.majority ? "majority" : "minority";
-        this.#emit({
-          type: "system",
-          kind: "split",
-          text: `cluster split: you are on the ${side} side with ${notice.servers} of ` +
-            `${notice.of} servers`,
-          details: { servers: notice.servers, of: notice.of, majority: notice.majority },
-        });
+        const { servers, of, majority, missing } = notice;
+        const names = missing.length > 0 ? `: ${missing.join(", ")}` : "";
+        this.#emit(
+          notice.partition
+            ? {
+              type: "system",
+              kind: "split",
+              text: `cluster split: you are on the ${side} side with ${servers} of ${of} ` +
+                `servers (unreachable${names})`,
+              details: { servers, of, majority, missing },
+            }
+            : {
+              type: "system",
+              kind: "unreachable",
+              text: `${missing.length === 1 ? "a server is" : "servers are"} unreachable, ` +
+                `crashed or cut off${names}; ${servers} of ${of} servers remain`,
+              details: { servers, of, majority, missing },
+            },
+        );
         break;
       }
       case "healed":
         this.#emit({ type: "system", kind: "healed", text: "the cluster is whole again" });
+        break;
+      case "ignored":
+        log.warn(
+          "ignored a {message} from {from}: {why} (the first such; later ones are only counted)",
+          {
+            event: "ignored",
+            reason: notice.reason,
+            message: notice.message,
+            from: notice.from,
+            why: IGNORED_WHY[notice.reason],
+          },
+        );
         break;
       case "rewound":
         if (notice.remembered > 0) {
@@ -438,7 +491,7 @@ export class ChatClient implements ChatSession {
             type: "system",
             kind: "reordered",
             text:
-              `the split healed and the other side had chatted more: the ${notice.remembered} ` +
+              `the split healed and the other side keeps its positions: the ${notice.remembered} ` +
               `line(s) shown here since position ${notice.from} now come after its lines, ` +
               `which follow now`,
             details: { from: notice.from, moved: notice.remembered },
@@ -489,7 +542,7 @@ export class ChatClient implements ChatSession {
           const server = candidates[Math.floor(Math.random() * candidates.length)];
           this.#step({
             type: "attach",
-            server: { id: server.id, addr: server.address },
+            server: { id: server.id, incarnation: server.incarnation, addr: server.address },
             now: now(),
           });
           return;
@@ -513,6 +566,13 @@ export class ChatClient implements ChatSession {
     }
   }
 }
+
+/** How the log explains an ignored datagram. */
+const IGNORED_WHY: Record<IgnoredReason, string> = {
+  "not-my-server": "not from the server this client is attached to (forged, or a restarted server)",
+  "other-attachment": "meant for another attachment of this client (stale, or forged)",
+  "not-my-leader": "not from the leader this client's server names, or no stream is taken",
+};
 
 /** The monotonic clock. */
 function now(): number {

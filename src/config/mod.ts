@@ -8,6 +8,12 @@
  * @module
  */
 
+/**
+ * Longest delay a timer takes (ms): Node fires a longer `setTimeout` or `setInterval` at once
+ * (with a `TimeoutOverflowWarning`), so every duration that becomes a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Network settings: where dsys listens and how it reaches the group. */
 export interface NetworkConfig {
   /** Cluster name carried in every datagram; clusters with other names ignore each other. */
@@ -88,6 +94,8 @@ export interface TimingConfig {
   mergeProbeIntervalMs: number;
   /** Quiet time after the latest death before a split is announced (ms). */
   splitSettleMs: number;
+  /** Servers declared dead this close together vanished at once: a cut link, not crashes (ms). */
+  splitBurstMs: number;
 }
 
 /** What a server prints for the people running it. */
@@ -140,6 +148,11 @@ export interface ChatConfig {
   streamToClients: boolean;
   /** A client that took no stream datagram for this long is sent everything by its server (ms). */
   streamSilenceMs: number;
+  /**
+   * While split, a resuming client whose history differs from this server's log waits this long
+   * for the heal's merge before it is re-anchored on this side's log (ms).
+   */
+  anchorWaitMs: number;
   /** Entries the leader multicasts beyond the slowest client's delivery point (flow control). */
   streamWindow: number;
   /** Entries a client taking the stream delivers before it acks; fewer wait for its next tick. */
@@ -218,6 +231,10 @@ export function defaultChatConfig(): ChatConfig {
     // Three repair rounds (`retransmitMs`): a client whose multicast stopped is served by
     // unicast again within a third of a second, while a busy stream never flips it back and forth.
     streamSilenceMs: 300,
+    // A heal merges in well under a second (lab median 56-79 ms): waiting that long spares a client
+    // of the side that keeps its positions a second re-anchoring, while a client that crossed to
+    // the other side of a lasting split goes on after 2 s.
+    anchorWaitMs: 2_000,
     // About 8 full datagrams in flight: a third of a default 208 KiB receive buffer (Deno cannot
     // enlarge it), and still several round trips' worth at the cluster's rates.
     streamWindow: 512,
@@ -345,6 +362,9 @@ export function defaultLanConfig(): Config {
       mergeProbeIntervalMs: 500,
       // Deaths of one partition come within a heartbeat or two: announce one split, not a series.
       splitSettleMs: 300,
+      // Every survivor declares a cut-off side dead within a few heartbeats (suspicion and probe
+      // differ by at most a tick or two per peer); two unrelated crashes a second apart are rare.
+      splitBurstMs: 1_000,
     },
     output: {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.
@@ -408,6 +428,18 @@ function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   >;
 }
 
+/**
+ * The chat tunables a process runs with: as configured, except that without a secret the
+ * leader's multicast stream is off (servers send each client its own copy). Anyone on the LAN
+ * reads the stream and can copy its sender's identity, so a forged batch could not be told from
+ * the leader's; unicast from a client's own server carries the client's attachment number, which
+ * a host that does not see that traffic cannot guess.
+ */
+export function effectiveChatConfig(config: Pick<Config, "chat" | "security">): ChatConfig {
+  const open = config.security.secrets.length === 0;
+  return open ? { ...config.chat, streamToClients: false } : config.chat;
+}
+
 /** Throws a {@linkcode ConfigError} for the first invalid setting. */
 export function validateConfig(config: Config): void {
   const { network, timing, output, chat } = config;
@@ -430,17 +462,21 @@ export function validateConfig(config: Config): void {
     throw new ConfigError(`multicast TTL ${network.multicastTtl}: use 1-255`);
   }
   for (const peer of network.peers) parseHostPort(peer, "--peers");
-  if (!Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0) {
+  if (
+    !Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0 ||
+    output.statusIntervalMs > MAX_TIMER_MS
+  ) {
     throw new ConfigError(
-      `--status-interval ${
-        output.statusIntervalMs / 1000
-      }: use a whole number of seconds, 0 for off`,
+      `--status-interval ${output.statusIntervalMs / 1000}: use a whole number of seconds up to ${
+        Math.floor(MAX_TIMER_MS / 1000)
+      }, 0 for off`,
     );
   }
   for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
     for (const [name, value] of Object.entries(values)) {
       if (typeof value === "boolean") continue;
-      if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1)) {
+      const max = name.endsWith("Ms") ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+      if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1) || value > max) {
         throw new ConfigError(`${section}.${name} ${value}: out of range`);
       }
     }

@@ -4,7 +4,8 @@
  * ELECTION goes to every higher-ordered live server; any of them answers (ANSWER) and takes the
  * election over; with no answer within `electionAnswerTimeoutMs` the server wins and multicasts
  * COORDINATOR; a server that was answered waits `electionCoordinatorTimeoutMs` for it, then
- * starts again. Every election uses the highest term seen plus one. A claim (COORDINATOR, or a
+ * starts again. Every election uses the highest term seen plus one (at the wire's bound, that
+ * bound: claims of equal term resolve by the order). A claim (COORDINATOR, or a
  * leader's heartbeat) with a lower term than the known leader's is stale and ignored; claims of
  * equal term resolve by the Bully order; a claim by a lower-ordered server is answered by an
  * election that takes leadership from it.
@@ -18,7 +19,7 @@
 import type { TimingConfig } from "../config/mod.ts";
 import { isLive, type Member, type MemberTable } from "../membership/table.ts";
 import type { Outbox } from "../membership/outbox.ts";
-import type { Sender } from "../wire/messages.ts";
+import { nextTerm, type Sender } from "../wire/messages.ts";
 import { outranks, type Ranked } from "./order.ts";
 
 /** What a {@linkcode Bully} needs. */
@@ -207,7 +208,7 @@ export class Bully {
 
   #start(now: number): void {
     const { out, table, timing } = this.#o;
-    this.#electionTerm = this.#seenTerm + 1;
+    this.#electionTerm = nextTerm(this.#seenTerm);
     this.#seenTerm = this.#electionTerm;
     this.#started++;
     out.notify({ type: "election-started", term: this.#electionTerm });

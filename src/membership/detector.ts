@@ -15,7 +15,7 @@ import type { TimingConfig } from "../config/mod.ts";
 import type { Address } from "../transport/types.ts";
 import type { AckBody, PingReqBody, Sender } from "../wire/messages.ts";
 import type { Outbox } from "./outbox.ts";
-import type { Member, MemberTable } from "./table.ts";
+import { isLive, type Member, type MemberTable } from "./table.ts";
 
 /** What a {@linkcode FailureDetector} needs. */
 export interface DetectorOptions {
@@ -112,8 +112,13 @@ export class FailureDetector {
     this.#o.out.send(sender.addr, { kind: "ack", nonce, target: this.#o.self.id });
   }
 
-  /** Pings a suspect on behalf of another server and remembers to relay the ack. */
+  /**
+   * Pings a suspect on behalf of another server and remembers to relay the ack. Only a member
+   * this server knows, at the address it knows: the request's address could name any host.
+   */
   onPingReq(sender: Sender, body: PingReqBody, now: number): void {
+    const target = this.#o.table.get(body.target);
+    if (!isLive(target)) return;
     const nonce = this.#nextNonce++;
     this.#relays.set(nonce, {
       requester: sender.addr,
@@ -121,7 +126,7 @@ export class FailureDetector {
       target: body.target,
       expires: now + this.#o.timing.probeTimeoutMs,
     });
-    this.#o.out.send({ host: body.host, port: body.port }, { kind: "ping", nonce });
+    this.#o.out.send(target.addr, { kind: "ping", nonce });
   }
 
   /** Handles an ack: relays it if it answers a ping-req, or ends a verification it answers. */

@@ -52,18 +52,34 @@ export interface ViewSnapshot {
   split?: SplitView;
 }
 
+/** A server of the full view that went silent (declared dead, not left). */
+export interface MissingServer {
+  /** Its id. */
+  id: string;
+  /** Its last unicast address. */
+  addr: Address;
+  /** Monotonic time it was declared dead (ms). */
+  lostAt: number;
+  /** True when a process on its host is still heard: the host is up, so this one crashed. */
+  crashed: boolean;
+}
+
 /**
- * A partition as one server sees it: servers of the last full view went silent (declared dead,
- * not left) while this server still hears others, or is alone. A single crashed server looks the
- * same as a partition and counts too. Only servers count, never clients.
+ * Servers of the last full view this server no longer reaches (declared dead, not left), and
+ * whether the evidence says the network is split: several of them vanished at once and none is
+ * known to have crashed (see `split.ts`). Only servers count, never clients.
  */
 export interface SplitView {
   /** Servers this server still reaches, itself included. */
   servers: number;
-  /** Servers in the last full view (before the split). */
+  /** Servers in the last full view (before the loss). */
   of: number;
   /** True when `servers` is more than half of `of`. */
   majority: boolean;
+  /** True when the evidence says the network split; false: crashed or cut off, unknown which. */
+  partition: boolean;
+  /** The servers not reached, oldest loss first. */
+  missing: MissingServer[];
 }
 
 /**

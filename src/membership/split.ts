@@ -1,53 +1,70 @@
 /**
- * Partition detection: tells when servers of the full view went silent, and when they are back.
+ * Loss and partition detection: tells which servers of the full view went silent, whether that
+ * looks like a split of the network, and when they are back.
  *
  * The full view is every server this server has seen live since, minus those that left cleanly
  * and those forgotten: a clean `leave` or a forget shrinks it, a join grows it, a death does not
- * change it. Any involuntary loss (a server declared dead) marks a split, because a crash and a
- * partition look the same from inside: `servers` is this server plus its live servers, `of` the
- * size of the full view. Deaths of one partition come within a few heartbeats of each other, so
- * the split is announced only once no server is suspect and `splitSettleMs` passed since the
- * latest death: one announcement with the final numbers instead of a series. It is announced
- * again whenever its numbers change, and it ends (healed) when every server of the full view is
- * live again, or given up on: forgotten after `forgetDeadAfterMs`.
+ * change it. From inside, a crash and a cut link look alike, so the detector says what it knows:
+ * the missing servers, since when, and for each whether it crashed — a process on its host is
+ * still heard, so the host is up — or is unreachable (crashed or cut off). It calls the loss a
+ * partition only on evidence of one: at least two servers not known to have crashed were declared
+ * dead within `splitBurstMs` of each other (a cut link silences a whole side at once; unrelated
+ * crashes rarely come together). One server alone losing all others that way sees itself as the
+ * minority side. Deaths come within a few heartbeats of each other, so a loss is announced only
+ * once no server is suspect and `splitSettleMs` passed since the latest death: one announcement
+ * with the final numbers instead of a series. It is announced again whenever what it says
+ * changes, and it ends (healed) when every server of the full view is live again, or given up on:
+ * forgotten after `forgetDeadAfterMs`, or replaced by a new server from its host.
  *
  * It reads the member table and the `now` it is given; it owns no member state and sends nothing.
  *
  * @module
  */
 
-import type { SplitView } from "./events.ts";
+import type { MissingServer, SplitView } from "./events.ts";
 import type { Outbox } from "./outbox.ts";
 import type { MemberTable } from "./table.ts";
+
+/** How long a gap between deaths may be, and after which quiet a loss is announced. */
+export interface SplitTiming {
+  /** Quiet time after the latest death before a loss is announced (ms). */
+  splitSettleMs: number;
+  /** Deaths this close together count as one event: the evidence of a partition (ms). */
+  splitBurstMs: number;
+}
 
 /** Watches the member table for servers lost involuntarily and announces splits and heals. */
 export class SplitDetector {
   readonly #table: MemberTable;
   readonly #out: Outbox;
-  readonly #settleMs: number;
+  readonly #timing: SplitTiming;
   readonly #full = new Set<string>();
   #split: SplitView | undefined;
+  #said = "";
   #forgotten = 0;
 
   /** Creates a detector over `table` whose events go to `out`. */
-  constructor(table: MemberTable, out: Outbox, settleMs: number) {
+  constructor(table: MemberTable, out: Outbox, timing: SplitTiming) {
     this.#table = table;
     this.#out = out;
-    this.#settleMs = settleMs;
+    this.#timing = timing;
   }
 
-  /** The announced split, if the cluster is split as this server sees it. */
+  /** The announced loss, while servers of the full view are missing as this server sees it. */
   get split(): SplitView | undefined {
     return this.#split;
   }
 
-  /** Brings the full view up to date and announces a split or a heal when one is due. */
+  /** Brings the full view up to date and announces a loss or a heal when one is due. */
   tick(now: number): void {
     let live = 0;
     let suspect = false;
     let lastLoss = -Infinity;
     const seen = new Set<string>();
+    const lost: MissingServer[] = [];
+    const liveHosts = new Set<string>();
     for (const member of this.#table.members()) {
+      if (member.state === "alive" || member.state === "suspect") liveHosts.add(member.addr.host);
       if (member.role !== "server") continue;
       seen.add(member.id);
       if (member.state === "alive" || member.state === "suspect") {
@@ -58,6 +75,7 @@ export class SplitDetector {
         this.#full.delete(member.id);
       } else if (this.#full.has(member.id)) {
         lastLoss = Math.max(lastLoss, member.changedAt);
+        lost.push({ id: member.id, addr: member.addr, lostAt: member.changedAt, crashed: false });
       }
     }
     for (const id of this.#full) {
@@ -71,13 +89,34 @@ export class SplitDetector {
       if (this.#split) {
         this.#out.notify({ type: "healed", servers, forgotten: this.#forgotten });
         this.#split = undefined;
+        this.#said = "";
         this.#forgotten = 0;
       }
       return;
     }
-    if (suspect || now < lastLoss + this.#settleMs) return;
-    if (this.#split?.servers === servers && this.#split.of === of) return;
-    this.#split = { servers, of, majority: servers > of / 2 };
-    this.#out.notify({ type: "split", split: { ...this.#split } });
+    if (suspect || now < lastLoss + this.#timing.splitSettleMs) return;
+    for (const missing of lost) missing.crashed = liveHosts.has(missing.addr.host);
+    lost.sort((a, b) => a.lostAt - b.lostAt || (a.id < b.id ? -1 : 1));
+    const partition = vanishedTogether(lost, this.#timing.splitBurstMs);
+    const said = JSON.stringify([servers, of, partition, lost.map((m) => [m.id, m.crashed])]);
+    if (said === this.#said) return;
+    this.#said = said;
+    this.#split = { servers, of, majority: servers > of / 2, partition, missing: lost };
+    this.#out.notify({ type: "split", split: copySplit(this.#split) });
   }
+}
+
+/** True when at least two servers not known to have crashed were lost within `burstMs`. */
+function vanishedTogether(lost: readonly MissingServer[], burstMs: number): boolean {
+  const times = lost.filter((m) => !m.crashed).map((m) => m.lostAt);
+  for (let i = 1; i < times.length; i++) if (times[i] - times[i - 1] <= burstMs) return true;
+  return false;
+}
+
+/** A copy of `split` that shares nothing with it. */
+export function copySplit(split: SplitView): SplitView {
+  return {
+    ...split,
+    missing: split.missing.map((m) => ({ ...m, addr: { ...m.addr } })),
+  };
 }

@@ -5,7 +5,8 @@
  * This module owns the member records and the membership events (joined, alive again, suspect,
  * dead, left). It decides nothing by time: the failure detector (`detector.ts`) tells it whom to
  * suspect or declare dead, the server core tells it who was heard from. It is role-aware (servers
- * and clients share the table); elections look only at servers.
+ * and clients share the table); elections look only at servers. A new server from the host of a
+ * dead one replaces it: that host is up, so the dead one crashed.
  *
  * @module
  */
@@ -39,6 +40,11 @@ export interface Member {
   groupHeardAt: number;
   /** True while its latest heartbeat said it is still discovering the cluster. */
   joining: boolean;
+  /**
+   * True once a datagram came from it: until then its address is only what another server said
+   * (a welcome), which anyone can forge in an open cluster, so it is not merge-probed.
+   */
+  heardFrom: boolean;
 }
 
 /** What hearing from a sender meant for the table. */
@@ -112,8 +118,10 @@ export class MemberTable {
     const known = this.#members.get(sender.id);
     if (!known) {
       if (!info || sender.id === this.#selfId) return { sighting: "unknown" };
+      if (sender.role === "server") this.#replaceDeadOn(sender.addr.host);
       const member = this.#add(sender, info.priority, now);
       member.joining = info.joining ?? false;
+      member.heardFrom = true;
       if (viaGroup) member.groupHeardAt = now;
       return { sighting: "new", member };
     }
@@ -122,6 +130,7 @@ export class MemberTable {
       return { sighting: "stale" };
     }
     known.addr = sender.addr;
+    known.heardFrom = true;
     known.lastHeard = now;
     known.silentSince = now;
     if (viaGroup) known.groupHeardAt = now;
@@ -242,11 +251,25 @@ export class MemberTable {
       changedAt: now,
       groupHeardAt: -Infinity,
       joining: false,
+      heardFrom: false,
     };
     this.#members.set(member.id, member);
     this.#view++;
     this.#out.notify({ type: "member-joined", member: this.#viewOf(member, now) });
     return member;
+  }
+
+  /**
+   * A new server speaks from `host`: the host is up, so the servers declared dead there crashed
+   * (a restart with another id, e.g. a new port with `--unicast-port 0`). They are forgotten at
+   * once instead of being counted as lost for `forgetDeadAfterMs`.
+   */
+  #replaceDeadOn(host: string): void {
+    for (const member of [...this.#members.values()]) {
+      if (member.role === "server" && member.state === "dead" && member.addr.host === host) {
+        this.#drop(member);
+      }
+    }
   }
 
   #drop(member: Member): void {

@@ -114,9 +114,15 @@ export function formatServers(servers: readonly ServerRow[]): string {
   return [`Servers (${servers.length})`, table([header, ...rows])].join("\n");
 }
 
-/** `minority 1/3` or `majority 2/3` while split, `no` when whole, `-` when only heard. */
+/**
+ * `minority 1/3` or `majority 2/3` while split, `no (lost 1)` while servers are missing without
+ * evidence of a split, `no` when whole, `-` when only heard.
+ */
 function formatSplit(s: ServerRow): string {
-  if (s.split !== null) return `${splitSide(s.split)} ${s.split.servers}/${s.split.of}`;
+  if (s.split !== null && s.split.partition !== false) {
+    return `${splitSide(s.split)} ${s.split.servers}/${s.split.of}`;
+  }
+  if (s.split !== null) return `no (lost ${s.split.of - s.split.servers})`;
   return s.reached === "heard" ? "-" : "no";
 }
 

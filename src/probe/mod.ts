@@ -11,7 +11,7 @@
  */
 
 import { type Config, defaultLanConfig } from "../config/mod.ts";
-import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
+import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
 import type { Address } from "../transport/types.ts";
 import { ClusterProbe } from "./cluster.ts";
 import {
@@ -62,14 +62,26 @@ export class ProbeSession {
   ): Promise<ProbeSession> {
     const { network } = config;
     const candidates = listInterfaces();
-    const choices = selectInterfaces(candidates, network.iface);
+    const seeds = network.peers.length + addrs.length > 0;
+    const { choices, unicastOnly } = chooseInterfaces(candidates, network.iface, seeds);
     const interfaces = interfaceRows(candidates, choices, network.iface);
     const hints = environmentHints(environment, interfaces, network.iface);
+    if (unicastOnly) {
+      hints.push({
+        code: "unicast-only",
+        message: `no interface here carries multicast (${
+          choices.map((c) => c.iface.name).join(", ")
+        }): this probe asks the --peers and --addr servers by unicast only, as servers and ` +
+          "clients given --peers run here (unicast-only); servers not listed cannot be found.",
+      });
+    }
     const cluster = await ClusterProbe.open(config, addrs);
     const selfTests = Promise.all(
-      choices.map(({ iface }) =>
-        multicastSelfTest(iface, network.group, network.port, selfTestDatagram(config, iface))
-      ),
+      unicastOnly
+        ? []
+        : choices.map(({ iface }) =>
+          multicastSelfTest(iface, network.group, network.port, selfTestDatagram(config, iface))
+        ),
     );
     return new ProbeSession(config, cluster, interfaces, hints, selfTests);
   }

@@ -21,6 +21,7 @@ export type ProblemCode =
   | "foreign-traffic"
   | "split-cluster"
   | "partition"
+  | "unreachable"
   | "no-leader"
   | "leader-silent"
   | "multicast-blocked"
@@ -43,7 +44,8 @@ export type HintCode =
   | "container"
   | "several-interfaces"
   | "virtual-interface"
-  | "loopback-only";
+  | "loopback-only"
+  | "unicast-only";
 
 /** A note about this host that explains a likely cause of trouble. */
 export interface Hint {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { DiscoverSplit } from "../wire/messages.ts";
+import type { DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import type { AnswerRecord, HeardRecord, Observation } from "./cluster.ts";
 import { type InterfaceRow, localProblems, type SelfTestResult } from "./local.ts";
@@ -149,9 +149,7 @@ function answerRow(a: AnswerRecord): ServerRow {
     leader: r.leader === "" ? null : r.leader,
     view: r.view,
     viewSize: r.viewSize,
-    split: r.split
-      ? { servers: r.split.servers, of: r.split.of, majority: r.split.majority }
-      : null,
+    split: r.split ?? null,
     clients: r.clients,
     uptimeMs: r.uptimeMs,
     version: r.version,
@@ -415,6 +413,8 @@ function leaderProblems(
   }
   const partition = partitionProblem(servers);
   if (partition) problems.push(partition);
+  const unreachable = unreachableProblem(servers);
+  if (unreachable) problems.push(unreachable);
   const ids = new Set(servers.map((s) => s.id));
   const silent = [...leaders.keys()].filter((leader) => !ids.has(leader));
   if (silent.length > 0) {
@@ -448,7 +448,7 @@ function leaderProblems(
 function partitionProblem(servers: readonly ServerRow[]): Problem | undefined {
   const sides = new Map<string, { split: DiscoverSplit; ids: string[] }>();
   for (const { id, split } of servers) {
-    if (split === null) continue;
+    if (split === null || split.partition === false) continue;
     const key = `${split.servers}/${split.of}/${split.majority}`;
     const side = sides.get(key) ?? { split, ids: [] };
     side.ids.push(id);
@@ -467,6 +467,39 @@ function partitionProblem(servers: readonly ServerRow[]): Problem | undefined {
     fix: "check the cables, switch and firewalls between the sides (multicast and the unicast " +
       "ports both ways), and that the missing servers still run. Both sides keep chatting " +
       "meanwhile, and merge on their own once they hear each other again.",
+  };
+}
+
+/**
+ * Servers that other servers miss without evidence of a split: each named with its address, how
+ * long ago it was last heard and whether its host still answers (then it crashed), and who
+ * misses it.
+ */
+function unreachableProblem(servers: readonly ServerRow[]): Problem | undefined {
+  const missing = new Map<string, { m: DiscoverMissing; by: string[] }>();
+  for (const { id, split } of servers) {
+    if (split === null || split.partition !== false) continue;
+    for (const m of split.missing ?? []) {
+      const known = missing.get(m.id) ?? { m, by: [] };
+      known.by.push(id);
+      if (m.agoMs < known.m.agoMs) known.m = m;
+      missing.set(m.id, known);
+    }
+  }
+  if (missing.size === 0) return undefined;
+  const lines = [...missing.values()].map(({ m, by }) =>
+    `${m.id} (${m.host}:${m.port}) last heard ${Math.round(m.agoMs / 1000)} s ago, ` +
+    `${m.crashed ? "crashed: its host still answers" : "crashed or cut off"} (missed by ${
+      listWords(by)
+    })`
+  );
+  return {
+    code: "unreachable",
+    message: `${missing.size === 1 ? "a server is" : "servers are"} unreachable: ` +
+      `${lines.join("; ")}.`,
+    fix: "start it again (with the same --id or address it takes its old place at once), or " +
+      "check its host and the network to it; the others keep chatting and forget it after 10 " +
+      "minutes.",
   };
 }
 

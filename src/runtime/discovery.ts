@@ -15,6 +15,8 @@ import type { Endpoint } from "./endpoint.ts";
 export interface DiscoveredServer {
   /** Server id. */
   id: string;
+  /** Its incarnation (as its answer carried it). */
+  incarnation: number;
   /** Its unicast reply address. */
   address: Address;
   /** Its answer. */
@@ -63,6 +65,7 @@ export function discoverServers(
       if (started === undefined || found.has(sender.id)) return;
       found.set(sender.id, {
         id: sender.id,
+        incarnation: sender.incarnation,
         address: sender.addr,
         reply: body,
         rttMs: performance.now() - started,

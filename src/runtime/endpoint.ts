@@ -2,11 +2,9 @@
  * An endpoint: one process's presence on the network — its transport, its identity and its
  * codec — shared by servers, chat clients and probes.
  *
- * It opens the sockets on the chosen interfaces, seals (encrypts, or signs) every outgoing body
- * and verifies every incoming datagram, counts and reports rejected ones, and hands valid
- * envelopes to its handlers. It binds each unicast datagram to the id last heard from the
- * destination address, so a copy replayed to another process is rejected. It knows nothing of
- * what the messages mean.
+ * It opens the sockets on the chosen interfaces, passes every datagram through its gate
+ * (`../wire/gate.ts`: sealing, receiver binding, verification, replay window), reports rejected
+ * ones, and hands valid envelopes to its handlers. It knows nothing of what the messages mean.
  *
  * @module
  */
@@ -15,7 +13,7 @@ import process from "node:process";
 import type { Config } from "../config/mod.ts";
 import { parseHostPort } from "../config/mod.ts";
 import { logger } from "../log/mod.ts";
-import { listInterfaces, selectInterfaces } from "../transport/interfaces.ts";
+import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
 import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
 import { openTransport, type SocketTransportKind } from "../transport/select.ts";
 import {
@@ -24,11 +22,9 @@ import {
   TransportError,
   type TransportStats,
 } from "../transport/types.ts";
-import { peekKind, WireCodec } from "../wire/codec.ts";
-import { Keyring } from "../wire/keyring.ts";
+import { WireGate } from "../wire/gate.ts";
 import type { Body, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
-import { ReplayGuard } from "../wire/replay.ts";
 
 const log = logger("net");
 
@@ -52,26 +48,37 @@ export interface EndpointOptions {
   skipKinds?: readonly Kind[];
 }
 
-/** Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. */
+/**
+ * Called for every authenticated datagram; `viaGroup` tells whether it came by multicast. The
+ * envelope's reply address is the host the datagram came from, at the port it names.
+ */
 export type EnvelopeHandler = (envelope: Envelope, viaGroup: boolean) => void;
 
 /** Counters of an endpoint: the transport's plus rejections by reason. */
 export interface EndpointStats extends TransportStats {
   /** Rejected datagrams by reason. */
   rejections: Record<RejectReason, number>;
+  /** Datagrams, ticks and flushes whose handling threw (dropped; the process ran on). */
+  handlerErrors: number;
 }
+
+/** Least time between two log lines about handlers that threw (ms): one per datagram would flood. */
+const HANDLER_ERROR_LOG_MS = 60_000;
 
 /** A process's signed, verified presence on the network. */
 export class Endpoint {
   readonly #transport: Transport;
-  readonly #codec: WireCodec;
+  readonly #gate: WireGate;
   readonly #peers: Address[];
+  /** Unicast-only: where group datagrams go instead, by `host:port`. */
+  readonly #fanout = new Map<string, Address>();
+  /** True when no interface carries multicast and `--peers` were given (see `chooseInterfaces`). */
+  readonly unicastOnly: boolean;
   readonly #warned = new Set<string>();
   readonly #handlers = new Set<EnvelopeHandler>();
-  /** Id last heard from each `host:port`, the least recently learned first (bounded). */
-  readonly #idsByAddress = new Map<string, string>();
-  readonly #maxKnownAddresses: number;
-  readonly #skipKinds: ReadonlySet<Kind>;
+  #handlerErrors = 0;
+  #handlerErrorsLogged = 0;
+  #handlerErrorLoggedAt = -Infinity;
 
   /** Who this endpoint is, as carried in every datagram it sends. */
   readonly self: Sender;
@@ -80,17 +87,18 @@ export class Endpoint {
 
   private constructor(
     transport: Transport,
-    codec: WireCodec,
     self: Sender,
     options: EndpointOptions,
+    unicastOnly: boolean,
   ) {
     this.#transport = transport;
-    this.#codec = codec;
     this.self = self;
-    this.#peers = options.config.network.peers.map((p) => parseHostPort(p, "--peers"));
-    this.usesClusterKey = options.config.security.secrets.length === 0;
-    this.#maxKnownAddresses = options.config.security.replaySenders;
-    this.#skipKinds = new Set(options.skipKinds);
+    this.unicastOnly = unicastOnly;
+    const { network, security } = options.config;
+    this.#gate = WireGate.forProcess({ self, network, security, skipKinds: options.skipKinds });
+    this.#peers = network.peers.map((p) => parseHostPort(p, "--peers"));
+    this.setFanout([]);
+    this.usesClusterKey = security.secrets.length === 0;
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));
   }
 
@@ -112,13 +120,14 @@ export class Endpoint {
 
   /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
   static async open(options: EndpointOptions): Promise<Endpoint> {
-    const { network, security } = options.config;
-    const interfaces = selectInterfaces(listInterfaces(), network.iface);
+    const { network } = options.config;
+    const plan = chooseInterfaces(listInterfaces(), network.iface, network.peers.length > 0);
+    const interfaces = plan.choices;
     let transport = await openTransport({
       group: network.group,
       port: network.port,
       unicastPort: options.unicastPort,
-      joinGroup: options.joinGroup,
+      joinGroup: options.joinGroup && !plan.unicastOnly,
       interfaces: interfaces.map((choice) => choice.iface),
       multicastTtl: network.multicastTtl,
       multicastLoopback: network.multicastLoopback,
@@ -145,18 +154,13 @@ export class Endpoint {
       role: options.role,
       addr,
     };
-    const codec = new WireCodec({
-      cluster: network.cluster,
-      keyring: Keyring.fromSecrets(security.secrets, network.cluster),
-      maxDatagramBytes: network.maxDatagramBytes,
-      receiverId: self.id,
-      replay: new ReplayGuard({
-        window: security.replayWindow,
-        maxSenders: security.replaySenders,
-        maxClockSkewMs: security.maxClockSkewMs,
-      }),
-    });
-    return new Endpoint(transport, codec, self, options);
+    if (plan.unicastOnly) {
+      log.info("no multicast here: unicast to --peers and the servers heard from only", {
+        event: "unicast-only",
+        interfaces: interfaces.map((choice) => choice.iface.name),
+      });
+    }
+    return new Endpoint(transport, self, options, plan.unicastOnly);
   }
 
   /** The transport underneath (its kind and joined interfaces are worth logging). */
@@ -180,25 +184,61 @@ export class Endpoint {
    * nobody in particular when none was heard yet, as for a `--peers` seed).
    */
   send(body: Body, to: Address): void {
-    const receiver = this.#idsByAddress.get(formatAddress(to)) ?? "";
-    this.#transport.send(this.#codec.encode(this.self, body, Date.now(), receiver), to);
+    this.#transport.send(this.#gate.seal(body, Date.now(), to), to);
   }
 
-  /** Seals and sends a body to the multicast group only. */
+  /**
+   * Seals and sends a body to the multicast group; unicast-only, to every seed and every server
+   * address given to {@linkcode Endpoint.setFanout} instead, bound to no receiver as on the group.
+   */
   multicast(body: Body): void {
-    this.#transport.sendToGroup(this.#codec.encode(this.self, body, Date.now()));
+    const data = this.#gate.seal(body, Date.now());
+    if (!this.unicastOnly) return this.#transport.sendToGroup(data);
+    for (const to of this.#fanout.values()) this.#transport.send(data, to);
   }
 
   /** Seals and sends a body, bound to no receiver, to the group and to every unicast seed. */
   broadcast(body: Body): void {
-    const data = this.#codec.encode(this.self, body, Date.now());
-    this.#transport.sendToGroup(data);
-    for (const peer of this.#peers) this.#transport.send(data, peer);
+    const data = this.#gate.seal(body, Date.now());
+    if (!this.unicastOnly) this.#transport.sendToGroup(data);
+    const sent = new Set<string>();
+    for (const to of [...this.#peers, ...this.#fanout.values()]) {
+      const key = formatAddress(to);
+      if (sent.has(key)) continue;
+      sent.add(key);
+      this.#transport.send(data, to);
+    }
+  }
+
+  /**
+   * Unicast-only: the servers to send what would go to the group (the seeds are always among
+   * them); ignored otherwise.
+   */
+  setFanout(addresses: readonly Address[]): void {
+    this.#fanout.clear();
+    for (const to of [...this.#peers, ...addresses]) this.#fanout.set(formatAddress(to), to);
   }
 
   /** A snapshot of the counters. */
   stats(): EndpointStats {
-    return { ...this.#transport.stats(), rejections: this.#codec.rejections.snapshot() };
+    return {
+      ...this.#transport.stats(),
+      rejections: this.#gate.rejections.snapshot(),
+      handlerErrors: this.#handlerErrors,
+    };
+  }
+
+  /**
+   * Runs `work` — the protocol's handling of a tick or a flush — and contains a throw: it is
+   * counted in `handlerErrors` and logged at most once a minute, and the process runs on. Every
+   * received datagram's handlers run this way too (the datagram is dropped).
+   */
+  contain(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#handlerFailed(what, error);
+    }
   }
 
   /** Closes the sockets. */
@@ -207,30 +247,34 @@ export class Endpoint {
   }
 
   #receive(data: Uint8Array, from: Address, viaGroup: boolean): void {
-    if (this.#skipKinds.size > 0) {
-      const kind = peekKind(data);
-      if (kind !== undefined && this.#skipKinds.has(kind)) return;
-    }
-    const result = this.#codec.decode(data, Date.now());
-    if (!result.ok) {
-      this.#reportRejection(result.reason, from);
+    const opened = this.#gate.open(data, Date.now(), from);
+    if (!opened.ok) {
+      if (opened.reason !== undefined) this.#reportRejection(opened.reason, from);
       return;
     }
-    const sender = result.envelope.sender;
-    if (sender.id === this.self.id) return;
-    this.#learn(formatAddress(sender.addr), sender.id);
-    for (const handler of this.#handlers) handler(result.envelope, viaGroup);
+    const { envelope } = opened;
+    for (const handler of this.#handlers) {
+      try {
+        handler(envelope, viaGroup);
+      } catch (error) {
+        this.#handlerFailed(`a ${envelope.body.kind} datagram from ${envelope.sender.id}`, error);
+      }
+    }
   }
 
-  /** Remembers who answers at `address`, forgetting the least recently learned beyond the bound. */
-  #learn(address: string, id: string): void {
-    if (this.#idsByAddress.get(address) === id) return;
-    this.#idsByAddress.delete(address);
-    this.#idsByAddress.set(address, id);
-    if (this.#idsByAddress.size > this.#maxKnownAddresses) {
-      const oldest = this.#idsByAddress.keys().next();
-      if (!oldest.done) this.#idsByAddress.delete(oldest.value);
-    }
+  #handlerFailed(what: string, error: unknown): void {
+    this.#handlerErrors++;
+    const now = performance.now();
+    if (now - this.#handlerErrorLoggedAt < HANDLER_ERROR_LOG_MS) return;
+    log.error("handling {what} failed, dropped it ({count} so far): {error}", {
+      event: "handler-error",
+      what,
+      count: this.#handlerErrors,
+      since: this.#handlerErrors - this.#handlerErrorsLogged,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    this.#handlerErrorLoggedAt = now;
+    this.#handlerErrorsLogged = this.#handlerErrors;
   }
 
   #reportRejection(reason: RejectReason, from: Address): void {

@@ -2,11 +2,11 @@
  * The server protocol core: discovery, heartbeats, the group view, failure detection and the
  * Bully election of one server, as one pure, deterministic state machine (the etcd/raft model).
  *
- * The runtime feeds it events (`start`, every datagram `receive`d, a `tick` with the monotonic
- * time, `stop`) through {@linkcode ServerCore.step} and performs the actions it returns (send,
- * multicast, notify). It owns no socket, timer or clock and never reads `Date.now()` or
- * `Math.random()`. It ignores `discover`/`discover-reply` (the runtime answers those) and
- * envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
+ * The server node (`node.ts`) feeds it events (`start`, every datagram `receive`d, a `tick` with
+ * the monotonic time, `stop`) through {@linkcode ServerCore.step} and passes on the actions it
+ * returns (send, multicast, notify). It owns no socket, timer or clock and never reads
+ * `Date.now()` or `Math.random()`. It ignores `discover`/`discover-reply` (the node answers
+ * those) and envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
  * split detection) and `../election/` (Bully, order). After a partition it finds the other side
  * again with the merge probe: its heartbeat, unicast to every server it declared dead.
  *
@@ -15,10 +15,10 @@
 
 import type { TimingConfig } from "../config/mod.ts";
 import { Bully } from "../election/bully.ts";
-import type { ViewSnapshot } from "../membership/events.ts";
+import type { SplitView, ViewSnapshot } from "../membership/events.ts";
 import { FailureDetector } from "../membership/detector.ts";
 import { type CoreAction, Outbox } from "../membership/outbox.ts";
-import { SplitDetector } from "../membership/split.ts";
+import { copySplit, SplitDetector } from "../membership/split.ts";
 import { isLive, MemberTable } from "../membership/table.ts";
 import type { Address } from "../transport/types.ts";
 import { SeededRandom } from "../util/random.ts";
@@ -64,6 +64,18 @@ export type CoreEvent =
   | { type: "receive"; envelope: Envelope; viaGroup: boolean; now: number }
   | { type: "tick"; now: number }
   | { type: "stop"; now: number };
+
+/** The parts of a view that change rarely; see {@linkcode ServerCore.headline}. */
+export interface ViewHeadline {
+  /** The view number. */
+  view: number;
+  /** The leader this server follows (itself when it leads), or null. */
+  leader: string | null;
+  /** The leader's term. */
+  term: number;
+  /** The split while there is one; the same object until it changes. */
+  split: Readonly<SplitView> | undefined;
+}
 
 /** Protocol counters of one server. */
 export interface CoreStats {
@@ -123,7 +135,7 @@ export class ServerCore {
       table: this.#table,
       out: this.#out,
     });
-    this.#split = new SplitDetector(this.#table, this.#out, options.timing.splitSettleMs);
+    this.#split = new SplitDetector(this.#table, this.#out, options.timing);
   }
 
   /** Feeds one event and returns what the runtime must do, in order. */
@@ -167,13 +179,27 @@ export class ServerCore {
       ],
       leader,
       term: this.#bully.term,
-      ...(this.#split.split ? { split: { ...this.#split.split } } : {}),
+      ...(this.#split.split ? { split: copySplit(this.#split.split) } : {}),
     };
   }
 
   /** The leader this server follows (itself when it leads) and its term. */
   leader(): { id: string | null; term: number } {
     return { id: this.#bully.leader, term: this.#bully.term };
+  }
+
+  /**
+   * What the chat layer follows — the view number, the leader, its term and the split (a new
+   * object whenever it changes) — without building the member list as {@linkcode ServerCore.view}
+   * does.
+   */
+  headline(): ViewHeadline {
+    return {
+      view: this.#table.view,
+      leader: this.#bully.leader,
+      term: this.#bully.term,
+      split: this.#split.split,
+    };
   }
 
   /** Protocol counters. */
@@ -256,14 +282,15 @@ export class ServerCore {
 
   /**
    * The merge probe (JGroups MERGE3, but fast): unicasts this server's heartbeat to the last
-   * address of every server declared dead. After a partition heals, the other side hears it even
+   * address of every server declared dead that it once heard from (not to an address only a
+   * welcome named: a forged one would aim ten minutes of probes at another host). After a partition heals, the other side hears it even
    * where multicast is lost or absent; the heartbeat makes the sender alive again there, and the
    * welcome it answers with makes that side alive again here.
    */
   #mergeProbe(): void {
     let body: Body | undefined;
     for (const member of this.#table.members()) {
-      if (member.role !== "server" || member.state !== "dead") continue;
+      if (member.role !== "server" || member.state !== "dead" || !member.heardFrom) continue;
       body ??= { kind: "heartbeat", ...this.#status() };
       this.#out.send(member.addr, body);
     }

@@ -12,7 +12,8 @@
 import { MISBEHAVIOURS } from "../guard/tracker.ts";
 import { REJECT_REASONS } from "../wire/rejections.ts";
 import type { MemberState } from "./core.ts";
-import { liveMembers, type ServerStatusReport } from "./runtime.ts";
+import { liveMembers } from "./node.ts";
+import type { ServerStatusReport } from "./runtime.ts";
 
 /** The `Content-Type` of {@linkcode formatMetrics}'s output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -43,6 +44,7 @@ const STATES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
 export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
   const { node, counters } = status;
   const protocol = counters.protocol;
+  const split = status.split?.partition === false ? undefined : status.split;
   const one = (value: number): Sample[] => [{ value }];
   const counter = (name: string, help: string, value: number): MetricFamily => ({
     name,
@@ -111,18 +113,23 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
     ),
     gauge(
       "dsys_split",
-      "1 while this server sees the cluster split (servers of the last full view are dead).",
-      status.split ? 1 : 0,
+      "1 while the evidence says the network split (several servers vanished at once).",
+      split ? 1 : 0,
     ),
     gauge(
       "dsys_split_servers",
-      "Servers this side of a split reaches, itself included (0 when whole).",
-      status.split?.servers ?? 0,
+      "Servers this side of a split reaches, itself included (0 when not split).",
+      split?.servers ?? 0,
     ),
     gauge(
       "dsys_split_majority",
       "1 while split and this side holds a majority of the last full view.",
-      status.split?.majority ? 1 : 0,
+      split?.majority ? 1 : 0,
+    ),
+    gauge(
+      "dsys_unreachable_servers",
+      "Servers of the last full view this server no longer reaches (crashed or cut off).",
+      status.split?.missing?.length ?? 0,
     ),
     counter(
       "dsys_elections_started_total",
@@ -156,6 +163,11 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
     counter("dsys_bytes_sent_total", "Bytes handed to the socket.", counters.sentBytes),
     counter("dsys_bytes_received_total", "Bytes received.", counters.receivedBytes),
     counter("dsys_send_errors_total", "Sends the socket refused.", counters.sendErrors),
+    counter(
+      "dsys_handler_errors_total",
+      "Datagrams, ticks and flushes whose handling threw: dropped, and the server ran on.",
+      counters.handlerErrors,
+    ),
     gauge("dsys_chat_term", "Chat term this server follows or leads.", counters.chat.term),
     gauge("dsys_chat_commit_seq", "Highest committed chat sequence number.", counters.chat.commit),
     gauge(

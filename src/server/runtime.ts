@@ -1,41 +1,27 @@
 /**
- * The server runtime: the thin shell that gives the protocol core ({@linkcode ServerCore}) its
- * sockets, its clock and its logs. It feeds the core every authenticated datagram and a tick
- * with the monotonic time, performs the actions the core returns, answers `discover` requests
- * from chat clients and probes, and logs what happens.
+ * The server runtime: the thin shell that gives the server node ({@linkcode ServerNode}) its
+ * sockets, its clocks and its logs. It feeds the node every authenticated datagram, a tick with
+ * the monotonic and the wall-clock time, and a `flush` once the datagrams already read have been
+ * handled; it performs the actions the node returns and logs what happens.
  *
- * Protocol decisions do not live here; this layer only does I/O and time.
+ * Protocol decisions, the guard, the answer to `discover` and the wiring of the cores live in
+ * the node (`node.ts`), which the simulators drive too; this layer only does I/O and time.
  *
  * @module
  */
 
 import type { Config } from "../config/mod.ts";
 import { writeSync } from "node:fs";
-import { type GuardStats, MemberGuard } from "../guard/tracker.ts";
+import type { GuardStats, Offence } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
 import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
 import type { SocketTransportKind } from "../transport/select.ts";
-import type { Envelope, Role } from "../wire/messages.ts";
+import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
-import {
-  type ClusterEvent,
-  type CoreAction,
-  type CoreEvent,
-  type CoreStats,
-  type MemberView,
-  ServerCore,
-  type SplitView,
-  type ViewSnapshot,
-} from "./core.ts";
-import { formatViewTable, summarizeView } from "./status.ts";
-import { viewWithClients } from "./clients_view.ts";
-import {
-  type ChatNotice,
-  type ChatServerAction,
-  ChatServerCore,
-  type ChatServerEvent,
-  type ChatServerStatus,
-} from "../chat/server_core.ts";
+import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "./core.ts";
+import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
+import type { ChatNotice, ChatServerStatus } from "../chat/server_core.ts";
+import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
 
 const log = logger("server");
 
@@ -94,8 +80,8 @@ export interface ServerStatusReport {
   leader: string | null;
   /** The leader's term. */
   term: number;
-  /** Set while this server sees the cluster split (see `SplitView`). */
-  split?: SplitView;
+  /** Set while servers of the full view are missing (see `SplitView`), with how long ago. */
+  split?: DiscoverSplit;
   /** Every member of the view, this server first. */
   members: MemberView[];
   /** Counters since the server started. */
@@ -105,47 +91,33 @@ export interface ServerStatusReport {
   };
 }
 
-/** How many of `members` have `role` and are alive or suspect. */
-export function liveMembers(members: readonly MemberView[], role: Role): number {
-  const live = (m: MemberView) => m.state === "alive" || m.state === "suspect";
-  return members.filter((m) => m.role === role && live(m)).length;
-}
-
 /** A running dsys server. */
 export class Server {
   readonly #endpoint: Endpoint;
-  readonly #core: ServerCore;
-  readonly #chat: ChatServerCore;
-  #membershipView = -1;
-  #membershipLeader: string | null = null;
-  #membershipTerm = -1;
-  #membershipSplit = "";
+  readonly #node: ServerNode;
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
-  readonly #heard = new Set<string>();
-  readonly #guard: MemberGuard;
-  #leaderChanges = 0;
   #timer?: ReturnType<typeof setInterval>;
   #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
+  /** Unicast-only: the view number whose servers the endpoint sends group datagrams to. */
+  #fanoutView = -1;
 
   private constructor(endpoint: Endpoint, options: ServerOptions) {
     this.#endpoint = endpoint;
     this.#options = options;
-    this.#core = new ServerCore({
+    const { config } = options;
+    this.#node = new ServerNode({
       self: endpoint.self,
       priority: options.priority,
-      timing: options.config.timing,
+      // Unicast-only, the leader's multicast to clients would be one unicast per client anyway:
+      // each server sends its own clients their lines instead.
+      config: endpoint.unicastOnly
+        ? { ...config, chat: { ...config.chat, streamToClients: false } }
+        : config,
       seeds: [...endpoint.peers],
       version: VERSION,
-    });
-    this.#chat = new ChatServerCore({ self: endpoint.self, config: options.config.chat });
-    const { security } = options.config;
-    this.#guard = new MemberGuard({
-      ratePerSecond: security.senderRatePerSecond,
-      burst: security.senderBurst,
-      coolOffMs: security.coolOffMs,
-      maxSenders: security.replaySenders,
+      rejections: () => endpoint.stats().rejections,
     });
   }
 
@@ -155,8 +127,7 @@ export class Server {
       config: options.config,
       role: "server",
       joinGroup: true,
-      // The leader's multicast to the clients reaches every server on the group too.
-      skipKinds: ["chat-stream"],
+      skipKinds: SERVER_SKIPS,
       unicastPort: options.config.network.unicastPort,
       id: options.id,
       transportKind: options.transportKind,
@@ -164,10 +135,13 @@ export class Server {
     const server = new Server(endpoint, options);
     server.#logListening();
     endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
-    server.#step({ type: "start", now: performance.now() });
-    server.#stepChat({ type: "start", now: performance.now(), wall: Date.now() });
+    server.#step({ type: "start", now: performance.now(), wall: Date.now() });
     server.#timer = setInterval(
-      () => server.#tick(),
+      () =>
+        endpoint.contain(
+          "a tick",
+          () => server.#step({ type: "tick", now: performance.now(), wall: Date.now() }),
+        ),
       options.config.timing.tickIntervalMs,
     );
     const every = options.config.output.statusIntervalMs;
@@ -182,17 +156,13 @@ export class Server {
 
   /** This server's view of the group. */
   view(): ViewSnapshot {
-    return viewWithClients(this.#core.view(), this.#chat.users(), this.#chat.clients());
+    return this.#node.view();
   }
 
   /** Counters. */
   stats(): ServerStats {
-    return {
-      ...this.#endpoint.stats(),
-      protocol: this.#core.stats(),
-      chat: this.#chat.status(),
-      guard: this.#guard.stats(performance.now()),
-    };
+    const { leaderChanges: _, ...node } = this.#node.stats(performance.now());
+    return { ...this.#endpoint.stats(), ...node };
   }
 
   /** A JSON-able snapshot: the node, its view, leader, term and counters. */
@@ -216,9 +186,19 @@ export class Server {
       view: view.view,
       leader: view.leader,
       term: view.term,
-      ...(view.split ? { split: view.split } : {}),
+      ...(view.split
+        ? {
+          split: {
+            servers: view.split.servers,
+            of: view.split.of,
+            majority: view.split.majority,
+            partition: view.split.partition,
+            missing: missingServers(view.split, performance.now()),
+          },
+        }
+        : {}),
       members: view.members,
-      counters: { ...this.stats(), leaderChanges: this.#leaderChanges },
+      counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
   }
 
@@ -250,59 +230,24 @@ export class Server {
       term: view.term,
       split: view.split,
       members: view.members,
-      chat: this.#chat.status(),
+      chat: this.#node.chat.status(),
     });
     if (this.#options.statusTable) writeSync(2, formatViewTable(view));
   }
 
-  #tick(): void {
-    const now = performance.now();
-    this.#step({ type: "tick", now });
-    this.#stepChat({ type: "tick", now, wall: Date.now() });
+  #onEnvelope(envelope: Envelope, viaGroup: boolean): void {
+    this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
   }
 
-  #step(event: CoreEvent): void {
-    for (const action of this.#core.step(event)) this.#perform(action);
-    this.#tellChatMembership();
+  #step(event: NodeEvent): void {
+    for (const action of this.#node.step(event)) this.#perform(action);
+    if (this.#endpoint.unicastOnly && this.#node.viewNumber !== this.#fanoutView) {
+      this.#fanoutView = this.#node.viewNumber;
+      this.#endpoint.setFanout(this.#node.serverAddresses());
+    }
   }
 
-  /** Feeds the chat core the group view whenever the view, the leader or the split changed. */
-  #tellChatMembership(): void {
-    const view = this.#core.view();
-    if (
-      view.view === this.#membershipView && view.leader === this.#membershipLeader &&
-      view.term === this.#membershipTerm &&
-      JSON.stringify(view.split ?? null) === this.#membershipSplit
-    ) return;
-    this.#membershipView = view.view;
-    this.#membershipLeader = view.leader;
-    this.#membershipTerm = view.term;
-    this.#membershipSplit = JSON.stringify(view.split ?? null);
-    this.#stepChat({ type: "membership", view, now: performance.now() });
-  }
-
-  /**
-   * Flushes the chat core once the datagrams already read have been handled (`setImmediate` runs
-   * after the poll phase), so a burst leaves as a few batches instead of one datagram each.
-   */
-  #scheduleChatFlush(): void {
-    this.#chatFlush ??= setImmediate(() => {
-      this.#chatFlush = undefined;
-      this.#stepChat({ type: "flush", now: performance.now() });
-    });
-  }
-
-  #stepChat(event: ChatServerEvent): void {
-    for (const action of this.#chat.step(event)) this.#performChat(action);
-  }
-
-  #performChat(action: ChatServerAction): void {
-    if (action.type === "send") this.#endpoint.send(action.body, action.to);
-    else if (action.type === "multicast") this.#endpoint.multicast(action.body);
-    else logChatNotice(action.notice);
-  }
-
-  #perform(action: CoreAction): void {
+  #perform(action: NodeAction): void {
     switch (action.type) {
       case "send":
         this.#endpoint.send(action.body, action.to);
@@ -311,82 +256,43 @@ export class Server {
         this.#endpoint.multicast(action.body);
         break;
       case "notify":
-        if (action.event.type === "leader-changed" && action.event.leader !== null) {
-          this.#leaderChanges++;
-        }
         logClusterEvent(action.event);
+        break;
+      case "chat-notice":
+        logChatNotice(action.notice);
+        break;
+      case "offence":
+        this.#logOffence(action.offence, action.sender);
+        break;
+      case "peer-heard":
+        log.info("heard server {id} at {address}", {
+          event: "peer-heard",
+          id: action.sender.id,
+          address: formatAddress(action.sender.addr),
+          role: action.sender.role,
+        });
+        break;
+      case "flush-soon":
+        // `setImmediate` runs after the poll phase: the datagrams already read are handled first.
+        this.#chatFlush ??= setImmediate(() => {
+          this.#chatFlush = undefined;
+          this.#endpoint.contain("a chat flush", () => {
+            this.#step({ type: "flush", now: performance.now() });
+          });
+        });
         break;
     }
   }
 
-  #onEnvelope(envelope: Envelope, viaGroup: boolean): void {
-    if (!this.#admit(envelope)) return;
-    const { sender, body } = envelope;
-    this.#noteSender(envelope);
-    if (body.kind.startsWith("chat-")) {
-      this.#stepChat({ type: "receive", envelope, now: performance.now(), defer: true });
-      this.#scheduleChatFlush();
-      return;
-    }
-    if (body.kind !== "discover") {
-      this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
-      return;
-    }
-    const snapshot = this.view();
-    const { leader, term, view } = snapshot;
-    const rejections = Object.entries(this.#endpoint.stats().rejections).filter(([, n]) => n > 0);
-    this.#endpoint.send({
-      kind: "discover-reply",
-      nonce: body.nonce,
-      version: VERSION,
-      priority: this.#options.priority,
-      uptimeMs: Math.round(performance.now() - this.#startedAt),
-      viaGroup,
-      leader: leader ?? "",
-      term,
-      view,
-      viewSize: liveMembers(snapshot.members, "server"),
-      clients: this.#chat.clients().length,
-      rejections: Object.fromEntries(rejections),
-      ...(snapshot.split
-        ? {
-          split: {
-            servers: snapshot.split.servers,
-            of: snapshot.split.of,
-            majority: snapshot.split.majority,
-          },
-        }
-        : {}),
-    }, sender.addr);
-  }
-
-  /** Asks the guard whether an authenticated datagram may reach the cores; logs new offenders. */
-  #admit(envelope: Envelope): boolean {
-    const { admit, offence } = this.#guard.judge(envelope, performance.now());
-    if (offence) {
-      log.warn("ignoring {role} {id} at {address} for {seconds} s: {reason} ({detail})", {
-        event: "misbehaviour",
-        id: offence.id,
-        role: envelope.sender.role,
-        address: formatAddress(envelope.sender.addr),
-        reason: offence.reason,
-        detail: offence.detail,
-        seconds: this.#options.config.security.coolOffMs / 1000,
-      });
-    }
-    return admit;
-  }
-
-  #noteSender({ sender }: Envelope): void {
-    if (sender.role !== "server" || this.#heard.has(sender.id)) return;
-    // Bounded like the replay guard's senders: an insider inventing ids cannot grow it forever.
-    if (this.#heard.size >= this.#options.config.security.replaySenders) return;
-    this.#heard.add(sender.id);
-    log.info("heard server {id} at {address}", {
-      event: "peer-heard",
-      id: sender.id,
-      address: formatAddress(sender.addr),
+  #logOffence(offence: Offence, sender: Sender): void {
+    log.warn("ignoring {role} {id} at {address} for {seconds} s: {reason} ({detail})", {
+      event: "misbehaviour",
+      id: offence.id,
       role: sender.role,
+      address: formatAddress(sender.addr),
+      reason: offence.reason,
+      detail: offence.detail,
+      seconds: this.#options.config.security.coolOffMs / 1000,
     });
   }
 
@@ -407,9 +313,13 @@ export class Server {
     );
     if (this.#endpoint.usesClusterKey) {
       log.warn(
-        "no --secret given: traffic is not encrypted (anyone on the LAN can read the chat) and " +
-          "is authenticated only with a key derived from the cluster name (anyone on the LAN " +
-          "can join); give every process --secret or --secret-file",
+        "no --secret: this cluster is open. Anyone on the LAN can read every line, join as a " +
+          "server and become leader (Bully: the highest priority wins) to freeze or divert " +
+          "delivery, post under any user name by posing as a server, and forge any message " +
+          "between servers; total order, exactly-once and no-loss hold against crashes and lost " +
+          "datagrams, not against such a host. Clients take datagrams only from their own " +
+          "server and its leader. Secure it in one step: `dsys secret > dsys.key` once, then " +
+          "--secret-file dsys.key on every server and client",
         { event: "insecure" },
       );
     }
@@ -520,10 +430,14 @@ function logClusterEvent(event: ClusterEvent): void {
       });
       break;
     case "split":
-      log.warn("cluster split: this side reaches {servers} of {of} servers ({side})", {
+      log.warn("{loss}", {
         event: event.type,
-        ...event.split,
-        side: event.split.majority ? "majority" : "minority",
+        loss: describeLoss(event.split),
+        servers: event.split.servers,
+        of: event.split.of,
+        majority: event.split.majority,
+        partition: event.split.partition,
+        missing: missingServers(event.split, performance.now()),
       });
       break;
     case "healed":

@@ -6,11 +6,13 @@
  */
 
 import { formatAddress } from "../runtime/endpoint.ts";
+import type { SplitView } from "../membership/events.ts";
+import type { DiscoverMissing } from "../wire/messages.ts";
 import type { ViewSnapshot } from "./core.ts";
 
 /**
  * One line summing up a view: its number, the leader, how many members are in each state and,
- * while the cluster is split, how many servers this side reaches.
+ * while servers are missing, which and whether the cluster looks split.
  */
 export function summarizeView(view: ViewSnapshot): string {
   const counts = new Map<string, number>();
@@ -19,12 +21,34 @@ export function summarizeView(view: ViewSnapshot): string {
   }
   const states = [...counts].map(([state, count]) => `${count} ${state}`).join(", ");
   const leader = view.leader === null ? "no leader" : `leader ${view.leader} (term ${view.term})`;
-  const split = view.split
-    ? `; split: ${view.split.servers} of ${view.split.of} servers (${
-      view.split.majority ? "majority" : "minority"
-    })`
-    : "";
-  return `view ${view.view}: ${leader}; ${states}${split}`;
+  return `view ${view.view}: ${leader}; ${states}${
+    view.split ? `; ${describeLoss(view.split)}` : ""
+  }`;
+}
+
+/**
+ * What a loss of servers is, in words: `split: 2 of 4 servers (minority; unreachable: c, d)` when
+ * the evidence says the network split, else `unreachable, crashed or cut off: c; 3 of 4 servers`
+ * (a server known to have crashed — its host still answers — is marked `(crashed)`).
+ */
+export function describeLoss(split: SplitView): string {
+  const names = split.missing.map((m) => `${m.id}${m.crashed ? " (crashed)" : ""}`).join(", ");
+  if (split.partition) {
+    const side = split.majority ? "majority" : "minority";
+    return `split: ${split.servers} of ${split.of} servers (${side}; unreachable: ${names})`;
+  }
+  return `unreachable, crashed or cut off: ${names}; ${split.servers} of ${split.of} servers`;
+}
+
+/** The missing servers as `/status` and discover replies show them, `now` monotonic (ms). */
+export function missingServers(split: SplitView, now: number): DiscoverMissing[] {
+  return split.missing.map((m) => ({
+    id: m.id,
+    host: m.addr.host,
+    port: m.addr.port,
+    agoMs: Math.max(0, Math.round(now - m.lostAt)),
+    crashed: m.crashed,
+  }));
 }
 
 /** The view as an aligned table, the leader marked with `*`, ending with a newline. */

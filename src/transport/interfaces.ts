@@ -140,3 +140,56 @@ function describeAll(all: readonly InterfaceCandidate[]): string {
 function strip(c: InterfaceCandidate): InterfaceInfo {
   return { name: c.name, address: c.address, internal: c.internal };
 }
+
+/** What {@linkcode chooseInterfaces} decided: the interfaces, and whether multicast is off. */
+export interface InterfacePlan {
+  /** The interfaces (to join the group on, or only to take the local address from). */
+  choices: InterfaceChoice[];
+  /**
+   * True when no interface here carries multicast but `--peers` were given: the process joins no
+   * group and sends what it would multicast to each known server by unicast instead.
+   */
+  unicastOnly: boolean;
+}
+
+/**
+ * Chooses the interfaces as {@linkcode selectInterfaces} does, but with unicast seeds (`hasPeers`)
+ * a network without multicast — the named interface lacks the MULTICAST flag, or only loopback
+ * carries multicast while other interfaces are up (VPN and tun links, some container and cloud
+ * networks) — is used unicast-only instead of being refused or left for loopback.
+ *
+ * @example
+ * ```ts
+ * import { chooseInterfaces } from "./interfaces.ts";
+ * const lo = { name: "lo", address: "127.0.0.1", internal: true, up: true, multicast: true };
+ * const tun = { name: "tun0", address: "10.77.0.2", internal: false, up: true, multicast: false };
+ * console.assert(chooseInterfaces([lo, tun], undefined, true).unicastOnly);
+ * ```
+ */
+export function chooseInterfaces(
+  all: readonly InterfaceCandidate[],
+  iface: string | undefined,
+  hasPeers: boolean,
+): InterfacePlan {
+  let choices: InterfaceChoice[];
+  try {
+    choices = selectInterfaces(all, iface);
+  } catch (error) {
+    const named = iface === undefined
+      ? undefined
+      : all.find((c) => c.name === iface || c.address === iface);
+    if (!hasPeers || !named || named.up === false) throw error;
+    const reason = `${named.name} (${named.address}) has no multicast: unicast to --peers only`;
+    return { choices: [{ iface: strip(named), reason }], unicastOnly: true };
+  }
+  const fellBack = iface === undefined && choices.length === 1 && choices[0].iface.internal;
+  const plain = all.filter((c) => !c.internal && c.up !== false);
+  if (!hasPeers || !fellBack || plain.length === 0) return { choices, unicastOnly: false };
+  return {
+    choices: plain.map((c) => ({
+      iface: strip(c),
+      reason: `${c.name} (${c.address}) is up without multicast: unicast to --peers only`,
+    })),
+    unicastOnly: true,
+  };
+}

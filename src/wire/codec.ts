@@ -21,6 +21,7 @@ import type { Keyring } from "./keyring.ts";
 import {
   type Body,
   type Envelope,
+  isNum,
   isTerminalSafe,
   type Kind,
   kindOfCode,
@@ -28,15 +29,19 @@ import {
   MESSAGE_KINDS,
   ROLES,
   type Sender,
+  STATIC_LIMITS,
+  type WireLimits,
 } from "./messages.ts";
 import { RejectionCounters, type RejectReason } from "./rejections.ts";
 import type { ReplayGuard } from "./replay.ts";
 
 /**
  * Version of the byte layout below and of the message bodies; a receiver rejects any other as
- * "bad-version" (3: the leader's multicast stream to clients and `streamed` in client acks).
+ * "bad-version" (3: the leader's multicast stream to clients and `streamed` in client acks; 4:
+ * servers name their leader to their clients and every server-to-client notice carries the
+ * client's attachment number, so that a client can ignore what its own server did not send).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The first two bytes of every dsys datagram. */
 export const MAGIC: readonly [number, number] = [0xd5, 0x59];
@@ -53,7 +58,8 @@ export const MAGIC: readonly [number, number] = [0xd5, 0x59];
  * | key id      | u32         | id of the key that made the tag, else "unknown-key"             |
  * | cluster     | u8 + UTF-8  | the receiver's cluster name, else "wrong-cluster"               |
  * | sender id   | u8 + UTF-8  | 1-128 bytes                                                     |
- * | incarnation | f64         | a non-negative safe integer                                     |
+ * | incarnation | f64         | a whole number from 0 to the receiver's clock plus the skew     |
+ * |             |             | bound, else "too-old" (replay guard; without one, to 8.64e15)   |
  * | seq         | u32         | per codec instance, from 1                                      |
  * | ts          | f64         | sender's wall clock (ms since the epoch), finite                |
  * | role        | u8          | index in ROLES                                                  |
@@ -328,7 +334,10 @@ export class WireCodec {
     }
 
     const fields = parseFields(json);
-    if (!fields || !validates(MESSAGE_KINDS[kind], fields)) return this.#reject("malformed");
+    const limits = this.#replay?.limits(nowWallMs) ?? STATIC_LIMITS;
+    if (!fields || !validates(MESSAGE_KINDS[kind], fields, limits)) {
+      return this.#reject("malformed");
+    }
     if (receiver.length > 0 && !sameBytes(receiver, this.#receiverId)) {
       return this.#reject("misdirected");
     }
@@ -457,9 +466,9 @@ function parseFields(json: Uint8Array): Record<string, unknown> | undefined {
 }
 
 /** Runs a kind's validator; one that throws on odd input counts as rejecting it. */
-function validates(spec: KindSpec, fields: Record<string, unknown>): boolean {
+function validates(spec: KindSpec, fields: Record<string, unknown>, limits: WireLimits): boolean {
   try {
-    return spec.validate(fields) === true;
+    return spec.validate(fields, limits) === true;
   } catch {
     return false;
   }
@@ -472,7 +481,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function isIncarnation(value: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0;
+  return isNum(value, 0, STATIC_LIMITS.maxIncarnation);
 }
 
 function isPort(value: number): boolean {

@@ -75,6 +75,24 @@ export interface DiscoverSplit {
   of: number;
   /** True when `servers` is more than half of `of`. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** The servers not reached (absent from older servers). */
+  missing?: DiscoverMissing[];
+}
+
+/** A server of the full view that a server no longer reaches, as a discover reply tells. */
+export interface DiscoverMissing {
+  /** Its id. */
+  id: string;
+  /** Its last unicast host. */
+  host: string;
+  /** Its last unicast port. */
+  port: number;
+  /** How long ago it was declared dead (ms). */
+  agoMs: number;
+  /** True when a process on its host is still heard: it crashed, the host is up. */
+  crashed: boolean;
 }
 
 /** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
@@ -287,6 +305,10 @@ export interface ChatWelcomeBody {
   start: number;
   /** Highest committed sequence number the server knows. */
   commit: number;
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none): a stream from any other sender is ignored. */
+  leaderIncarnation: number;
 }
 
 /** Why a server refuses a client. `unknown-client` means: join again. */
@@ -306,6 +328,11 @@ export interface ChatRefusedBody {
   kind: "chat-refused";
   /** Why. */
   reason: ChatRefusal;
+  /**
+   * The attachment number refused (0 when the server knows none: `unknown-client`). A client
+   * takes a refusal that ends it only for its current attachment number.
+   */
+  gen: number;
 }
 
 /** One line a client sends. */
@@ -340,6 +367,10 @@ export interface ChatDeliverBody {
   gen: number;
   /** Committed entries, in order. */
   entries: ChatEntry[];
+  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
+  leader: string;
+  /** That leader's incarnation (0 for none). */
+  leaderIncarnation: number;
 }
 
 /** A client's cumulative acknowledgement and heartbeat. */
@@ -388,6 +419,12 @@ export interface ChatSplitBody {
   of: number;
   /** True when this side holds more than half of them. */
   majority: boolean;
+  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
+  partition?: boolean;
+  /** Ids of the servers not reached (absent from older servers). */
+  missing?: string[];
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client asks for entries it missed. */
@@ -408,12 +445,16 @@ export interface ChatMissedBody {
   from: number;
   /** Last lost sequence number. */
   to: number;
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A server asks a client to send more slowly (back-pressure). */
 export interface ChatSlowBody {
   /** Message kind. */
   kind: "chat-slow";
+  /** The client's attachment number (a notice for another attachment is ignored). */
+  gen: number;
 }
 
 /** A client quits. */
@@ -466,6 +507,8 @@ export interface ChatAppendBody {
   prevTerm: number;
   /** The leader's commit point. */
   commit: number;
+  /** The highest entry committed by a leader that reached a majority of the full view. */
+  majorityCommit: number;
   /** True: the receiver replaces its whole log by one that starts after `prev` (state transfer). */
   reset: boolean;
   /** Entries from `prev + 1` on. */
@@ -512,6 +555,8 @@ export interface ChatGatherReplyBody {
   lastTerm: number;
   /** Its commit point. */
   commit: number;
+  /** The highest entry a leader reaching a majority of the full view committed, as it knows. */
+  majorityCommit: number;
   /** True when it knows the last line of every client it remembers (no state transfer pending). */
   complete: boolean;
   /** Starts of the last term runs of its log, oldest first (where the logs forked). */
@@ -700,55 +745,112 @@ export interface Envelope<B extends Body = Body> {
 export interface KindSpec {
   /** The one-byte type code on the wire (never reused). */
   code: number;
-  /** True when `fields` (the decoded JSON without `kind`) is a valid body of this kind. */
-  validate(fields: Record<string, unknown>): boolean;
+  /**
+   * True when `fields` (the decoded JSON without `kind`) is a valid body of this kind; `limits`
+   * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time.
+   */
+  validate(fields: Record<string, unknown>, limits?: WireLimits): boolean;
 }
+
+/**
+ * The bound of every number a message carries, each in this one place: the decoder refuses a
+ * value beyond it, the encoder refuses to send one, and the cores never compute one (they stop
+ * at the bound instead). Every bound leaves room below 2^53 for the `+ 1`s and windows the cores
+ * add, so arithmetic on an accepted value stays exact.
+ */
+export const WIRE_BOUNDS = {
+  /**
+   * Bully and chat terms (one per election): on decode also at most the receiver's clock in ms
+   * plus the skew bound (`WireLimits`), so time overtakes a forged term within that skew.
+   */
+  term: 8.64e15,
+  /** Chat positions, line and attachment numbers, commit points: 2^48 lines is centuries of chat. */
+  seq: 2 ** 48,
+  /** Bully priority (its negation is the least): what `--priority` takes. */
+  priority: 2 ** 31 - 1,
+  /** Wall-clock times (ms since the epoch): the last instant a JavaScript `Date` can show. */
+  wallMs: 8.64e15,
+  /** Counts, sizes, view numbers, durations and nonces (either sign): only compared or shown. */
+  count: Number.MAX_SAFE_INTEGER,
+  /** Entry fingerprints (`entryMark`): 32 bits. */
+  mark: 0xffff_ffff,
+  /** UDP ports. */
+  port: 0xffff,
+} as const;
+
+/** The term after `term`, or `term` itself at {@linkcode WIRE_BOUNDS}`.term` (never beyond it). */
+export function nextTerm(term: number): number {
+  return Math.min(term + 1, WIRE_BOUNDS.term);
+}
+
+/**
+ * What a decoder knows beyond the fixed bounds: its wall clock plus the clock-skew bound caps
+ * incarnations and terms. Incarnations are start times, so a higher one is forged or from a clock
+ * far off, and accepting it would make every real datagram of that sender look stale for ever.
+ * Terms grow by one per election, far slower than a clock in ms: a forged term beyond the clock
+ * would leave no room above it (an election could not outbid it), one within it is overtaken by
+ * time.
+ */
+export interface WireLimits {
+  /** The highest incarnation accepted. */
+  maxIncarnation: number;
+  /** The highest term accepted. */
+  maxTerm: number;
+}
+
+/** The limits the encoder checks against: only the fixed bounds. */
+export const STATIC_LIMITS: WireLimits = {
+  maxIncarnation: WIRE_BOUNDS.wallMs,
+  maxTerm: WIRE_BOUNDS.term,
+};
 
 /** Every message kind with its wire code and validator. */
 export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   "discover": {
     code: 2,
-    validate: (f) => isInt(f.nonce),
+    validate: (f) => isNonce(f.nonce),
   },
   "discover-reply": {
     code: 3,
-    validate: (f) =>
-      isInt(f.nonce) && isText(f.version, 32) && isInt(f.priority) && isInt(f.uptimeMs) &&
-      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isInt(f.term) && isInt(f.view) &&
-      isTerm(f.viewSize) && isTerm(f.clients) && isCountsByName(f.rejections) &&
-      (f.split === undefined || isDiscoverSplit(f.split)),
+    validate: (f, l = STATIC_LIMITS) =>
+      isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
+      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
+      isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
+      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
   },
   "heartbeat": {
     code: 10,
-    validate: isServerStatus,
+    validate: (f, l = STATIC_LIMITS) => isServerStatus(f, l),
   },
   "welcome": {
     code: 11,
-    validate: (f) => isServerStatus(f) && isArrayOf(f.members, MAX_WELCOME_MEMBERS, isMemberEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isServerStatus(f, l) &&
+      isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, l)),
   },
   "ping": {
     code: 12,
-    validate: (f) => isInt(f.nonce),
+    validate: (f) => isNonce(f.nonce),
   },
   "ack": {
     code: 13,
-    validate: (f) => isInt(f.nonce) && isId(f.target),
+    validate: (f) => isNonce(f.nonce) && isId(f.target),
   },
   "ping-req": {
     code: 14,
-    validate: (f) => isInt(f.nonce) && isId(f.target) && isHost(f.host) && isPort(f.port),
+    validate: (f) => isNonce(f.nonce) && isId(f.target) && isHost(f.host) && isPort(f.port),
   },
   "election": {
     code: 15,
-    validate: (f) => isTerm(f.term) && f.term > 0 && isInt(f.priority),
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "answer": {
     code: 16,
-    validate: (f) => isTerm(f.term) && f.term > 0,
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm),
   },
   "coordinator": {
     code: 17,
-    validate: (f) => isTerm(f.term) && f.term > 0 && isInt(f.priority),
+    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "leave": {
     code: 18,
@@ -756,33 +858,35 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-join": {
     code: 30,
-    validate: (f) =>
-      isUser(f.user) && isCount(f.gen) && isCount(f.resume) && isCount(f.history) &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart) &&
+    validate: (f, l = STATIC_LIMITS) =>
+      isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
+      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
       (f.owner === undefined || isOwnerToken(f.owner)),
   },
   "chat-welcome": {
     code: 31,
-    validate: (f) => isUser(f.user) && isCount(f.gen) && isSeq(f.start) && isCount(f.commit),
+    validate: (f, l = STATIC_LIMITS) =>
+      isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
+      isSeqOr0(f.commit) && isLeaderRef(f, l),
   },
   "chat-refused": {
     code: 32,
-    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal),
+    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
     code: 33,
-    validate: (f) => isCount(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
+    validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
   },
   "chat-deliver": {
     code: 34,
-    validate: (f) =>
-      isCount(f.commit) && isCount(f.acked) && isCount(f.gen) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
   },
   "chat-ack": {
     code: 35,
     validate: (f) =>
-      isCount(f.next) && isCount(f.gen) && typeof f.split === "boolean" &&
+      isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
       typeof f.streamed === "boolean",
   },
   "chat-nak": {
@@ -791,11 +895,11 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-missed": {
     code: 37,
-    validate: isSeqRange,
+    validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
     code: 38,
-    validate: () => true,
+    validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
     code: 39,
@@ -811,36 +915,40 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-append": {
     code: 42,
-    validate: (f) =>
-      isCount(f.term) && isCount(f.prev) && isCount(f.prevTerm) && isCount(f.commit) &&
-      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
+      isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
+      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) =>
+        isChatEntry(e, l)),
   },
   "chat-append-reply": {
     code: 43,
-    validate: (f) =>
-      isCount(f.term) && typeof f.ok === "boolean" && isCount(f.match) && isCount(f.commit) &&
-      isCount(f.reader),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
+      isNext(f.reader),
   },
   "chat-gather": {
     code: 44,
-    validate: (f) => isCount(f.term),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
     code: 45,
-    validate: (f) =>
-      isCount(f.term) && typeof f.ok === "boolean" && isSeq(f.first) && isCount(f.last) &&
-      isCount(f.lastTerm) && isCount(f.commit) && typeof f.complete === "boolean" &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, isRunStart),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
+      isSeqOr0(f.last) &&
+      isTerm(f.lastTerm, l) && isSeqOr0(f.commit) && isSeqOr0(f.majorityCommit) &&
+      f.majorityCommit <= f.commit && typeof f.complete === "boolean" &&
+      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)),
   },
   "chat-fetch": {
     code: 46,
-    validate: (f) => isCount(f.term) && isSeqRange(f),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
     code: 47,
-    validate: (f) =>
-      isCount(f.term) && isCount(f.prev) && isCount(f.prevTerm) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry),
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
   },
   "chat-claim": {
     code: 48,
@@ -856,37 +964,51 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-senders-fetch": {
     code: 51,
-    validate: (f) => isCount(f.term) && isText(f.after, MAX_CLIENT_KEY),
+    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
     code: 52,
-    validate: (f) =>
-      isCount(f.term) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
+    validate: (f, l = STATIC_LIMITS) =>
+      isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-split": {
     code: 53,
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
-      typeof f.majority === "boolean",
+      typeof f.majority === "boolean" &&
+      (f.partition === undefined || typeof f.partition === "boolean") &&
+      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)) &&
+      isCount(f.gen),
   },
   "chat-stream": {
     code: 54,
-    validate: (f) =>
-      isInt(f.prevTerm) && f.prevTerm >= -1 && isInt(f.prevMark) && f.prevMark >= -1 &&
-      f.prevMark <= 0xffff_ffff && isArrayOf(f.entries, MAX_CHAT_ENTRIES, isChatEntry) &&
-      f.entries.length > 0,
+    validate: (f, l = STATIC_LIMITS) =>
+      isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
   },
 };
 
-function isServerStatus(f: Record<string, unknown>): boolean {
-  return isText(f.version, 32) && isInt(f.priority) && (f.leader === "" || isId(f.leader)) &&
-    isTerm(f.term) && isTerm(f.view) && typeof f.joining === "boolean";
+/** A leader named to a client: an id and its incarnation, or `""` and 0 for none. */
+function isLeaderRef(f: Record<string, unknown>, l: WireLimits): boolean {
+  return (f.leader === "" || isId(f.leader)) && isNum(f.leaderIncarnation, 0, l.maxIncarnation);
+}
+
+function isServerStatus(f: Record<string, unknown>, l: WireLimits): boolean {
+  return isText(f.version, 32) && isPriority(f.priority) && (f.leader === "" || isId(f.leader)) &&
+    isTerm(f.term, l) && isCount(f.view) && typeof f.joining === "boolean";
 }
 
 function isDiscoverSplit(value: unknown): value is DiscoverSplit {
-  return isRecord(value) && isInt(value.servers) && value.servers >= 1 && isInt(value.of) &&
-    value.of >= value.servers && typeof value.majority === "boolean";
+  return isRecord(value) && isNum(value.servers, 1, WIRE_BOUNDS.count) && isCount(value.of) &&
+    value.of >= value.servers && typeof value.majority === "boolean" &&
+    (value.partition === undefined || typeof value.partition === "boolean") &&
+    (value.missing === undefined || isArrayOf(value.missing, MAX_WELCOME_MEMBERS, isMissing));
+}
+
+function isMissing(item: unknown): item is DiscoverMissing {
+  return isRecord(item) && isId(item.id) && isHost(item.host) && isPort(item.port) &&
+    isCount(item.agoMs) && typeof item.crashed === "boolean";
 }
 
 /** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */
@@ -894,15 +1016,48 @@ function isCountsByName(value: unknown): value is Record<string, number> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const entries = Object.entries(value);
   return entries.length <= MAX_REJECTION_REASONS &&
-    entries.every(([name, count]) => name.length > 0 && name.length <= 32 && isTerm(count));
+    entries.every(([name, count]) => name.length > 0 && name.length <= 32 && isCount(count));
+}
+
+/** True for a whole number from `min` to `max`: the one check of every number a message carries. */
+export function isNum(value: unknown, min: number, max: number): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
 }
 
 function isCount(value: unknown): value is number {
-  return isInt(value) && value >= 0;
+  return isNum(value, 0, WIRE_BOUNDS.count);
 }
 
+/** Nonces are only echoed: any safe integer. */
+function isNonce(value: unknown): value is number {
+  return isNum(value, -WIRE_BOUNDS.count, WIRE_BOUNDS.count);
+}
+
+function isTerm(value: unknown, l: WireLimits): value is number {
+  return isNum(value, 0, l.maxTerm);
+}
+
+function isPriority(value: unknown): value is number {
+  return isNum(value, -WIRE_BOUNDS.priority, WIRE_BOUNDS.priority);
+}
+
+function isWallMs(value: unknown): value is number {
+  return isNum(value, 0, WIRE_BOUNDS.wallMs);
+}
+
+/** A sequence-like number, 0 meaning none. */
+function isSeqOr0(value: unknown): value is number {
+  return isNum(value, 0, WIRE_BOUNDS.seq);
+}
+
+/** A position in the order, from 1. */
 function isSeq(value: unknown): value is number {
-  return isInt(value) && value >= 1;
+  return isNum(value, 1, WIRE_BOUNDS.seq);
+}
+
+/** The position after one (first missing, first kept, where to resume): one past the last. */
+function isNext(value: unknown): value is number {
+  return isNum(value, 0, WIRE_BOUNDS.seq + 1);
 }
 
 function isSeqRange(f: Record<string, unknown>): boolean {
@@ -923,24 +1078,25 @@ function isRecord(item: unknown): item is Record<string, unknown> {
 
 function isPostItem(item: unknown): item is ChatPostItem {
   return isRecord(item) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isCount(item.ts);
+    isWallMs(item.ts);
 }
 
 function isForwardItem(item: unknown): item is ChatForwardItem {
   return isRecord(item) && isClientKey(item.client) && isUser(item.user) &&
-    isCount(item.acked) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isCount(item.ts);
+    isSeqOr0(item.acked) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
+    isWallMs(item.ts);
 }
 
-function isChatEntry(item: unknown): item is ChatEntry {
-  return isRecord(item) && isSeq(item.seq) && isCount(item.term) &&
+function isChatEntry(item: unknown, l: WireLimits): item is ChatEntry {
+  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
     CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
-    isCount(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
-    isCount(item.ts);
+    isSeqOr0(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
+    isWallMs(item.ts);
 }
 
-function isRunStart(item: unknown): item is ChatRunStart {
-  return isRecord(item) && isSeq(item.seq) && isCount(item.term) && isCount(item.mark);
+function isRunStart(item: unknown, l: WireLimits): item is ChatRunStart {
+  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
+    isNum(item.mark, 0, WIRE_BOUNDS.mark);
 }
 
 function isSenderRecord(item: unknown): item is ChatSenderRecord {
@@ -948,7 +1104,7 @@ function isSenderRecord(item: unknown): item is ChatSenderRecord {
 }
 
 function isClaim(item: unknown): item is ChatClaim {
-  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isCount(item.gen) &&
+  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isSeqOr0(item.gen) &&
     CHAT_CLAIM_OPS.includes(item.op as ChatClaimOp) &&
     (item.owner === undefined || isOwnerToken(item.owner));
 }
@@ -959,15 +1115,15 @@ export function isOwnerToken(value: unknown): value is string {
 }
 
 function isClaimResult(item: unknown): item is ChatClaimResult {
-  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isCount(item.gen) &&
+  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isSeqOr0(item.gen) &&
     typeof item.ok === "boolean" && CHAT_CLAIM_REFUSALS.includes(item.reason as ChatClaimRefusal);
 }
 
-function isMemberEntry(item: unknown): item is MemberEntry {
+function isMemberEntry(item: unknown, limits: WireLimits): item is MemberEntry {
   if (typeof item !== "object" || item === null) return false;
   const e = item as Record<string, unknown>;
   return isId(e.id) && ROLES.includes(e.role as Role) && isHost(e.host) && isPort(e.port) &&
-    isTerm(e.incarnation) && isInt(e.priority);
+    isNum(e.incarnation, 0, limits.maxIncarnation) && isPriority(e.priority);
 }
 
 function isId(value: unknown): value is string {
@@ -994,11 +1150,7 @@ export function isTerminalSafe(value: string): boolean {
 }
 
 function isPort(value: unknown): value is number {
-  return isInt(value) && value >= 1 && value <= 65535;
-}
-
-function isTerm(value: unknown): value is number {
-  return isInt(value) && value >= 0;
+  return isNum(value, 1, WIRE_BOUNDS.port);
 }
 
 /** Looks up a kind by its wire code. */
@@ -1009,11 +1161,6 @@ export function kindOfCode(code: number): Kind | undefined {
 const KIND_BY_CODE = new Map<number, Kind>(
   (Object.entries(MESSAGE_KINDS) as [Kind, KindSpec][]).map(([kind, spec]) => [spec.code, kind]),
 );
-
-/** True for a safe integer (positive, zero or negative). */
-export function isInt(value: unknown): value is number {
-  return Number.isSafeInteger(value);
-}
 
 /** True for a string of at most `max` UTF-16 units. */
 export function isText(value: unknown, max: number): value is string {

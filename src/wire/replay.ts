@@ -8,6 +8,8 @@
  * @module
  */
 
+import { STATIC_LIMITS, type WireLimits } from "./messages.ts";
+
 /** What the guard needs to know. */
 export interface ReplayGuardOptions {
   /** How many sequence numbers below the highest seen are still accepted once. */
@@ -25,6 +27,8 @@ interface SenderWindow {
   incarnation: number;
   /** Highest sequence number accepted in this incarnation. */
   top: number;
+  /** The sender's timestamp on that datagram. */
+  topTs: number;
   /** Bit `seq % window` is set when `seq` (within the window below `top`) was accepted. */
   seen: Uint32Array;
 }
@@ -55,9 +59,21 @@ export class ReplayGuard {
   }
 
   /**
+   * What a datagram decoded at `nowWallMs` may carry: no incarnation and no term beyond this clock
+   * plus the skew bound (see `WireLimits`).
+   */
+  limits(nowWallMs: number): WireLimits {
+    const clock = nowWallMs + this.#maxClockSkewMs;
+    return {
+      maxIncarnation: Math.min(STATIC_LIMITS.maxIncarnation, clock),
+      maxTerm: Math.min(STATIC_LIMITS.maxTerm, clock),
+    };
+  }
+
+  /**
    * Judges one authenticated datagram and, when it is accepted, remembers it.
    * A timestamp further than the allowed skew from `nowWallMs`, an incarnation below the
-   * highest seen, or a sequence number below the window are "too-old"; a sequence number
+   * highest seen or beyond {@linkcode ReplayGuard.limits}, or a sequence number below the window are "too-old"; a sequence number
    * already accepted is "replayed". A higher incarnation starts a fresh window.
    */
   check(
@@ -68,29 +84,38 @@ export class ReplayGuard {
     nowWallMs: number,
   ): ReplayVerdict {
     if (!(Math.abs(ts - nowWallMs) <= this.#maxClockSkewMs)) return "too-old";
+    if (!(incarnation <= this.limits(nowWallMs).maxIncarnation)) return "too-old";
     const known = this.#senders.get(senderId);
     if (known && incarnation < known.incarnation) return "too-old";
     if (!known || incarnation > known.incarnation) {
-      this.#track(senderId, this.#fresh(incarnation, seq));
+      this.#track(senderId, this.#fresh(incarnation, seq, ts));
       return "ok";
     }
-    const verdict = this.#slide(known, seq);
+    const verdict = this.#slide(known, seq, ts);
     if (verdict === "ok") this.#track(senderId, known);
     return verdict;
   }
 
-  #fresh(incarnation: number, seq: number): SenderWindow {
-    const state = { incarnation, top: seq, seen: new Uint32Array(Math.ceil(this.#window / 32)) };
+  #fresh(incarnation: number, seq: number, ts: number): SenderWindow {
+    const seen = new Uint32Array(Math.ceil(this.#window / 32));
+    const state = { incarnation, top: seq, topTs: ts, seen };
     this.#mark(state, seq, true);
     return state;
   }
 
-  #slide(state: SenderWindow, seq: number): ReplayVerdict {
+  /**
+   * Moves the window. A sequence number below it is "too-old" unless its timestamp is later than
+   * that of the window's top: a sender's timestamps grow with its sequence numbers, so that top
+   * was forged (open clusters: anyone can sign) and the window starts again at `seq`, lest one
+   * forged sequence number silence the sender for the rest of its incarnation.
+   */
+  #slide(state: SenderWindow, seq: number, ts: number): ReplayVerdict {
     const ahead = seq - state.top;
-    if (ahead > 0) {
-      if (ahead >= this.#window) state.seen.fill(0);
+    if (ahead > 0 || (-ahead >= this.#window && ts > state.topTs)) {
+      if (Math.abs(ahead) >= this.#window) state.seen.fill(0);
       else for (let s = state.top + 1; s < seq; s++) this.#mark(state, s, false);
       state.top = seq;
+      state.topTs = ts;
       this.#mark(state, seq, true);
       return "ok";
     }

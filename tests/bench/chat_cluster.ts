@@ -15,7 +15,7 @@ import {
   spawnDsys,
   testNetwork,
 } from "../helpers/process.ts";
-import { clientConfig } from "./chat_load.ts";
+import { BENCH_SECRET, clientConfig } from "./chat_load.ts";
 
 /** Three running servers that agreed on a leader. */
 export interface Cluster {
@@ -46,6 +46,8 @@ export async function startCluster(kind: SocketTransportKind): Promise<Cluster> 
         "0",
         "--status-interval",
         "0",
+        "--secret",
+        BENCH_SECRET,
         "--log-json",
       ], { label: `s${priority}`, env: { DSYS_TRANSPORT: kind } }));
     }

@@ -33,13 +33,23 @@ export function rates(list: string): number[] {
   return parsed;
 }
 
-/** Client configuration for the cluster on `network` (ephemeral unicast port, no status lines). */
+/**
+ * The benchmark cluster's secret (servers get it as `--secret`): as deployed securely, and the
+ * leader's stream to clients runs only with a secret.
+ */
+export const BENCH_SECRET = "dsys-bench-loopback";
+
+/**
+ * Client configuration for the cluster on `network` (ephemeral unicast port, no status lines,
+ * {@linkcode BENCH_SECRET}).
+ */
 export function clientConfig(
   network: Pick<NetworkConfig, "cluster" | "group" | "port" | "iface">,
 ): Config {
   return resolveConfig({
     network: { ...network, unicastPort: 0 },
     output: { statusIntervalMs: 0 },
+    security: { secrets: [BENCH_SECRET] },
   });
 }
 

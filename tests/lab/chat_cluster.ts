@@ -1,6 +1,6 @@
 /**
  * Chat in the lab: a lab whose first hosts run dsys servers of one cluster (shared name and
- * secret) and whose other hosts run `dsys chat` clients, all with the built executable; and
+ * secret, or none for an open cluster) and whose other hosts run `dsys chat` clients, all with the built executable; and
  * reading what a `--json` client printed (messages, presence entries, system events).
  *
  * Every process gets `--iface` set to its own host's veth, so no datagram leaves the lab.
@@ -12,6 +12,7 @@ import type { DsysProcess } from "../helpers/process.ts";
 import { waitForLeader } from "./cluster.ts";
 import { spawnDsysOn } from "./dsys.ts";
 import { Lab, type LabHost } from "./harness.ts";
+import { ipIn } from "./ip.ts";
 
 /** One line a `dsys chat --json` client printed, parsed. */
 export interface ChatLine {
@@ -50,6 +51,15 @@ export interface ChatLabOptions {
   env?: Record<string, string>;
   /** How long the servers may take to agree on `h1` and start leading the chat (ms). */
   startTimeoutMs?: number;
+  /** False: an open cluster, without `--secret` (default: a fresh secret). */
+  secret?: boolean;
+  /** Serve `/status` and `/metrics` on this port of every server's lab address (default: none). */
+  httpPort?: number;
+  /**
+   * True: every host's interface has multicast switched off, and every process gets the servers'
+   * addresses as `--peers` (a network without multicast).
+   */
+  unicastOnly?: boolean;
 }
 
 /** Options of {@linkcode ChatLab.client}. */
@@ -68,14 +78,23 @@ export class ChatLab {
   readonly servers: DsysProcess[] = [];
   /** Every client started, in order. */
   readonly clients: DsysProcess[] = [];
-  readonly #cluster: string;
-  readonly #secret = crypto.randomUUID();
+  /** The cluster name. */
+  readonly cluster: string;
+  /** The cluster's secret; undefined for an open cluster. */
+  readonly secret: string | undefined;
   readonly #env: Record<string, string>;
+  readonly #httpPort: number | undefined;
+  readonly #peers: string[];
 
-  private constructor(lab: Lab, env: Record<string, string>) {
+  private constructor(lab: Lab, options: ChatLabOptions) {
     this.lab = lab;
-    this.#cluster = `chat-${lab.run}`;
-    this.#env = env;
+    this.cluster = `chat-${lab.run}`;
+    this.secret = options.secret === false ? undefined : crypto.randomUUID();
+    this.#env = options.env ?? {};
+    this.#httpPort = options.httpPort;
+    this.#peers = options.unicastOnly
+      ? lab.hosts.slice(0, options.servers).map((h) => `${h.address}:7401`)
+      : [];
   }
 
   /**
@@ -84,8 +103,13 @@ export class ChatLab {
    */
   static async create(options: ChatLabOptions): Promise<ChatLab> {
     const lab = await Lab.create({ hosts: options.hosts });
-    const chat = new ChatLab(lab, options.env ?? {});
+    const chat = new ChatLab(lab, options);
     try {
+      if (options.unicastOnly) {
+        for (const host of lab.hosts) {
+          await ipIn(host.ns, `link set dev ${host.iface} multicast off`);
+        }
+      }
       const timeoutMs = options.startTimeoutMs ?? 15_000;
       for (const host of lab.hosts.slice(0, options.servers)) {
         chat.servers.push(chat.#server(host, host.index === 1 ? 1 : 0));
@@ -117,14 +141,8 @@ export class ChatLab {
    * Writes what every process printed so far into a new directory under `/tmp` (one `.stdout`
    * and one `.stderr` file per process) and returns its path, to keep a failing run.
    */
-  async saveOutput(name: string): Promise<string> {
-    const dir = await Deno.makeTempDir({ prefix: `dsys-${name}-${this.lab.run}-` });
-    for (const proc of [...this.servers, ...this.clients]) {
-      const file = `${dir}/${proc.label.replaceAll(" ", "_")}`;
-      await Deno.writeTextFile(`${file}.stdout`, proc.stdout);
-      await Deno.writeTextFile(`${file}.stderr`, proc.stderr);
-    }
-    return dir;
+  saveOutput(name: string): Promise<string> {
+    return saveOutput(`${name}-${this.lab.run}`, [...this.servers, ...this.clients]);
   }
 
   /** Kills every process of the lab and deletes its namespaces. */
@@ -142,6 +160,7 @@ export class ChatLab {
       String(priority),
       "--status-interval",
       "1",
+      ...(this.#httpPort === undefined ? [] : ["--http", `${host.address}:${this.#httpPort}`]),
       ...this.#network(host),
     ], { label: `server ${host.name}`, env: this.#env });
   }
@@ -149,14 +168,28 @@ export class ChatLab {
   #network(host: LabHost): string[] {
     return [
       "--cluster",
-      this.#cluster,
+      this.cluster,
       "--iface",
       host.iface,
-      "--secret",
-      this.#secret,
+      ...(this.secret === undefined ? [] : ["--secret", this.secret]),
+      ...(this.#peers.length > 0 ? ["--peers", this.#peers.join(",")] : []),
       "--log-json",
     ];
   }
+}
+
+/**
+ * Writes what `processes` printed so far into a new directory `/tmp/dsys-<name>-…` (one `.stdout`
+ * and one `.stderr` file per process) and returns its path, to keep a failing run.
+ */
+export async function saveOutput(name: string, processes: DsysProcess[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: `dsys-${name}-` });
+  for (const proc of processes) {
+    const file = `${dir}/${proc.label.replaceAll(" ", "_")}`;
+    await Deno.writeTextFile(`${file}.stdout`, proc.stdout);
+    await Deno.writeTextFile(`${file}.stderr`, proc.stderr);
+  }
+  return dir;
 }
 
 /** The properties of the latest `status` event `server` logged (every second), if any. */

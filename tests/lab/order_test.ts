@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DsysProcess } from "../helpers/process.ts";
 import {
   chatLines,
@@ -25,10 +26,6 @@ const TIMEOUT_MS = 30_000;
 /** Lines each live client posts, one every `GAP_MS`. */
 const LINES = 150;
 const GAP_MS = 40;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Posts `LINES` lines from `client`, one every `GAP_MS`. */
 async function post(client: DsysProcess, user: string): Promise<void> {

@@ -76,11 +76,16 @@ async function splitAndHeal(
     const members = side.map((i) => servers[i]);
     const splits = await waitForEvents(members, before, "split", SPLIT_TIMEOUT_MS);
     for (const [k, split] of splits.entries()) {
-      const { servers: reached, of, majority } = split;
+      const { servers: reached, of, majority, partition } = split;
       assert.deepEqual(
-        { reached, of, majority },
-        { reached: side.length, of: servers.length, majority: side.length > servers.length / 2 },
-        `${members[k].label}'s split`,
+        { reached, of, majority, partition },
+        {
+          reached: side.length,
+          of: servers.length,
+          majority: side.length > servers.length / 2,
+          partition: servers.length - side.length >= 2,
+        },
+        `${members[k].label}'s split (a partition where several servers vanished at once)`,
       );
     }
     await waitForLeader(members, leaders[s], SPLIT_TIMEOUT_MS);

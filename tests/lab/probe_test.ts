@@ -25,6 +25,14 @@ const EVENT_TIMEOUT = { timeoutMs: 15_000 };
 /** How long one probe run may take, its own timeout included (ms). */
 const PROBE_DEADLINE_MS = 15_000;
 
+/** A server's loss report as the probe's `--json` prints it (the fields these tests read). */
+interface Split {
+  servers: number;
+  of: number;
+  majority: boolean;
+  partition: boolean;
+}
+
 /** A probe report as `--json` prints it (the fields these tests read). */
 interface Report {
   healthy: boolean;
@@ -34,7 +42,7 @@ interface Report {
     role: string;
     leader: string | null;
     viewSize: number;
-    split: { servers: number; of: number; majority: boolean } | null;
+    split: Split | null;
     reached: string;
   }[];
   problems: { code: string; message: string }[];
@@ -148,61 +156,79 @@ Deno.test({
         assert.deepEqual(report.servers, []);
       });
 
-      const majority = { servers: 2, of: 3, majority: true };
-      const minority = { servers: 1, of: 3, majority: false };
+      const majority = { servers: 2, of: 3, majority: true, partition: false };
+      const minority = { servers: 1, of: 3, majority: false, partition: true };
+      const shape = (split: Split | null) =>
+        split && {
+          servers: split.servers,
+          of: split.of,
+          majority: split.majority,
+          partition: split.partition,
+        };
 
-      await t.step("a 2/1 split seen from one side: the servers' partition problem", async () => {
+      await t.step("a 2/1 split seen from the side of two: h3 is named unreachable", async () => {
         await lab.partition([[h1, h2, h4], [h3]]);
         await Promise.all([
           ...servers.slice(0, 2).map((s) =>
             s.waitForEvent("leader-changed", { leader: "h2" }, EVENT_TIMEOUT)
           ),
-          ...servers.slice(0, 2).map((s) => s.waitForEvent("split", majority, EVENT_TIMEOUT)),
-          servers[2].waitForEvent("split", minority, EVENT_TIMEOUT),
+          ...servers.slice(0, 2).map((s) =>
+            s.waitForEvent("split", { servers: 2, of: 3, majority: true }, EVENT_TIMEOUT)
+          ),
+          servers[2].waitForEvent("split", { servers: 1, of: 3, majority: false }, EVENT_TIMEOUT),
         ]);
         const { code, report, shown } = await probeOn(h4, [...access, "--timeout", "1500"]);
         assert.equal(code, 1, shown);
-        assert.deepEqual(codes(report), ["partition"], shown);
+        assert.deepEqual(codes(report), ["unreachable"], shown);
         assert.equal(report.leader, "h2");
-        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.viewSize, s.split]), [
+        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.viewSize, shape(s.split)]), [
           ["h1", "h2", 2, majority],
           ["h2", "h2", 2, majority],
         ], shown);
-        const partition = report.problems.find((p) => p.code === "partition")!;
+        const unreachable = report.problems.find((p) => p.code === "unreachable")!;
         assert.match(
-          partition.message,
-          /^servers report a partition: h1 and h2 see 2 of 3 servers \(majority\)\./,
+          unreachable.message,
+          new RegExp(
+            `^a server is unreachable: h3 \\(${h3.address}:7401\\) last heard \\d+ s ago, ` +
+              "crashed or cut off \\(missed by h1 and h2\\)\\.",
+          ),
         );
       });
 
-      await t.step("a 2/1 split seen from both sides: split-cluster and partition", async () => {
-        await addLegTo(lab, h4, h3);
-        const args = [...access, "--addr", `${h3.address}:7401`, "--timeout", "1500"];
-        const both = (report: Report) =>
-          codes(report).includes("split-cluster") && codes(report).includes("partition");
-        let seen = await probeOn(h4, args);
-        for (let tries = 1; tries < 5 && !both(seen.report); tries++) {
-          seen = await probeOn(h4, args);
-        }
-        const { code, report, shown } = seen;
-        assert.equal(code, 1, shown);
-        assert.ok(both(report), shown);
-        assert.equal(report.leader, null);
-        assert.deepEqual(report.servers.map((s) => [s.id, s.leader, s.split, s.reached]), [
-          ["h1", "h2", majority, "multicast"],
-          ["h2", "h2", majority, "multicast"],
-          ["h3", "h3", minority, "unicast"],
-        ], shown);
-        const split = report.problems.find((p) => p.code === "split-cluster")!;
-        assert.match(split.message, /h1 and h2 follow h2 \(term \d+\); h3 follows h3 \(term \d+\)/);
-        const partition = report.problems.find((p) => p.code === "partition")!;
-        assert.match(
-          partition.message,
-          /^servers report a partition: h1 and h2 see 2 of 3 servers \(majority\); h3 sees 1 of 3 \(minority\)\./,
-        );
-        // h3 is reached over the second leg by unicast only, and that is reported too.
-        assert.ok(codes(report).includes("multicast-blocked"), shown);
-      });
+      await t.step(
+        "a 2/1 split seen from both sides: split-cluster, partition, unreachable",
+        async () => {
+          await addLegTo(lab, h4, h3);
+          const args = [...access, "--addr", `${h3.address}:7401`, "--timeout", "1500"];
+          const both = (report: Report) =>
+            codes(report).includes("split-cluster") && codes(report).includes("partition");
+          let seen = await probeOn(h4, args);
+          for (let tries = 1; tries < 5 && !both(seen.report); tries++) {
+            seen = await probeOn(h4, args);
+          }
+          const { code, report, shown } = seen;
+          assert.equal(code, 1, shown);
+          assert.ok(both(report), shown);
+          assert.equal(report.leader, null);
+          assert.deepEqual(report.servers.map((s) => [s.id, s.leader, shape(s.split), s.reached]), [
+            ["h1", "h2", majority, "multicast"],
+            ["h2", "h2", majority, "multicast"],
+            ["h3", "h3", minority, "unicast"],
+          ], shown);
+          const split = report.problems.find((p) => p.code === "split-cluster")!;
+          assert.match(
+            split.message,
+            /h1 and h2 follow h2 \(term \d+\); h3 follows h3 \(term \d+\)/,
+          );
+          const partition = report.problems.find((p) => p.code === "partition")!;
+          assert.match(
+            partition.message,
+            /^servers report a partition: h3 sees 1 of 3 servers \(minority\)\./,
+          );
+          // h3 is reached over the second leg by unicast only, and that is reported too.
+          assert.ok(codes(report).includes("multicast-blocked"), shown);
+        },
+      );
     } finally {
       await Promise.all(servers.map((s) => s.kill()));
       await lab.destroy();

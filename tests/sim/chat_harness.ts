@@ -132,7 +132,7 @@ export class MiniCluster {
       () =>
         core.step({
           type: "attach",
-          server: { id: server.id, addr: server.addr },
+          server: { id: server.id, incarnation: server.incarnation, addr: server.addr },
           now: this.now,
         }),
     );
@@ -270,6 +270,22 @@ export function threeServers(overrides: Partial<ChatConfig> = {}): MiniCluster {
   cluster.settle();
   cluster.addClient(clientSender("a"), "alice");
   cluster.attach("a", "s1");
+  cluster.advance(100);
+  return cluster;
+}
+
+/**
+ * `threeServers` with client `b` (user bob) attached to `s2` too and one line of each committed:
+ * both take the leader's multicast stream (the start of the stream tests).
+ */
+export function streamingServers(overrides: Partial<ChatConfig> = {}): MiniCluster {
+  const cluster = threeServers(overrides);
+  cluster.addClient(clientSender("b"), "bob");
+  cluster.attach("b", "s2");
+  cluster.advance(100);
+  cluster.type("a", "warm 1");
+  cluster.advance(100);
+  cluster.type("b", "warm 2");
   cluster.advance(100);
   return cluster;
 }

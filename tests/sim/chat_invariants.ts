@@ -40,7 +40,10 @@ interface Delivery {
   what: string;
   at: number;
   place: Place;
-  /** True when a partition had begun and this client had not been re-anchored since. */
+  /**
+   * True once a partition had begun: the merge rule may move it, if at most one side loses
+   * positions and the client, when still up, was re-anchored over it afterwards.
+   */
   provisional: boolean;
 }
 
@@ -336,7 +339,7 @@ export class ChatChecker implements ChatObserver {
     p.last = seq;
     if (what === null) return;
     const now = this.#world.now;
-    const provisional = now >= this.#splitAt && !p.rewinds.some((r) => r.from <= seq);
+    const provisional = now >= this.#splitAt;
     const place = this.#placeOf(p.client, provisional);
     p.deliveries.push({ seq, what, at: now, place, provisional });
     if (provisional && this.#world.sideOf(p.client.id) === undefined) return;
@@ -350,8 +353,8 @@ export class ChatChecker implements ChatObserver {
   }
 
   /**
-   * Where `client` stands: its side while the network is split; after the heal, for a position
-   * it shows provisionally, the side its server was on (its log may not be merged yet).
+   * Where `client` stands: its side while the network is split; after the heal, the side its
+   * server was on (that server's log may not be merged yet, even after a re-anchoring).
    */
   #placeOf(client: SimClient, provisional: boolean): Place {
     const world = this.#world;

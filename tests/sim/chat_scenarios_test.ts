@@ -117,3 +117,15 @@ Deno.test("a leader paused for 4 s comes back and wins again: no committed posit
     "another leader led, then the first again",
   );
 });
+
+Deno.test("a server whose wall clock jumps an hour is refused by the others like a partition of one, and rejoins when it is set right", () => {
+  const report = runChatSchedule(scenario({
+    network: { ...LOSSY, loss: 0.05, duplicate: 0 },
+    faults: [
+      { at: 1_500, do: { type: "clock-jump", id: "s0", ms: 3_600_000 } },
+      { at: 5_000, do: { type: "clock-jump", id: "s0", ms: -3_600_000 } },
+    ],
+  }));
+  assert.equal(report.acked, 120);
+  assert.ok((report.events["client split"] ?? 0) > 0, "the others noticed s0 gone");
+});

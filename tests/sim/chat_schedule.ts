@@ -14,12 +14,19 @@
  * @module
  */
 
-import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
+import { type ChatConfig, defaultChatConfig, defaultLanConfig } from "../../src/config/mod.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import { ChatChecker } from "./chat_invariants.ts";
 import { type ChatObserver, ChatWorld, type SimServer } from "./chat_world.ts";
 import { SimViolation } from "./invariants.ts";
 import type { NetworkModel } from "./simulator.ts";
+import type { WireMode } from "./wire.ts";
+
+/**
+ * The largest wall-clock jump a random schedule makes (ms): 10 s inside the skew the replay guard
+ * admits, so the jumped process stays in the cluster (clocks must agree that far: README).
+ */
+export const CLOCK_JUMP_MS = defaultLanConfig().security.maxClockSkewMs - 10_000;
 
 /** One thing that happens to the cluster. */
 export type ChatFault =
@@ -30,7 +37,7 @@ export type ChatFault =
   | { type: "crash-client"; id: string }
   | { type: "restart-client"; id: string }
   | { type: "pause"; target: "leader" | "follower" | "client"; ms: number }
-  | { type: "clock-jump"; ms: number }
+  | { type: "clock-jump"; ms: number; id?: string }
   | { type: "split"; servers: string[] }
   | { type: "heal" };
 
@@ -150,7 +157,9 @@ export function randomChatSchedule(seed: number): ChatSchedule {
  * Adds the faults of a process that stops and comes back: a restart of some crashed clients
  * (after their name lease expired, as a new session of the same user), pauses (SIGSTOP, a long
  * GC: 0.1-10 s, 70 % of them on the leader) in half of the schedules, and wall-clock jumps of a
- * random process (either way, up to an hour) in a fifth. Drawn after every other choice of the
+ * random process (either way, within the clock skew the wire admits: `CLOCK_JUMP_MS`) in a fifth.
+ * A jump beyond that skew cuts the process off like a partition of one: the scenarios test that.
+ * Drawn after every other choice of the
  * schedule, so older seeds keep their lines and other faults. Returns how much longer the
  * schedule may take to settle (ms).
  */
@@ -179,7 +188,7 @@ function addStalls(
     }
   }
   if (rng.chance(0.2)) {
-    const ms = (rng.chance(0.5) ? -1 : 1) * (1_000 + rng.int(3_600_000));
+    const ms = (rng.chance(0.5) ? -1 : 1) * (1_000 + rng.int(CLOCK_JUMP_MS - 1_000));
     faults.push({ at: 500 + rng.int(Math.max(1, lastLine)), do: { type: "clock-jump", ms } });
   }
   return extra;
@@ -246,12 +255,16 @@ export function randomPartitionSchedule(seed: number): ChatSchedule {
   };
 }
 
-/** Plays a scenario; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
-export function runChatSchedule(schedule: ChatSchedule): ChatReport {
+/**
+ * Plays a scenario, its datagrams travelling as `wire` says (default: `defaultWireMode()`);
+ * throws a {@linkcode SimViolation} (with recent events) if it breaks an invariant.
+ */
+export function runChatSchedule(schedule: ChatSchedule, wire?: WireMode): ChatReport {
   const world = new ChatWorld({
     seed: schedule.seed,
     network: schedule.network,
     chat: schedule.chat,
+    wire,
   });
   for (const id of schedule.servers) world.addServer(id);
   for (const c of schedule.clients) world.addClient(c.id, c.user, c.history);
@@ -268,6 +281,10 @@ export function runChatSchedule(schedule: ChatSchedule): ChatReport {
     world.at(fault.at, () => {
       checker.note(`fault ${JSON.stringify(fault.do)}`);
       if (fault.do.type === "split") checker.partitioned();
+      // A clock beyond the skew bound is refused by everyone: a partition of one process.
+      if (fault.do.type === "clock-jump" && Math.abs(fault.do.ms) > CLOCK_JUMP_MS) {
+        checker.partitioned();
+      }
       applyFault(world, fault.do);
     });
     end = Math.max(end, fault.at);
@@ -390,7 +407,8 @@ function applyFault(world: ChatWorld, fault: ChatFault): void {
     case "clock-jump": {
       const nodes: { id: string; up: boolean }[] = [...world.servers, ...world.clients];
       const live = nodes.filter((n) => n.up);
-      if (live.length > 0) world.jumpClock(world.rng.pick(live).id, fault.ms);
+      if (fault.id !== undefined) world.jumpClock(fault.id, fault.ms);
+      else if (live.length > 0) world.jumpClock(world.rng.pick(live).id, fault.ms);
       return;
     }
     case "split": {

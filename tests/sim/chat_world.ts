@@ -1,11 +1,12 @@
 /**
- * A seeded discrete-event simulator of a whole chat cluster: servers that each run a
- * `ServerCore` (membership, Bully) and a `ChatServerCore` fed with the server core's view, and
+ * A seeded discrete-event simulator of a whole chat cluster: servers that each run the
+ * `ServerNode` the runtime runs (membership, Bully, the chat core, the guard, defer/flush), and
  * clients that run a `ChatClientCore`, over a simulated network with loss, duplication and delay
  * jitter (hence reordering), with crashes, restarts and partitions (the servers split into sides,
  * each client on the side of its server, nothing crosses until the heal), in simulated time only.
  *
- * It plays the runtime: it ticks every core, turns actions into datagrams, re-discovers a server
+ * It plays the runtimes: it ticks every node and client core, turns actions into datagrams, steps
+ * a server's `flush` after the datagrams of the same instant, re-discovers a server
  * for a client that asks (`need-server`), and checks that every body a core sends passes its wire
  * validator and fits a datagram, and that traffic never runs away. Everything a client delivers goes to the observer
  * (`chat_invariants.ts`). Given the same seed and calls it does exactly the same thing.
@@ -18,20 +19,17 @@ import {
   type ChatClientAction,
   ChatClientCore,
   type ChatClientEvent,
+  type ServerRef,
 } from "../../src/chat/client_core.ts";
-import {
-  type ChatServerAction,
-  ChatServerCore,
-  type ChatServerEvent,
-} from "../../src/chat/server_core.ts";
+import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_core.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
-import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import type { ServerCore } from "../../src/server/core.ts";
+import { type NodeEvent, SERVER_SKIPS, ServerNode } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import {
   type Body,
-  type Envelope,
   type Kind,
   MESSAGE_KINDS,
   type Role,
@@ -40,6 +38,7 @@ import {
 import { SimViolation } from "./invariants.ts";
 import { SimClock } from "./queue.ts";
 import type { NetworkModel } from "./simulator.ts";
+import { defaultWireMode, type Packet, SIM_SECURITY, SimWire, type WireMode } from "./wire.ts";
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -66,22 +65,18 @@ export class SimServer {
   readonly priority: number;
   /** Unicast address. */
   readonly addr: Address;
-  /** The membership core of the running process, or null while down. */
-  core: ServerCore | null = null;
-  /** The chat core of the running process, or null while down. */
-  chat: ChatServerCore | null = null;
+  /** The server node of the running process, or null while down. */
+  node: ServerNode | null = null;
   /** Incarnation of the running (or last) process. */
   incarnation = 0;
   /** Bumped on every start and crash: ends stale tick loops. */
   epoch = 0;
-  /** Next envelope sequence number. */
-  seq = 1;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
   /** While `now` is below this the process is paused: it handles no event until then. */
   pausedUntil = 0;
   /** How far its wall clock is off simulated wall time (ms); jumps move it. */
   wallOffset = 0;
-  /** The view, leader, term and split last told to the chat core (as the runtime does). */
-  toldChat = "";
 
   /** Creates a slot, down until started. */
   constructor(id: string, priority: number, index: number) {
@@ -92,7 +87,17 @@ export class SimServer {
 
   /** True while a process runs. */
   get up(): boolean {
-    return this.core !== null;
+    return this.node !== null;
+  }
+
+  /** The membership core of the running process, or null while down. */
+  get core(): ServerCore | null {
+    return this.node?.core ?? null;
+  }
+
+  /** The chat core of the running process, or null while down. */
+  get chat(): ChatServerCore | null {
+    return this.node?.chat ?? null;
   }
 
   /** Its envelope sender. */
@@ -117,16 +122,18 @@ export class SimClient {
   incarnation = 0;
   /** Bumped on every start and crash. */
   epoch = 0;
-  /** Next envelope sequence number. */
-  seq = 1;
-  /** Lines typed so far. */
-  typed = 0;
-  /** Bumped on every `need-server`: only the latest discovery attaches. */
-  discoveries = 0;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
   /** While `now` is below this the process is paused: it handles no event until then. */
   pausedUntil = 0;
   /** How far its wall clock is off simulated wall time (ms); jumps move it. */
   wallOffset = 0;
+  /** Lines typed so far. */
+  typed = 0;
+  /** Bumped on every `need-server`: only the latest discovery attaches. */
+  discoveries = 0;
+  /** The servers that answered the latest discovery. */
+  answered: ServerRef[] = [];
 
   /** Creates a slot, down until started. */
   constructor(id: string, user: string, history: number, index: number) {
@@ -157,6 +164,8 @@ export interface ChatWorldOptions {
   timing?: TimingConfig;
   /** Chat tunables; default `defaultChatConfig()`. */
   chat?: ChatConfig;
+  /** How datagrams travel (see `wire.ts`); default {@linkcode defaultWireMode}. */
+  wire?: WireMode;
 }
 
 type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: SimClient };
@@ -169,6 +178,8 @@ export class ChatWorld extends SimClock {
   readonly timing: TimingConfig;
   /** Chat tunables. */
   readonly chat: ChatConfig;
+  /** How datagrams travel. */
+  readonly wire: WireMode;
   /** The network (may change between steps). */
   network: NetworkModel;
   /** Datagrams sent. */
@@ -190,6 +201,7 @@ export class ChatWorld extends SimClock {
     this.network = options.network;
     this.timing = options.timing ?? defaultLanConfig().timing;
     this.chat = options.chat ?? defaultChatConfig();
+    this.wire = options.wire ?? defaultWireMode();
   }
 
   /** Every server slot. */
@@ -247,19 +259,17 @@ export class ChatWorld extends SimClock {
     if (node.up) return;
     node.incarnation++;
     node.epoch++;
-    node.seq = 1;
-    node.core = new ServerCore({
+    node.wire = new SimWire(node.sender(), this.wire, SERVER_SKIPS);
+    node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      timing: this.timing,
+      config: { timing: this.timing, chat: this.chat, security: SIM_SECURITY },
       seeds: [],
       version: "sim",
       random: () => this.rng.next(),
+      rejections: () => node.wire!.rejections(),
     });
-    node.chat = new ChatServerCore({ self: node.sender(), config: this.chat });
-    this.#stepChat(node, { type: "start", now: this.now, wall: this.#wall(node) });
-    node.toldChat = "";
-    this.#stepServer(node, { type: "start", now: this.now });
+    this.#stepServer(node, { type: "start", now: this.now, wall: this.#wall(node) });
     const epoch = node.epoch;
     this.queue.push(
       this.now + this.rng.next() * this.timing.tickIntervalMs,
@@ -270,8 +280,7 @@ export class ChatWorld extends SimClock {
   /** Kills a server (SIGKILL): its state is lost. */
   crashServer(id: string): void {
     const node = this.server(id);
-    node.core = null;
-    node.chat = null;
+    node.node = null;
     node.epoch++;
   }
 
@@ -281,7 +290,7 @@ export class ChatWorld extends SimClock {
     if (node.up) return;
     node.incarnation++;
     node.epoch++;
-    node.seq = 1;
+    node.wire = new SimWire(node.sender(), this.wire);
     node.core = new ChatClientCore({
       self: node.sender(),
       user: node.user,
@@ -376,24 +385,10 @@ export class ChatWorld extends SimClock {
     this.queue.push(at, run);
   }
 
-  /** True when `node` is paused now; `run` then runs when it wakes. */
-  #deferred(node: SimServer | SimClient, run: () => void): boolean {
-    if (this.now >= node.pausedUntil) return false;
-    this.queue.push(node.pausedUntil, run);
-    return true;
-  }
-
-  /** The wall clock of `node` now (ms since the epoch). */
-  #wall(node: SimServer | SimClient): number {
-    return EPOCH + Math.floor(this.now) + node.wallOffset;
-  }
-
   #tickServer(node: SimServer, epoch: number): void {
     if (node.epoch !== epoch || !node.up) return;
     if (this.#deferred(node, () => this.#tickServer(node, epoch))) return;
-    this.#stepServer(node, { type: "tick", now: this.now });
-    if (node.epoch !== epoch) return;
-    this.#stepChat(node, { type: "tick", now: this.now, wall: this.#wall(node) });
+    this.#stepServer(node, { type: "tick", now: this.now, wall: this.#wall(node) });
     const delay = this.timing.tickIntervalMs + this.rng.next() * 2;
     this.queue.push(this.now + delay, () => this.#tickServer(node, epoch));
   }
@@ -406,41 +401,51 @@ export class ChatWorld extends SimClock {
     this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
   }
 
-  #stepServer(node: SimServer, event: CoreEvent): void {
-    const core = node.core;
-    if (!core) return;
-    const actions: CoreAction[] = core.step(event);
+  #stepServer(node: SimServer, event: NodeEvent): void {
+    const server = node.node;
+    if (!server) return;
+    const actions = server.step(event);
+    const chat: ChatServerAction[] = [];
+    for (const action of actions) {
+      if (action.type === "chat-notice") chat.push({ type: "notify", notice: action.notice });
+      else if (action.type !== "send" && action.type !== "multicast") continue;
+      else if (action.body.kind.startsWith("chat-")) chat.push(action);
+    }
+    for (const observer of this.observers) observer.serverActions(node, chat);
     for (const action of actions) {
       if (action.type === "send") {
         this.#transmit(node.sender(), node, action.to, action.body, false);
       } else if (action.type === "multicast") {
-        for (const to of this.#servers) {
-          if (to !== node) this.#transmit(node.sender(), node, to.addr, action.body, true);
-        }
+        this.#multicast(node, action.body);
+      } else if (action.type === "flush-soon") {
+        const epoch = node.epoch;
+        const flush = () => {
+          if (node.epoch !== epoch || this.#deferred(node, flush)) return;
+          this.#stepServer(node, { type: "flush", now: this.now });
+        };
+        this.queue.push(this.now, flush);
+      } else if (action.type === "offence") {
+        throw new SimViolation(
+          `${node.id} cut off ${action.offence.id}: ${action.offence.reason} (${action.offence.detail})`,
+        );
       }
-    }
-    const view = core.view();
-    const told = JSON.stringify([view.view, view.leader, view.term, view.split ?? null]);
-    if (node.core === core && told !== node.toldChat) {
-      node.toldChat = told;
-      this.#stepChat(node, { type: "membership", view, now: this.now });
     }
   }
 
-  #stepChat(node: SimServer, event: ChatServerEvent): void {
-    const chat = node.chat;
-    if (!chat) return;
-    const actions: ChatServerAction[] = chat.step(event);
-    for (const observer of this.observers) observer.serverActions(node, actions);
-    for (const action of actions) {
-      if (action.type === "send") {
-        this.#transmit(node.sender(), node, action.to, action.body, false);
-      } else if (action.type === "multicast") {
-        // The group reaches servers too, which ignore chat multicasts: only clients get copies.
-        for (const to of this.#clients) {
-          if (to.up) this.#transmit(node.sender(), node, to.addr, action.body, true);
-        }
+  /**
+   * The group reaches every process, but servers ignore the chat multicast and clients the
+   * servers' own: only those that would read it get a copy (clients only while up, as before).
+   */
+  #multicast(node: SimServer, body: Body): void {
+    const data = this.#seal(node, body);
+    if (body.kind.startsWith("chat-")) {
+      for (const to of this.#clients) {
+        if (to.up) this.#transmit(node.sender(), node, to.addr, body, true, data);
       }
+      return;
+    }
+    for (const to of this.#servers) {
+      if (to !== node) this.#transmit(node.sender(), node, to.addr, body, true, data);
     }
   }
 
@@ -458,27 +463,31 @@ export class ChatWorld extends SimClock {
     }
   }
 
-  /** Plays discovery: after a short delay, attach to a random up server (preferring others). */
+  /**
+   * Plays the client's discovery through the servers' own answers: it sends `discover` to the
+   * group (every server of its side may hear it, loss permitting), and after a short while
+   * attaches to a random one of the servers that answered (preferring others than `avoid`); when
+   * none did, it asks again.
+   */
   #discover(node: SimClient, epoch: number, token: number, avoid: string | undefined): void {
+    node.answered = [];
+    const ask: Body = { kind: "discover", nonce: token };
+    const packet = this.#seal(node, ask);
+    for (const to of this.#servers) this.#transmit(node.sender(), node, to.addr, ask, true, packet);
     const delay = 30 + this.rng.next() * 200;
-    this.queue.push(this.now + delay, () => {
+    const decide = () => {
       if (node.epoch !== epoch || node.discoveries !== token) return;
-      if (this.#deferred(node, () => this.#discover(node, epoch, token, avoid))) return;
-      const side = this.sideOf(node.id);
-      const up = this.#servers.filter((s) => s.up && this.sideOf(s.id) === side);
-      const preferred = up.filter((s) => s.id !== avoid);
-      const choices = preferred.length > 0 ? preferred : up;
+      if (this.#deferred(node, decide)) return;
+      const preferred = node.answered.filter((s) => s.id !== avoid);
+      const choices = preferred.length > 0 ? preferred : node.answered;
       if (choices.length === 0) {
         this.#discover(node, epoch, token, avoid);
         return;
       }
       const server = this.rng.pick(choices);
-      this.#stepClient(node, {
-        type: "attach",
-        server: { id: server.id, addr: server.addr },
-        now: this.now,
-      });
-    });
+      this.#stepClient(node, { type: "attach", server, now: this.now });
+    };
+    this.queue.push(this.now + delay, decide);
   }
 
   #transmit(
@@ -487,8 +496,9 @@ export class ChatWorld extends SimClock {
     to: Address,
     body: Body,
     viaGroup: boolean,
+    sealed?: Packet,
   ): void {
-    checkBody(sender.role, body, this.chat);
+    const data = sealed ?? this.#seal(from, body, to);
     const target = this.#byAddress.get(key(to));
     if (!target || target.node === from) return;
     if (this.#sides && this.#sides.get(sender.id) !== this.#sides.get(target.node.id)) return;
@@ -504,34 +514,52 @@ export class ChatWorld extends SimClock {
     }
     const { latencyMs, jitterMs, loss, duplicate } = this.network;
     if (loss > 0 && this.rng.chance(loss)) return;
-    const envelope: Envelope = {
-      cluster: "sim",
-      sender,
-      seq: from.seq++,
-      ts: this.#wall(from),
-      body,
-    };
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.queue.push(at, () => this.#arrive(target, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(target, data, viaGroup));
     }
   }
 
-  #arrive(target: Endpoint, envelope: Envelope, viaGroup: boolean): void {
-    if (this.#deferred(target.node, () => this.#arrive(target, envelope, viaGroup))) return;
+  /** Checks a body as the wire would, then seals it (for `to`, or for the group). */
+  #seal(from: SimServer | SimClient, body: Body, to?: Address): Packet {
+    checkBody(from.sender().role, body, this.chat);
+    return from.wire!.seal(body, this.#wall(from), to);
+  }
+
+  /** True when `node` is paused now; `run` then runs when it wakes. */
+  #deferred(node: SimServer | SimClient, run: () => void): boolean {
+    if (this.now >= node.pausedUntil) return false;
+    this.queue.push(node.pausedUntil, run);
+    return true;
+  }
+
+  /** The wall clock of `node` now (ms since the epoch). */
+  #wall(node: SimServer | SimClient): number {
+    return EPOCH + Math.floor(this.now) + node.wallOffset;
+  }
+
+  /** Hands a datagram to its process through the process's gate, as its runtime would. */
+  #arrive(target: Endpoint, packet: Packet, viaGroup: boolean): void {
+    if (this.#deferred(target.node, () => this.#arrive(target, packet, viaGroup))) return;
+    if (!target.node.up) return;
+    const envelope = target.node.wire!.open(packet, this.#wall(target.node));
+    if (!envelope) return;
     const now = this.now;
     if (target.kind === "client") {
-      this.#stepClient(target.node, { type: "receive", envelope, now });
+      const { sender, body } = envelope;
+      if (body.kind !== "discover-reply") {
+        this.#stepClient(target.node, { type: "receive", envelope, now });
+      } else if (
+        body.nonce === target.node.discoveries && sender.role === "server" &&
+        !target.node.answered.some((s) => s.id === sender.id)
+      ) {
+        const { id, incarnation, addr } = sender;
+        target.node.answered.push({ id, incarnation, addr });
+      }
       return;
     }
-    const node = target.node;
-    if (!node.up) return;
-    if (envelope.body.kind.startsWith("chat-")) {
-      this.#stepChat(node, { type: "receive", envelope, now });
-    } else {
-      this.#stepServer(node, { type: "receive", envelope, viaGroup, now });
-    }
+    this.#stepServer(target.node, { type: "receive", envelope, viaGroup, now });
   }
 }
 

@@ -8,7 +8,8 @@
 
 import type { TimingConfig } from "../../src/config/mod.ts";
 import { documentedLeader } from "./expected_leader.ts";
-import type { ClusterEvent, CoreAction, CoreEvent, ViewSnapshot } from "../../src/server/core.ts";
+import type { ClusterEvent, ViewSnapshot } from "../../src/server/core.ts";
+import type { NodeAction, NodeEvent } from "../../src/server/node.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
 
 /** A broken invariant; the message says which, where and when. */
@@ -67,7 +68,7 @@ export class InvariantChecker implements SimObserver {
   }
 
   /** See {@linkcode SimObserver.afterStep}. */
-  afterStep(node: SimNode, _event: CoreEvent, actions: CoreAction[]): void {
+  afterStep(node: SimNode, _event: NodeEvent, actions: NodeAction[]): void {
     const core = node.core;
     if (!core) return;
     const { term } = core.leader();
@@ -188,6 +189,9 @@ export function splitProblem(view: ViewSnapshot): string | null {
   if (split.majority !== split.servers > split.of / 2) {
     return `split ${JSON.stringify(split)} has the wrong majority flag`;
   }
+  const missing = split.missing.map((m) => m.id).sort().join(" ");
+  const deadIds = servers.filter((m) => m.state === "dead").map((m) => m.id).sort().join(" ");
+  if (missing !== deadIds) return `split misses [${missing}], the dead servers are [${deadIds}]`;
   return null;
 }
 

@@ -187,12 +187,16 @@ scenario("a 3/2 partition marks each side split with its majority flag; healing 
       do: {
         type: "expect-split",
         ids: ["a", "b", "c"],
-        split: { servers: 3, of: 5, majority: true },
+        split: { servers: 3, of: 5, majority: true, partition: true },
       },
     },
     {
       at: 0,
-      do: { type: "expect-split", ids: ["d", "e"], split: { servers: 2, of: 5, majority: false } },
+      do: {
+        type: "expect-split",
+        ids: ["d", "e"],
+        split: { servers: 2, of: 5, majority: false, partition: true },
+      },
     },
     { at: 0, do: { type: "heal" } },
     { at: 0, do: { type: "expect-stable", withinMs: 300, holdMs: 2_000 } },
@@ -213,7 +217,7 @@ scenario("a 2/2 partition leaves both sides without a majority", {
       do: {
         type: "expect-split",
         ids: ["a", "b", "c", "d"],
-        split: { servers: 2, of: 4, majority: false },
+        split: { servers: 2, of: 4, majority: false, partition: true },
       },
     },
     { at: 0, do: { type: "heal" } },
@@ -222,26 +226,33 @@ scenario("a 2/2 partition leaves both sides without a majority", {
   ],
 });
 
-scenario("a crashed server counts as a split of one until it restarts; a clean leave does not", {
-  servers: FOUR,
-  network: LAN,
-  steps: [
-    ...startAll(FOUR),
-    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
-    { at: 0, do: { type: "leave", id: "a" } },
-    { at: 0, do: { type: "expect-stable", withinMs: 100, holdMs: 1_000 } },
-    { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
-    { at: 0, do: { type: "crash", id: "b" } },
-    { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 1_000 } },
-    {
-      at: 0,
-      do: { type: "expect-split", ids: ["c", "d"], split: { servers: 2, of: 3, majority: true } },
-    },
-    { at: 0, do: { type: "restart", id: "b" } },
-    { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
-    { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
-  ],
-});
+scenario(
+  "a crashed server is missing (unreachable, not a split) until it restarts; a clean leave is not missing",
+  {
+    servers: FOUR,
+    network: LAN,
+    steps: [
+      ...startAll(FOUR),
+      { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+      { at: 0, do: { type: "leave", id: "a" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 100, holdMs: 1_000 } },
+      { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
+      { at: 0, do: { type: "crash", id: "b" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 1_500, holdMs: 1_000 } },
+      {
+        at: 0,
+        do: {
+          type: "expect-split",
+          ids: ["c", "d"],
+          split: { servers: 2, of: 3, majority: true, partition: false },
+        },
+      },
+      { at: 0, do: { type: "restart", id: "b" } },
+      { at: 0, do: { type: "expect-stable", withinMs: 700, holdMs: 1_000 } },
+      { at: 0, do: { type: "expect-split", ids: ["b", "c", "d"], split: null } },
+    ],
+  },
+);
 
 scenario("a healed partition merges through the merge probe when multicast stays broken", {
   servers: FOUR,

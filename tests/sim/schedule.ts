@@ -14,7 +14,6 @@
  */
 
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
-import type { SplitView } from "../../src/membership/events.ts";
 import { detectionWindow, InvariantChecker, SimViolation, stableProblem } from "./invariants.ts";
 import {
   type NetworkModel,
@@ -22,6 +21,19 @@ import {
   type ServerSpec,
   Simulation,
 } from "./simulator.ts";
+import type { WireMode } from "./wire.ts";
+
+/** What a server's view must say of a loss: numbers, side, and whether it is called a split. */
+export interface ExpectedSplit {
+  /** Servers it reaches, itself included. */
+  servers: number;
+  /** Servers of its last full view. */
+  of: number;
+  /** True when it reaches more than half. */
+  majority: boolean;
+  /** True when the loss is called a partition (several servers vanished at once). */
+  partition: boolean;
+}
 
 /** One thing that happens to the simulated cluster. */
 export type SimAction =
@@ -33,7 +45,7 @@ export type SimAction =
   | { type: "partition"; groups: string[][] }
   | { type: "heal" }
   | { type: "multicast"; on: boolean }
-  | { type: "expect-split"; ids: string[]; split: SplitView | null }
+  | { type: "expect-split"; ids: string[]; split: ExpectedSplit | null }
   | { type: "expect-stable"; withinMs: number; holdMs?: number };
 
 /** A timed step of a schedule. */
@@ -82,6 +94,8 @@ export interface RunReport {
 export interface RunOptions {
   /** Protocol timing; default `defaultLanConfig().timing`. */
   timing?: TimingConfig;
+  /** How datagrams travel (see `wire.ts`); default `defaultWireMode()`. */
+  wire?: WireMode;
 }
 
 /** Plays a schedule; throws a {@linkcode SimViolation} (with recent events) if it breaks one. */
@@ -92,6 +106,7 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
     network: schedule.network,
     scheduling: schedule.scheduling,
     seedAll: schedule.seedAll,
+    wire: options.wire,
   });
   for (const server of schedule.servers) sim.add(server);
   const checker = new InvariantChecker(sim);
@@ -152,9 +167,17 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
   };
 }
 
-function expectSplit(sim: Simulation, ids: string[], expected: SplitView | null): void {
+function expectSplit(sim: Simulation, ids: string[], expected: ExpectedSplit | null): void {
   for (const id of ids) {
-    const split = sim.node(id).core?.view().split ?? null;
+    const found = sim.node(id).core?.view().split;
+    const split = found
+      ? {
+        servers: found.servers,
+        of: found.of,
+        majority: found.majority,
+        partition: found.partition,
+      }
+      : null;
     if (JSON.stringify(split) !== JSON.stringify(expected)) {
       throw new SimViolation(
         `t=${sim.now.toFixed(1)}: ${id} says split ${JSON.stringify(split)}, expected ${

@@ -1,5 +1,6 @@
 /**
- * A seeded discrete-event simulator of a dsys cluster: N `ServerCore`s over a simulated network
+ * A seeded discrete-event simulator of a dsys cluster: N servers, each the `ServerNode` the
+ * runtime runs (membership, Bully, the chat core, the guard, defer/flush), over a simulated network
  * with loss, duplication, delay jitter (hence reordering), partitions, crashes, restarts and
  * pauses, in simulated time only.
  *
@@ -10,12 +11,22 @@
  * @module
  */
 
-import type { TimingConfig } from "../../src/config/mod.ts";
-import { type CoreAction, type CoreEvent, ServerCore } from "../../src/server/core.ts";
+import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
+import type { ServerCore } from "../../src/server/core.ts";
+import {
+  type NodeAction,
+  type NodeEvent,
+  SERVER_SKIPS,
+  ServerNode,
+} from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
-import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
+import type { Sender } from "../../src/wire/messages.ts";
 import { SimClock } from "./queue.ts";
+import { defaultWireMode, type Packet, SIM_SECURITY, SimWire, type WireMode } from "./wire.ts";
+
+/** Wall-clock time of simulated time 0 (ms since the epoch). */
+const EPOCH = 1_750_000_000_000;
 
 /** How the simulated network treats every datagram. */
 export interface NetworkModel {
@@ -61,12 +72,14 @@ export interface SimOptions {
   scheduling?: SchedulingModel;
   /** Give every server every server's address as a seed (`--peers`). */
   seedAll?: boolean;
+  /** How datagrams travel (see `wire.ts`); default {@linkcode defaultWireMode}. */
+  wire?: WireMode;
 }
 
 /** Sees every step of every server; may throw to stop the run. */
 export interface SimObserver {
   /** Called after a server processed an event, with the actions it returned. */
-  afterStep(node: SimNode, event: CoreEvent, actions: CoreAction[]): void;
+  afterStep(node: SimNode, event: NodeEvent, actions: NodeAction[]): void;
 }
 
 /** One simulated process slot: a server that may be up, down or paused. */
@@ -77,8 +90,8 @@ export class SimNode {
   readonly priority: number;
   /** Its unicast address. */
   readonly addr: Address;
-  /** The running core, or null while down. */
-  core: ServerCore | null = null;
+  /** The running server node, or null while down. */
+  node: ServerNode | null = null;
   /** Incarnation of the running (or last) process. */
   incarnation = 0;
   /** True while paused (stopped or hiccuping): it processes nothing, datagrams queue up. */
@@ -92,11 +105,13 @@ export class SimNode {
   /** Bumped on every pause: only the latest pause's wake-up counts. */
   pauses = 0;
   /** Datagrams that arrived while paused. */
-  pending: { envelope: Envelope; viaGroup: boolean }[] = [];
+  pending: { packet: Packet; viaGroup: boolean }[] = [];
   /** True when a tick fell due while paused. */
   tickDue = false;
-  /** Next sequence number of its datagrams. */
-  seq = 1;
+  /** True when the node's `flush` fell due while paused. */
+  flushDue = false;
+  /** The running (or last) process's gate to the network: codec, replay window, bindings. */
+  wire: SimWire | null = null;
 
   /** Creates a slot; the process is down until started. */
   constructor(spec: ServerSpec, index: number) {
@@ -107,7 +122,12 @@ export class SimNode {
 
   /** True while a process runs in this slot. */
   get up(): boolean {
-    return this.core !== null;
+    return this.node !== null;
+  }
+
+  /** The membership core of the running process, or null while down. */
+  get core(): ServerCore | null {
+    return this.node?.core ?? null;
   }
 
   /** The envelope sender of the running process. */
@@ -138,6 +158,7 @@ export class Simulation extends SimClock {
   readonly #byAddress = new Map<string, SimNode>();
   readonly #group = new Map<string, number>();
   readonly #seedAll: boolean;
+  readonly #wire: WireMode;
 
   /** Creates a simulation with no servers. */
   constructor(options: SimOptions) {
@@ -147,6 +168,7 @@ export class Simulation extends SimClock {
     this.network = options.network;
     this.#scheduling = options.scheduling ?? DEFAULT_SCHEDULING;
     this.#seedAll = options.seedAll ?? false;
+    this.#wire = options.wire ?? defaultWireMode();
   }
 
   /** Adds a server slot (down until {@linkcode Simulation.start}). */
@@ -180,17 +202,20 @@ export class Simulation extends SimClock {
     node.stopped = false;
     node.pending = [];
     node.tickDue = false;
-    node.seq = 1;
+    node.flushDue = false;
+    node.wire = new SimWire(node.sender(), this.#wire, SERVER_SKIPS);
     node.disturbedAt = this.now;
-    node.core = new ServerCore({
+    const { chat } = defaultLanConfig();
+    node.node = new ServerNode({
       self: node.sender(),
       priority: node.priority,
-      timing: this.timing,
+      config: { timing: this.timing, chat, security: SIM_SECURITY },
       seeds: this.#seedAll ? this.#nodes.map((n) => n.addr) : [],
       version: "sim",
       random: () => this.rng.next(),
+      rejections: () => node.wire!.rejections(),
     });
-    this.#step(node, { type: "start", now: this.now });
+    this.#step(node, { type: "start", now: this.now, wall: this.#wall() });
     this.#scheduleTick(node, node.epoch, this.rng.next() * this.timing.tickIntervalMs);
   }
 
@@ -198,7 +223,7 @@ export class Simulation extends SimClock {
   crash(id: string): void {
     const node = this.node(id);
     if (!node.up) return;
-    node.core = null;
+    node.node = null;
     node.epoch++;
     node.paused = false;
     node.stopped = false;
@@ -287,8 +312,12 @@ export class Simulation extends SimClock {
       node.tickDue = true;
       return;
     }
-    this.#step(node, { type: "tick", now: this.now });
+    this.#step(node, { type: "tick", now: this.now, wall: this.#wall() });
     this.#scheduleTick(node, epoch, this.#nextTickDelay());
+  }
+
+  #wall(): number {
+    return EPOCH + Math.floor(this.now);
   }
 
   /** Pauses `node` for `ms`; a `disturbing` pause (not a scheduling hiccup) marks its wake. */
@@ -307,40 +336,49 @@ export class Simulation extends SimClock {
     const pending = node.pending;
     node.pending = [];
     const ticksFirst = node.tickDue ? this.rng.int(3) : 0;
-    for (let i = 0; i < ticksFirst; i++) this.#step(node, { type: "tick", now: this.now });
-    for (const { envelope, viaGroup } of pending) {
-      this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
+    const tick = { type: "tick", now: this.now, wall: this.#wall() } as const;
+    for (let i = 0; i < ticksFirst; i++) this.#step(node, tick);
+    for (const { packet, viaGroup } of pending) this.#receive(node, packet, viaGroup);
+    if (node.flushDue) {
+      node.flushDue = false;
+      this.#step(node, { type: "flush", now: this.now });
     }
-    if (ticksFirst === 0 && node.tickDue) this.#step(node, { type: "tick", now: this.now });
+    if (ticksFirst === 0 && node.tickDue) this.#step(node, tick);
     if (node.tickDue) {
       node.tickDue = false;
       this.#scheduleTick(node, node.epoch, this.#nextTickDelay());
     }
   }
 
-  #step(node: SimNode, event: CoreEvent): void {
-    const core = node.core;
-    if (!core) return;
-    const actions = core.step(event);
+  #step(node: SimNode, event: NodeEvent): void {
+    const server = node.node;
+    if (!server) return;
+    const actions = server.step(event);
     for (const observer of this.observers) observer.afterStep(node, event, actions);
     for (const action of actions) {
       if (action.type === "send") {
         const to = this.#byAddress.get(key(action.to));
-        if (to && to !== node) this.#transmit(node, to, this.#envelope(node, action.body), false);
+        const packet = node.wire!.seal(action.body, this.#wall(), action.to);
+        if (to && to !== node) this.#transmit(node, to, packet, false);
       } else if (action.type === "multicast" && this.network.multicast) {
-        const envelope = this.#envelope(node, action.body);
+        const packet = node.wire!.seal(action.body, this.#wall());
         for (const to of this.#nodes) {
-          if (to !== node) this.#transmit(node, to, envelope, true);
+          if (to !== node) this.#transmit(node, to, packet, true);
         }
+      } else if (action.type === "flush-soon") {
+        this.queue.push(this.now, () => this.#flush(node, node.epoch));
       }
     }
   }
 
-  #envelope(node: SimNode, body: Body): Envelope {
-    return { cluster: "sim", sender: node.sender(), seq: node.seq++, ts: this.now, body };
+  /** The runtime's `setImmediate` flush: after the datagrams of this instant, or on waking. */
+  #flush(node: SimNode, epoch: number): void {
+    if (node.epoch !== epoch || !node.up) return;
+    if (node.paused) node.flushDue = true;
+    else this.#step(node, { type: "flush", now: this.now });
   }
 
-  #transmit(from: SimNode, to: SimNode, envelope: Envelope, viaGroup: boolean): void {
+  #transmit(from: SimNode, to: SimNode, packet: Packet, viaGroup: boolean): void {
     this.traffic.sent++;
     if (!this.connected(from, to)) return;
     const { latencyMs, jitterMs, loss, duplicate } = this.network;
@@ -348,17 +386,23 @@ export class Simulation extends SimClock {
     const copies = duplicate > 0 && this.rng.chance(duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const at = this.now + latencyMs + this.rng.next() * jitterMs;
-      this.queue.push(at, () => this.#arrive(to, envelope, viaGroup));
+      this.queue.push(at, () => this.#arrive(to, packet, viaGroup));
     }
   }
 
-  #arrive(node: SimNode, envelope: Envelope, viaGroup: boolean): void {
+  #arrive(node: SimNode, packet: Packet, viaGroup: boolean): void {
     if (!node.up) return;
     if (node.paused) {
-      node.pending.push({ envelope, viaGroup });
+      node.pending.push({ packet, viaGroup });
       return;
     }
-    this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
+    this.#receive(node, packet, viaGroup);
+  }
+
+  /** Hands a datagram to the process through its gate, as its runtime would. */
+  #receive(node: SimNode, packet: Packet, viaGroup: boolean): void {
+    const envelope = node.wire!.open(packet, this.#wall());
+    if (envelope) this.#step(node, { type: "receive", envelope, viaGroup, now: this.now });
   }
 }
 
