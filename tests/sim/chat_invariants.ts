@@ -186,6 +186,11 @@ export class ChatChecker implements ChatObserver {
         p.rewinds.push({ at: this.#world.now, from: notice.from });
         p.last = notice.from - 1;
         return;
+      case "split":
+        // The servers themselves saw a split (several servers vanished at once), whatever the
+        // schedule meant: heavy loss and pauses can cut a side off as well as a partition can.
+        if (notice.partition) this.partitioned();
+        return;
       case "missed":
         if (!this.#allowMissed) this.#fail(`${p.name} missed ${notice.from}..${notice.to}`);
         this.missed++;
