@@ -15,7 +15,7 @@ import {
   localProblems,
 } from "../src/probe/local.ts";
 import { multicastSelfTest, readEnvironment, selfTestDatagram } from "../src/probe/os.ts";
-import { resolveConfig, testConfig } from "../src/config/mod.ts";
+import { resolveConfig, testClusterConfig } from "../src/config/mod.ts";
 import { type InterfaceCandidate, selectInterfaces } from "../src/transport/interfaces.ts";
 import { WireCodec } from "../src/wire/codec.ts";
 import { Keyring } from "../src/wire/keyring.ts";
@@ -210,7 +210,7 @@ function loopbackConfig(secrets: string[] = []) {
   return resolveConfig({
     network: { cluster: net.cluster, group: net.group, port: net.port, iface: "lo" },
     security: { secrets },
-  }, testConfig());
+  }, testClusterConfig());
 }
 
 Deno.test("the multicast self-test on lo gets its datagram back on the group port", async () => {

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { defaultChatConfig, testConfig } from "../src/config/mod.ts";
+import { defaultChatConfig, testClusterConfig } from "../src/config/mod.ts";
 import { type ChatClientAction, ChatClientCore } from "../src/chat/client_core.ts";
 import { type ChatServerAction, ChatServerCore } from "../src/chat/server_core.ts";
 import { type CoreAction, ServerCore } from "../src/server/core.ts";
@@ -329,7 +329,7 @@ interface Datagram {
   body: Body;
 }
 
-const config = testConfig();
+const config = testClusterConfig();
 const keyring = Keyring.fromSecrets([], CLUSTER);
 
 /** A codec as a process has one: the default limits and a replay guard. */

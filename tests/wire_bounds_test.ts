@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { testConfig } from "../src/config/mod.ts";
+import { testClusterConfig } from "../src/config/mod.ts";
 import { ServerCore } from "../src/server/core.ts";
 import { VERSION } from "../src/version.ts";
 import { Keyring } from "../src/wire/keyring.ts";
@@ -111,7 +111,7 @@ Deno.test("a term beyond the clock plus the skew is malformed; time overtakes on
 Deno.test("terms beyond the static bound are refused, and an election at it stays there", () => {
   const sealer = codec();
   assert.throws(() => sealer.encode(SENDER, heartbeat(WIRE_BOUNDS.term + 1), NOW));
-  const timing = testConfig().timing;
+  const timing = testClusterConfig().timing;
   const self: Sender = { ...SENDER, id: "s1", addr: { host: "10.0.0.1", port: 7401 } };
   const core = new ServerCore({ self, priority: 0, timing, seeds: [], version: VERSION });
   const bodies: Body[] = [];

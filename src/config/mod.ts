@@ -374,8 +374,13 @@ export function defaultLanConfig(): Config {
   };
 }
 
-/** A faster preset for loopback and namespace tests: same ratios, smaller numbers where safe. */
-export function testConfig(): Config {
+/**
+ * The LAN defaults on a cluster of their own (`dsys-test`) with any free unicast port, for tests
+ * on loopback and in namespaces. The timings stay the defaults on purpose: they are what ships
+ * and what is tuned against false alarms on a busy two-core machine, where the suite runs; tests
+ * that need virtual speed run the pure cores in the simulators instead.
+ */
+export function testClusterConfig(): Config {
   const config = defaultLanConfig();
   config.network.cluster = "dsys-test";
   config.network.unicastPort = 0;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Config, resolveConfig, testConfig } from "../../src/config/mod.ts";
+import { type Config, resolveConfig, testClusterConfig } from "../../src/config/mod.ts";
 import { testNetwork } from "./process.ts";
 
 /** A test configuration on `lo` with a random cluster, group and port, status table off. */
@@ -20,7 +20,7 @@ export function loopbackConfig(): Config {
       cluster: net.cluster,
     },
     output: { statusIntervalMs: 0 },
-  }, testConfig());
+  }, testClusterConfig());
 }
 
 /**
