@@ -18,6 +18,8 @@ import { UsageError } from "./errors.ts";
 import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { stopSignal, type StopSignalName } from "./signals.ts";
 
+const defaults = defaultChatConfig();
+
 /** Checks a user name, with a message that says what is allowed. */
 export function validateUserName(name: string): string {
   if (name.length === 0) throw new UsageError("--user: a user name is required");
@@ -48,13 +50,13 @@ export function chatCommand() {
     .addOption(new Option("--user <name>", "your user name").env("DSYS_USER").makeOptionMandatory())
     .addOption(
       new Option("--history <n>", "past messages to receive first")
-        .argParser(wholeNumberIn(0, WIRE_BOUNDS.seq)).default(defaultChatConfig().history),
+        .argParser(wholeNumberIn(0, WIRE_BOUNDS.seq)).default(defaults.history),
     )
     .addOption(
       new Option(
         "--timeout <ms>",
         "how long to look for servers, and at the end of input to wait for acknowledgements",
-      ).argParser(wholeNumberIn(1, MAX_TIMER_MS)).default(10_000),
+      ).argParser(wholeNumberIn(1, MAX_TIMER_MS)).default(defaults.clientWaitMs),
     )
     .option("--json", "print one JSON object per received message or event")
     .option("--follow", "keep receiving after the end of input, until SIGINT/SIGTERM")
@@ -62,7 +64,11 @@ export function chatCommand() {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
       setupLogging({ level: options.logLevel, json: options.logJson === true });
-      const config = resolveConfig(commonOverrides(options));
+      const config = resolveConfig({
+        ...commonOverrides(options),
+        chat: { history: options.history, clientWaitMs: options.timeout },
+      });
+      const { history, clientWaitMs } = config.chat;
       const stop = stopSignal();
       const interactive = process.stdin.isTTY && process.stdout.isTTY && !options.json;
       if (interactive) {
@@ -76,8 +82,8 @@ export function chatCommand() {
         const connecting = ChatClient.connect({
           config,
           user,
-          history: options.history,
-          discoveryTimeoutMs: options.timeout,
+          history,
+          discoveryTimeoutMs: clientWaitMs,
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
           owner: ownerToken(config.network.cluster, user),
@@ -106,7 +112,7 @@ export function chatCommand() {
       });
       if (interactive) {
         const ended = await Promise.race([
-          runInteractive(client, process.stdin, process.stdout, options.timeout),
+          runInteractive(client, process.stdin, process.stdout, clientWaitMs),
           stop.then(() => client.close()),
           lost,
         ]);
@@ -118,7 +124,7 @@ export function chatCommand() {
         runLines(client, process.stdin, process.stdout, process.stderr, {
           json: options.json === true,
           follow: options.follow === true,
-          timeoutMs: options.timeout,
+          timeoutMs: clientWaitMs,
           stop,
         }),
         lost,

@@ -3,7 +3,9 @@
  * own bound before anything starts: a user name longer than the wire carries (counted in UTF-16
  * units on both sides), numbers beyond the wire's bounds, a timeout no timer can wait, and a
  * secret file that is a device, a pipe or too large are each one error line and exit 2, never a
- * stack trace, an `EncodeError` or a read without end. Commands run from source, on loopback.
+ * stack trace, an `EncodeError` or a read without end. A value the configuration refuses (a
+ * malformed setting, a wait finer than the tick) is named by the flag the user typed, not by the
+ * setting's path in the configuration. Commands run from source, on loopback.
  *
  * @module
  */
@@ -26,6 +28,9 @@ async function cases(dir: string): Promise<{ args: string[]; mentions: string }[
     { args: ["chat", "--user", "u", "--timeout", "3000000000"], mentions: "--timeout" },
     { args: ["serve", "--status-interval", "3000000"], mentions: "--status-interval" },
     { args: ["serve", "--unicast-port", "99999999999999999999"], mentions: "--unicast-port" },
+    { args: ["chat", "--user", "u", "--timeout", "10"], mentions: "below --timeout (" },
+    { args: ["serve", "--cluster", "a b"], mentions: '--cluster "a b": use 1-64' },
+    { args: ["probe", "--peers", "127.0.0.1:0"], mentions: `--peers "127.0.0.1:0": expected` },
     { args: ["probe", "--secret-file", "/dev/zero"], mentions: "not a regular file" },
     { args: ["probe", "--secret-file", fifo], mentions: "not a regular file" },
     { args: ["probe", "--secret-file", huge], mentions: "larger than" },

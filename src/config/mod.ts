@@ -108,8 +108,13 @@ export interface OutputConfig {
 export interface ChatConfig {
   /** Committed entries every server keeps; older ones are dropped (memory bound). */
   logLimit: number;
-  /** Past messages a new client receives before live ones (`--history`). */
+  /** Past messages a new client receives before live ones (the chat command's `--history`). */
   history: number;
+  /**
+   * How long a chat client looks for servers, and at the end of its input waits for its lines to
+   * be acknowledged (ms; the chat command's `--timeout`).
+   */
+  clientWaitMs: number;
   /** Longest line a client may send, in characters (code points; the wire's `MAX_CHAT_TEXT` UTF-16 units hold it). */
   maxTextChars: number;
   /** Largest JSON body of a batched datagram (bytes); one oversized entry still goes alone. */
@@ -197,8 +202,12 @@ export function defaultChatConfig(): ChatConfig {
   return {
     // The issue's bound: 10 000 messages of history in bounded memory (~2 MB of entries).
     logLimit: 10_000,
-    // The issue's default for `--history`.
+    // A screenful or two of context for a person joining; a few datagrams, cheap beside the log.
     history: 100,
+    // A starting cluster answers within its discovery window many times over, and a failover
+    // (server timeout plus discovery) fits three times; a script whose cluster is down still
+    // gives up within a pause a person accepts.
+    clientWaitMs: 10_000,
     // A long paragraph; at 6 JSON bytes per unit at worst it still fits a 16 KiB datagram.
     maxTextChars: 1000,
     // Batches only grow under a backlog (an idle line goes alone, unfragmented); then ~60 lines
@@ -387,12 +396,21 @@ export function testClusterConfig(): Config {
   return config;
 }
 
-/** A configuration value that is out of range or malformed. */
+/**
+ * A configuration value that is out of range or malformed, or two settings that break a relation
+ * between them. The message names settings by their path in {@linkcode Config}
+ * (`network.cluster`, `chat.logLimit`), never by a command-line flag: a CLI maps {@linkcode
+ * ConfigError.fields} to its own flags.
+ */
 export class ConfigError extends Error {
-  /** Creates an error naming the offending setting. */
-  constructor(message: string) {
+  /** The paths of the settings at fault (`section.name`), as the message spells them. */
+  readonly fields: readonly string[];
+
+  /** Creates an error about `fields`, whose `message` names each of them. */
+  constructor(fields: string | readonly string[], message: string) {
     super(message);
     this.name = "ConfigError";
+    this.fields = typeof fields === "string" ? [fields] : fields;
   }
 }
 
@@ -445,36 +463,43 @@ export function effectiveChatConfig(config: Pick<Config, "chat" | "security">): 
   return open ? { ...config.chat, streamToClients: false } : config.chat;
 }
 
-/** Throws a {@linkcode ConfigError} for the first invalid setting. */
+/** Throws a {@linkcode ConfigError} for the first invalid setting or broken relation. */
 export function validateConfig(config: Config): void {
   const { network, timing, output, chat } = config;
   if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
     throw new ConfigError(
-      `--cluster ${JSON.stringify(network.cluster)}: use 1-64 letters, digits, '.', '_' or '-'`,
+      "network.cluster",
+      `network.cluster ${
+        JSON.stringify(network.cluster)
+      }: use 1-64 letters, digits, '.', '_' or '-'`,
     );
   }
   if (!isMulticastIPv4(network.group)) {
     throw new ConfigError(
-      `--group ${network.group}: not an IPv4 multicast address (224.0.0.0-239.255.255.255)`,
+      "network.group",
+      `network.group ${network.group}: not an IPv4 multicast address (224.0.0.0-239.255.255.255)`,
     );
   }
-  checkPort("--port", network.port, 1);
-  checkPort("--unicast-port", network.unicastPort, 0);
+  checkPort("network.port", network.port, 1);
+  checkPort("network.unicastPort", network.unicastPort, 0);
   if (
     !Number.isInteger(network.multicastTtl) || network.multicastTtl < 1 ||
     network.multicastTtl > 255
   ) {
-    throw new ConfigError(`multicast TTL ${network.multicastTtl}: use 1-255`);
+    throw new ConfigError(
+      "network.multicastTtl",
+      `network.multicastTtl ${network.multicastTtl}: use 1-255`,
+    );
   }
-  for (const peer of network.peers) parseHostPort(peer, "--peers");
+  for (const peer of network.peers) parseHostPort(peer, "network.peers");
   if (
     !Number.isInteger(output.statusIntervalMs) || output.statusIntervalMs < 0 ||
     output.statusIntervalMs > MAX_TIMER_MS
   ) {
     throw new ConfigError(
-      `--status-interval ${output.statusIntervalMs / 1000}: use a whole number of seconds up to ${
-        Math.floor(MAX_TIMER_MS / 1000)
-      }, 0 for off`,
+      "output.statusIntervalMs",
+      `output.statusIntervalMs ${output.statusIntervalMs}: use a whole number of ms up to ` +
+        `${MAX_TIMER_MS}, 0 for off`,
     );
   }
   for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
@@ -482,21 +507,225 @@ export function validateConfig(config: Config): void {
       if (typeof value === "boolean") continue;
       const max = name.endsWith("Ms") ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
       if (!Number.isFinite(value) || value < (name === "history" ? 0 : 1) || value > max) {
-        throw new ConfigError(`${section}.${name} ${value}: out of range`);
+        throw new ConfigError(`${section}.${name}`, `${section}.${name} ${value}: out of range`);
       }
     }
   }
   for (const name of ["senderRatePerSecond", "senderBurst", "coolOffMs"] as const) {
     const value = config.security[name];
     if (!Number.isFinite(value) || value < 1) {
-      throw new ConfigError(`security.${name} ${value}: out of range`);
+      throw new ConfigError(`security.${name}`, `security.${name} ${value}: out of range`);
     }
+  }
+  for (const relation of relations(config)) {
+    if (relation.holds) continue;
+    const values = relation.fields.map((field) => `${field} ${valueAt(config, field)}`);
+    throw new ConfigError(
+      relation.fields,
+      `${relation.rule} (${values.join(", ")}): ${relation.reason}`,
+    );
   }
 }
 
-function checkPort(flag: string, port: number, min: number): void {
+/** A relation between settings that the reasons of their defaults state. */
+interface Relation {
+  /** The settings it relates, as `section.name`. */
+  fields: string[];
+  /** Whether the configuration keeps it. */
+  holds: boolean;
+  /** The relation in words, naming every field. */
+  rule: string;
+  /** What goes wrong when it is broken. */
+  reason: string;
+}
+
+/** Every relation between settings that a default's reason states, evaluated for `config`. */
+function relations(config: Config): Relation[] {
+  const { network, security, timing, chat } = config;
+  const tick = timing.tickIntervalMs;
+  const timeouts = [
+    ...Object.entries(timing).filter(([name]) => name.endsWith("Ms") && name !== "tickIntervalMs")
+      .map(([name, value]) => [`timing.${name}`, value] as const),
+    ...Object.entries(chat).filter(([name]) => name.endsWith("Ms"))
+      .map(([name, value]) => [`chat.${name}`, value] as const),
+  ];
+  const lastProbeMs = timing.heartbeatIntervalMs * 2 ** (timing.discoveryAttempts - 2);
+  return [
+    ...timeouts.map(([field, value]) => ({
+      fields: ["timing.tickIntervalMs", field],
+      holds: tick < (value as number),
+      rule: `timing.tickIntervalMs must be below ${field}`,
+      reason:
+        "the cores act only on a tick, so a timer finer than the tick is late by a whole tick",
+    })),
+    {
+      fields: ["timing.suspectAfterMs", "timing.heartbeatIntervalMs"],
+      holds: timing.suspectAfterMs >= 2 * timing.heartbeatIntervalMs,
+      rule: "timing.suspectAfterMs must be at least twice timing.heartbeatIntervalMs",
+      reason: "one lost heartbeat would make a live server suspect",
+    },
+    {
+      fields: ["timing.stallThresholdMs", "timing.tickIntervalMs"],
+      holds: timing.stallThresholdMs > 2 * tick,
+      rule: "timing.stallThresholdMs must be above twice timing.tickIntervalMs",
+      reason: "a tick merely late by one interval would count as a stall of this process",
+    },
+    {
+      fields: ["timing.stallThresholdMs", "timing.suspectAfterMs"],
+      holds: timing.stallThresholdMs < timing.suspectAfterMs,
+      rule: "timing.stallThresholdMs must be below timing.suspectAfterMs",
+      reason: "a stall of this process would make it suspect every other server before it sees " +
+        "the stall",
+    },
+    {
+      fields: [
+        "timing.discoveryAttempts",
+        "timing.heartbeatIntervalMs",
+        "timing.discoveryWindowMs",
+      ],
+      holds: timing.discoveryAttempts < 2 || lastProbeMs < timing.discoveryWindowMs,
+      rule: "the last discovery probe (timing.heartbeatIntervalMs × 2^(timing.discoveryAttempts " +
+        "− 2)) must come before timing.discoveryWindowMs ends",
+      reason: "later probes would never be sent",
+    },
+    {
+      fields: ["timing.electionCoordinatorTimeoutMs", "timing.electionAnswerTimeoutMs"],
+      holds: timing.electionCoordinatorTimeoutMs > timing.electionAnswerTimeoutMs,
+      rule: "timing.electionCoordinatorTimeoutMs must be above timing.electionAnswerTimeoutMs",
+      reason: "the winner announces only after its own answer window, so the others would give " +
+        "up on it and start the election again",
+    },
+    {
+      fields: ["timing.mergeProbeIntervalMs", "timing.forgetDeadAfterMs"],
+      holds: timing.mergeProbeIntervalMs < timing.forgetDeadAfterMs,
+      rule: "timing.mergeProbeIntervalMs must be below timing.forgetDeadAfterMs",
+      reason: "a dead server would be forgotten before it is merge-probed once",
+    },
+    {
+      fields: ["timing.splitSettleMs", "timing.splitBurstMs"],
+      holds: timing.splitSettleMs <= timing.splitBurstMs,
+      rule: "timing.splitSettleMs must be at most timing.splitBurstMs",
+      reason: "deaths announced as one loss would not count as vanished together",
+    },
+    {
+      fields: ["security.coolOffMs", "timing.suspectAfterMs", "timing.probeTimeoutMs"],
+      holds: security.coolOffMs > timing.suspectAfterMs + timing.probeTimeoutMs,
+      rule: "security.coolOffMs must be above timing.suspectAfterMs + timing.probeTimeoutMs",
+      reason: "an ignored server would be heard again before it drops out of the view",
+    },
+    {
+      fields: ["chat.maxReaderLag", "chat.logLimit"],
+      holds: chat.maxReaderLag < chat.logLimit,
+      rule: "chat.maxReaderLag must be below chat.logLimit",
+      reason: "the log would drop entries a live reader has not delivered yet",
+    },
+    {
+      fields: ["chat.batchBodyBytes", "network.maxDatagramBytes"],
+      holds: chat.batchBodyBytes < network.maxDatagramBytes,
+      rule: "chat.batchBodyBytes must be below network.maxDatagramBytes",
+      reason: "a full batch would not fit one datagram",
+    },
+    {
+      fields: ["chat.maxTextChars", "network.maxDatagramBytes"],
+      holds: 6 * chat.maxTextChars < network.maxDatagramBytes,
+      rule: "6 × chat.maxTextChars must be below network.maxDatagramBytes",
+      reason:
+        "the longest line, escaped in JSON at 6 bytes a character at worst, would not fit one " +
+        "datagram",
+    },
+    {
+      fields: ["chat.orderWindow", "chat.sendWindow"],
+      holds: chat.orderWindow >= chat.sendWindow,
+      rule: "chat.orderWindow must be at least chat.sendWindow",
+      reason: "the leader could not buffer one client's whole window out of order",
+    },
+    {
+      fields: ["chat.ackEvery", "chat.datagramsInFlight"],
+      holds: chat.ackEvery < chat.datagramsInFlight,
+      rule: "chat.ackEvery must be below chat.datagramsInFlight",
+      reason: "a server would stop at every window and wait for a client's next tick",
+    },
+    {
+      fields: ["chat.streamSilenceMs", "chat.retransmitMs"],
+      holds: chat.streamSilenceMs > chat.retransmitMs,
+      rule: "chat.streamSilenceMs must be above chat.retransmitMs",
+      reason: "a client whose stream lost one datagram would be switched to unicast before " +
+        "the loss is repaired",
+    },
+    {
+      fields: ["chat.anchorWaitMs", "timing.mergeProbeIntervalMs"],
+      holds: chat.anchorWaitMs > timing.mergeProbeIntervalMs,
+      rule: "chat.anchorWaitMs must be above timing.mergeProbeIntervalMs",
+      reason: "a resuming client would be re-anchored before a heal found only by merge probes " +
+        "can merge",
+    },
+    {
+      fields: ["chat.streamAckEntries", "chat.streamWindow"],
+      holds: chat.streamAckEntries < chat.streamWindow,
+      rule: "chat.streamAckEntries must be below chat.streamWindow",
+      reason: "the leader's stream would stop at every window and wait for a client's next tick",
+    },
+    {
+      fields: ["chat.receiveWindow", "chat.deliveryWindow"],
+      holds: chat.receiveWindow >= chat.deliveryWindow,
+      rule: "chat.receiveWindow must be at least chat.deliveryWindow",
+      reason: "a client would drop entries its server may send it and ask for them again",
+    },
+    {
+      fields: ["chat.mergeMemory", "chat.logLimit"],
+      holds: chat.mergeMemory >= chat.logLimit,
+      rule: "chat.mergeMemory must be at least chat.logLimit",
+      reason: "after a merge a client could not re-anchor on a fork its server still keeps, and " +
+        "would deliver a line twice",
+    },
+    {
+      fields: ["chat.maxUsers", "chat.maxClients"],
+      holds: chat.maxUsers >= chat.maxClients,
+      rule: "chat.maxUsers must be at least chat.maxClients",
+      reason: "the leader could not name every client one server accepts",
+    },
+    {
+      fields: ["chat.maxSenders", "chat.maxUsers"],
+      holds: chat.maxSenders >= chat.maxUsers,
+      rule: "chat.maxSenders must be at least chat.maxUsers",
+      reason: "servers would forget the last line of present clients and take a retry as new",
+    },
+    {
+      fields: ["chat.serverTimeoutMs", "chat.clientHeartbeatMs"],
+      holds: chat.serverTimeoutMs >= 2 * chat.clientHeartbeatMs,
+      rule: "chat.serverTimeoutMs must be at least twice chat.clientHeartbeatMs",
+      reason: "one lost heartbeat or answer would send a client to another server",
+    },
+    {
+      fields: ["chat.clientTimeoutMs", "chat.serverTimeoutMs", "timing.discoveryWindowMs"],
+      holds: chat.clientTimeoutMs > chat.serverTimeoutMs + timing.discoveryWindowMs,
+      rule: "chat.clientTimeoutMs must be above chat.serverTimeoutMs + timing.discoveryWindowMs",
+      reason: "a client moving to another server would lose its name before it reattaches",
+    },
+    {
+      fields: ["chat.leaseIntervalMs", "chat.clientTimeoutMs"],
+      holds: 2 * chat.leaseIntervalMs <= chat.clientTimeoutMs,
+      rule: "twice chat.leaseIntervalMs must fit in chat.clientTimeoutMs",
+      reason: "one lost lease renewal would expire a present client's name",
+    },
+    {
+      fields: ["chat.settleMs", "chat.leaseIntervalMs"],
+      holds: chat.settleMs > chat.leaseIntervalMs,
+      rule: "chat.settleMs must be above chat.leaseIntervalMs",
+      reason: "a new leader would grant names before every server reported its clients",
+    },
+  ];
+}
+
+/** The value at `section.name` of `config`. */
+function valueAt(config: Config, field: string): unknown {
+  const [section, name] = field.split(".");
+  return (config as unknown as Record<string, Record<string, unknown>>)[section][name];
+}
+
+function checkPort(field: string, port: number, min: number): void {
   if (!Number.isInteger(port) || port < min || port > 65535) {
-    throw new ConfigError(`${flag} ${port}: use a whole number from ${min} to 65535`);
+    throw new ConfigError(field, `${field} ${port}: use a whole number from ${min} to 65535`);
   }
 }
 
@@ -514,13 +743,17 @@ export function parseIPv4(address: string): number[] | undefined {
   return octets.every((o) => o >= 0 && o <= 255) ? octets : undefined;
 }
 
-/** Parses `host:port`, throwing a {@linkcode ConfigError} that names the flag. */
-export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+/**
+ * Parses `host:port`, throwing a {@linkcode ConfigError} that names `field`: the setting (or, for
+ * a caller outside the config, the input) the text came from.
+ */
+export function parseHostPort(text: string, field: string): { host: string; port: number } {
   const match = /^([^:\s]+):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
   if (!match || port < 1 || port > 65535) {
     throw new ConfigError(
-      `${flag} ${JSON.stringify(text)}: expected host:port with a port from 1 to 65535`,
+      field,
+      `${field} ${JSON.stringify(text)}: expected host:port with a port from 1 to 65535`,
     );
   }
   return { host: match[1], port };

@@ -96,7 +96,7 @@ export class Endpoint {
     this.unicastOnly = unicastOnly;
     const { network, security } = options.config;
     this.#gate = WireGate.forProcess({ self, network, security, skipKinds: options.skipKinds });
-    this.#peers = network.peers.map((p) => parseHostPort(p, "--peers"));
+    this.#peers = network.peers.map((p) => parseHostPort(p, "network.peers"));
     this.setFanout([]);
     this.usesClusterKey = security.secrets.length === 0;
     transport.onReceive((data, from, viaGroup) => this.#receive(data, from, viaGroup));

@@ -52,6 +52,7 @@ export function parseHttpAddress(text: string): HttpAddress {
     match[1].split(".").every((octet) => Number(octet) <= 255);
   if (!match || port > 65535 || !octetsOk) {
     throw new ConfigError(
+      "--http",
       `--http "${text}": expected [host:]port, an IPv4 address or localhost and a port from 0 ` +
         "to 65535 (a bare port listens on 127.0.0.1)",
     );
