@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
+import { resolveConfig } from "../src/config/mod.ts";
 import { ProbeSession } from "../src/probe/mod.ts";
 import { Server } from "../src/server/runtime.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
@@ -51,5 +52,18 @@ Deno.test("a group port held without sharing: group-bind, and the probe still as
     assert.match(report.problems[2].message, /could not listen to the group/);
   } finally {
     await new Promise<void>((resolve) => holder.close(() => resolve()));
+  }
+});
+
+Deno.test("the firewall fix names the servers' unicast port of the configuration given", async () => {
+  for (const unicastPort of [7555, 0]) {
+    const config = resolveConfig({ network: { unicastPort } }, loopbackConfig());
+    const session = await ProbeSession.open(config, [], HOST);
+    const report = await session.run(300).finally(() => session.close());
+    const noServer = report.problems.find((p) => p.code === "no-server");
+    assert.ok(noServer, JSON.stringify(report.problems));
+    const named = [...noServer.fix.matchAll(/allow (\d+)\/udp/g)].map((m) => Number(m[1]));
+    const expected = [config.network.port, ...(unicastPort > 0 ? [unicastPort] : [])];
+    assert.deepEqual(named, expected, noServer.fix);
   }
 });

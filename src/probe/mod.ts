@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type Config, defaultLanConfig } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
 import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
 import type { Address } from "../transport/types.ts";
 import { ClusterProbe } from "./cluster.ts";
@@ -97,7 +97,7 @@ export class ProbeSession {
       cluster: network.cluster,
       group: network.group,
       port: network.port,
-      serverPort: defaultLanConfig().network.unicastPort,
+      serverPort: network.unicastPort,
       interfaces: this.#interfaces,
       hints: this.#hints,
       groupError: this.#cluster.groupError,

@@ -93,8 +93,9 @@ export function firewallCommands(ports: FirewallPorts): string {
   ].join("\n");
 }
 
+/** The ports once each, without 0 (any free port: no rule can name it). */
 function unique(ports: number[]): number[] {
-  return [...new Set(ports)];
+  return [...new Set(ports.filter((port) => port > 0))];
 }
 
 /** `a`, `a and b`, `a, b and c`. */

@@ -69,7 +69,10 @@ export interface VerdictInput {
   group: string;
   /** Group port. */
   port: number;
-  /** Unicast port servers use unless told otherwise (for firewall fixes). */
+  /**
+   * The servers' unicast port as this probe's configuration has it (for firewall fixes); 0 when
+   * they pick any free port, which no fix can name.
+   */
   serverPort: number;
   /** The interface table. */
   interfaces: InterfaceRow[];
