@@ -19,6 +19,7 @@
  */
 
 import type { ChatEntry, ChatRunStart } from "../wire/messages.ts";
+import { assert } from "../util/assert.ts";
 import { jsonBytes } from "./size.ts";
 
 /** A 32-bit fingerprint (FNV-1a) of an entry's identity: term, kind, client, line number, time. */
@@ -104,9 +105,7 @@ export class ChatLog {
 
   /** Appends `entry`, whose `seq` must be `last + 1`. */
   append(entry: ChatEntry): void {
-    if (entry.seq !== this.last + 1) {
-      throw new RangeError(`append of seq ${entry.seq} after ${this.last}`);
-    }
+    assert(entry.seq === this.last + 1, `append of seq ${entry.seq} after ${this.last}`);
     this.#items.push(entry);
     this.#bytes.push(jsonBytes(entry));
   }
@@ -141,7 +140,9 @@ export class ChatLog {
       }
       this.append(entry);
     }
-    return { ok: true, match: prev + entries.length, conflicts, replacedFrom };
+    const match = prev + entries.length;
+    assert(match <= this.last, `store matched up to ${match} beyond the log's last ${this.last}`);
+    return { ok: true, match, conflicts, replacedFrom };
   }
 
   /** Drops every entry after `seq`. */

@@ -17,6 +17,7 @@ import type { Presence } from "./directory.ts";
 import { messageId } from "./keys.ts";
 import { ChatLog } from "./log.ts";
 import { SenderTable } from "./sequencer.ts";
+import { assert } from "../util/assert.ts";
 
 /** A chat line a better log replaced; `committed` when this server had applied it. */
 export interface SetAside {
@@ -102,6 +103,7 @@ export class ChatReplica {
     const to = Math.min(seq, this.log.last);
     for (const entry of this.log.range(this.#commit + 1, to)) this.#apply(entry);
     this.#commit = Math.max(this.#commit, to);
+    this.#checkCommit();
   }
 
   /**
@@ -120,6 +122,7 @@ export class ChatReplica {
       this.#majorityCommit = Math.min(this.#majorityCommit, this.#commit);
       this.#fork = Math.min(this.#fork ?? Infinity, this.#commit);
     }
+    this.#checkCommit();
     return result;
   }
 
@@ -135,10 +138,12 @@ export class ChatReplica {
     }
     this.log.truncateAfter(fork);
     this.#majorityCommit = Math.min(this.#majorityCommit, fork);
-    if (this.#commit <= fork) return;
-    this.#conflicts += this.#commit - fork;
-    this.#commit = fork;
-    this.#fork = Math.min(this.#fork ?? Infinity, fork);
+    if (this.#commit > fork) {
+      this.#conflicts += this.#commit - fork;
+      this.#commit = fork;
+      this.#fork = Math.min(this.#fork ?? Infinity, fork);
+    }
+    this.#checkCommit();
   }
 
   /** The chat lines {@linkcode ChatReplica.rollback} dropped and no leader merged yet. */
@@ -188,6 +193,23 @@ export class ChatReplica {
   /** Drops committed entries beyond the log limit. */
   trim(): void {
     this.log.trim(this.#commit, this.#logLimit);
+    this.#checkCommit();
+  }
+
+  /**
+   * The commit point lies in the log's window (from the entry before the first kept one to the
+   * last), and what a majority committed is committed here.
+   */
+  #checkCommit(): void {
+    const { first, last } = this.log;
+    assert(
+      first - 1 <= this.#commit && this.#commit <= last,
+      `commit ${this.#commit} outside the log ${first - 1}..${last}`,
+    );
+    assert(
+      this.#majorityCommit <= this.#commit,
+      `majority commit ${this.#majorityCommit} above commit ${this.#commit}`,
+    );
   }
 
   /** Presence including the uncommitted tail of the log (what a new leader starts from). */

@@ -20,6 +20,7 @@ import type { ChatConfig } from "../config/mod.ts";
 import type { ChatLog } from "./log.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { assert } from "../util/assert.ts";
 
 /** Another server of the view, as the chat layer needs it. */
 export interface Peer {
@@ -233,11 +234,13 @@ export class Replicator {
   /** Sends `p` the entries after `prev` (none: a heartbeat carrying the commit point). */
   #append(p: Progress, prev: number, commit: number, entries: ChatEntry[]): void {
     const { log, out, term } = this.#o;
+    const prevTerm = log.termAt(prev);
+    assert(prevTerm !== undefined, `append after ${prev}, outside the log ${log.first - 1}..`);
     out.send(p.peer.addr, {
       kind: "chat-append",
       term,
       prev,
-      prevTerm: log.termAt(prev)!,
+      prevTerm,
       commit,
       majorityCommit: Math.min(this.#o.majorityCommit(), commit),
       reset: p.reset && prev === log.first - 1,
