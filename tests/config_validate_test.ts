@@ -81,8 +81,8 @@ const BROKEN: [ConfigOverrides, string[]][] = [
     "timing.probeTimeoutMs",
   ]],
   [{ chat: { maxReaderLag: 10_000 } }, ["chat.maxReaderLag", "chat.logLimit"]],
-  [{ chat: { batchBodyBytes: 16 * 1024 } }, ["chat.batchBodyBytes", "network.maxDatagramBytes"]],
-  [{ chat: { maxTextChars: 3000 } }, ["chat.maxTextChars", "network.maxDatagramBytes"]],
+  [{ chat: { batchBodyBytes: 16 * 1024 } }, ["network.maxDatagramBytes", "chat.batchBodyBytes"]],
+  [{ chat: { maxTextChars: 3000 } }, ["network.maxDatagramBytes", "chat.maxTextChars"]],
   [{ chat: { orderWindow: 100 } }, ["chat.orderWindow", "chat.sendWindow"]],
   [{ chat: { ackEvery: 4 } }, ["chat.ackEvery", "chat.datagramsInFlight"]],
   [{ chat: { streamSilenceMs: 100 } }, ["chat.streamSilenceMs", "chat.retransmitMs"]],
@@ -98,7 +98,7 @@ const BROKEN: [ConfigOverrides, string[]][] = [
     "chat.serverTimeoutMs",
     "timing.discoveryWindowMs",
   ]],
-  [{ chat: { leaseIntervalMs: 3001 } }, ["chat.leaseIntervalMs", "chat.clientTimeoutMs"]],
+  [{ chat: { leaseIntervalMs: 3001 } }, ["chat.clientTimeoutMs", "chat.leaseIntervalMs"]],
   [{ chat: { settleMs: 1000 } }, ["chat.settleMs", "chat.leaseIntervalMs"]],
 ];
 

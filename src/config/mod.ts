@@ -541,42 +541,43 @@ interface Relation {
 
 /** Every relation between settings that a default's reason states, evaluated for `config`. */
 function relations(config: Config): Relation[] {
-  const { network, security, timing, chat } = config;
-  const tick = timing.tickIntervalMs;
+  const { security, timing, chat } = config;
+  const compare = comparer(config);
   const timeouts = [
-    ...Object.entries(timing).filter(([name]) => name.endsWith("Ms") && name !== "tickIntervalMs")
-      .map(([name, value]) => [`timing.${name}`, value] as const),
-    ...Object.entries(chat).filter(([name]) => name.endsWith("Ms"))
-      .map(([name, value]) => [`chat.${name}`, value] as const),
+    ...Object.keys(timing).filter((name) => name.endsWith("Ms") && name !== "tickIntervalMs")
+      .map((name) => `timing.${name}`),
+    ...Object.keys(chat).filter((name) => name.endsWith("Ms")).map((name) => `chat.${name}`),
   ];
   const lastProbeMs = timing.heartbeatIntervalMs * 2 ** (timing.discoveryAttempts - 2);
   return [
-    ...timeouts.map(([field, value]) => ({
-      fields: ["timing.tickIntervalMs", field],
-      holds: tick < (value as number),
-      rule: `timing.tickIntervalMs must be below ${field}`,
-      reason:
+    ...timeouts.map((field) =>
+      compare(
+        "timing.tickIntervalMs",
+        "<",
+        field,
         "the cores act only on a tick, so a timer finer than the tick is late by a whole tick",
-    })),
-    {
-      fields: ["timing.suspectAfterMs", "timing.heartbeatIntervalMs"],
-      holds: timing.suspectAfterMs >= 2 * timing.heartbeatIntervalMs,
-      rule: "timing.suspectAfterMs must be at least twice timing.heartbeatIntervalMs",
-      reason: "one lost heartbeat would make a live server suspect",
-    },
-    {
-      fields: ["timing.stallThresholdMs", "timing.tickIntervalMs"],
-      holds: timing.stallThresholdMs > 2 * tick,
-      rule: "timing.stallThresholdMs must be above twice timing.tickIntervalMs",
-      reason: "a tick merely late by one interval would count as a stall of this process",
-    },
-    {
-      fields: ["timing.stallThresholdMs", "timing.suspectAfterMs"],
-      holds: timing.stallThresholdMs < timing.suspectAfterMs,
-      rule: "timing.stallThresholdMs must be below timing.suspectAfterMs",
-      reason: "a stall of this process would make it suspect every other server before it sees " +
-        "the stall",
-    },
+      )
+    ),
+    compare(
+      "timing.suspectAfterMs",
+      ">=",
+      "timing.heartbeatIntervalMs",
+      "one lost heartbeat would make a live server suspect",
+      2,
+    ),
+    compare(
+      "timing.stallThresholdMs",
+      ">",
+      "timing.tickIntervalMs",
+      "a tick merely late by one interval would count as a stall of this process",
+      2,
+    ),
+    compare(
+      "timing.stallThresholdMs",
+      "<",
+      "timing.suspectAfterMs",
+      "a stall of this process would make it suspect every other server before it sees the stall",
+    ),
     {
       fields: [
         "timing.discoveryAttempts",
@@ -588,133 +589,164 @@ function relations(config: Config): Relation[] {
         "− 2)) must come before timing.discoveryWindowMs ends",
       reason: "later probes would never be sent",
     },
-    {
-      fields: ["timing.electionCoordinatorTimeoutMs", "timing.electionAnswerTimeoutMs"],
-      holds: timing.electionCoordinatorTimeoutMs > timing.electionAnswerTimeoutMs,
-      rule: "timing.electionCoordinatorTimeoutMs must be above timing.electionAnswerTimeoutMs",
-      reason: "the winner announces only after its own answer window, so the others would give " +
-        "up on it and start the election again",
-    },
-    {
-      fields: ["timing.mergeProbeIntervalMs", "timing.forgetDeadAfterMs"],
-      holds: timing.mergeProbeIntervalMs < timing.forgetDeadAfterMs,
-      rule: "timing.mergeProbeIntervalMs must be below timing.forgetDeadAfterMs",
-      reason: "a dead server would be forgotten before it is merge-probed once",
-    },
-    {
-      fields: ["timing.splitSettleMs", "timing.splitBurstMs"],
-      holds: timing.splitSettleMs <= timing.splitBurstMs,
-      rule: "timing.splitSettleMs must be at most timing.splitBurstMs",
-      reason: "deaths announced as one loss would not count as vanished together",
-    },
+    compare(
+      "timing.electionCoordinatorTimeoutMs",
+      ">",
+      "timing.electionAnswerTimeoutMs",
+      "the winner announces only after its own answer window, so the others would give up on it " +
+        "and start the election again",
+    ),
+    compare(
+      "timing.mergeProbeIntervalMs",
+      "<",
+      "timing.forgetDeadAfterMs",
+      "a dead server would be forgotten before it is merge-probed once",
+    ),
+    compare(
+      "timing.splitSettleMs",
+      "<=",
+      "timing.splitBurstMs",
+      "deaths announced as one loss would not count as vanished together",
+    ),
     {
       fields: ["security.coolOffMs", "timing.suspectAfterMs", "timing.probeTimeoutMs"],
       holds: security.coolOffMs > timing.suspectAfterMs + timing.probeTimeoutMs,
       rule: "security.coolOffMs must be above timing.suspectAfterMs + timing.probeTimeoutMs",
       reason: "an ignored server would be heard again before it drops out of the view",
     },
-    {
-      fields: ["chat.maxReaderLag", "chat.logLimit"],
-      holds: chat.maxReaderLag < chat.logLimit,
-      rule: "chat.maxReaderLag must be below chat.logLimit",
-      reason: "the log would drop entries a live reader has not delivered yet",
-    },
-    {
-      fields: ["chat.batchBodyBytes", "network.maxDatagramBytes"],
-      holds: chat.batchBodyBytes < network.maxDatagramBytes,
-      rule: "chat.batchBodyBytes must be below network.maxDatagramBytes",
-      reason: "a full batch would not fit one datagram",
-    },
-    {
-      fields: ["chat.maxTextChars", "network.maxDatagramBytes"],
-      holds: 6 * chat.maxTextChars < network.maxDatagramBytes,
-      rule: "6 × chat.maxTextChars must be below network.maxDatagramBytes",
-      reason:
-        "the longest line, escaped in JSON at 6 bytes a character at worst, would not fit one " +
+    compare(
+      "chat.maxReaderLag",
+      "<",
+      "chat.logLimit",
+      "the log would drop entries a live reader has not delivered yet",
+    ),
+    compare(
+      "network.maxDatagramBytes",
+      ">",
+      "chat.batchBodyBytes",
+      "a full batch would not fit one datagram",
+    ),
+    compare(
+      "network.maxDatagramBytes",
+      ">",
+      "chat.maxTextChars",
+      "the longest line, escaped in JSON at 6 bytes a character at worst, would not fit one " +
         "datagram",
-    },
-    {
-      fields: ["chat.orderWindow", "chat.sendWindow"],
-      holds: chat.orderWindow >= chat.sendWindow,
-      rule: "chat.orderWindow must be at least chat.sendWindow",
-      reason: "the leader could not buffer one client's whole window out of order",
-    },
-    {
-      fields: ["chat.ackEvery", "chat.datagramsInFlight"],
-      holds: chat.ackEvery < chat.datagramsInFlight,
-      rule: "chat.ackEvery must be below chat.datagramsInFlight",
-      reason: "a server would stop at every window and wait for a client's next tick",
-    },
-    {
-      fields: ["chat.streamSilenceMs", "chat.retransmitMs"],
-      holds: chat.streamSilenceMs > chat.retransmitMs,
-      rule: "chat.streamSilenceMs must be above chat.retransmitMs",
-      reason: "a client whose stream lost one datagram would be switched to unicast before " +
-        "the loss is repaired",
-    },
-    {
-      fields: ["chat.anchorWaitMs", "timing.mergeProbeIntervalMs"],
-      holds: chat.anchorWaitMs > timing.mergeProbeIntervalMs,
-      rule: "chat.anchorWaitMs must be above timing.mergeProbeIntervalMs",
-      reason: "a resuming client would be re-anchored before a heal found only by merge probes " +
-        "can merge",
-    },
-    {
-      fields: ["chat.streamAckEntries", "chat.streamWindow"],
-      holds: chat.streamAckEntries < chat.streamWindow,
-      rule: "chat.streamAckEntries must be below chat.streamWindow",
-      reason: "the leader's stream would stop at every window and wait for a client's next tick",
-    },
-    {
-      fields: ["chat.receiveWindow", "chat.deliveryWindow"],
-      holds: chat.receiveWindow >= chat.deliveryWindow,
-      rule: "chat.receiveWindow must be at least chat.deliveryWindow",
-      reason: "a client would drop entries its server may send it and ask for them again",
-    },
-    {
-      fields: ["chat.mergeMemory", "chat.logLimit"],
-      holds: chat.mergeMemory >= chat.logLimit,
-      rule: "chat.mergeMemory must be at least chat.logLimit",
-      reason: "after a merge a client could not re-anchor on a fork its server still keeps, and " +
-        "would deliver a line twice",
-    },
-    {
-      fields: ["chat.maxUsers", "chat.maxClients"],
-      holds: chat.maxUsers >= chat.maxClients,
-      rule: "chat.maxUsers must be at least chat.maxClients",
-      reason: "the leader could not name every client one server accepts",
-    },
-    {
-      fields: ["chat.maxSenders", "chat.maxUsers"],
-      holds: chat.maxSenders >= chat.maxUsers,
-      rule: "chat.maxSenders must be at least chat.maxUsers",
-      reason: "servers would forget the last line of present clients and take a retry as new",
-    },
-    {
-      fields: ["chat.serverTimeoutMs", "chat.clientHeartbeatMs"],
-      holds: chat.serverTimeoutMs >= 2 * chat.clientHeartbeatMs,
-      rule: "chat.serverTimeoutMs must be at least twice chat.clientHeartbeatMs",
-      reason: "one lost heartbeat or answer would send a client to another server",
-    },
+      6,
+    ),
+    compare(
+      "chat.orderWindow",
+      ">=",
+      "chat.sendWindow",
+      "the leader could not buffer one client's whole window out of order",
+    ),
+    compare(
+      "chat.ackEvery",
+      "<",
+      "chat.datagramsInFlight",
+      "a server would stop at every window and wait for a client's next tick",
+    ),
+    compare(
+      "chat.streamSilenceMs",
+      ">",
+      "chat.retransmitMs",
+      "a client whose stream lost one datagram would be switched to unicast before the loss is " +
+        "repaired",
+    ),
+    compare(
+      "chat.anchorWaitMs",
+      ">",
+      "timing.mergeProbeIntervalMs",
+      "a resuming client would be re-anchored before a heal found only by merge probes can merge",
+    ),
+    compare(
+      "chat.streamAckEntries",
+      "<",
+      "chat.streamWindow",
+      "the leader's stream would stop at every window and wait for a client's next tick",
+    ),
+    compare(
+      "chat.receiveWindow",
+      ">=",
+      "chat.deliveryWindow",
+      "a client would drop entries its server may send it and ask for them again",
+    ),
+    compare(
+      "chat.mergeMemory",
+      ">=",
+      "chat.logLimit",
+      "after a merge a client could not re-anchor on a fork its server still keeps, and would " +
+        "deliver a line twice",
+    ),
+    compare(
+      "chat.maxUsers",
+      ">=",
+      "chat.maxClients",
+      "the leader could not name every client one server accepts",
+    ),
+    compare(
+      "chat.maxSenders",
+      ">=",
+      "chat.maxUsers",
+      "servers would forget the last line of present clients and take a retry as new",
+    ),
+    compare(
+      "chat.serverTimeoutMs",
+      ">=",
+      "chat.clientHeartbeatMs",
+      "one lost heartbeat or answer would send a client to another server",
+      2,
+    ),
     {
       fields: ["chat.clientTimeoutMs", "chat.serverTimeoutMs", "timing.discoveryWindowMs"],
       holds: chat.clientTimeoutMs > chat.serverTimeoutMs + timing.discoveryWindowMs,
       rule: "chat.clientTimeoutMs must be above chat.serverTimeoutMs + timing.discoveryWindowMs",
       reason: "a client moving to another server would lose its name before it reattaches",
     },
-    {
-      fields: ["chat.leaseIntervalMs", "chat.clientTimeoutMs"],
-      holds: 2 * chat.leaseIntervalMs <= chat.clientTimeoutMs,
-      rule: "twice chat.leaseIntervalMs must fit in chat.clientTimeoutMs",
-      reason: "one lost lease renewal would expire a present client's name",
-    },
-    {
-      fields: ["chat.settleMs", "chat.leaseIntervalMs"],
-      holds: chat.settleMs > chat.leaseIntervalMs,
-      rule: "chat.settleMs must be above chat.leaseIntervalMs",
-      reason: "a new leader would grant names before every server reported its clients",
-    },
+    compare(
+      "chat.clientTimeoutMs",
+      ">=",
+      "chat.leaseIntervalMs",
+      "one lost lease renewal would expire a present client's name",
+      2,
+    ),
+    compare(
+      "chat.settleMs",
+      ">",
+      "chat.leaseIntervalMs",
+      "a new leader would grant names before every server reported its clients",
+    ),
   ];
+}
+
+const COMPARISONS = {
+  "<": { words: "below", holds: (a: number, b: number) => a < b },
+  "<=": { words: "at most", holds: (a: number, b: number) => a <= b },
+  ">": { words: "above", holds: (a: number, b: number) => a > b },
+  ">=": { words: "at least", holds: (a: number, b: number) => a >= b },
+};
+
+/**
+ * A builder of the relation "`a` op `factor` × `b`" between two numeric settings of `config`,
+ * with the reason it must hold.
+ */
+function comparer(config: Config) {
+  return (
+    a: string,
+    op: keyof typeof COMPARISONS,
+    b: string,
+    reason: string,
+    factor = 1,
+  ): Relation => {
+    const { words, holds } = COMPARISONS[op];
+    const times = factor === 1 ? "" : factor === 2 ? "twice " : `${factor} × `;
+    return {
+      fields: [a, b],
+      holds: holds(valueAt(config, a) as number, factor * (valueAt(config, b) as number)),
+      rule: `${a} must be ${words} ${times}${b}`,
+      reason,
+    };
+  };
 }
 
 /** The value at `section.name` of `config`. */
