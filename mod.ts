@@ -64,7 +64,7 @@ export type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./src/clie
 export type { ShownMessage } from "./src/client/render.ts";
 export * from "./src/probe/mod.ts";
 export type { Hint, HintCode } from "./src/probe/problems.ts";
-export type { InterfaceRow, SelfTestResult } from "./src/probe/local.ts";
+export type { EnvironmentFacts, InterfaceRow, SelfTestResult } from "./src/probe/local.ts";
 export type { Reach } from "./src/probe/verdict.ts";
 export { LOG_LEVELS, type LogLevel, type LogSetup, setupLogging } from "./src/log/mod.ts";
 export { VERSION } from "./src/version.ts";
