@@ -2,10 +2,11 @@
  * dsys as a library: what a program embedding a dsys server, client or probe imports.
  *
  * - {@linkcode Server} runs a server (discovery, group view, failure detection, Bully election)
- *   on real sockets; {@linkcode ServerCore} is its pure protocol state machine.
+ *   on real sockets, or on any transport it is given ({@linkcode TransportFactory}, e.g. a
+ *   {@linkcode MemoryNetwork}); {@linkcode ServerCore} is its pure protocol state machine.
  * - {@linkcode ChatServerCore} and {@linkcode ChatClientCore} are the pure chat state machines
  *   (sequencer, replication, exactly-once ordered delivery); {@linkcode ChatClient} connects a
- *   chat client on real sockets.
+ *   chat client, on real sockets or a given transport.
  * - {@linkcode Endpoint} and {@linkcode discoverServers} find servers from a client or a probe;
  *   `src/probe` diagnoses a network and a cluster.
  * - `src/config` holds every tunable ({@linkcode defaultLanConfig}, {@linkcode resolveConfig}).
