@@ -2,10 +2,11 @@
  * dsys as a library: what a program embedding a dsys server, client or probe imports.
  *
  * - {@linkcode Server} runs a server (discovery, group view, failure detection, Bully election)
- *   on real sockets; {@linkcode ServerCore} is its pure protocol state machine.
+ *   on real sockets, or on any transport it is given ({@linkcode TransportFactory}, e.g. a
+ *   {@linkcode MemoryNetwork}); {@linkcode ServerCore} is its pure protocol state machine.
  * - {@linkcode ChatServerCore} and {@linkcode ChatClientCore} are the pure chat state machines
  *   (sequencer, replication, exactly-once ordered delivery); {@linkcode ChatClient} connects a
- *   chat client on real sockets.
+ *   chat client, on real sockets or a given transport.
  * - {@linkcode Endpoint} and {@linkcode discoverServers} find servers from a client or a probe;
  *   `src/probe` diagnoses a network and a cluster.
  * - `src/config` holds every tunable ({@linkcode defaultLanConfig}, {@linkcode resolveConfig}).
@@ -64,7 +65,7 @@ export type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./src/clie
 export type { ShownMessage } from "./src/client/render.ts";
 export * from "./src/probe/mod.ts";
 export type { Hint, HintCode } from "./src/probe/problems.ts";
-export type { InterfaceRow, SelfTestResult } from "./src/probe/local.ts";
+export type { EnvironmentFacts, InterfaceRow, SelfTestResult } from "./src/probe/local.ts";
 export type { Reach } from "./src/probe/verdict.ts";
 export { LOG_LEVELS, type LogLevel, type LogSetup, setupLogging } from "./src/log/mod.ts";
 export { VERSION } from "./src/version.ts";

@@ -17,6 +17,7 @@ import { setupLogging } from "../src/log/mod.ts";
 import { UsageError } from "./errors.ts";
 import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { stopSignal, type StopSignalName } from "./signals.ts";
+import { socketOpener } from "./transport.ts";
 
 const defaults = defaultChatConfig();
 
@@ -87,6 +88,7 @@ export function chatCommand() {
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
           owner: ownerToken(config.network.cluster, user),
+          openSockets: socketOpener(),
         });
         // Ctrl+C or SIGTERM while looking for servers ends the command at once.
         const stopped = await Promise.race([connecting, stop]);

@@ -14,6 +14,7 @@ import { formatJson, formatReport, type ProbeReport, ProbeSession } from "../src
 import { watch } from "../src/probe/watch.ts";
 import { commonOptionsOf, commonOverrides, withCommonOptions } from "./options.ts";
 import { stopSignal } from "./signals.ts";
+import { socketOpener } from "./transport.ts";
 
 /** Longest `--timeout` accepted (ms). */
 const MAX_TIMEOUT_MS = 600_000;
@@ -56,7 +57,7 @@ export function probeCommand() {
       const render = options.json
         ? (report: ProbeReport) => `${formatJson(report)}\n`
         : formatReport;
-      const session = await ProbeSession.open(config, addrs);
+      const session = await ProbeSession.open(config, addrs, { openSockets: socketOpener() });
       let report: ProbeReport | undefined;
       try {
         if (options.watch) {

@@ -14,6 +14,7 @@ import { isTerminalSafe, WIRE_BOUNDS } from "../src/wire/messages.ts";
 import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { UsageError } from "./errors.ts";
 import { stopSignal } from "./signals.ts";
+import { socketOpener } from "./transport.ts";
 
 /** Longest node id the wire format carries (bytes of UTF-8). */
 const MAX_ID_BYTES = 128;
@@ -105,6 +106,7 @@ export function serveCommand() {
           priority: options.priority,
           id,
           statusTable: options.logJson !== true,
+          openSockets: socketOpener(),
         }).catch((error) => {
           throw explainStartError(error, config.network.unicastPort);
         });

@@ -1,5 +1,5 @@
 /**
- * Guarantees of the merge after a partition (issue 5): the fork point of two logs is found from
+ * Guarantees of the merge after a partition: the fork point of two logs is found from
  * run starts even when both sides used the same chat term; after the heal the one leader merges
  * both sides' lines into one log that every server adopts; every client ends with the same set of
  * lines, each once (a client of the side whose log was renumbered skips what it delivered); and

@@ -20,7 +20,7 @@ Deno.test("a session finds an in-process server, healthy, and leaves its counter
   const server = await Server.start({ config, priority: 1, id: "solo" });
   try {
     await until("solo leads", () => server.view().leader === "solo");
-    const session = await ProbeSession.open(config, [], HOST);
+    const session = await ProbeSession.open(config, [], { environment: HOST });
     const report = await session.run(600).finally(() => session.close());
     assert.deepEqual(report.problems, []);
     assert.equal(report.leader, "solo");
@@ -43,7 +43,7 @@ Deno.test("a group port held without sharing: group-bind, and the probe still as
   const holder = dgram.createSocket({ type: "udp4", reuseAddr: false });
   await new Promise<void>((resolve) => holder.bind(config.network.port, "0.0.0.0", resolve));
   try {
-    const session = await ProbeSession.open(config, [], HOST);
+    const session = await ProbeSession.open(config, [], { environment: HOST });
     const report = await session.run(300).finally(() => session.close());
     assert.equal(report.listening, false);
     const codes = report.problems.map((p) => p.code);
@@ -58,7 +58,7 @@ Deno.test("a group port held without sharing: group-bind, and the probe still as
 Deno.test("the firewall fix names the servers' unicast port of the configuration given", async () => {
   for (const unicastPort of [7555, 0]) {
     const config = resolveConfig({ network: { unicastPort } }, loopbackConfig());
-    const session = await ProbeSession.open(config, [], HOST);
+    const session = await ProbeSession.open(config, [], { environment: HOST });
     const report = await session.run(300).finally(() => session.close());
     const noServer = report.problems.find((p) => p.code === "no-server");
     assert.ok(noServer, JSON.stringify(report.problems));

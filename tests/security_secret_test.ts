@@ -16,6 +16,7 @@ import dgram from "node:dgram";
 import { ChatClient, NoServerError } from "../src/client/client.ts";
 import { type Config, resolveConfig } from "../src/config/mod.ts";
 import { Server } from "../src/server/runtime.ts";
+import { openNodeTransport } from "../src/transport/node_transport.ts";
 import { MESSAGE_KINDS } from "../src/wire/mod.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 
@@ -50,7 +51,7 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
 async function chatOnce(config: Config, servers: Server[], clients: ChatClient[]): Promise<void> {
   for (const priority of [1, 2]) {
     servers.push(
-      await Server.start({ config, priority, id: `p${priority}`, transportKind: "node" }),
+      await Server.start({ config, priority, id: `p${priority}`, openSockets: openNodeTransport }),
     );
   }
   await until("both follow p2", () => servers.every((s) => s.view().leader === "p2"));
@@ -59,7 +60,7 @@ async function chatOnce(config: Config, servers: Server[], clients: ChatClient[]
     user: "carol",
     history: 0,
     discoveryTimeoutMs: 1000,
-    transportKind: "node",
+    openSockets: openNodeTransport,
   });
   clients.push(client);
   client.send(LINE);
@@ -87,7 +88,7 @@ Deno.test("with a secret no chat line crosses the wire in clear; another secret 
         config: wrong,
         priority: 9,
         id: "p9",
-        transportKind: "node",
+        openSockets: openNodeTransport,
       });
       servers.push(intruder);
       await until(
@@ -101,7 +102,7 @@ Deno.test("with a secret no chat line crosses the wire in clear; another secret 
           user: "mallory",
           history: 10,
           discoveryTimeoutMs: 500,
-          transportKind: "node",
+          openSockets: openNodeTransport,
         }),
         NoServerError,
       );

@@ -1,10 +1,10 @@
 /**
- * Every way the README starts a server stops cleanly on Ctrl+C and on SIGTERM: the server logs
- * `stopped` and another server hears its `leave` (it logs the server as left, never as suspect
- * or dead). Each start is made the leader of a fresh session (`setsid`), as a shell makes a job
- * the terminal's foreground process group; Ctrl+C is SIGINT to that whole group, as the terminal
- * sends it, and SIGINT or SIGTERM sent to the started process alone is what `kill PID`, a
- * supervisor or a script does.
+ * Every way the README and docs/cli.md start a server stops cleanly on Ctrl+C and on SIGTERM:
+ * the server logs `stopped` and another server hears its `leave` (it logs the server as left,
+ * never as suspect or dead). Each start is made the leader of a fresh session (`setsid`), as a
+ * shell makes a job the terminal's foreground process group; Ctrl+C is SIGINT to that whole
+ * group, as the terminal sends it, and SIGINT or SIGTERM sent to the started process alone is
+ * what `kill PID`, a supervisor or a script does.
  *
  * `npx -y deno@2.9.6 task serve` lost a signal sent to npx alone: npm runs the task through
  * `sh -c` and forwards SIGINT/SIGTERM to that shell only, which neither passes them on nor

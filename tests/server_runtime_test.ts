@@ -7,15 +7,19 @@
 
 import assert from "node:assert/strict";
 import { Server } from "../src/server/runtime.ts";
+import { openDenoTransport } from "../src/transport/deno_transport.ts";
+import { openNodeTransport } from "../src/transport/node_transport.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 
-for (const transportKind of ["node", "deno"] as const) {
-  Deno.test(`${transportKind}: servers agree on the highest priority and replace it when it leaves`, async () => {
+for (
+  const [kind, openSockets] of [["node", openNodeTransport], ["deno", openDenoTransport]] as const
+) {
+  Deno.test(`${kind}: servers agree on the highest priority and replace it when it leaves`, async () => {
     const config = loopbackConfig();
     const servers: Server[] = [];
     try {
       for (const priority of [1, 3, 2]) {
-        servers.push(await Server.start({ config, priority, id: `p${priority}`, transportKind }));
+        servers.push(await Server.start({ config, priority, id: `p${priority}`, openSockets }));
       }
       const leaders = (group: Server[]) => group.map((s) => s.view().leader);
       await until("all follow p3", () => leaders(servers).every((l) => l === "p3"));

@@ -18,8 +18,9 @@
  *    window by state transfer when the leader's log lies below it): the ordinary failover, and a
  *    paused leader that comes back takes the log the others went on with. A server whose log forks
  *    below the kept positions replaces them only when its side committed more with a majority, or
- *    as much with one and more in all (a healed split: the README's rule). What the leader's own
- *    log held after the fork is set aside (`ChatReplica.rollback`) and merged after, in step 3.
+ *    as much with one and more in all (a healed split: the rule in docs/design.md). What the
+ *    leader's own log held after the fork is set aside (`ChatReplica.rollback`) and merged after,
+ *    in step 3.
  * 3. Merge: from every other server whose log has entries after its fork point, the leader
  *    fetches them (same windows) and appends, in that server's order, every chat line whose
  *    message id its log lacks, under its own term, and then its own set-aside lines. Presence

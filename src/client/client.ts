@@ -18,13 +18,15 @@ import {
   type ServerRef,
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
-import { Endpoint } from "../runtime/endpoint.ts";
-import type { SocketTransportKind } from "../transport/select.ts";
+import { Endpoint, type EndpointOptions } from "../runtime/endpoint.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
 
-/** How to start a chat client. */
-export interface ChatConnectOptions {
+/**
+ * How to start a chat client; `transport` runs it without sockets, `openSockets` opens them (see
+ * {@linkcode EndpointOptions}).
+ */
+export interface ChatConnectOptions extends Pick<EndpointOptions, "transport" | "openSockets"> {
   /** The resolved configuration. */
   config: Config;
   /** The user name. */
@@ -33,8 +35,6 @@ export interface ChatConnectOptions {
   history: number;
   /** How long one discovery round looks for servers (ms). */
   discoveryTimeoutMs: number;
-  /** Force a transport implementation. */
-  transportKind?: SocketTransportKind;
   /**
    * Delivered messages kept for {@linkcode ChatClient.history} (the REPL's `/history`); default
    * {@linkcode HISTORY_KEPT}. A script that never asks keeps 0 and spares the garbage collector.
@@ -114,7 +114,8 @@ async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
     config: options.config,
     role: "client" as const,
     unicastPort: 0,
-    transportKind: options.transportKind,
+    transport: options.transport,
+    openSockets: options.openSockets,
   };
   if (!effectiveChatConfig(options.config).streamToClients) {
     return await Endpoint.open({ ...common, joinGroup: false });

@@ -4,9 +4,12 @@
  *
  * This module owns the member records and the membership events (joined, alive again, suspect,
  * dead, left). It decides nothing by time: the failure detector (`detector.ts`) tells it whom to
- * suspect or declare dead, the server core tells it who was heard from. It is role-aware (servers
- * and clients share the table); elections look only at servers. A new server from the host of a
- * dead one replaces it: that host is up, so the dead one crashed.
+ * suspect or declare dead, the server core tells it who was heard from. It holds servers: the
+ * core adds members from servers' heartbeats, welcomes and election messages and ignores those
+ * kinds from clients, while chat clients reach the group view through the chat log's presence
+ * entries (`src/server/clients_view.ts`). Each record keeps its role all the same, and elections
+ * look only at servers. A new server from the host of a dead one replaces it: that host is up, so
+ * the dead one crashed.
  *
  * @module
  */

@@ -14,7 +14,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { Endpoint, formatAddress } from "../runtime/endpoint.ts";
-import type { Address } from "../transport/types.ts";
+import type { Address, SocketOpener } from "../transport/types.ts";
 import type { DiscoverReplyBody, HeartbeatBody } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 
@@ -110,10 +110,15 @@ export class ClusterProbe {
   /**
    * Opens the probe's endpoint joined to the group; when the group cannot be joined (its port is
    * held by a program that does not share it), opens it without and records why. `addrs` are
-   * asked by unicast besides the `--peers` seeds.
+   * asked by unicast besides the `--peers` seeds; `openSockets` opens the sockets (default:
+   * `openTransport`).
    */
-  static async open(config: Config, addrs: readonly Address[]): Promise<ClusterProbe> {
-    const options = { config, role: "probe" as const, unicastPort: 0 };
+  static async open(
+    config: Config,
+    addrs: readonly Address[],
+    openSockets?: SocketOpener,
+  ): Promise<ClusterProbe> {
+    const options = { config, role: "probe" as const, unicastPort: 0, openSockets };
     const seeds = new Set(config.network.peers);
     const targets = addrs.filter((a) => !seeds.has(formatAddress(a)));
     const { endpoint, groupError } = await Endpoint.openJoiningIfPossible(options);

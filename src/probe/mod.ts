@@ -12,7 +12,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
-import type { Address } from "../transport/types.ts";
+import type { Address, SocketOpener } from "../transport/types.ts";
 import { ClusterProbe } from "./cluster.ts";
 import {
   type EnvironmentFacts,
@@ -28,6 +28,14 @@ import { judge, type ProbeReport } from "./verdict.ts";
 export type { ProbeReport, ServerRow } from "./verdict.ts";
 export type { Problem, ProblemCode } from "./problems.ts";
 export { formatJson, formatReport } from "./format.ts";
+
+/** How to open a {@linkcode ProbeSession}. */
+export interface ProbeSessionOptions {
+  /** Facts about this host (default: read them). */
+  environment?: EnvironmentFacts;
+  /** Opens the probe's sockets (default: `openTransport`, the runtime's best). */
+  openSockets?: SocketOpener;
+}
 
 /** An open probe: local facts gathered, sockets open; {@linkcode ProbeSession.close} it. */
 export class ProbeSession {
@@ -58,8 +66,9 @@ export class ProbeSession {
   static async open(
     config: Config,
     addrs: readonly Address[],
-    environment: EnvironmentFacts = readEnvironment(),
+    options: ProbeSessionOptions = {},
   ): Promise<ProbeSession> {
+    const environment = options.environment ?? readEnvironment();
     const { network } = config;
     const candidates = listInterfaces();
     const seeds = network.peers.length + addrs.length > 0;
@@ -75,7 +84,7 @@ export class ProbeSession {
           "clients given --peers run here (unicast-only); servers not listed cannot be found.",
       });
     }
-    const cluster = await ClusterProbe.open(config, addrs);
+    const cluster = await ClusterProbe.open(config, addrs, options.openSockets);
     const selfTests = Promise.all(
       unicastOnly
         ? []

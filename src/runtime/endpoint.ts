@@ -2,24 +2,26 @@
  * An endpoint: one process's presence on the network — its transport, its identity and its
  * codec — shared by servers, chat clients and probes.
  *
- * It opens the sockets on the chosen interfaces, passes every datagram through its gate
+ * It opens the sockets on the chosen interfaces — or takes the transport it is given, and then
+ * opens no socket and picks no interface — passes every datagram through its gate
  * (`../wire/gate.ts`: sealing, receiver binding, verification, replay window), reports rejected
  * ones, and hands valid envelopes to its handlers. It knows nothing of what the messages mean.
  *
  * @module
  */
 
-import process from "node:process";
 import type { Config } from "../config/mod.ts";
 import { parseHostPort } from "../config/mod.ts";
 import { logger } from "../log/mod.ts";
 import { chooseInterfaces, listInterfaces } from "../transport/interfaces.ts";
-import { parseFaultSpec, withFaults } from "../transport/faulty_transport.ts";
-import { openTransport, type SocketTransportKind } from "../transport/select.ts";
+import { openTransport } from "../transport/select.ts";
 import {
   type Address,
+  type SocketOpener,
   type Transport,
   TransportError,
+  type TransportFactory,
+  type TransportRequest,
   type TransportStats,
 } from "../transport/types.ts";
 import { WireGate } from "../wire/gate.ts";
@@ -40,10 +42,13 @@ export interface EndpointOptions {
   unicastPort: number;
   /** Node id; default `<address>:<port>` of the unicast socket. */
   id?: string;
-  /** Force a transport implementation (default: `DSYS_TRANSPORT`, else the runtime's best). */
-  transportKind?: SocketTransportKind;
-  /** Environment to read `DSYS_FAULTS` from (default: the process environment). */
-  env?: Record<string, string | undefined>;
+  /**
+   * The transport to use instead of sockets (a `MemoryNetwork`, say): the endpoint then opens no
+   * socket, picks no interface and never runs unicast-only. Default: sockets.
+   */
+  transport?: TransportFactory;
+  /** Opens the sockets on the chosen interfaces (default: `openTransport`, the runtime's best). */
+  openSockets?: SocketOpener;
   /** Kinds this process never handles: dropped by their header, before they are authenticated. */
   skipKinds?: readonly Kind[];
 }
@@ -118,35 +123,25 @@ export class Endpoint {
     }
   }
 
-  /** Opens the sockets and returns a ready endpoint. Throws `TransportError` or `ConfigError`. */
+  /**
+   * Opens the transport — the one given, else sockets — and returns a ready endpoint. Throws
+   * `TransportError` or `ConfigError`.
+   */
   static async open(options: EndpointOptions): Promise<Endpoint> {
     const { network } = options.config;
-    const plan = chooseInterfaces(listInterfaces(), network.iface, network.peers.length > 0);
-    const interfaces = plan.choices;
-    let transport = await openTransport({
+    const request: TransportRequest = {
       group: network.group,
       port: network.port,
       unicastPort: options.unicastPort,
-      joinGroup: options.joinGroup && !plan.unicastOnly,
-      interfaces: interfaces.map((choice) => choice.iface),
+      joinGroup: options.joinGroup,
       multicastTtl: network.multicastTtl,
       multicastLoopback: network.multicastLoopback,
       receiveBufferBytes: network.receiveBufferBytes,
       maxDatagramBytes: network.maxDatagramBytes,
-    }, options.transportKind);
-    const faults = (options.env ?? process.env).DSYS_FAULTS;
-    if (faults) {
-      const spec = parseFaultSpec(faults);
-      transport = withFaults(transport, spec, spec.seed ?? Date.now());
-      log.warn("fault injection on: {faults}", { event: "faults", faults });
-    }
-    for (const choice of interfaces) {
-      log.debug("interface {name} ({address}): {reason}", {
-        name: choice.iface.name,
-        address: choice.iface.address,
-        reason: choice.reason,
-      });
-    }
+    };
+    const { transport, unicastOnly } = options.transport
+      ? { transport: await options.transport(request), unicastOnly: false }
+      : await openSockets(request, options);
     const addr = transport.localAddress;
     const self: Sender = {
       id: options.id ?? `${addr.host}:${addr.port}`,
@@ -154,13 +149,7 @@ export class Endpoint {
       role: options.role,
       addr,
     };
-    if (plan.unicastOnly) {
-      log.info("no multicast here: unicast to --peers and the servers heard from only", {
-        event: "unicast-only",
-        interfaces: interfaces.map((choice) => choice.iface.name),
-      });
-    }
-    return new Endpoint(transport, self, options, plan.unicastOnly);
+    return new Endpoint(transport, self, options, unicastOnly);
   }
 
   /** The transport underneath (its kind and joined interfaces are worth logging). */
@@ -291,6 +280,38 @@ export class Endpoint {
       hint: REJECTION_HINTS[reason] ?? "",
     });
   }
+}
+
+/**
+ * The socket path of {@linkcode Endpoint.open}: chooses the interfaces (unicast-only when none
+ * carries multicast and `--peers` were given) and opens the sockets on them.
+ */
+async function openSockets(
+  request: TransportRequest,
+  options: EndpointOptions,
+): Promise<{ transport: Transport; unicastOnly: boolean }> {
+  const { network } = options.config;
+  const plan = chooseInterfaces(listInterfaces(), network.iface, network.peers.length > 0);
+  const interfaces = plan.choices;
+  const transport = await (options.openSockets ?? openTransport)({
+    ...request,
+    joinGroup: request.joinGroup && !plan.unicastOnly,
+    interfaces: interfaces.map((choice) => choice.iface),
+  });
+  for (const choice of interfaces) {
+    log.debug("interface {name} ({address}): {reason}", {
+      name: choice.iface.name,
+      address: choice.iface.address,
+      reason: choice.reason,
+    });
+  }
+  if (plan.unicastOnly) {
+    log.info("no multicast here: unicast to --peers and the servers heard from only", {
+      event: "unicast-only",
+      interfaces: interfaces.map((choice) => choice.iface.name),
+    });
+  }
+  return { transport, unicastOnly: plan.unicastOnly };
 }
 
 /** Distinct (host, reason) pairs warned about before further rejections are only counted. */

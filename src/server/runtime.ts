@@ -1,6 +1,6 @@
 /**
  * The server runtime: the thin shell that gives the server node ({@linkcode ServerNode}) its
- * sockets, its clocks and its logs. It feeds the node every authenticated datagram, a tick with
+ * transport (sockets, or the one it is given), its clocks and its logs. It feeds the node every authenticated datagram, a tick with
  * the monotonic and the wall-clock time, and a `flush` once the datagrams already read have been
  * handled; it performs the actions the node returns and logs what happens.
  *
@@ -14,8 +14,12 @@ import type { Config } from "../config/mod.ts";
 import { writeSync } from "node:fs";
 import type { GuardStats, Offence } from "../guard/tracker.ts";
 import { logger } from "../log/mod.ts";
-import { Endpoint, type EndpointStats, formatAddress } from "../runtime/endpoint.ts";
-import type { SocketTransportKind } from "../transport/select.ts";
+import {
+  Endpoint,
+  type EndpointOptions,
+  type EndpointStats,
+  formatAddress,
+} from "../runtime/endpoint.ts";
 import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "./core.ts";
@@ -25,16 +29,17 @@ import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./nod
 
 const log = logger("server");
 
-/** How to start a server. */
-export interface ServerOptions {
+/**
+ * How to start a server; `transport` runs it without sockets, `openSockets` opens them (see
+ * {@linkcode EndpointOptions}).
+ */
+export interface ServerOptions extends Pick<EndpointOptions, "transport" | "openSockets"> {
   /** The resolved configuration. */
   config: Config;
   /** Bully priority (higher wins). */
   priority: number;
   /** Node id; default `<address>:<unicast port>`. */
   id?: string;
-  /** Force a transport implementation. */
-  transportKind?: SocketTransportKind;
   /** Print the status table as text on the standard error (false: only the JSON log event). */
   statusTable?: boolean;
 }
@@ -69,7 +74,7 @@ export interface ServerStatusReport {
     cluster: string;
     /** Multicast group, `group:port`. */
     group: string;
-    /** Socket implementation (`deno` or `node`). */
+    /** Transport implementation (`deno` or `node`; `memory` in tests). */
     transport: string;
     /** Interfaces the group was joined on. */
     interfaces: string[];
@@ -121,7 +126,7 @@ export class Server {
     });
   }
 
-  /** Opens the sockets, starts discovery and the protocol's clock. */
+  /** Opens the transport, starts discovery and the protocol's clock. */
   static async start(options: ServerOptions): Promise<Server> {
     const endpoint = await Endpoint.open({
       config: options.config,
@@ -130,7 +135,8 @@ export class Server {
       skipKinds: SERVER_SKIPS,
       unicastPort: options.config.network.unicastPort,
       id: options.id,
-      transportKind: options.transportKind,
+      transport: options.transport,
+      openSockets: options.openSockets,
     });
     const server = new Server(endpoint, options);
     server.#logListening();

@@ -6,11 +6,12 @@
  * - {@linkcode listInterfaces} and {@linkcode selectInterfaces} decide which interfaces join the
  *   group, and say why.
  * - {@linkcode withFaults} and {@linkcode parseFaultSpec} inject drops, duplicates, reordering,
- *   delay and corruption for tests (and the hidden `DSYS_FAULTS` setting).
- * - {@linkcode MemoryNetwork} gives tests transports without sockets.
+ *   delay and corruption for tests (and the hidden `DSYS_FAULTS` setting, which the CLI reads).
+ * - {@linkcode MemoryNetwork} gives tests transports without sockets; a runtime takes one, in
+ *   place of sockets, through a {@linkcode TransportFactory}.
  *
  * The layer knows nothing of the wire format, membership or the CLI; it must not read the
- * configuration module itself (callers pass {@linkcode TransportOptions}).
+ * configuration module or the environment itself (callers pass {@linkcode TransportOptions}).
  *
  * @module
  */
@@ -19,10 +20,13 @@ export {
   type Address,
   type InterfaceInfo,
   type ReceiveHandler,
+  type SocketOpener,
   type Transport,
   TransportError,
+  type TransportFactory,
   type TransportKind,
   type TransportOptions,
+  type TransportRequest,
   type TransportStats,
 } from "./types.ts";
 export {

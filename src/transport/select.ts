@@ -2,13 +2,12 @@
  * Chooses and opens the socket transport for this runtime.
  *
  * This module owns the choice between the native Deno transport and `node:dgram`: an explicit
- * kind, else the `DSYS_TRANSPORT` environment variable, else native Deno where available, else
- * `node:dgram`. It does not pick interfaces or read any other setting.
+ * kind, else native Deno where available, else `node:dgram`. It does not pick interfaces, and
+ * reads no setting: the CLI turns `DSYS_TRANSPORT` into a kind (`cmd/transport.ts`).
  *
  * @module
  */
 
-import process from "node:process";
 import { denoDatagramAvailable, openDenoTransport } from "./deno_transport.ts";
 import { openNodeTransport } from "./node_transport.ts";
 import { type Transport, TransportError, type TransportOptions } from "./types.ts";
@@ -17,22 +16,12 @@ import { type Transport, TransportError, type TransportOptions } from "./types.t
 export type SocketTransportKind = "deno" | "node";
 
 /**
- * Which transport {@linkcode openTransport} opens for `kind`; `readEnv` (read only when no kind
- * is given) returns the `DSYS_TRANSPORT` setting.
+ * Which transport {@linkcode openTransport} opens for `kind`: that one, or native Deno where it
+ * is available and `node:dgram` elsewhere. Throws a `TransportError` when `deno` is asked for
+ * where it is not available.
  */
-export function chooseTransportKind(
-  kind?: SocketTransportKind,
-  readEnv: () => string | undefined = () => process.env.DSYS_TRANSPORT,
-): SocketTransportKind {
-  let chosen = kind;
-  const env = chosen === undefined ? readEnv() : undefined;
-  if (env !== undefined && env !== "") {
-    if (env !== "deno" && env !== "node") {
-      throw new TransportError(`DSYS_TRANSPORT="${env}": use "deno" or "node"`);
-    }
-    chosen = env;
-  }
-  chosen ??= denoDatagramAvailable() ? "deno" : "node";
+export function chooseTransportKind(kind?: SocketTransportKind): SocketTransportKind {
+  const chosen = kind ?? (denoDatagramAvailable() ? "deno" : "node");
   if (chosen === "deno" && !denoDatagramAvailable()) {
     throw new TransportError(
       "the deno transport is not available here: it needs Deno run with --unstable-net",

@@ -50,8 +50,11 @@ export interface TransportStats {
 /** Which socket implementation a transport uses. */
 export type TransportKind = "deno" | "node" | "memory";
 
-/** What a transport needs to open its sockets. */
-export interface TransportOptions {
+/**
+ * What a runtime asks of the transport it opens: the group, the ports and the limits from its
+ * configuration (everything but the interfaces, which only sockets need).
+ */
+export interface TransportRequest {
   /** Multicast group address. */
   group: string;
   /** Multicast group port. */
@@ -60,8 +63,6 @@ export interface TransportOptions {
   unicastPort: number;
   /** Whether to bind the group port and join the group (servers do; clients and probes do not). */
   joinGroup: boolean;
-  /** Interfaces to join the group on; the first one also carries outgoing multicast. */
-  interfaces: InterfaceInfo[];
   /** Multicast TTL. */
   multicastTtl: number;
   /** Whether multicast loops back to this host. */
@@ -71,6 +72,25 @@ export interface TransportOptions {
   /** Largest datagram to receive (bytes). */
   maxDatagramBytes: number;
 }
+
+/** What a transport needs to open its sockets: the request and the interfaces chosen for it. */
+export interface TransportOptions extends TransportRequest {
+  /** Interfaces to join the group on; the first one also carries outgoing multicast. */
+  interfaces: InterfaceInfo[];
+}
+
+/**
+ * Opens the transport a runtime uses instead of sockets (memberlist's `Config.Transport`): a
+ * `MemoryNetwork`, say, or one wrapped in faults. A factory rather than a transport, because a
+ * runtime that cannot join the group asks again without. The runtime closes what it returns.
+ */
+export type TransportFactory = (request: TransportRequest) => Promise<Transport>;
+
+/**
+ * Opens the sockets on the interfaces a runtime chose (`openTransport` is one); the CLI's also
+ * picks the socket API and wraps the sockets in faults. The runtime closes what it returns.
+ */
+export type SocketOpener = (options: TransportOptions) => Promise<Transport>;
 
 /** Sends and receives datagrams, unicast and to the multicast group. */
 export interface Transport {

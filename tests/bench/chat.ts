@@ -1,5 +1,5 @@
 /**
- * The chat benchmark of issue 4, on loopback only, for the Deno and the Node transports:
+ * The chat benchmark, on loopback only, for the Deno and the Node transports:
  *
  * 1. throughput: three `dsys serve` processes, ten `ChatClient`s that all send `--count` lines
  *    as fast as back-pressure allows; messages per second delivered to all clients (first send →

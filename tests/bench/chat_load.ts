@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { ChatClient } from "../../src/client/client.ts";
 import { type Config, type NetworkConfig, resolveConfig } from "../../src/config/mod.ts";
-import type { SocketTransportKind } from "../../src/transport/select.ts";
+import { openTransport, type SocketTransportKind } from "../../src/transport/select.ts";
 import { summarize } from "./failover_report.ts";
 
 /** Longest wait for one phase's deliveries before it is reported as incomplete. */
@@ -92,7 +92,7 @@ export class Audience {
             user: `${tag}${i + j}`,
             history: 0,
             discoveryTimeoutMs: 3000,
-            transportKind: kind,
+            openSockets: (options) => openTransport(options, kind),
             // Scripted load, like `dsys chat` reading a pipe: no `/history` to keep.
             keepHistory: 0,
           })),

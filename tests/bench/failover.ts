@@ -15,7 +15,7 @@
  * - `--trials N`: leader-kill trials (default 20; 0 skips them)
  * - `--transport node|deno`: `node` runs the single executable `dist/dsys` (build it with
  *   `deno task build`), `deno` the source under Deno (default node)
- * - `--quiet-seconds S`: length of the fault-free run (default 60; issue 3's figure is 600;
+ * - `--quiet-seconds S`: length of the fault-free run (default 60; the full run is 600;
  *   0 skips it)
  * - `--busy`: keep every core busy during the quiet run with one CPU burner per core (`deno
  *   eval` of an endless loop, in this process's namespace; burners send no traffic)

@@ -1,6 +1,6 @@
 /**
  * What the failover benchmark measured, and its Markdown report: order statistics of each
- * figure, the comparison with the reference systems of the field notes, the quiet run's
+ * figure, the comparison with reference systems (etcd/Raft, JGroups, memberlist), the quiet run's
  * counts, one row per trial and every anomaly seen, with the log lines that show it.
  *
  * @module

@@ -30,7 +30,7 @@ const START_TIMEOUT_MS = 30_000;
 const SPLIT_TIMEOUT_MS = 10_000;
 /** Heal to one leader and full views; a trial fails past it. */
 const HEAL_TIMEOUT_MS = 10_000;
-/** The target for the heal time. */
+/** The target for the heal time. */
 const TARGET_MS = 3_000;
 
 /** Sides of the 2/2 trials (host indexes), in turn. */

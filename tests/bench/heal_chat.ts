@@ -1,5 +1,5 @@
 /**
- * Chat heal benchmark (not a test), in the multi-host lab with the real program: the issue's
+ * Chat heal benchmark (not a test), in the multi-host lab with the real program: the
  * target "heal to one leader and converged histories within 3 s of the link coming back",
  * measured with clients that chatted on both sides of a partition. It asserts nothing.
  *
@@ -55,7 +55,7 @@ const HEAL_TIMEOUT_MS = 30_000;
 const SETTLE_MS = 1_500;
 /** How often the conditions are checked after the heal. */
 const POLL_MS = 10;
-/** The target. */
+/** The target: one leader and converged histories within 3 s of the link coming back. */
 const TARGET_MS = 3_000;
 
 /** Sides of the 2/2 trials (server indexes), in turn. */

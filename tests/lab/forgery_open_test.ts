@@ -11,7 +11,7 @@
  *
  * Open cluster (no secret): 1 and 2 have no effect — the clients show only real lines and keep
  * running — and the clients count what they ignored (their `ignored` log events); 3 and 4 have
- * the effect the README documents (a line under alice's name; a leader change that freezes
+ * the effect docs/security.md documents (a line under alice's name; a leader change that freezes
  * delivery while it lasts), and nothing outlasts them: no process stops, the real leader is back,
  * and every line typed is delivered once to both clients in the same order. With a secret every
  * forgery is rejected (`unknown-key`) and counted: the clients log it, the servers' `/metrics`
@@ -271,7 +271,7 @@ async function forgeries(t: Deno.TestContext, setup: Setup): Promise<void> {
         await waitUntil(
           () => [setup.alice, setup.bob].every((c) => forgedShown(c).includes("forged as alice")),
           TIMEOUT_MS,
-          () => "the forged line was not shown (the README says an open cluster takes it)",
+          () => "the forged line was not shown (docs/security.md says an open cluster takes it)",
         );
       } else await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       await say(setup.bob, "real 4");
@@ -304,7 +304,7 @@ async function forgeries(t: Deno.TestContext, setup: Setup): Promise<void> {
             l.properties?.event === "leader-changed" && l.properties.leader === "zz-evil"
           )
         ),
-        "no server followed the forged leader (the README says an open cluster does)",
+        "no server followed the forged leader (docs/security.md says an open cluster does)",
       );
       await waitForLeader(setup.servers, "h1", TIMEOUT_MS);
       const times = (leader: string) =>

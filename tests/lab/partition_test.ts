@@ -26,7 +26,7 @@ const AGREE_TIMEOUT_MS = 15_000;
  */
 const SPLIT_TIMEOUT_MS = 30_000;
 /**
- * Heal to one leader and a full view everywhere: the issue's target is under 3 s on an idle
+ * Heal to one leader and a full view everywhere: the target is under 3 s on an idle
  * machine; the time taken is printed, and the deadline is generous.
  */
 const HEAL_TIMEOUT_MS = 30_000;

@@ -24,7 +24,8 @@ import type { WireMode } from "./wire.ts";
 
 /**
  * The largest wall-clock jump a random schedule makes (ms): 10 s inside the skew the replay guard
- * admits, so the jumped process stays in the cluster (clocks must agree that far: README).
+ * admits, so the jumped process stays in the cluster (clocks must agree that far:
+ * docs/security.md).
  */
 export const CLOCK_JUMP_MS = defaultLanConfig().security.maxClockSkewMs - 10_000;
 

@@ -1,5 +1,5 @@
 /**
- * The leader the README promises, written out again for the simulators' checks so that they do
+ * The leader docs/design.md promises, written out again for the simulators' checks so that they do
  * not trust the code under test: the highest `--priority` leads, and among equal priorities the
  * greatest id, compared as strings.
  *
