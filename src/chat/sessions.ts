@@ -1,55 +1,46 @@
 /**
- * The clients attached to one server: joining (name claimed at the leader, then welcomed with
- * the sequence number their stream starts at), delivery of committed entries to each (batched,
- * `deliveryWindow` entries and `datagramsInFlight` datagrams beyond the client's cumulative ack,
- * gaps resent on NAK or after `retransmitMs` without progress), name leases, and dropping
- * clients that quit or fall silent. A client whose acks say it takes the leader's multicast
- * stream (`chat-stream`) is sent only what it misses: entries count as sent when committed, and
- * are sent by unicast when its acks stop moving.
- *
- * A client is welcomed only once its name is granted and this server's log matches the leader's,
- * so that the history it starts with is current.
- *
- * Re-anchoring after a partition: a client that resumes sends the term runs of what it delivered;
- * when they show that its history forked from this server's log, the welcome starts it at the
- * fork point (the client skips the lines it delivered already, by id). When this server's own
- * log adopts a merged one ({@linkcode Sessions.rewound}), every client it delivered entries to
- * beyond the fork is forgotten without releasing its name: its next datagram is answered
- * `unknown-client`, it joins again and is re-anchored so. Deliveries and acks carry the
- * attachment number, so none of the old numbering is taken for the new. The cluster's split state
- * goes to every joined client on change, and again whenever its ack shows it missed that.
- *
- * Every datagram to a client carries its attachment number, and welcomes and deliveries name the
- * leader this server follows (id and incarnation): the client ignores a notice for another
- * attachment and a stream from any other sender. This module sends to clients itself and
- * returns what must go to the leader (forwarded lines, claims); the core routes those.
+ * The clients attached to one server, and their name leases. Joining: the name is claimed at the
+ * leader (`claims`, renewed every `leaseIntervalMs`, released when the client quits or falls
+ * silent), and a granted client is welcomed only once this server's log matches the leader's, with
+ * the sequence number its stream starts at. Re-anchoring after a partition: a client that resumes
+ * sends the term runs of what it delivered; when they show that its history forked from this
+ * server's log, the welcome starts it at the fork point (the client skips the lines it delivered
+ * already, by id). When this server's own log adopts a merged one ({@linkcode Sessions.rewound}),
+ * every client it delivered entries to beyond the fork is forgotten without releasing its name:
+ * its next datagram is answered `unknown-client` and it joins again (every datagram carries the
+ * attachment number, so none of the old numbering is taken for the new). The cluster's split
+ * state goes to every joined client on change, and again whenever its ack shows it missed that.
+ * It owns who is attached and under which name; sending the log to them (windows, NAKs, the
+ * stream) is `delivery.ts`, and what must go to the leader (forwarded lines, claims) is returned
+ * for the core to route.
  *
  * @module
  */
 
 import type { Address } from "../transport/types.ts";
 import type { SplitView } from "../membership/events.ts";
-import {
-  type ChatAckBody,
-  type ChatClaim,
-  type ChatClaimResult,
-  type ChatForwardItem,
-  type ChatJoinBody,
-  type ChatNakBody,
-  type ChatPostBody,
-  type ChatRefusal,
-  type ChatRunStart,
-  type ChatSenderRecord,
-  type ChatSplitBody,
-  MAX_CHAT_ENTRIES,
-  type Sender,
+import type {
+  ChatAckBody,
+  ChatClaim,
+  ChatClaimResult,
+  ChatForwardItem,
+  ChatJoinBody,
+  ChatNakBody,
+  ChatPostBody,
+  ChatRefusal,
+  ChatRunStart,
+  ChatSenderRecord,
+  ChatSplitBody,
+  Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName, textLength } from "./keys.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
-import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { Delivery, type LeaderRef, type Recipient } from "./delivery.ts";
+
+export type { LeaderRef } from "./delivery.ts";
 
 /** Where an attached client stands. */
 export type SessionPhase = "claiming" | "granted" | "joined";
@@ -68,11 +59,8 @@ export interface SessionView {
   next: number;
 }
 
-interface Session {
-  key: string;
+interface Session extends Recipient {
   user: string;
-  addr: Address;
-  gen: number;
   phase: SessionPhase;
   resume: number;
   runs: ChatRunStart[];
@@ -85,33 +73,13 @@ interface Session {
    */
   joinedAbove: number;
   start: number;
-  next: number;
-  pushed: number;
   heardAt: number;
-  progressAt: number;
   claimedAt: number;
   confirmed: boolean;
   slowAt: number;
   rate: TokenBucket;
-  keepalive: boolean;
-  inflight: number[];
-  committed: number;
-  /** True while its acks say it takes the leader's multicast stream. */
-  streamed: boolean;
-  /** True once it took the stream: it may hold entries this server did not send it. */
-  tookStream: boolean;
-  /** Sent by unicast up to here even while it takes the stream: what its acks showed missing. */
-  repairTo: number;
   /** When it was first held back from re-anchoring during a split (`-Infinity`: never). */
   heldSince: number;
-}
-
-/** A server as named to clients: the leader whose stream they may take. */
-export interface LeaderRef {
-  /** Its node id. */
-  id: string;
-  /** Its incarnation. */
-  incarnation: number;
 }
 
 /** The split state sent to clients, without the attachment number each copy carries. */
@@ -135,12 +103,13 @@ export class Sessions {
   #leaseAt = -Infinity;
   #releaseAt = -Infinity;
   #split: SplitState = { kind: "chat-split", split: false, servers: 0, of: 0, majority: false };
-  #leader: LeaderRef | null = null;
+  readonly #delivery: Delivery;
   #throttled = 0;
 
   /** Creates an empty set of sessions. */
   constructor(options: SessionsOptions) {
     this.#o = options;
+    this.#delivery = new Delivery(options);
   }
 
   /** Lines refused so far because their client posted faster than `postRatePerSecond`. */
@@ -197,7 +166,7 @@ export class Sessions {
       known.heardAt = now;
       if (body.gen === known.gen) {
         if (known.phase === "joined") this.#sendWelcome(known);
-        else this.#keepalive(known);
+        else this.#delivery.keepalive(known);
         return;
       }
     } else if (this.#sessions.size >= config.maxClients) {
@@ -264,37 +233,14 @@ export class Sessions {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
     if (body.split !== this.#split.split) this.#sendSplit(session);
-    session.streamed = body.streamed;
-    session.tookStream ||= body.streamed;
-    const next = Math.min(body.next, this.#o.replica.commit + 1);
-    if (next > session.next) {
-      session.next = next;
-      session.pushed = Math.max(session.pushed, next - 1);
-      session.inflight = session.inflight.filter((end) => end >= next);
-      session.progressAt = now;
-    } else {
-      session.keepalive = true;
-    }
+    this.#delivery.onAck(session, body, now);
   }
 
   /** Resends the entries a client says it lacks, or tells it they are gone. */
   onNak(sender: Sender, body: ChatNakBody, now: number): void {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined") return;
-    const { replica, config } = this.#o;
-    const { log } = replica;
-    let from = body.from;
-    const to = Math.min(body.to, replica.commit, from + config.deliveryWindow - 1);
-    if (from < log.first) {
-      this.#o.out.send(session.addr, {
-        kind: "chat-missed",
-        from,
-        to: Math.min(body.to, log.first - 1),
-        gen: session.gen,
-      });
-      from = log.first;
-    }
-    this.#deliver(session, from, to);
+    this.#delivery.onNak(session, body);
   }
 
   /** A client quits: drop it and release its name. */
@@ -345,7 +291,7 @@ export class Sessions {
       const session = this.#sessions.get(client);
       if (!session || session.phase !== "joined") continue;
       session.committed = Math.max(session.committed, cseq);
-      this.#keepalive(session);
+      this.#delivery.keepalive(session);
     }
   }
 
@@ -374,9 +320,7 @@ export class Sessions {
    * may take); tells every joined client at its next flush when it changed.
    */
   setLeader(leader: LeaderRef | null): void {
-    const old = this.#leader;
-    if (old?.id === leader?.id && old?.incarnation === leader?.incarnation) return;
-    this.#leader = leader;
+    if (!this.#delivery.setLeader(leader)) return;
     for (const session of this.#sessions.values()) {
       if (session.phase === "joined") session.keepalive = true;
     }
@@ -438,18 +382,12 @@ export class Sessions {
    * anything new for `retransmitMs` while it lacks entries.
    */
   tick(now: number): void {
-    const { clientTimeoutMs, retransmitMs } = this.#o.config;
+    const { clientTimeoutMs } = this.#o.config;
     for (const session of this.#sessions.values()) {
       if (now - session.heardAt >= clientTimeoutMs) {
         this.#drop(session, "timeout");
-      } else if (
-        session.phase === "joined" && session.next <= session.pushed &&
-        now - session.progressAt >= retransmitMs
-      ) {
-        session.repairTo = Math.max(session.repairTo, session.pushed);
-        session.pushed = session.next - 1;
-        session.inflight = [];
-        session.progressAt = now;
+      } else if (session.phase === "joined") {
+        this.#delivery.tick(session, now);
       }
     }
   }
@@ -463,7 +401,7 @@ export class Sessions {
       if (session.phase === "granted" && synced && !this.#held(session, now)) {
         this.#welcome(session, now);
       }
-      if (session.phase === "joined") this.#push(session, now);
+      if (session.phase === "joined") this.#delivery.push(session, now);
     }
   }
 
@@ -484,11 +422,6 @@ export class Sessions {
 
   #sendSplit(session: Session): void {
     this.#o.out.send(session.addr, { ...this.#split, gen: session.gen });
-  }
-
-  /** The leader as named in welcomes and deliveries. */
-  #leaderFields(): { leader: string; leaderIncarnation: number } {
-    return { leader: this.#leader?.id ?? "", leaderIncarnation: this.#leader?.incarnation ?? 0 };
   }
 
   #drop(session: Session, reason: "quit" | "timeout"): void {
@@ -599,82 +532,7 @@ export class Sessions {
       gen: session.gen,
       start: session.start,
       commit: this.#o.replica.commit,
-      ...this.#leaderFields(),
+      ...this.#delivery.leaderFields(),
     });
-  }
-
-  /**
-   * Sends a joined client the committed entries it lacks, within its windows. To a client that
-   * takes the stream only what its acks showed missing (`repairTo`, set when it fell silent);
-   * the rest counts as sent, and is sent again when its acks stop moving for `retransmitMs`.
-   */
-  #push(session: Session, now: number): void {
-    const { replica, config, out } = this.#o;
-    const { log, commit } = replica;
-    const window = Math.min(commit, session.next - 1 + config.deliveryWindow);
-    const limit = session.streamed ? Math.min(window, session.repairTo) : window;
-    let sent = false;
-    while (session.pushed < limit && session.inflight.length < config.datagramsInFlight) {
-      if (session.pushed + 1 < log.first) {
-        out.send(session.addr, {
-          kind: "chat-missed",
-          from: session.pushed + 1,
-          to: log.first - 1,
-          gen: session.gen,
-        });
-        session.pushed = log.first - 1;
-        continue;
-      }
-      const reached = this.#deliver(session, session.pushed + 1, limit, 1);
-      if (reached <= session.pushed) break;
-      session.pushed = reached;
-      session.inflight.push(reached);
-      session.progressAt = now;
-      sent = true;
-    }
-    if (session.streamed && session.pushed >= session.repairTo && window > session.pushed) {
-      if (session.pushed < session.next) session.progressAt = now;
-      session.pushed = window;
-    }
-    if (session.keepalive && !sent) this.#keepalive(session);
-    session.keepalive = false;
-  }
-
-  /** The client's last line known committed: from the log, or from the leader's word. */
-  #acked(session: Session): number {
-    return Math.max(this.#o.replica.senders.get(session.key) ?? 0, session.committed);
-  }
-
-  #keepalive(session: Session): void {
-    const { replica } = this.#o;
-    this.#o.out.send(session.addr, {
-      kind: "chat-deliver",
-      commit: replica.commit,
-      acked: this.#acked(session),
-      gen: session.gen,
-      entries: [],
-      ...this.#leaderFields(),
-    });
-  }
-
-  /** Sends committed entries `from..to` in at most `batches` batches; returns the last one sent. */
-  #deliver(session: Session, from: number, to: number, batches = Infinity): number {
-    const { replica, config, out } = this.#o;
-    const budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
-    let seq = from;
-    for (let sent = 0; seq <= to && sent < batches; sent++) {
-      const entries = replica.log.batch(seq, to, budget, MAX_CHAT_ENTRIES);
-      if (entries.length === 0) break;
-      out.send(session.addr, {
-        kind: "chat-deliver",
-        commit: replica.commit,
-        acked: this.#acked(session),
-        gen: session.gen,
-        entries,
-        ...this.#leaderFields(),
-      });
-      seq += entries.length;
-    }
-    return seq - 1;
   }
 }
