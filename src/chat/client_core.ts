@@ -1,15 +1,15 @@
 /**
- * The chat core of one client: sends the user's lines through the server it is attached to,
- * retries each until it is acknowledged, and delivers the global order exactly once, in order,
- * without gaps — across retransmissions, duplicates and moves to another server. One pure,
+ * The chat core of one client: the attachment to a server and the receiving side — it delivers
+ * the global order exactly once, in order, without gaps, across retransmissions, duplicates and
+ * moves to another server. The sending side (numbering, retrying and windowing the user's lines)
+ * is {@linkcode ClientSender} in `client_send.ts`; this module must not touch its pending lines,
+ * only tell it when a line is acknowledged and send the posts it returns. One pure,
  * deterministic state machine like `ServerCore`: the runtime feeds it events and performs the
  * actions {@linkcode ChatClientCore.step} returns.
  *
- * A line gets the next client sequence number when typed; at most a window of them is in flight
- * (halved when the server says slow down, grown back by one per acknowledgement). A line is
- * acknowledged when it comes back in the delivered order, or when the server says the client's
- * lines are committed up to it: then it is stored on every server of the view. Entries are
- * delivered only when their sequence number is the next one; early ones wait in a bounded
+ * A line is acknowledged when it comes back in the delivered order, or when the server says the
+ * client's lines are committed up to it: then it is stored on every server of the view. Entries
+ * are delivered only when their sequence number is the next one; early ones wait in a bounded
  * buffer, holes are NAKed, and a cumulative ack doubles as the heartbeat. When its server falls
  * silent the core asks for another (`need-server`) and, once attached, resumes from the first
  * sequence number it lacks and resends what is unacknowledged.
@@ -45,20 +45,20 @@ import {
   type Body,
   type ChatDeliverBody,
   type ChatEntry,
-  type ChatPostItem,
   type ChatSplitBody,
   type ChatStreamBody,
   type ChatWelcomeBody,
   type Envelope,
-  MAX_CHAT_ITEMS,
   MAX_CHAT_RUNS,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
-import { clientKey, messageId, textLength } from "./keys.ts";
+import { clientKey, messageId } from "./keys.ts";
 import { entryMark } from "./log.ts";
-import { packByBytes } from "./size.ts";
 import { DeliveredMemory } from "./delivered.ts";
+import { ClientSender, type SendNotice } from "./client_send.ts";
+
+export type { SendNotice } from "./client_send.ts";
 
 /** A server as discovery found it. */
 export interface ServerRef {
@@ -140,10 +140,9 @@ export interface ChatMessage {
 
 /** Something the user should be told. */
 export type ClientNotice =
+  | SendNotice
   | { kind: "attached"; server: string; resumed: boolean; start: number }
-  | { kind: "acknowledged"; id: string }
   | { kind: "missed"; from: number; to: number }
-  | { kind: "slow-down"; window: number }
   | { kind: "server-lost"; server: string }
   | {
     kind: "split";
@@ -160,8 +159,7 @@ export type ClientNotice =
   | { kind: "skipped"; seq: number; id: string }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
   | { kind: "ignored"; reason: IgnoredReason; message: string; from: string; count: number }
-  | { kind: "input-refused"; reason: "too-long"; length: number; limit: number }
-  | { kind: "input-refused"; reason: "queue-full" | "not-running" };
+  | { kind: "input-refused"; reason: "not-running" };
 
 /** One thing the runtime must do for a client. */
 export type ChatClientAction =
@@ -204,10 +202,6 @@ export interface ChatClientStatus {
   ignored: Record<IgnoredReason, number>;
 }
 
-interface Pending extends ChatPostItem {
-  sentAt: number;
-}
-
 /** The chat state machine of one dsys client. */
 export class ChatClientCore {
   readonly #o: ChatClientOptions;
@@ -218,11 +212,7 @@ export class ChatClientCore {
   #gen = 0;
   #next = 0;
   readonly #early = new Map<number, ChatEntry>();
-  #pending: Pending[] = [];
-  #lastCseq = 0;
-  #acked = 0;
-  #window: number;
-  #paused = false;
+  readonly #sender: ClientSender;
   #now = 0;
   #joinAt = -Infinity;
   #heardAt = 0;
@@ -258,19 +248,24 @@ export class ChatClientCore {
   constructor(options: ChatClientOptions) {
     this.#o = options;
     this.#key = clientKey(options.self);
-    this.#window = options.config.sendWindow;
+    this.#sender = new ClientSender({
+      config: options.config,
+      key: this.#key,
+      notice: (notice) => this.#notice(notice),
+      flow: (paused) => this.#actions.push({ type: "flow", paused }),
+    });
     this.#gen = options.firstGen ?? 0;
     this.#delivered = new DeliveredMemory(options.config.mergeMemory);
   }
 
   /** The texts of the lines sent but not yet acknowledged, oldest first. */
   unacknowledgedTexts(): string[] {
-    return this.#pending.map((item) => item.text);
+    return this.#sender.unacknowledgedTexts();
   }
 
   /** True when every line typed so far is acknowledged (the runtime may exit). */
   allAcknowledged(): boolean {
-    return this.#pending.length === 0;
+    return this.#sender.unacknowledged === 0;
   }
 
   /** Where the client stands and its counters. */
@@ -279,9 +274,9 @@ export class ChatClientCore {
       phase: this.#phase,
       server: this.#server?.id ?? null,
       next: this.#next,
-      unacknowledged: this.#pending.length,
-      acknowledged: this.#acked,
-      window: this.#window,
+      unacknowledged: this.#sender.unacknowledged,
+      acknowledged: this.#sender.acked,
+      window: this.#sender.window,
       streaming: this.#streaming(),
       streamBatches: this.#streamBatches,
       ignored: { ...this.#ignored },
@@ -313,7 +308,7 @@ export class ChatClientCore {
         if (this.#server) this.#lose();
         break;
       case "send-text":
-        this.#type(event.text, event.ts);
+        this.#sender.type(event.text, event.ts);
         break;
       case "quit":
         if (this.#server && this.#phase === "joined") this.#send({ kind: "chat-leave" });
@@ -359,27 +354,6 @@ export class ChatClientCore {
     this.#phase = "detached";
     this.#notice({ kind: "server-lost", server: avoid.id });
     this.#actions.push({ type: "need-server", avoid });
-  }
-
-  #type(text: string, ts: number): void {
-    const { maxTextChars, maxQueued } = this.#o.config;
-    const length = textLength(text);
-    if (length > maxTextChars) {
-      return this.#notice({
-        kind: "input-refused",
-        reason: "too-long",
-        length,
-        limit: maxTextChars,
-      });
-    }
-    if (this.#pending.length >= maxQueued) {
-      return this.#notice({ kind: "input-refused", reason: "queue-full" });
-    }
-    this.#pending.push({ cseq: ++this.#lastCseq, text, ts: Math.floor(ts), sentAt: -Infinity });
-    if (this.#pending.length >= maxQueued && !this.#paused) {
-      this.#paused = true;
-      this.#actions.push({ type: "flow", paused: true });
-    }
   }
 
   #tick(): void {
@@ -544,9 +518,7 @@ export class ChatClientCore {
         }
         return;
       case "chat-slow":
-        this.#window = Math.max(1, Math.floor(this.#window / 2));
-        for (const item of this.#pending) item.sentAt = Math.max(item.sentAt, this.#now);
-        this.#notice({ kind: "slow-down", window: this.#window });
+        this.#sender.slowDown(this.#now);
         return;
       default:
         return;
@@ -571,7 +543,7 @@ export class ChatClientCore {
     this.#skipTo(Math.max(this.#next, body.start));
     this.#commitSeen = Math.max(this.#commitSeen, body.commit);
     this.#progressAt = this.#now;
-    for (const item of this.#pending) item.sentAt = -Infinity;
+    this.#sender.resendAll();
     this.#notice({ kind: "attached", server: this.#server!.id, resumed, start: body.start });
   }
 
@@ -585,7 +557,8 @@ export class ChatClientCore {
     this.#learnLeader(body);
     this.#commitSeen = Math.max(this.#commitSeen, body.commit);
     this.#take(body.entries);
-    if (body.acked > this.#acked && body.acked <= this.#lastCseq) this.#acknowledge(body.acked);
+    const sender = this.#sender;
+    if (body.acked > sender.acked && body.acked <= sender.lastCseq) sender.acknowledge(body.acked);
   }
 
   /** Delivers what `entries` (from one datagram) hold at `next` on, and keeps early ones. */
@@ -700,40 +673,19 @@ export class ChatClientCore {
       type: "deliver",
       message: { seq: entry.seq, id, from: entry.from, text: entry.text, ts: entry.ts, own },
     });
-    if (own && entry.cseq > this.#acked) this.#acknowledge(entry.cseq);
-  }
-
-  #acknowledge(cseq: number): void {
-    this.#acked = cseq;
-    while (this.#pending.length > 0 && this.#pending[0].cseq <= cseq) {
-      const item = this.#pending.shift()!;
-      this.#notice({ kind: "acknowledged", id: messageId(this.#key, item.cseq) });
-      this.#window = Math.min(this.#o.config.sendWindow, this.#window + 1);
-    }
-    if (this.#paused && this.#pending.length <= this.#o.config.maxQueued / 2) {
-      this.#paused = false;
-      this.#actions.push({ type: "flow", paused: false });
-    }
+    if (own && entry.cseq > this.#sender.acked) this.#sender.acknowledge(entry.cseq);
   }
 
   #flush(): void {
     if (this.#phase === "joining" && this.#joinAt === -Infinity) this.#sendJoin();
     if (this.#phase !== "joined") return;
-    const { clientRetryMs, batchBodyBytes, ackEvery, streamAckEntries } = this.#o.config;
+    const { ackEvery, streamAckEntries } = this.#o.config;
     const delayable = this.#deliveriesSinceAck > 0 &&
       (this.#streaming()
         ? this.#next - this.#ackedNext < streamAckEntries
         : this.#deliveriesSinceAck < ackEvery);
     if (this.#next !== this.#ackedNext && !delayable) this.#sendAck();
-    const due: ChatPostItem[] = [];
-    for (const item of this.#pending.slice(0, this.#window)) {
-      if (this.#now - item.sentAt < clientRetryMs) continue;
-      item.sentAt = this.#now;
-      due.push({ cseq: item.cseq, text: item.text, ts: item.ts });
-    }
-    for (const items of packByBytes(due, batchBodyBytes, MAX_CHAT_ITEMS)) {
-      this.#send({ kind: "chat-post", acked: this.#acked, items });
-    }
+    for (const post of this.#sender.posts(this.#now)) this.#send(post);
   }
 }
 
