@@ -741,10 +741,28 @@ export interface Envelope<B extends Body = Body> {
   body: B;
 }
 
-/** The wire description of one message kind. */
+/**
+ * Which layer of a process handles a kind: `discovery` (who is there: every process asks, servers
+ * answer), `membership` (the group view and the Bully election, between servers), `chat-server`
+ * (what a chat server takes from clients and other servers) or `chat-client` (what a chat client
+ * takes from its server).
+ */
+export type Layer = "discovery" | "membership" | "chat-server" | "chat-client";
+
+/**
+ * Everything about one message kind: its wire code and validator, who may send it, which layer
+ * handles it and whether it goes to the multicast group. The guard, the routing in the server node
+ * and the server's skip list are read from it, so a new kind decides all of them here.
+ */
 export interface KindSpec {
   /** The one-byte type code on the wire (never reused). */
   code: number;
+  /** The role that sends it, or `any` (discovery, which every process uses and probes answer). */
+  from: Role | "any";
+  /** The layer that handles it. */
+  layer: Layer;
+  /** True when it may be sent to the multicast group (so every process there hears it). */
+  multicast: boolean;
   /**
    * True when `fields` (the decoded JSON without `kind`) is a valid body of this kind; `limits`
    * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time.
@@ -804,14 +822,20 @@ export const STATIC_LIMITS: WireLimits = {
   maxTerm: WIRE_BOUNDS.term,
 };
 
-/** Every message kind with its wire code and validator. */
+/** Every message kind with its wire code, sender, layer, delivery and validator. */
 export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   "discover": {
     code: 2,
+    from: "any",
+    layer: "discovery",
+    multicast: true,
     validate: (f) => isNonce(f.nonce),
   },
   "discover-reply": {
     code: 3,
+    from: "any",
+    layer: "discovery",
+    multicast: true,
     validate: (f, l = STATIC_LIMITS) =>
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
@@ -820,44 +844,74 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "heartbeat": {
     code: 10,
+    from: "server",
+    layer: "membership",
+    multicast: true,
     validate: (f, l = STATIC_LIMITS) => isServerStatus(f, l),
   },
   "welcome": {
     code: 11,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isServerStatus(f, l) &&
       isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, l)),
   },
   "ping": {
     code: 12,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f) => isNonce(f.nonce),
   },
   "ack": {
     code: 13,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f) => isNonce(f.nonce) && isId(f.target),
   },
   "ping-req": {
     code: 14,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f) => isNonce(f.nonce) && isId(f.target) && isHost(f.host) && isPort(f.port),
   },
   "election": {
     code: 15,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "answer": {
     code: 16,
+    from: "server",
+    layer: "membership",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm),
   },
   "coordinator": {
     code: 17,
+    from: "server",
+    layer: "membership",
+    multicast: true,
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "leave": {
     code: 18,
+    from: "server",
+    layer: "membership",
+    multicast: true,
     validate: () => true,
   },
   "chat-join": {
     code: 30,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
       isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
@@ -865,56 +919,92 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-welcome": {
     code: 31,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.commit) && isLeaderRef(f, l),
   },
   "chat-refused": {
     code: 32,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
     code: 33,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
   },
   "chat-deliver": {
     code: 34,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
   },
   "chat-ack": {
     code: 35,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) =>
       isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
       typeof f.streamed === "boolean",
   },
   "chat-nak": {
     code: 36,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
     validate: isSeqRange,
   },
   "chat-missed": {
     code: 37,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
     code: 38,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
     code: 39,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
     validate: () => true,
   },
   "chat-forward": {
     code: 40,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
   },
   "chat-busy": {
     code: 41,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
   },
   "chat-append": {
     code: 42,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
       isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
@@ -923,16 +1013,25 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-append-reply": {
     code: 43,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
       isNext(f.reader),
   },
   "chat-gather": {
     code: 44,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
     code: 45,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
@@ -942,38 +1041,62 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-fetch": {
     code: 46,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
     code: 47,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
   },
   "chat-claim": {
     code: 48,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
   },
   "chat-claim-reply": {
     code: 49,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
   },
   "chat-committed": {
     code: 50,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-senders-fetch": {
     code: 51,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
     code: 52,
+    from: "server",
+    layer: "chat-server",
+    multicast: false,
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-split": {
     code: 53,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean" &&
@@ -983,6 +1106,9 @@ export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
   },
   "chat-stream": {
     code: 54,
+    from: "server",
+    layer: "chat-client",
+    multicast: true,
     validate: (f, l = STATIC_LIMITS) =>
       isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
