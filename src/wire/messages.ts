@@ -3,7 +3,7 @@
  * its one-byte type code on the wire, and the validator that admits a decoded body.
  *
  * Adding a message kind means adding its body interface to {@linkcode Body} and one entry to
- * {@linkcode MESSAGE_KINDS}. The codec (`codec.ts`) owns the byte layout and authentication;
+ * {@linkcode MESSAGE_KINDS} (code, sender, layer, multicast, validator). The codec (`codec.ts`) owns the byte layout and authentication;
  * this module owns what the bytes mean. Nothing here does I/O.
  *
  * @module
@@ -765,7 +765,8 @@ export interface KindSpec {
   multicast: boolean;
   /**
    * True when `fields` (the decoded JSON without `kind`) is a valid body of this kind; `limits`
-   * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time.
+   * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time. It reads every
+   * field the kind has: the decoder keeps only the fields it read (`declared.ts`).
    */
   validate(fields: Record<string, unknown>, limits?: WireLimits): boolean;
 }
