@@ -10,7 +10,15 @@
 import assert from "node:assert/strict";
 import { roleSends } from "../src/guard/mod.ts";
 import { SERVER_SKIPS, serverRoute } from "../src/server/node.ts";
-import { type Body, Keyring, type Kind, MESSAGE_KINDS, ROLES, WireCodec } from "../src/wire/mod.ts";
+import {
+  type Body,
+  Keyring,
+  type Kind,
+  kindOfCode,
+  MESSAGE_KINDS,
+  ROLES,
+  WireCodec,
+} from "../src/wire/mod.ts";
 
 /** Who sent each kind, as the guard's hand-written `SENT_BY` had it. */
 const OLD_SENT_BY: Record<string, string> = {
@@ -56,6 +64,12 @@ const KINDS = Object.keys(MESSAGE_KINDS) as Kind[];
 
 Deno.test("the table holds exactly the kinds the old lists named", () => {
   assert.deepEqual([...KINDS].sort(), Object.keys(OLD_SENT_BY).sort());
+});
+
+Deno.test("the protocols' tables give every kind its own wire code, found again by it", () => {
+  const codes = KINDS.map((kind) => MESSAGE_KINDS[kind].code);
+  assert.equal(new Set(codes).size, KINDS.length, `codes repeat: ${codes.join(" ")}`);
+  for (const kind of KINDS) assert.equal(kindOfCode(MESSAGE_KINDS[kind].code), kind);
 });
 
 Deno.test("who may send each kind is what the hand-written list said", () => {
