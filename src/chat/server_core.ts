@@ -298,10 +298,10 @@ export class ChatServerCore {
       case "chat-gather-reply":
         return this.#outbid(leadership?.onGatherReply(peer, body));
       case "chat-fetched":
-        return leadership?.onFetched(peer, { ...body, entries: body.entries.map(copyEntry) }, now);
+        return leadership?.onFetched(peer, body, now);
       case "chat-forward": {
         if (!leadership) return;
-        const answer = leadership.onForward(body.items.map(copyItem));
+        const answer = leadership.onForward(body.items);
         for (const client of answer.busy) this.#out.queue(peer.addr, "chat-busy", client);
         for (const record of answer.committed) {
           this.#out.queue(peer.addr, "chat-committed", record);
@@ -358,7 +358,7 @@ export class ChatServerCore {
     if (body.reset && lacking && replica.reset(body.prev, body.prevTerm)) {
       this.#out.notify({ type: "log-reset", first: log.first });
     }
-    const result = replica.store(body.prev, body.prevTerm, body.entries.map(copyEntry));
+    const result = replica.store(body.prev, body.prevTerm, body.entries);
     if (result.ok) {
       this.#synced = true;
       replica.advanceCommit(Math.min(body.commit, result.match));
@@ -489,29 +489,4 @@ export class ChatServerCore {
     this.#sessions.flush(this.#isSynced(), now);
     this.#replica.trim();
   }
-}
-
-/** A copy with exactly the fields of an entry (a datagram may carry more). */
-function copyEntry(e: ChatEntry): ChatEntry {
-  return {
-    seq: e.seq,
-    term: e.term,
-    kind: e.kind,
-    client: e.client,
-    cseq: e.cseq,
-    from: e.from,
-    text: e.text,
-    ts: e.ts,
-  };
-}
-
-function copyItem(i: ChatForwardItem): ChatForwardItem {
-  return {
-    client: i.client,
-    user: i.user,
-    acked: i.acked,
-    cseq: i.cseq,
-    text: i.text,
-    ts: i.ts,
-  };
 }

@@ -29,7 +29,7 @@
  * @module
  */
 
-import type { Kind, Role, Sender } from "../wire/messages.ts";
+import { type Kind, MESSAGE_KINDS, type Role, type Sender } from "../wire/messages.ts";
 import { TokenBucket } from "./bucket.ts";
 
 /** Why a sender is ignored. */
@@ -88,53 +88,9 @@ export interface GuardStats {
   ignoring: number;
 }
 
-/**
- * Which role sends each kind: `server`, `client`, or `any` (discovery, which every process uses,
- * and `discover-reply`, which probes also send). A `Record` over every kind, so a new message kind
- * does not compile until someone decides who may send it.
- */
-const SENT_BY: Readonly<Record<Kind, Role | "any">> = {
-  "discover": "any",
-  "discover-reply": "any",
-  "heartbeat": "server",
-  "welcome": "server",
-  "ping": "server",
-  "ack": "server",
-  "ping-req": "server",
-  "election": "server",
-  "answer": "server",
-  "coordinator": "server",
-  "leave": "server",
-  "chat-join": "client",
-  "chat-welcome": "server",
-  "chat-refused": "server",
-  "chat-post": "client",
-  "chat-deliver": "server",
-  "chat-ack": "client",
-  "chat-nak": "client",
-  "chat-missed": "server",
-  "chat-slow": "server",
-  "chat-leave": "client",
-  "chat-forward": "server",
-  "chat-busy": "server",
-  "chat-append": "server",
-  "chat-append-reply": "server",
-  "chat-gather": "server",
-  "chat-gather-reply": "server",
-  "chat-fetch": "server",
-  "chat-fetched": "server",
-  "chat-claim": "server",
-  "chat-claim-reply": "server",
-  "chat-committed": "server",
-  "chat-senders-fetch": "server",
-  "chat-senders": "server",
-  "chat-stream": "server",
-  "chat-split": "server",
-};
-
-/** True when a process of `role` may send `kind`. */
+/** True when a process of `role` may send `kind` (its `from` in {@linkcode MESSAGE_KINDS}). */
 export function roleSends(role: Role, kind: Kind): boolean {
-  const sender = SENT_BY[kind];
+  const sender = MESSAGE_KINDS[kind].from;
   return sender === "any" || sender === role;
 }
 

@@ -17,7 +17,14 @@
 import { type Config, effectiveChatConfig } from "../config/mod.ts";
 import { type GuardStats, MemberGuard, type Offence } from "../guard/tracker.ts";
 import type { Address } from "../transport/types.ts";
-import type { DiscoverBody, Envelope, Kind, Role, Sender } from "../wire/messages.ts";
+import {
+  type DiscoverBody,
+  type Envelope,
+  type Kind,
+  MESSAGE_KINDS,
+  type Role,
+  type Sender,
+} from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import {
   type ChatNotice,
@@ -39,10 +46,26 @@ import {
 } from "./core.ts";
 
 /**
- * Kinds a server never handles, dropped by their header before they are authenticated: the
- * leader's multicast to the clients reaches every server on the group too.
+ * Kinds a server never handles, dropped by their header before they are authenticated: what the
+ * chat clients take from the multicast group (the leader's stream) reaches every server there too.
  */
-export const SERVER_SKIPS: readonly Kind[] = ["chat-stream"];
+export const SERVER_SKIPS: readonly Kind[] = (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
+  MESSAGE_KINDS[kind].layer === "chat-client" && MESSAGE_KINDS[kind].multicast
+);
+
+/** Where a server node hands a kind it received: see {@linkcode serverRoute}. */
+export type ServerRoute = "chat" | "answer" | "core";
+
+/**
+ * Where a server node hands a received `kind`, by its layer in {@linkcode MESSAGE_KINDS}: the
+ * chat layers to the chat core, a `discover` answered by the node itself, the rest (membership,
+ * and discover replies the core ignores) to the membership core.
+ */
+export function serverRoute(kind: Kind): ServerRoute {
+  const { layer } = MESSAGE_KINDS[kind];
+  if (layer === "chat-server" || layer === "chat-client") return "chat";
+  return kind === "discover" ? "answer" : "core";
+}
 
 /** What a {@linkcode ServerNode} needs to know about its server. */
 export interface ServerNodeOptions {
@@ -222,13 +245,14 @@ export class ServerNode {
     if (!admit) return;
     this.#noteSender(envelope.sender);
     const body = envelope.body;
-    if (body.kind.startsWith("chat-")) {
+    const route = serverRoute(body.kind);
+    if (route === "chat") {
       this.#stepChat({ type: "receive", envelope, now, defer: true });
       if (!this.#flushAsked) {
         this.#flushAsked = true;
         this.#actions.push({ type: "flush-soon" });
       }
-    } else if (body.kind === "discover") {
+    } else if (route === "answer" && body.kind === "discover") {
       this.#answerDiscover(envelope.sender, body, viaGroup, now);
     } else {
       this.#stepCore({ type: "receive", envelope, viaGroup, now });

@@ -17,6 +17,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from "node:crypto";
+import { keepDeclared } from "./declared.ts";
 import type { Keyring } from "./keyring.ts";
 import {
   type Body,
@@ -30,7 +31,6 @@ import {
   ROLES,
   type Sender,
   STATIC_LIMITS,
-  type WireLimits,
 } from "./messages.ts";
 import { RejectionCounters, type RejectReason } from "./rejections.ts";
 import type { ReplayGuard } from "./replay.ts";
@@ -333,11 +333,11 @@ export class WireCodec {
       return this.#reject("bad-tag");
     }
 
-    const fields = parseFields(json);
+    const parsed = parseFields(json);
     const limits = this.#replay?.limits(nowWallMs) ?? STATIC_LIMITS;
-    if (!fields || !validates(MESSAGE_KINDS[kind], fields, limits)) {
-      return this.#reject("malformed");
-    }
+    const spec = MESSAGE_KINDS[kind];
+    const fields = parsed && keepDeclared(parsed, (f) => spec.validate(f, limits));
+    if (!fields) return this.#reject("malformed");
     if (receiver.length > 0 && !sameBytes(receiver, this.#receiverId)) {
       return this.#reject("misdirected");
     }
@@ -463,15 +463,6 @@ function parseFields(json: Uint8Array): Record<string, unknown> | undefined {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   return Object.hasOwn(value, "kind") ? undefined : value as Record<string, unknown>;
-}
-
-/** Runs a kind's validator; one that throws on odd input counts as rejecting it. */
-function validates(spec: KindSpec, fields: Record<string, unknown>, limits: WireLimits): boolean {
-  try {
-    return spec.validate(fields, limits) === true;
-  } catch {
-    return false;
-  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

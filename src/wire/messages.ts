@@ -1,728 +1,113 @@
 /**
- * Every message dsys sends, in one module: the envelope each datagram carries, every body kind,
- * its one-byte type code on the wire, and the validator that admits a decoded body.
+ * Every message dsys sends, in one table: the envelope each datagram carries, every body kind,
+ * and {@linkcode MESSAGE_KINDS} with each kind's one-byte type code, sender, handling layer,
+ * delivery and validator. The bodies, bounds and validators live by protocol in `messages/`
+ * (`discovery.ts`, `membership.ts`, `chat.ts`, and `common.ts` for what they share); this module
+ * joins their tables and re-exports them, so the rest of the code imports messages from here.
  *
- * Adding a message kind means adding its body interface to {@linkcode Body} and one entry to
- * {@linkcode MESSAGE_KINDS}. The codec (`codec.ts`) owns the byte layout and authentication;
- * this module owns what the bytes mean. Nothing here does I/O.
+ * Adding a message kind means adding its body interface to its protocol's body union and one
+ * entry to that protocol's table. The codec (`codec.ts`) owns the byte layout and
+ * authentication; these modules own what the bytes mean. Nothing here does I/O.
  *
  * @module
  */
 
-import type { Address } from "../transport/types.ts";
-
-/** What kind of process sent a datagram. */
-export type Role = "server" | "client" | "probe";
-
-/** The roles in wire order (their index is the role's byte on the wire). */
-export const ROLES: readonly Role[] = ["server", "client", "probe"];
-
-/** Who sent a datagram and where to reply (the reply address is in the message, never taken from the socket). */
-export interface Sender {
-  /** Stable node id (unique in the cluster). */
-  id: string;
-  /** Grows on every restart (and when a server refutes a suspicion). */
-  incarnation: number;
-  /** Server, client or probe. */
-  role: Role;
-  /** Unicast reply address. */
-  addr: Address;
-}
-
-/** Asks every server that hears it to reply with a {@linkcode DiscoverReplyBody}. */
-export interface DiscoverBody {
-  /** Message kind. */
-  kind: "discover";
-  /** Echoed in the reply to measure the round trip and match answers to asks. */
-  nonce: number;
-}
-
-/** A server's answer to {@linkcode DiscoverBody}: who it is and what it knows. */
-export interface DiscoverReplyBody {
-  /** Message kind. */
-  kind: "discover-reply";
-  /** The nonce of the discover being answered. */
-  nonce: number;
-  /** dsys version of the server. */
-  version: string;
-  /** Bully priority of the server. */
-  priority: number;
-  /** Milliseconds since the server started. */
-  uptimeMs: number;
-  /** Whether the request reached the server over multicast (false: unicast). */
-  viaGroup: boolean;
-  /** Id of the leader the server follows (itself when it leads); `""` when it knows none. */
-  leader: string;
-  /** Term of that leader. */
-  term: number;
-  /** The server's view number. */
-  view: number;
-  /** Live (alive or suspect) servers in the server's view, itself included. */
-  viewSize: number;
-  /** Chat clients attached to this server (its own, not the cluster's). */
-  clients: number;
-  /** Datagrams the server rejected since it started, by reason (reasons with a count only). */
-  rejections: Record<string, number>;
-  /** Set while the server sees the cluster split; absent when whole (and from older servers). */
-  split?: DiscoverSplit;
-}
-
-/** A partition as a server reports it in a {@linkcode DiscoverReplyBody}. */
-export interface DiscoverSplit {
-  /** Servers the server still reaches, itself included (at least 1). */
-  servers: number;
-  /** Servers in its last full view (at least `servers`). */
-  of: number;
-  /** True when `servers` is more than half of `of`. */
-  majority: boolean;
-  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
-  partition?: boolean;
-  /** The servers not reached (absent from older servers). */
-  missing?: DiscoverMissing[];
-}
-
-/** A server of the full view that a server no longer reaches, as a discover reply tells. */
-export interface DiscoverMissing {
-  /** Its id. */
-  id: string;
-  /** Its last unicast host. */
-  host: string;
-  /** Its last unicast port. */
-  port: number;
-  /** How long ago it was declared dead (ms). */
-  agoMs: number;
-  /** True when a process on its host is still heard: it crashed, the host is up. */
-  crashed: boolean;
-}
-
-/** Most entries a {@linkcode DiscoverReplyBody.rejections} may list. */
-export const MAX_REJECTION_REASONS = 32;
-
-/** What a server says about itself in every heartbeat and welcome. */
-export interface ServerStatus {
-  /** dsys version of the sender. */
-  version: string;
-  /** Bully priority of the sender. */
-  priority: number;
-  /** Id of the leader the sender follows (itself when it leads); `""` when it knows none. */
-  leader: string;
-  /** Term of that leader; 0 before any election. */
-  term: number;
-  /** The sender's view number. */
-  view: number;
-  /** True while the sender is still discovering the cluster; receivers answer with a welcome. */
-  joining: boolean;
-}
-
-/** A server's periodic heartbeat: multicast, plus unicast to seeds and peers multicast misses. */
-export interface HeartbeatBody extends ServerStatus {
-  /** Message kind. */
-  kind: "heartbeat";
-}
-
-/** One member as listed in a {@linkcode WelcomeBody}. */
-export interface MemberEntry {
-  /** Member id. */
-  id: string;
-  /** Its role. */
-  role: Role;
-  /** Its unicast reply host. */
-  host: string;
-  /** Its unicast reply port. */
-  port: number;
-  /** Its incarnation. */
-  incarnation: number;
-  /** Its Bully priority. */
-  priority: number;
-}
-
-/** A unicast answer to a joining (or newly seen) server: the sender's status and members. */
-export interface WelcomeBody extends ServerStatus {
-  /** Message kind. */
-  kind: "welcome";
-  /** Live members the sender knows, itself excluded (at most {@linkcode MAX_WELCOME_MEMBERS}). */
-  members: MemberEntry[];
-}
-
-/** Most members a {@linkcode WelcomeBody} lists: keeps it well inside one datagram. */
-export const MAX_WELCOME_MEMBERS = 64;
-
-/** A direct liveness probe of a suspect; answered with an {@linkcode AckBody}. */
-export interface PingBody {
-  /** Message kind. */
-  kind: "ping";
-  /** Echoed in the ack. */
-  nonce: number;
-}
-
-/** The answer to a ping, sent directly or relayed by the helper of a {@linkcode PingReqBody}. */
-export interface AckBody {
-  /** Message kind. */
-  kind: "ack";
-  /** The nonce of the ping (or ping-req) being answered. */
-  nonce: number;
-  /** Id of the member shown to be alive: the sender itself, or the target of a relayed probe. */
-  target: string;
-}
-
-/** Asks a helper to ping a suspect and relay the ack (an indirect probe, as in SWIM). */
-export interface PingReqBody {
-  /** Message kind. */
-  kind: "ping-req";
-  /** Echoed in the relayed ack. */
-  nonce: number;
-  /** Id of the suspect. */
-  target: string;
-  /** The suspect's unicast host. */
-  host: string;
-  /** The suspect's unicast port. */
-  port: number;
-}
-
-/** Bully ELECTION, sent to every higher-ordered live server. */
-export interface ElectionBody {
-  /** Message kind. */
-  kind: "election";
-  /** The term the sender's election would win. */
-  term: number;
-  /** Bully priority of the sender. */
-  priority: number;
-}
-
-/** Bully ANSWER (OK): a higher-ordered server is alive and takes the election over. */
-export interface AnswerBody {
-  /** Message kind. */
-  kind: "answer";
-  /** The term of the election being answered. */
-  term: number;
-}
-
-/** Bully COORDINATOR: the sender leads from this term on. */
-export interface CoordinatorBody {
-  /** Message kind. */
-  kind: "coordinator";
-  /** The term the sender won. */
-  term: number;
-  /** Bully priority of the sender. */
-  priority: number;
-}
-
-/** A server stopping cleanly: receivers drop it at once. */
-export interface LeaveBody {
-  /** Message kind. */
-  kind: "leave";
-}
-
-/** Longest chat text the wire admits (UTF-16 units); `ChatConfig.maxTextChars` is the policy. */
-export const MAX_CHAT_TEXT = 2000;
-
-/** Longest user name the wire admits. */
-export const MAX_USER_NAME = 32;
-
-/** Longest client session key (`<client id>~<incarnation>`) the wire admits. */
-export const MAX_CLIENT_KEY = 160;
-
-/** Most entries one chat datagram carries (the datagram size limit binds long before). */
-export const MAX_CHAT_ENTRIES = 256;
-
-/** Most items (posts, forwards, claims, clients) one chat datagram lists. */
-export const MAX_CHAT_ITEMS = 64;
-
-/** Most term runs a log summary lists (`ChatRunStart`): enough for dozens of failovers. */
-export const MAX_CHAT_RUNS = 32;
-
-/** What a log entry is: a chat line, or a user joining or leaving the cluster. */
-export type ChatEntryKind = "text" | "join" | "leave";
-
-/** The entry kinds in wire order. */
-export const CHAT_ENTRY_KINDS: readonly ChatEntryKind[] = ["text", "join", "leave"];
-
-/** One position of the global chat order, as replicated between servers and sent to clients. */
-export interface ChatEntry {
-  /** Position in the global order, from 1. */
-  seq: number;
-  /** Chat term of the leader that sequenced it (issue 5 merges divergent logs by it). */
-  term: number;
-  /** Chat line or presence change. */
-  kind: ChatEntryKind;
-  /** Session key of the client that sent it (`<client id>~<incarnation>`). */
-  client: string;
-  /** The client's own sequence number of the line, from 1; 0 for presence entries. */
-  cseq: number;
-  /** User name. */
-  from: string;
-  /** The line; for `join` the id of the user's server, for `leave` the reason. */
-  text: string;
-  /** Wall-clock time (ms since the epoch): typed (text) or sequenced (presence). */
-  ts: number;
-}
-
-/**
- * The first entry of a run of one chat term in a log (or the first entry kept, when the run
- * started before the log's window), with the fingerprint of that entry (`entryMark`): two logs
- * that hold the same run start hold the same entries up to it (the merge after a partition).
- */
-export interface ChatRunStart {
-  /** Sequence number of the entry. */
-  seq: number;
-  /** Its chat term. */
-  term: number;
-  /** Fingerprint of the entry (kind, client, line number, time). */
-  mark: number;
-}
-
-/** A client asks its server to attach it under a user name (retried until answered). */
-export interface ChatJoinBody {
-  /** Message kind. */
-  kind: "chat-join";
-  /** User name, unique in the cluster. */
-  user: string;
-  /** The client's attachment number: grows on every attach, so old attachments lose. */
-  gen: number;
-  /** First sequence number the client still needs; 0 for a new client (wants history). */
-  resume: number;
-  /** How many past messages a new client wants first. */
-  history: number;
-  /** Term runs of what it delivered (oldest first): the server finds where its log forked. */
-  runs: ChatRunStart[];
-  /**
-   * The user's owner token on this computer ({@linkcode isOwnerToken}), when it has one: a
-   * claim with the token the name was granted with takes the name over at once from a crashed
-   * session of the same user.
-   */
-  owner?: string;
-}
-
-/** A server accepts a client: its stream starts at `start`. */
-export interface ChatWelcomeBody {
-  /** Message kind. */
-  kind: "chat-welcome";
-  /** The user name granted. */
-  user: string;
-  /** The attachment number being answered. */
-  gen: number;
-  /** First sequence number the server will deliver. */
-  start: number;
-  /** Highest committed sequence number the server knows. */
-  commit: number;
-  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
-  leader: string;
-  /** That leader's incarnation (0 for none): a stream from any other sender is ignored. */
-  leaderIncarnation: number;
-}
-
-/** Why a server refuses a client. `unknown-client` means: join again. */
-export type ChatRefusal = "name-taken" | "full" | "bad-name" | "unknown-client";
-
-/** Every refusal reason. */
-export const CHAT_REFUSALS: readonly ChatRefusal[] = [
-  "name-taken",
-  "full",
-  "bad-name",
-  "unknown-client",
-];
-
-/** A server refuses a join or a post. */
-export interface ChatRefusedBody {
-  /** Message kind. */
-  kind: "chat-refused";
-  /** Why. */
-  reason: ChatRefusal;
-  /**
-   * The attachment number refused (0 when the server knows none: `unknown-client`). A client
-   * takes a refusal that ends it only for its current attachment number.
-   */
-  gen: number;
-}
-
-/** One line a client sends. */
-export interface ChatPostItem {
-  /** The client's sequence number of the line, from 1. */
-  cseq: number;
-  /** The line. */
-  text: string;
-  /** Wall-clock time it was typed (ms since the epoch). */
-  ts: number;
-}
-
-/** A client sends (or resends) lines to its server. */
-export interface ChatPostBody {
-  /** Message kind. */
-  kind: "chat-post";
-  /** Highest own sequence number the client has seen delivered (all below it too). */
-  acked: number;
-  /** The lines, in the client's order. */
-  items: ChatPostItem[];
-}
-
-/** A server sends committed entries to a client (empty: a keepalive). */
-export interface ChatDeliverBody {
-  /** Message kind. */
-  kind: "chat-deliver";
-  /** Highest committed sequence number the server knows. */
-  commit: number;
-  /** Highest line number of the receiving client known committed (acknowledges lines up to it). */
-  acked: number;
-  /** The client's attachment number (deliveries to an older attachment are stale). */
-  gen: number;
-  /** Committed entries, in order. */
-  entries: ChatEntry[];
-  /** Id of the leader the server follows, whose stream the client may take; `""` for none. */
-  leader: string;
-  /** That leader's incarnation (0 for none). */
-  leaderIncarnation: number;
-}
-
-/** A client's cumulative acknowledgement and heartbeat. */
-export interface ChatAckBody {
-  /** Message kind. */
-  kind: "chat-ack";
-  /** First sequence number the client lacks. */
-  next: number;
-  /** The attachment number the client is joined under (acks of an older one are stale). */
-  gen: number;
-  /** True while the client shows the cluster as split (its server repeats the state if not). */
-  split: boolean;
-  /**
-   * True while the client takes the leader's multicast stream (`chat-stream`): its server then
-   * leaves new entries to the stream and sends only what the client's acks show missing.
-   */
-  streamed: boolean;
-}
-
-/**
- * The leader multicasts newly committed entries to the group, for every client at once (one
- * datagram instead of one per client and server). A client takes them only where they continue
- * what it delivered: the entry before the first one has chat term `prevTerm` and fingerprint
- * `prevMark` (`entryMark`); -1 when the leader no longer keeps it (then no client takes them).
- */
-export interface ChatStreamBody {
-  /** Message kind. */
-  kind: "chat-stream";
-  /** Chat term of the entry before the first one, or -1. */
-  prevTerm: number;
-  /** Fingerprint of the entry before the first one, or -1. */
-  prevMark: number;
-  /** Committed entries, consecutive, in order. */
-  entries: ChatEntry[];
-}
-
-/** A server tells its clients that the cluster is split, or whole again. */
-export interface ChatSplitBody {
-  /** Message kind. */
-  kind: "chat-split";
-  /** True while the server believes the cluster is split. */
-  split: boolean;
-  /** Servers on this server's side (itself included); 0 when whole. */
-  servers: number;
-  /** Servers of the last full view; 0 when whole. */
-  of: number;
-  /** True when this side holds more than half of them. */
-  majority: boolean;
-  /** True when the loss looks like a cut network; false: crashed or cut off (absent: true). */
-  partition?: boolean;
-  /** Ids of the servers not reached (absent from older servers). */
-  missing?: string[];
-  /** The client's attachment number (a notice for another attachment is ignored). */
-  gen: number;
-}
-
-/** A client asks for entries it missed. */
-export interface ChatNakBody {
-  /** Message kind. */
-  kind: "chat-nak";
-  /** First missing sequence number. */
-  from: number;
-  /** Last missing sequence number. */
-  to: number;
-}
-
-/** A server tells a client that entries it needs are no longer kept. */
-export interface ChatMissedBody {
-  /** Message kind. */
-  kind: "chat-missed";
-  /** First lost sequence number. */
-  from: number;
-  /** Last lost sequence number. */
-  to: number;
-  /** The client's attachment number (a notice for another attachment is ignored). */
-  gen: number;
-}
-
-/** A server asks a client to send more slowly (back-pressure). */
-export interface ChatSlowBody {
-  /** Message kind. */
-  kind: "chat-slow";
-  /** The client's attachment number (a notice for another attachment is ignored). */
-  gen: number;
-}
-
-/** A client quits. */
-export interface ChatLeaveBody {
-  /** Message kind. */
-  kind: "chat-leave";
-}
-
-/** One client line a server forwards to the leader. */
-export interface ChatForwardItem {
-  /** Session key of the client. */
-  client: string;
-  /** Its user name. */
-  user: string;
-  /** The client's `acked` from its post. */
-  acked: number;
-  /** The client's sequence number of the line. */
-  cseq: number;
-  /** The line. */
-  text: string;
-  /** When it was typed. */
-  ts: number;
-}
-
-/** A server forwards its clients' lines to the leader (the sequencer). */
-export interface ChatForwardBody {
-  /** Message kind. */
-  kind: "chat-forward";
-  /** The lines. */
-  items: ChatForwardItem[];
-}
-
-/** The leader tells a server that these clients must slow down. */
-export interface ChatBusyBody {
-  /** Message kind. */
-  kind: "chat-busy";
-  /** Session keys of the clients. */
-  clients: string[];
-}
-
-/** The leader replicates entries to a server, and tells it the commit point. */
-export interface ChatAppendBody {
-  /** Message kind. */
-  kind: "chat-append";
-  /** The leader's chat term. */
-  term: number;
-  /** Sequence number just before the first entry. */
-  prev: number;
-  /** Term of the entry at `prev` (0 for none). */
-  prevTerm: number;
-  /** The leader's commit point. */
-  commit: number;
-  /** The highest entry committed by a leader that reached a majority of the full view. */
-  majorityCommit: number;
-  /** True: the receiver replaces its whole log by one that starts after `prev` (state transfer). */
-  reset: boolean;
-  /** Entries from `prev + 1` on. */
-  entries: ChatEntry[];
-}
-
-/** A server's answer to an append. */
-export interface ChatAppendReplyBody {
-  /** Message kind. */
-  kind: "chat-append-reply";
-  /** The term answered (or the higher term the server promised to). */
-  term: number;
-  /** True when the entries were stored. */
-  ok: boolean;
-  /** ok: highest sequence number known to match the leader's log; else where to resume from. */
-  match: number;
-  /** The server's commit point. */
-  commit: number;
-  /** The first entry a client attached to the server lacks (its last entry + 1 when none lacks). */
-  reader: number;
-}
-
-/** A new leader asks a server for a summary of its log and a promise to follow no older term. */
-export interface ChatGatherBody {
-  /** Message kind. */
-  kind: "chat-gather";
-  /** The new leader's chat term. */
-  term: number;
-}
-
-/** A server's log summary for a new leader. */
-export interface ChatGatherReplyBody {
-  /** Message kind. */
-  kind: "chat-gather-reply";
-  /** The term answered, or the higher term already promised (then `ok` is false). */
-  term: number;
-  /** True when the server promised this term. */
-  ok: boolean;
-  /** First sequence number the server keeps. */
-  first: number;
-  /** Last sequence number it holds. */
-  last: number;
-  /** Term of that entry. */
-  lastTerm: number;
-  /** Its commit point. */
-  commit: number;
-  /** The highest entry a leader reaching a majority of the full view committed, as it knows. */
-  majorityCommit: number;
-  /** True when it knows the last line of every client it remembers (no state transfer pending). */
-  complete: boolean;
-  /** Starts of the last term runs of its log, oldest first (where the logs forked). */
-  runs: ChatRunStart[];
-}
-
-/** A gathering leader asks a server with a better log for its entries. */
-export interface ChatFetchBody {
-  /** Message kind. */
-  kind: "chat-fetch";
-  /** The leader's chat term. */
-  term: number;
-  /** First sequence number wanted. */
-  from: number;
-  /** Last sequence number wanted. */
-  to: number;
-}
-
-/** Entries sent in answer to a fetch. */
-export interface ChatFetchedBody {
-  /** Message kind. */
-  kind: "chat-fetched";
-  /** The term of the fetch. */
-  term: number;
-  /** Sequence number just before the first entry. */
-  prev: number;
-  /** Term of the entry at `prev`. */
-  prevTerm: number;
-  /** Entries from `prev + 1` on. */
-  entries: ChatEntry[];
-}
-
-/** The last committed line number of one client. */
-export interface ChatSenderRecord {
-  /** Session key of the client. */
-  client: string;
-  /** Its last committed line number. */
-  cseq: number;
-}
-
-/** The leader tells a server that lines of its clients are committed (answering retries). */
-export interface ChatCommittedBody {
-  /** Message kind. */
-  kind: "chat-committed";
-  /** One record per client. */
-  items: ChatSenderRecord[];
-}
-
-/** A state-transferred server asks for the last line of every client, a page at a time. */
-export interface ChatSendersFetchBody {
-  /** Message kind. */
-  kind: "chat-senders-fetch";
-  /** The asker's chat term. */
-  term: number;
-  /** The page starts after this client key (`""`: from the first). */
-  after: string;
-}
-
-/** One page of a server's last committed line per client, in client key order. */
-export interface ChatSendersBody {
-  /** Message kind. */
-  kind: "chat-senders";
-  /** The term of the request. */
-  term: number;
-  /** The `after` of the request. */
-  after: string;
-  /** True when this is the last page. */
-  done: boolean;
-  /** The records. */
-  senders: ChatSenderRecord[];
-}
-
-/** What a server says about a user name: still held, or given up. */
-export type ChatClaimOp = "hold" | "quit" | "timeout";
-
-/** Every claim operation. */
-export const CHAT_CLAIM_OPS: readonly ChatClaimOp[] = ["hold", "quit", "timeout"];
-
-/** One user name a server claims for (or releases from) one of its clients. */
-export interface ChatClaim {
-  /** User name. */
-  user: string;
-  /** Session key of the client. */
-  client: string;
-  /** The client's attachment number. */
-  gen: number;
-  /** Hold (claim or renew the lease) or release. */
-  op: ChatClaimOp;
-  /** The client's owner token, from its join ({@linkcode ChatJoinBody.owner}). */
-  owner?: string;
-}
-
-/** A server claims, renews or releases user names at the leader (the authority for names). */
-export interface ChatClaimBody {
-  /** Message kind. */
-  kind: "chat-claim";
-  /** The claims. */
-  claims: ChatClaim[];
-}
-
-/** Why the leader turned a claim down (`""`: it did not). */
-export type ChatClaimRefusal = "" | "name-taken" | "full" | "moved";
-
-/** Every claim answer reason. */
-export const CHAT_CLAIM_REFUSALS: readonly ChatClaimRefusal[] = ["", "name-taken", "full", "moved"];
-
-/** The leader's answer to one claim. */
-export interface ChatClaimResult {
-  /** User name. */
-  user: string;
-  /** Session key of the client. */
-  client: string;
-  /** Attachment number of the claim. */
-  gen: number;
-  /** True when granted (or released). */
-  ok: boolean;
-  /** Why not. */
-  reason: ChatClaimRefusal;
-}
-
-/** The leader's answers to claims. */
-export interface ChatClaimReplyBody {
-  /** Message kind. */
-  kind: "chat-claim-reply";
-  /** One result per answered claim. */
-  results: ChatClaimResult[];
-}
+import type { KindSpec, Sender } from "./messages/common.ts";
+import { CHAT_KINDS, type ChatBody } from "./messages/chat.ts";
+import { DISCOVERY_KINDS, type DiscoveryBody } from "./messages/discovery.ts";
+import { MEMBERSHIP_KINDS, type MembershipBody } from "./messages/membership.ts";
+
+export {
+  isArrayOf,
+  isNum,
+  isTerminalSafe,
+  isText,
+  type KindSpec,
+  type Layer,
+  nextTerm,
+  type Role,
+  ROLES,
+  type Sender,
+  STATIC_LIMITS,
+  WIRE_BOUNDS,
+  type WireLimits,
+} from "./messages/common.ts";
+export {
+  type DiscoverBody,
+  type DiscoverMissing,
+  type DiscoverReplyBody,
+  type DiscoverSplit,
+  type DiscoveryBody,
+  MAX_REJECTION_REASONS,
+} from "./messages/discovery.ts";
+export {
+  type AckBody,
+  type AnswerBody,
+  type CoordinatorBody,
+  type ElectionBody,
+  type HeartbeatBody,
+  type LeaveBody,
+  MAX_WELCOME_MEMBERS,
+  type MemberEntry,
+  type MembershipBody,
+  type PingBody,
+  type PingReqBody,
+  type ServerStatus,
+  type WelcomeBody,
+} from "./messages/membership.ts";
+export {
+  CHAT_CLAIM_OPS,
+  CHAT_CLAIM_REFUSALS,
+  CHAT_ENTRY_KINDS,
+  CHAT_REFUSALS,
+  type ChatAckBody,
+  type ChatAppendBody,
+  type ChatAppendReplyBody,
+  type ChatBody,
+  type ChatBusyBody,
+  type ChatClaim,
+  type ChatClaimBody,
+  type ChatClaimOp,
+  type ChatClaimRefusal,
+  type ChatClaimReplyBody,
+  type ChatClaimResult,
+  type ChatCommittedBody,
+  type ChatDeliverBody,
+  type ChatEntry,
+  type ChatEntryKind,
+  type ChatFetchBody,
+  type ChatFetchedBody,
+  type ChatForwardBody,
+  type ChatForwardItem,
+  type ChatGatherBody,
+  type ChatGatherReplyBody,
+  type ChatJoinBody,
+  type ChatLeaveBody,
+  type ChatMissedBody,
+  type ChatNakBody,
+  type ChatPostBody,
+  type ChatPostItem,
+  type ChatRefusal,
+  type ChatRefusedBody,
+  type ChatRunStart,
+  type ChatSenderRecord,
+  type ChatSendersBody,
+  type ChatSendersFetchBody,
+  type ChatSlowBody,
+  type ChatSplitBody,
+  type ChatStreamBody,
+  type ChatWelcomeBody,
+  isOwnerToken,
+  MAX_CHAT_ENTRIES,
+  MAX_CHAT_ITEMS,
+  MAX_CHAT_RUNS,
+  MAX_CHAT_TEXT,
+  MAX_CLIENT_KEY,
+  MAX_USER_NAME,
+} from "./messages/chat.ts";
 
 /** Every message body. */
-export type Body =
-  | DiscoverBody
-  | DiscoverReplyBody
-  | HeartbeatBody
-  | WelcomeBody
-  | PingBody
-  | AckBody
-  | PingReqBody
-  | ElectionBody
-  | AnswerBody
-  | CoordinatorBody
-  | LeaveBody
-  | ChatJoinBody
-  | ChatWelcomeBody
-  | ChatRefusedBody
-  | ChatPostBody
-  | ChatDeliverBody
-  | ChatAckBody
-  | ChatNakBody
-  | ChatMissedBody
-  | ChatSlowBody
-  | ChatLeaveBody
-  | ChatForwardBody
-  | ChatBusyBody
-  | ChatAppendBody
-  | ChatAppendReplyBody
-  | ChatGatherBody
-  | ChatGatherReplyBody
-  | ChatFetchBody
-  | ChatFetchedBody
-  | ChatClaimBody
-  | ChatClaimReplyBody
-  | ChatCommittedBody
-  | ChatSendersFetchBody
-  | ChatSendersBody
-  | ChatSplitBody
-  | ChatStreamBody;
+export type Body = DiscoveryBody | MembershipBody | ChatBody;
 
 /** A body's kind. */
 export type Kind = Body["kind"];
@@ -741,417 +126,12 @@ export interface Envelope<B extends Body = Body> {
   body: B;
 }
 
-/** The wire description of one message kind. */
-export interface KindSpec {
-  /** The one-byte type code on the wire (never reused). */
-  code: number;
-  /**
-   * True when `fields` (the decoded JSON without `kind`) is a valid body of this kind; `limits`
-   * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time.
-   */
-  validate(fields: Record<string, unknown>, limits?: WireLimits): boolean;
-}
-
-/**
- * The bound of every number a message carries, each in this one place: the decoder refuses a
- * value beyond it, the encoder refuses to send one, and the cores never compute one (they stop
- * at the bound instead). Every bound leaves room below 2^53 for the `+ 1`s and windows the cores
- * add, so arithmetic on an accepted value stays exact.
- */
-export const WIRE_BOUNDS = {
-  /**
-   * Bully and chat terms (one per election): on decode also at most the receiver's clock in ms
-   * plus the skew bound (`WireLimits`), so time overtakes a forged term within that skew.
-   */
-  term: 8.64e15,
-  /** Chat positions, line and attachment numbers, commit points: 2^48 lines is centuries of chat. */
-  seq: 2 ** 48,
-  /** Bully priority (its negation is the least): what `--priority` takes. */
-  priority: 2 ** 31 - 1,
-  /** Wall-clock times (ms since the epoch): the last instant a JavaScript `Date` can show. */
-  wallMs: 8.64e15,
-  /** Counts, sizes, view numbers, durations and nonces (either sign): only compared or shown. */
-  count: Number.MAX_SAFE_INTEGER,
-  /** Entry fingerprints (`entryMark`): 32 bits. */
-  mark: 0xffff_ffff,
-  /** UDP ports. */
-  port: 0xffff,
-} as const;
-
-/** The term after `term`, or `term` itself at {@linkcode WIRE_BOUNDS}`.term` (never beyond it). */
-export function nextTerm(term: number): number {
-  return Math.min(term + 1, WIRE_BOUNDS.term);
-}
-
-/**
- * What a decoder knows beyond the fixed bounds: its wall clock plus the clock-skew bound caps
- * incarnations and terms. Incarnations are start times, so a higher one is forged or from a clock
- * far off, and accepting it would make every real datagram of that sender look stale for ever.
- * Terms grow by one per election, far slower than a clock in ms: a forged term beyond the clock
- * would leave no room above it (an election could not outbid it), one within it is overtaken by
- * time.
- */
-export interface WireLimits {
-  /** The highest incarnation accepted. */
-  maxIncarnation: number;
-  /** The highest term accepted. */
-  maxTerm: number;
-}
-
-/** The limits the encoder checks against: only the fixed bounds. */
-export const STATIC_LIMITS: WireLimits = {
-  maxIncarnation: WIRE_BOUNDS.wallMs,
-  maxTerm: WIRE_BOUNDS.term,
-};
-
-/** Every message kind with its wire code and validator. */
+/** Every message kind with its wire code, sender, layer, delivery and validator. */
 export const MESSAGE_KINDS: { readonly [K in Kind]: KindSpec } = {
-  "discover": {
-    code: 2,
-    validate: (f) => isNonce(f.nonce),
-  },
-  "discover-reply": {
-    code: 3,
-    validate: (f, l = STATIC_LIMITS) =>
-      isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
-      typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
-      isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
-      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
-  },
-  "heartbeat": {
-    code: 10,
-    validate: (f, l = STATIC_LIMITS) => isServerStatus(f, l),
-  },
-  "welcome": {
-    code: 11,
-    validate: (f, l = STATIC_LIMITS) =>
-      isServerStatus(f, l) &&
-      isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, l)),
-  },
-  "ping": {
-    code: 12,
-    validate: (f) => isNonce(f.nonce),
-  },
-  "ack": {
-    code: 13,
-    validate: (f) => isNonce(f.nonce) && isId(f.target),
-  },
-  "ping-req": {
-    code: 14,
-    validate: (f) => isNonce(f.nonce) && isId(f.target) && isHost(f.host) && isPort(f.port),
-  },
-  "election": {
-    code: 15,
-    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
-  },
-  "answer": {
-    code: 16,
-    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm),
-  },
-  "coordinator": {
-    code: 17,
-    validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
-  },
-  "leave": {
-    code: 18,
-    validate: () => true,
-  },
-  "chat-join": {
-    code: 30,
-    validate: (f, l = STATIC_LIMITS) =>
-      isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
-      (f.owner === undefined || isOwnerToken(f.owner)),
-  },
-  "chat-welcome": {
-    code: 31,
-    validate: (f, l = STATIC_LIMITS) =>
-      isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
-      isSeqOr0(f.commit) && isLeaderRef(f, l),
-  },
-  "chat-refused": {
-    code: 32,
-    validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
-  },
-  "chat-post": {
-    code: 33,
-    validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
-  },
-  "chat-deliver": {
-    code: 34,
-    validate: (f, l = STATIC_LIMITS) =>
-      isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
-  },
-  "chat-ack": {
-    code: 35,
-    validate: (f) =>
-      isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
-      typeof f.streamed === "boolean",
-  },
-  "chat-nak": {
-    code: 36,
-    validate: isSeqRange,
-  },
-  "chat-missed": {
-    code: 37,
-    validate: (f) => isSeqRange(f) && isCount(f.gen),
-  },
-  "chat-slow": {
-    code: 38,
-    validate: (f) => isCount(f.gen),
-  },
-  "chat-leave": {
-    code: 39,
-    validate: () => true,
-  },
-  "chat-forward": {
-    code: 40,
-    validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
-  },
-  "chat-busy": {
-    code: 41,
-    validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
-  },
-  "chat-append": {
-    code: 42,
-    validate: (f, l = STATIC_LIMITS) =>
-      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
-      isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
-      typeof f.reset === "boolean" && isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) =>
-        isChatEntry(e, l)),
-  },
-  "chat-append-reply": {
-    code: 43,
-    validate: (f, l = STATIC_LIMITS) =>
-      isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
-      isNext(f.reader),
-  },
-  "chat-gather": {
-    code: 44,
-    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
-  },
-  "chat-gather-reply": {
-    code: 45,
-    validate: (f, l = STATIC_LIMITS) =>
-      isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
-      isSeqOr0(f.last) &&
-      isTerm(f.lastTerm, l) && isSeqOr0(f.commit) && isSeqOr0(f.majorityCommit) &&
-      f.majorityCommit <= f.commit && typeof f.complete === "boolean" &&
-      isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)),
-  },
-  "chat-fetch": {
-    code: 46,
-    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
-  },
-  "chat-fetched": {
-    code: 47,
-    validate: (f, l = STATIC_LIMITS) =>
-      isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
-  },
-  "chat-claim": {
-    code: 48,
-    validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
-  },
-  "chat-claim-reply": {
-    code: 49,
-    validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
-  },
-  "chat-committed": {
-    code: 50,
-    validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
-  },
-  "chat-senders-fetch": {
-    code: 51,
-    validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
-  },
-  "chat-senders": {
-    code: 52,
-    validate: (f, l = STATIC_LIMITS) =>
-      isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
-      isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
-  },
-  "chat-split": {
-    code: 53,
-    validate: (f) =>
-      typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
-      typeof f.majority === "boolean" &&
-      (f.partition === undefined || typeof f.partition === "boolean") &&
-      (f.missing === undefined || isArrayOf(f.missing, MAX_WELCOME_MEMBERS, isId)) &&
-      isCount(f.gen),
-  },
-  "chat-stream": {
-    code: 54,
-    validate: (f, l = STATIC_LIMITS) =>
-      isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
-      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
-  },
+  ...DISCOVERY_KINDS,
+  ...MEMBERSHIP_KINDS,
+  ...CHAT_KINDS,
 };
-
-/** A leader named to a client: an id and its incarnation, or `""` and 0 for none. */
-function isLeaderRef(f: Record<string, unknown>, l: WireLimits): boolean {
-  return (f.leader === "" || isId(f.leader)) && isNum(f.leaderIncarnation, 0, l.maxIncarnation);
-}
-
-function isServerStatus(f: Record<string, unknown>, l: WireLimits): boolean {
-  return isText(f.version, 32) && isPriority(f.priority) && (f.leader === "" || isId(f.leader)) &&
-    isTerm(f.term, l) && isCount(f.view) && typeof f.joining === "boolean";
-}
-
-function isDiscoverSplit(value: unknown): value is DiscoverSplit {
-  return isRecord(value) && isNum(value.servers, 1, WIRE_BOUNDS.count) && isCount(value.of) &&
-    value.of >= value.servers && typeof value.majority === "boolean" &&
-    (value.partition === undefined || typeof value.partition === "boolean") &&
-    (value.missing === undefined || isArrayOf(value.missing, MAX_WELCOME_MEMBERS, isMissing));
-}
-
-function isMissing(item: unknown): item is DiscoverMissing {
-  return isRecord(item) && isId(item.id) && isHost(item.host) && isPort(item.port) &&
-    isCount(item.agoMs) && typeof item.crashed === "boolean";
-}
-
-/** Counts keyed by short names (unknown names pass: a newer sender may count more reasons). */
-function isCountsByName(value: unknown): value is Record<string, number> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const entries = Object.entries(value);
-  return entries.length <= MAX_REJECTION_REASONS &&
-    entries.every(([name, count]) => name.length > 0 && name.length <= 32 && isCount(count));
-}
-
-/** True for a whole number from `min` to `max`: the one check of every number a message carries. */
-export function isNum(value: unknown, min: number, max: number): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
-}
-
-function isCount(value: unknown): value is number {
-  return isNum(value, 0, WIRE_BOUNDS.count);
-}
-
-/** Nonces are only echoed: any safe integer. */
-function isNonce(value: unknown): value is number {
-  return isNum(value, -WIRE_BOUNDS.count, WIRE_BOUNDS.count);
-}
-
-function isTerm(value: unknown, l: WireLimits): value is number {
-  return isNum(value, 0, l.maxTerm);
-}
-
-function isPriority(value: unknown): value is number {
-  return isNum(value, -WIRE_BOUNDS.priority, WIRE_BOUNDS.priority);
-}
-
-function isWallMs(value: unknown): value is number {
-  return isNum(value, 0, WIRE_BOUNDS.wallMs);
-}
-
-/** A sequence-like number, 0 meaning none. */
-function isSeqOr0(value: unknown): value is number {
-  return isNum(value, 0, WIRE_BOUNDS.seq);
-}
-
-/** A position in the order, from 1. */
-function isSeq(value: unknown): value is number {
-  return isNum(value, 1, WIRE_BOUNDS.seq);
-}
-
-/** The position after one (first missing, first kept, where to resume): one past the last. */
-function isNext(value: unknown): value is number {
-  return isNum(value, 0, WIRE_BOUNDS.seq + 1);
-}
-
-function isSeqRange(f: Record<string, unknown>): boolean {
-  return isSeq(f.from) && isSeq(f.to) && f.from <= f.to;
-}
-
-function isUser(value: unknown): value is string {
-  return isText(value, MAX_USER_NAME) && value.length > 0;
-}
-
-function isClientKey(value: unknown): value is string {
-  return isText(value, MAX_CLIENT_KEY) && value.length > 0;
-}
-
-function isRecord(item: unknown): item is Record<string, unknown> {
-  return typeof item === "object" && item !== null && !Array.isArray(item);
-}
-
-function isPostItem(item: unknown): item is ChatPostItem {
-  return isRecord(item) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
-}
-
-function isForwardItem(item: unknown): item is ChatForwardItem {
-  return isRecord(item) && isClientKey(item.client) && isUser(item.user) &&
-    isSeqOr0(item.acked) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
-}
-
-function isChatEntry(item: unknown, l: WireLimits): item is ChatEntry {
-  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
-    CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
-    isSeqOr0(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
-}
-
-function isRunStart(item: unknown, l: WireLimits): item is ChatRunStart {
-  return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
-    isNum(item.mark, 0, WIRE_BOUNDS.mark);
-}
-
-function isSenderRecord(item: unknown): item is ChatSenderRecord {
-  return isRecord(item) && isClientKey(item.client) && isSeq(item.cseq);
-}
-
-function isClaim(item: unknown): item is ChatClaim {
-  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isSeqOr0(item.gen) &&
-    CHAT_CLAIM_OPS.includes(item.op as ChatClaimOp) &&
-    (item.owner === undefined || isOwnerToken(item.owner));
-}
-
-/** True for an owner token: 32 lowercase hex digits (128 random bits). */
-export function isOwnerToken(value: unknown): value is string {
-  return typeof value === "string" && /^[0-9a-f]{32}$/.test(value);
-}
-
-function isClaimResult(item: unknown): item is ChatClaimResult {
-  return isRecord(item) && isUser(item.user) && isClientKey(item.client) && isSeqOr0(item.gen) &&
-    typeof item.ok === "boolean" && CHAT_CLAIM_REFUSALS.includes(item.reason as ChatClaimRefusal);
-}
-
-function isMemberEntry(item: unknown, limits: WireLimits): item is MemberEntry {
-  if (typeof item !== "object" || item === null) return false;
-  const e = item as Record<string, unknown>;
-  return isId(e.id) && ROLES.includes(e.role as Role) && isHost(e.host) && isPort(e.port) &&
-    isNum(e.incarnation, 0, limits.maxIncarnation) && isPriority(e.priority);
-}
-
-function isId(value: unknown): value is string {
-  return isText(value, 128) && isTerminalSafe(value);
-}
-
-function isHost(value: unknown): value is string {
-  return isText(value, 255) && isTerminalSafe(value);
-}
-
-/**
- * Spaces, control characters (C0, DEL, C1) and the invisible, line and bidi controls that could
- * rearrange what an operator's terminal or log shows.
- */
-// deno-lint-ignore no-control-regex -- control characters are exactly what it must find
-const UNSAFE_NAME_CHARS = /[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/;
-
-/**
- * True for a non-empty string without spaces or control characters: what node ids and reply hosts
- * must be, since servers print them in logs and status tables as they are.
- */
-export function isTerminalSafe(value: string): boolean {
-  return value.length > 0 && !UNSAFE_NAME_CHARS.test(value);
-}
-
-function isPort(value: unknown): value is number {
-  return isNum(value, 1, WIRE_BOUNDS.port);
-}
 
 /** Looks up a kind by its wire code. */
 export function kindOfCode(code: number): Kind | undefined {
@@ -1161,17 +141,3 @@ export function kindOfCode(code: number): Kind | undefined {
 const KIND_BY_CODE = new Map<number, Kind>(
   (Object.entries(MESSAGE_KINDS) as [Kind, KindSpec][]).map(([kind, spec]) => [spec.code, kind]),
 );
-
-/** True for a string of at most `max` UTF-16 units. */
-export function isText(value: unknown, max: number): value is string {
-  return typeof value === "string" && value.length <= max;
-}
-
-/** True for an array whose every item passes `check`, at most `max` long. */
-export function isArrayOf<T>(
-  value: unknown,
-  max: number,
-  check: (item: unknown) => item is T,
-): value is T[] {
-  return Array.isArray(value) && value.length <= max && value.every(check);
-}
