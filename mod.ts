@@ -42,7 +42,7 @@ export {
   type ServerOptions,
   type ServerStats,
   type ServerStatusReport,
-} from "./src/server/runtime.ts";
+} from "./src/server/server.ts";
 export type { GuardStats, Misbehaviour } from "./src/guard/tracker.ts";
 export {
   Endpoint,
@@ -50,12 +50,12 @@ export {
   type EndpointStats,
   type EnvelopeHandler,
   formatAddress,
-} from "./src/runtime/endpoint.ts";
+} from "./src/net/endpoint.ts";
 export {
   type DiscoveredServer,
   discoverServers,
   type DiscoveryOptions,
-} from "./src/runtime/discovery.ts";
+} from "./src/net/discovery.ts";
 export * from "./src/chat/mod.ts";
 export type { Presence } from "./src/chat/directory.ts";
 export type { LeaderPhase } from "./src/chat/leader.ts";

@@ -8,7 +8,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { defaultLanConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
 import { logger, setupLogging } from "../src/log/mod.ts";
 import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import { TransportError } from "../src/transport/types.ts";
 import { isTerminalSafe, WIRE_BOUNDS } from "../src/wire/messages.ts";
 import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";

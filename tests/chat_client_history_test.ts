@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../src/client/client.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 
 Deno.test("a client keeps the last messages for /history, as many as asked, or none", async () => {

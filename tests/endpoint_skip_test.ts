@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Endpoint } from "../src/runtime/endpoint.ts";
+import { Endpoint } from "../src/net/endpoint.ts";
 import type { Body } from "../src/wire/mod.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 

@@ -9,8 +9,8 @@
 
 import assert from "node:assert/strict";
 import { resolveConfig } from "../src/config/mod.ts";
-import { Endpoint } from "../src/runtime/endpoint.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Endpoint } from "../src/net/endpoint.ts";
+import { Server } from "../src/server/server.ts";
 import type { Address } from "../src/transport/types.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 

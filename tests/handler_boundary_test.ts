@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { Endpoint } from "../src/runtime/endpoint.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Endpoint } from "../src/net/endpoint.ts";
+import { Server } from "../src/server/server.ts";
 import { Keyring } from "../src/wire/keyring.ts";
 import { type Body, type Sender, WireCodec } from "../src/wire/mod.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { formatMetrics, renderMetrics } from "../src/server/metrics.ts";
-import type { ServerStatusReport } from "../src/server/runtime.ts";
+import type { ServerStatusReport } from "../src/server/server.ts";
 import { MISBEHAVIOURS } from "../src/guard/tracker.ts";
 import { REJECT_REASONS } from "../src/wire/rejections.ts";
 

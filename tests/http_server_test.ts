@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { ConfigError } from "../src/config/mod.ts";
 import { parseHttpAddress, startHttpServer } from "../src/server/http.ts";
-import type { ServerStatusReport } from "../src/server/runtime.ts";
+import type { ServerStatusReport } from "../src/server/server.ts";
 import {
   type DsysProcess,
   LAUNCHERS,

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { resolveConfig } from "../src/config/mod.ts";
 import { ProbeSession } from "../src/probe/mod.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 
 const HOST = { dockerEnv: false, containerEnv: false };

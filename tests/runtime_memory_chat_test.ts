@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../src/client/client.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import {
   type FaultyTransport,
   parseFaultSpec,

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { type Config, resolveConfig } from "../src/config/mod.ts";
-import { Endpoint } from "../src/runtime/endpoint.ts";
+import { Endpoint } from "../src/net/endpoint.ts";
 import type { Address } from "../src/transport/types.ts";
 import type { RejectReason } from "../src/wire/mod.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";

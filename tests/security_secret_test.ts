@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { ChatClient, NoServerError } from "../src/client/client.ts";
 import { type Config, resolveConfig } from "../src/config/mod.ts";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import { openNodeTransport } from "../src/transport/node_transport.ts";
 import { MESSAGE_KINDS } from "../src/wire/mod.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Server } from "../src/server/runtime.ts";
+import { Server } from "../src/server/server.ts";
 import { openDenoTransport } from "../src/transport/deno_transport.ts";
 import { openNodeTransport } from "../src/transport/node_transport.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";

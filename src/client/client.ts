@@ -17,8 +17,8 @@ import {
   type IgnoredReason,
   type ServerRef,
 } from "../chat/client_core.ts";
-import { type DiscoveredServer, discoverServers } from "../runtime/discovery.ts";
-import { Endpoint, type EndpointOptions } from "../runtime/endpoint.ts";
+import { type DiscoveredServer, discoverServers } from "../net/discovery.ts";
+import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
 

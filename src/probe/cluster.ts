@@ -13,7 +13,7 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import { Endpoint, formatAddress } from "../runtime/endpoint.ts";
+import { Endpoint, formatAddress } from "../net/endpoint.ts";
 import type { Address, SocketOpener } from "../transport/types.ts";
 import type { DiscoverReplyBody, HeartbeatBody } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";

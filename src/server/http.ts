@@ -14,7 +14,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../config/mod.ts";
 import { formatMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
-import type { ServerStatusReport } from "./runtime.ts";
+import type { ServerStatusReport } from "./server.ts";
 
 /** Where the HTTP endpoint listens. */
 export interface HttpAddress {

@@ -13,7 +13,7 @@ import { MISBEHAVIOURS } from "../guard/tracker.ts";
 import { REJECT_REASONS } from "../wire/rejections.ts";
 import type { MemberState } from "./core.ts";
 import { liveMembers } from "./node.ts";
-import type { ServerStatusReport } from "./runtime.ts";
+import type { ServerStatusReport } from "./server.ts";
 
 /** The `Content-Type` of {@linkcode formatMetrics}'s output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -6,7 +6,7 @@
  * the view, the leader, the term or the split changed, and deferring chat actions until a
  * `flush` so that a burst of datagrams leaves as a few batches.
  *
- * The runtime (`runtime.ts`) and both simulators drive this same node with events carrying the
+ * The server shell (`server.ts`) and both simulators drive this same node with events carrying the
  * monotonic time `now` and, where the chat needs it, the wall-clock time `wall`, and perform the
  * actions {@linkcode ServerNode.step} returns; so the simulators test the wiring that ships.
  * Nothing here touches a socket, a timer or a clock.

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatAddress } from "../runtime/endpoint.ts";
+import { formatAddress } from "../net/endpoint.ts";
 import type { SplitView } from "../membership/events.ts";
 import type { DiscoverMissing } from "../wire/messages.ts";
 import type { ViewSnapshot } from "./core.ts";

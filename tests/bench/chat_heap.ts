@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { ChatClient } from "../../src/client/client.ts";
-import { Server } from "../../src/server/runtime.ts";
+import { Server } from "../../src/server/server.ts";
 import { loopbackConfig, until } from "../helpers/loopback.ts";
 import { REPO_ROOT } from "../helpers/process.ts";
 

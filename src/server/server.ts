@@ -1,8 +1,9 @@
 /**
- * The server runtime: the thin shell that gives the server node ({@linkcode ServerNode}) its
- * transport (sockets, or the one it is given), its clocks and its logs. It feeds the node every authenticated datagram, a tick with
- * the monotonic and the wall-clock time, and a `flush` once the datagrams already read have been
- * handled; it performs the actions the node returns and logs what happens.
+ * The server shell (`Server`): the thin shell that gives the server node
+ * ({@linkcode ServerNode}) its transport (sockets, or the one it is given), its clocks and its
+ * logs. It feeds the node every authenticated datagram, a tick with the monotonic and the
+ * wall-clock time, and a `flush` once the datagrams already read have been handled; it performs
+ * the actions the node returns and logs what happens.
  *
  * Protocol decisions, the guard, the answer to `discover` and the wiring of the cores live in
  * the node (`node.ts`), which the simulators drive too; this layer only does I/O and time.
@@ -19,7 +20,7 @@ import {
   type EndpointOptions,
   type EndpointStats,
   formatAddress,
-} from "../runtime/endpoint.ts";
+} from "../net/endpoint.ts";
 import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "./core.ts";
