@@ -36,7 +36,7 @@ export {
   type CoreStats,
   ServerCore,
   type ViewHeadline,
-} from "./src/server/core.ts";
+} from "./src/membership/core.ts";
 export {
   Server,
   type ServerOptions,

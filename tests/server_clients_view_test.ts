@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { viewWithClients } from "../src/server/clients_view.ts";
-import type { ViewSnapshot } from "../src/server/core.ts";
+import type { ViewSnapshot } from "../src/membership/core.ts";
 
 const VIEW: ViewSnapshot = {
   view: 3,

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ViewSnapshot } from "../src/server/core.ts";
+import type { ViewSnapshot } from "../src/membership/core.ts";
 import { formatViewTable, summarizeView } from "../src/server/status.ts";
 
 const VIEW: ViewSnapshot = {

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { testClusterConfig } from "../src/config/mod.ts";
-import { ServerCore } from "../src/server/core.ts";
+import { ServerCore } from "../src/membership/core.ts";
 import { VERSION } from "../src/version.ts";
 import { Keyring } from "../src/wire/keyring.ts";
 import {

@@ -5,7 +5,8 @@
  * This module only re-exports `events.ts` (view and event shapes), `outbox.ts` (actions),
  * `table.ts` (member records, view number), `detector.ts` (suspect, verify, declare dead) and
  * `split.ts` (partitions: split and healed).
- * Leadership is `../election/`'s; the server core (`../server/core.ts`) wires both together.
+ * Leadership is `../election/`'s; the server core (`core.ts`, `ServerCore`, imported directly)
+ * wires both together.
  *
  * @module
  */

@@ -9,7 +9,7 @@
 
 import type { Presence } from "../chat/directory.ts";
 import type { SessionView } from "../chat/sessions.ts";
-import type { MemberView, ViewSnapshot } from "./core.ts";
+import type { MemberView, ViewSnapshot } from "../membership/core.ts";
 
 /**
  * The view with one `client` member per present user (its id is the user name), after the

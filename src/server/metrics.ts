@@ -11,7 +11,7 @@
 
 import { MISBEHAVIOURS } from "../guard/tracker.ts";
 import { REJECT_REASONS } from "../wire/rejections.ts";
-import type { MemberState } from "./core.ts";
+import type { MemberState } from "../membership/core.ts";
 import { liveMembers } from "./node.ts";
 import type { ServerStatusReport } from "./server.ts";
 

@@ -43,7 +43,7 @@ import {
   ServerCore,
   type ViewHeadline,
   type ViewSnapshot,
-} from "./core.ts";
+} from "../membership/core.ts";
 
 /**
  * Kinds a server never handles, dropped by their header before they are authenticated: what the

@@ -23,7 +23,7 @@ import {
 } from "../net/endpoint.ts";
 import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
-import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "./core.ts";
+import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membership/core.ts";
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";

@@ -8,7 +8,7 @@
 import { formatAddress } from "../net/endpoint.ts";
 import type { SplitView } from "../membership/events.ts";
 import type { DiscoverMissing } from "../wire/messages.ts";
-import type { ViewSnapshot } from "./core.ts";
+import type { ViewSnapshot } from "../membership/core.ts";
 
 /**
  * One line summing up a view: its number, the leader, how many members are in each state and,

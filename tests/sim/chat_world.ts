@@ -24,7 +24,7 @@ import {
 import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_core.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
-import type { ServerCore } from "../../src/server/core.ts";
+import type { ServerCore } from "../../src/membership/core.ts";
 import { type NodeEvent, SERVER_SKIPS, ServerNode } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";

@@ -11,7 +11,7 @@ import {
   type CoreAction,
   type CoreOptions,
   ServerCore,
-} from "../../src/server/core.ts";
+} from "../../src/membership/core.ts";
 import type { Address } from "../../src/transport/types.ts";
 import type { Body, Envelope, Sender, ServerStatus } from "../../src/wire/messages.ts";
 

@@ -8,7 +8,7 @@
 
 import type { TimingConfig } from "../../src/config/mod.ts";
 import { documentedLeader } from "./expected_leader.ts";
-import type { ClusterEvent, ViewSnapshot } from "../../src/server/core.ts";
+import type { ClusterEvent, ViewSnapshot } from "../../src/membership/core.ts";
 import type { NodeAction, NodeEvent } from "../../src/server/node.ts";
 import type { SimNode, SimObserver, Simulation } from "./simulator.ts";
 

@@ -12,7 +12,7 @@
  */
 
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
-import type { ServerCore } from "../../src/server/core.ts";
+import type { ServerCore } from "../../src/membership/core.ts";
 import {
   type NodeAction,
   type NodeEvent,

@@ -2,24 +2,24 @@
  * The server protocol core: discovery, heartbeats, the group view, failure detection and the
  * Bully election of one server, as one pure, deterministic state machine (the etcd/raft model).
  *
- * The server node (`node.ts`) feeds it events (`start`, every datagram `receive`d, a `tick` with
- * the monotonic time, `stop`) through {@linkcode ServerCore.step} and passes on the actions it
- * returns (send, multicast, notify). It owns no socket, timer or clock and never reads
- * `Date.now()` or `Math.random()`. It ignores `discover`/`discover-reply` (the node answers
- * those) and envelopes from itself. The parts it wires together live in `../membership/` (table, detector,
- * split detection) and `../election/` (Bully, order). After a partition it finds the other side
- * again with the merge probe: its heartbeat, unicast to every server it declared dead.
+ * The server node (`../server/node.ts`) feeds it events (`start`, every datagram `receive`d, a
+ * `tick` with the monotonic time, `stop`) through {@linkcode ServerCore.step} and passes on the
+ * actions it returns (send, multicast, notify). It owns no socket, timer or clock and never reads
+ * `Date.now()` or `Math.random()`. It ignores `discover`/`discover-reply` (the node answers those)
+ * and envelopes from itself. The parts it wires together live beside it in this folder (table,
+ * detector, split detection) and in `../election/` (Bully, order). After a partition it finds the
+ * other side again with the merge probe: its heartbeat, unicast to every server it declared dead.
  *
  * @module
  */
 
 import type { TimingConfig } from "../config/mod.ts";
 import { Bully } from "../election/bully.ts";
-import type { SplitView, ViewSnapshot } from "../membership/events.ts";
-import { FailureDetector } from "../membership/detector.ts";
-import { type CoreAction, Outbox } from "../membership/outbox.ts";
-import { copySplit, SplitDetector } from "../membership/split.ts";
-import { isLive, MemberTable } from "../membership/table.ts";
+import type { SplitView, ViewSnapshot } from "./events.ts";
+import { FailureDetector } from "./detector.ts";
+import { type CoreAction, Outbox } from "./outbox.ts";
+import { copySplit, SplitDetector } from "./split.ts";
+import { isLive, MemberTable } from "./table.ts";
 import type { Address } from "../transport/types.ts";
 import { SeededRandom } from "../util/random.ts";
 import {
@@ -33,14 +33,8 @@ import {
   type WelcomeBody,
 } from "../wire/messages.ts";
 
-export type { CoreAction } from "../membership/outbox.ts";
-export type {
-  ClusterEvent,
-  MemberState,
-  MemberView,
-  SplitView,
-  ViewSnapshot,
-} from "../membership/events.ts";
+export type { CoreAction } from "./outbox.ts";
+export type { ClusterEvent, MemberState, MemberView, SplitView, ViewSnapshot } from "./events.ts";
 
 /** What a {@linkcode ServerCore} needs to know about its server. */
 export interface CoreOptions {
