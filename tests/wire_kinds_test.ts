@@ -85,6 +85,21 @@ Deno.test("a server skips only the chat stream, as its hand-written list did", (
   assert.deepEqual([...SERVER_SKIPS], ["chat-stream"]);
 });
 
+Deno.test("the chat-client layer is exactly the kinds a client took from its server by hand", () => {
+  const client = (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
+    MESSAGE_KINDS[kind].layer === "chat-client"
+  ).sort();
+  assert.deepEqual(client, [
+    "chat-deliver",
+    "chat-missed",
+    "chat-refused",
+    "chat-slow",
+    "chat-split",
+    "chat-stream",
+    "chat-welcome",
+  ]);
+});
+
 Deno.test("a server routes each kind where the name-prefix routing sent it", () => {
   for (const kind of KINDS) {
     const old = kind.startsWith("chat-") ? "chat" : kind === "discover" ? "answer" : "core";

@@ -49,7 +49,9 @@ import {
   type ChatStreamBody,
   type ChatWelcomeBody,
   type Envelope,
+  type Kind,
   MAX_CHAT_RUNS,
+  MESSAGE_KINDS,
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
@@ -689,16 +691,15 @@ export class ChatClientCore {
   }
 }
 
-/** The kinds a server sends to clients (anything else from a server only shows it alive). */
-const CLIENT_KINDS: ReadonlySet<string> = new Set([
-  "chat-welcome",
-  "chat-refused",
-  "chat-deliver",
-  "chat-split",
-  "chat-missed",
-  "chat-slow",
-  "chat-stream",
-]);
+/**
+ * The kinds a server sends to clients, by the kind table's `chat-client` layer (anything else
+ * from a server only shows it alive).
+ */
+const CLIENT_KINDS: ReadonlySet<string> = new Set(
+  (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
+    MESSAGE_KINDS[kind].layer === "chat-client"
+  ),
+);
 
 /** A server's `unknown-client` for a client it does not know (it names no attachment). */
 function isUnknownClient(body: Body): boolean {
