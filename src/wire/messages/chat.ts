@@ -54,7 +54,10 @@ export const CHAT_ENTRY_KINDS: readonly ChatEntryKind[] = ["text", "join", "leav
 export interface ChatEntry {
   /** Position in the global order, from 1. */
   seq: number;
-  /** Chat term of the leader that sequenced it (issue 5 merges divergent logs by it). */
+  /**
+   * Chat term of the leader that sequenced it (with the run fingerprints, it places where diverged
+   * logs forked).
+   */
   term: number;
   /** Chat line or presence change. */
   kind: ChatEntryKind;
