@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ChatServerCore } from "../src/chat/server_core.ts";
+import { ChatServerCore } from "../src/chat/chat_server_core.ts";
 import { defaultChatConfig } from "../src/config/mod.ts";
 import { clientSender, MiniCluster, serverSender, threeServers, WALL } from "./sim/chat_harness.ts";
 

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { defaultChatConfig, testClusterConfig } from "../src/config/mod.ts";
 import { type ChatClientAction, ChatClientCore } from "../src/chat/client_core.ts";
-import { type ChatServerAction, ChatServerCore } from "../src/chat/server_core.ts";
+import { type ChatServerAction, ChatServerCore } from "../src/chat/chat_server_core.ts";
 import { type CoreAction, ServerCore } from "../src/membership/core.ts";
 import type { Address } from "../src/transport/types.ts";
 import { SeededRandom } from "../src/util/random.ts";

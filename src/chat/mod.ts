@@ -3,7 +3,7 @@
  * replication so that no acknowledged line is lost. Pure state machines: no I/O, no timers, no
  * clock.
  *
- * `server_core.ts` is the server's side (sequencer, replica, attached clients), `client_core.ts`
+ * `chat_server_core.ts` is the server's side (sequencer, replica, attached clients), `client_core.ts`
  * the client's (its sending side is `client_send.ts`); the rest are their parts: `log.ts` (the
  * bounded log), `replica.ts` (log, commit point and what it implies), `recovery.ts` (a new leader's
  * gather, fetch and merge), `leader.ts` (leading: sequence, replicate, stream), `replication.ts`
@@ -18,5 +18,5 @@
  */
 
 export * from "./keys.ts";
-export * from "./server_core.ts";
+export * from "./chat_server_core.ts";
 export * from "./client_core.ts";

@@ -32,7 +32,7 @@ import {
   ChatServerCore,
   type ChatServerEvent,
   type ChatServerStatus,
-} from "../chat/server_core.ts";
+} from "../chat/chat_server_core.ts";
 import { viewWithClients } from "./clients_view.ts";
 import { missingServers } from "./status.ts";
 import {

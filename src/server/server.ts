@@ -25,7 +25,7 @@ import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membership/core.ts";
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
-import type { ChatNotice, ChatServerStatus } from "../chat/server_core.ts";
+import type { ChatNotice, ChatServerStatus } from "../chat/chat_server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
 
 const log = logger("server");

@@ -8,7 +8,7 @@
 
 import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
 import { type ChatClientAction, ChatClientCore } from "../../src/chat/client_core.ts";
-import { type ChatNotice, ChatServerCore } from "../../src/chat/server_core.ts";
+import { type ChatNotice, ChatServerCore } from "../../src/chat/chat_server_core.ts";
 import type { MemberView, ViewSnapshot } from "../../src/membership/events.ts";
 import type { Address } from "../../src/transport/types.ts";
 import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";

@@ -21,7 +21,7 @@ import {
   type ChatClientEvent,
   type ServerRef,
 } from "../../src/chat/client_core.ts";
-import type { ChatServerAction, ChatServerCore } from "../../src/chat/server_core.ts";
+import type { ChatServerAction, ChatServerCore } from "../../src/chat/chat_server_core.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/membership/core.ts";
