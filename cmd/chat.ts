@@ -18,6 +18,7 @@ import { UsageError } from "./errors.ts";
 import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } from "./options.ts";
 import { stopSignal, type StopSignalName } from "./signals.ts";
 import { socketOpener } from "./transport.ts";
+import { userStateDirectory } from "./state.ts";
 
 const defaults = defaultChatConfig();
 
@@ -87,7 +88,7 @@ export function chatCommand() {
           discoveryTimeoutMs: clientWaitMs,
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
-          owner: ownerToken(config.network.cluster, user),
+          owner: ownerToken(config.network.cluster, user, userStateDirectory()),
           openSockets: socketOpener(),
         });
         // Ctrl+C or SIGTERM while looking for servers ends the command at once.

@@ -1,8 +1,8 @@
 /**
  * The owner token that proves a restarted client is the same user on the same computer, so that
  * it takes its name back at once from its crashed session instead of waiting for the name's lease
- * to run out. A random secret is kept in the user's state directory
- * (`$XDG_STATE_HOME/dsys/owner`, else `~/.local/state/dsys/owner`), created on first use and
+ * to run out. A random secret is kept in the user's state directory (`owner` in the directory
+ * `stateDirectory` names, given by the caller), created on first use and
  * readable by the user only; the token sent is derived from it and the cluster name, so one
  * cluster's servers cannot use it in another. Another computer (or OS user) has another secret,
  * so its claim to a held name is still refused.
@@ -16,25 +16,18 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 
-/** The directory of dsys's state for this OS user on this computer. */
-export function stateDirectory(env: Record<string, string | undefined> = process.env): string {
-  const state = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
-  return join(state, "dsys");
-}
-
 /**
- * The owner token of `user` in `cluster` (32 hex digits), or undefined when another live process
+ * The owner token of `user` in `cluster` (32 hex digits), kept in the state `directory`, or undefined when another live process
  * holds that name here, or when the secret can be neither read nor created (the name then waits
  * for its lease, as without a token).
  */
 export function ownerToken(
   cluster: string,
   user: string,
-  directory: string = stateDirectory(),
+  directory: string,
 ): string | undefined {
   try {
     mkdirSync(join(directory, "names"), { recursive: true, mode: 0o700 });
