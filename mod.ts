@@ -43,6 +43,8 @@ export {
   type ServerStats,
   type ServerStatusReport,
 } from "./src/server/server.ts";
+export { ChatDisk, type ChatDiskInfo, type ChatDiskOptions } from "./src/server/chat_disk.ts";
+export type { Repair, TornTail } from "./src/storage/wal.ts";
 export type { GuardStats, Misbehaviour } from "./src/guard/tracker.ts";
 export {
   Endpoint,

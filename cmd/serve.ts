@@ -15,6 +15,16 @@ import { commonOptionsOf, commonOverrides, wholeNumberIn, withCommonOptions } fr
 import { UsageError } from "./errors.ts";
 import { stopSignal } from "./signals.ts";
 import { socketOpener } from "./transport.ts";
+import { userStateDirectory } from "./state.ts";
+import {
+  type DataDir,
+  DataDirError,
+  defaultDataDir,
+  openDataDir,
+} from "../src/storage/data_dir.ts";
+import { WalCorruption } from "../src/storage/wal.ts";
+import { ChatDisk } from "../src/server/chat_disk.ts";
+import type { Config } from "../src/config/mod.ts";
 
 /** Longest node id the wire format carries (bytes of UTF-8). */
 const MAX_ID_BYTES = 128;
@@ -51,6 +61,63 @@ export function explainStartError(error: unknown, unicastPort: number): unknown 
   );
 }
 
+/**
+ * Opens the chat log of server `id` in `dataDir` (the default one under the state directory when
+ * undefined): one line and exit 2 for a directory that cannot be used or a corrupted log.
+ */
+export function openChatLog(
+  config: Config,
+  dataDir: string | undefined,
+  repair: boolean,
+  id: string,
+  held: (dir: DataDir) => void,
+): ReturnType<typeof ChatDisk.open> {
+  const owner = { cluster: config.network.cluster, id };
+  const path = dataDir ?? defaultDataDir(userStateDirectory(), owner);
+  let dir: DataDir;
+  try {
+    dir = openDataDir(path, owner);
+  } catch (error) {
+    throw error instanceof DataDirError ? new UsageError(error.message) : error;
+  }
+  try {
+    const opened = ChatDisk.open({ dir: path, storage: config.storage, repair });
+    held(dir);
+    const log = logger("storage");
+    if (opened.torn) {
+      log.warn("cut a torn chat log tail of {bytes} bytes at byte {offset} of {file}", {
+        event: "chat-log-torn",
+        ...opened.torn,
+      });
+    }
+    if (opened.repair) {
+      log.warn("repaired the chat log: truncated {file} at byte {offset}; kept {kept}", {
+        event: "chat-log-repaired",
+        ...opened.repair,
+      });
+    }
+    const { prev, entries } = opened.restored;
+    log.info("chat log in {dir}: {lines} entries after seq {prev}", {
+      event: "chat-log-opened",
+      dir: path,
+      lines: entries.length,
+      prev,
+    });
+    return opened;
+  } catch (error) {
+    dir.release();
+    if (error instanceof WalCorruption) {
+      throw new UsageError(
+        `${error.message}: start with --repair to truncate the log there (a copy is kept)`,
+      );
+    }
+    if (error instanceof Error && !(error instanceof UsageError)) {
+      throw new UsageError(`data directory ${path}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 /** Builds the `serve` command. */
 export function serveCommand() {
   return withCommonOptions(
@@ -78,6 +145,19 @@ export function serveCommand() {
       new Option("--http <[host:]port>", "serve /status and /metrics (a bare port: 127.0.0.1)")
         .env("DSYS_HTTP").argParser(parseHttpAddress),
     )
+    .addOption(
+      new Option(
+        "--data-dir <dir>",
+        "keep the chat log in DIR (default: one per server under the state directory; " +
+          "none: in memory only)",
+      ).env("DSYS_DATA_DIR"),
+    )
+    .addOption(
+      new Option(
+        "--repair",
+        "truncate a corrupted chat log where the damage starts (keeps a copy)",
+      ),
+    )
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       setupLogging({ level: options.logLevel, json: options.logJson === true });
@@ -89,6 +169,7 @@ export function serveCommand() {
       });
       const id = validateNodeId(options.id);
       let server: Server | undefined;
+      let dataDir: DataDir | undefined;
       let http: HttpEndpoint | undefined;
       if (options.http) {
         http = await startHttpServer(options.http, () => server?.status()).catch((error) => {
@@ -107,12 +188,19 @@ export function serveCommand() {
           id,
           statusTable: options.logJson !== true,
           openSockets: socketOpener(),
+          disk: options.dataDir === "none"
+            ? undefined
+            : (serverId) =>
+              openChatLog(config, options.dataDir, options.repair === true, serverId, (dir) => {
+                dataDir = dir;
+              }),
         }).catch((error) => {
           throw explainStartError(error, config.network.unicastPort);
         });
         await stopSignal();
         await server.stop();
       } finally {
+        dataDir?.release();
         await http?.close();
       }
     });

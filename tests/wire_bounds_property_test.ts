@@ -470,7 +470,7 @@ class World {
   /** Seals every datagram a server core returned and puts it on the wire. */
   #emit(from: Sender, actions: (CoreAction | ChatServerAction)[]): void {
     for (const action of actions) {
-      if (action.type === "notify") continue;
+      if (action.type === "notify" || action.type === "persist") continue;
       this.#seal(from, action.body);
       this.wire.push({ from, to: action.type === "send" ? action.to : "group", body: action.body });
     }

@@ -41,6 +41,7 @@ import type { Presence } from "./directory.ts";
 import { type LeaderPhase, Leadership } from "./leader.ts";
 import { ChatOutbox, type ChatServerAction } from "./outbox.ts";
 import { ChatReplica } from "./replica.ts";
+import type { JournalState, RestoredLog } from "./journal.ts";
 import type { Peer } from "./replication.ts";
 import { Sessions, type SessionView } from "./sessions.ts";
 import { SendersPull } from "./transfer.ts";
@@ -55,6 +56,14 @@ export interface ChatServerOptions {
   self: Sender;
   /** Chat tunables (`defaultChatConfig()`). */
   config: ChatConfig;
+  /**
+   * Keep the log on the disk: every change leaves as a `persist` action, and this server
+   * acknowledges entries (a follower to its leader, a leader counting itself) only once the
+   * shell says they are flushed (`persisted`). False or absent: memory only.
+   */
+  persist?: boolean;
+  /** The log read back from the disk, to start from. */
+  restored?: RestoredLog;
 }
 
 /** One input to the chat core; `now` is monotonic ms, `wall` ms since the epoch. */
@@ -72,7 +81,13 @@ export type ChatServerEvent =
   }
   | { type: "flush"; now: number }
   | { type: "tick"; now: number; wall: number }
-  | { type: "membership"; view: ViewSnapshot; now: number };
+  | { type: "membership"; view: ViewSnapshot; now: number }
+  | {
+    /** The `persist` batches up to `id` are flushed to the disk. */
+    type: "persisted";
+    id: number;
+    now: number;
+  };
 
 /** A chat server's state, for status output and tests. */
 export interface ChatServerStatus {
@@ -125,6 +140,12 @@ export class ChatServerCore {
   #asideAt = -Infinity;
   /** True while this server reaches a majority of its full view (live and dead servers). */
   #majority = true;
+  /** The highest entry known to match the log of the leader this server follows. */
+  #matched = 0;
+  /** The highest match this server reported to that leader. */
+  #replied = 0;
+  /** The replica's state as last journaled (a persistent server). */
+  #journaled: JournalState | undefined;
 
   /** Creates a chat core; nothing happens until the `start` event. */
   constructor(options: ChatServerOptions) {
@@ -133,6 +154,12 @@ export class ChatServerCore {
     this.#out = new ChatOutbox(config.batchBodyBytes);
     this.#replica = new ChatReplica(config.logLimit, config.maxSenders);
     this.#sessions = new Sessions({ config, replica: this.#replica, out: this.#out });
+    if (options.restored) {
+      this.#replica.restore(options.restored);
+      this.#promised = Math.max(options.restored.state?.promised ?? 0, this.#replica.log.lastTerm);
+      this.#journaled = options.restored.state;
+    }
+    if (options.persist) this.#replica.log.journal();
   }
 
   /** Feeds one event and returns what the runtime must do, in order. */
@@ -158,8 +185,12 @@ export class ChatServerCore {
       case "membership":
         this.#membership(event.view);
         break;
+      case "persisted":
+        this.#onPersisted(event.id);
+        break;
     }
     this.#flush();
+    this.#journal();
     return this.#out.drain();
   }
 
@@ -337,6 +368,63 @@ export class ChatServerCore {
     this.#promised = term;
     this.#promisedTo = leader;
     this.#synced = false;
+    this.#matched = 0;
+    this.#replied = 0;
+  }
+
+  /**
+   * What this follower tells its leader it stored: the entries known to match the leader's that
+   * are also on the disk (all of them, memory only).
+   */
+  #ackable(): number {
+    return Math.min(this.#matched, this.#replica.log.durable);
+  }
+
+  /** Batches are flushed: a follower acknowledges what it could not yet (a leader commits). */
+  #onPersisted(id: number): void {
+    this.#replica.log.persisted(id);
+    if (this.#leadership || !this.#synced || this.#promisedTo !== this.#leaderId) return;
+    const leader = this.#peers.get(this.#leaderId ?? "");
+    const match = this.#ackable();
+    if (!leader || match <= this.#replied) return;
+    this.#replied = match;
+    this.#out.send(leader.addr, {
+      kind: "chat-append-reply",
+      term: this.#promised,
+      ok: true,
+      match,
+      commit: this.#replica.commit,
+      reader: this.#sessions.readPoint(),
+    });
+  }
+
+  /** Hands the log's changes since the last step to the shell, with the state they leave. */
+  #journal(): void {
+    const { log } = this.#replica;
+    if (!log.journaled) return;
+    const replica = this.#replica;
+    const state: JournalState = {
+      last: log.last,
+      lastTerm: log.lastTerm,
+      commit: replica.commit,
+      majority: replica.majorityCommit,
+      promised: this.#promised,
+      complete: replica.sendersComplete,
+    };
+    const known = this.#journaled;
+    const moved = !known || known.last !== state.last || known.lastTerm !== state.lastTerm ||
+      known.promised !== state.promised || known.complete !== state.complete;
+    // The commit points alone are a hint (a restarted server learns them again from its leader):
+    // they go with the next batch of changes instead of costing a flush of their own.
+    if (
+      moved ||
+      (log.hasChanges && (known.commit !== state.commit || known.majority !== state.majority))
+    ) {
+      log.note({ op: "state", ...state });
+      this.#journaled = state;
+    }
+    const batch = log.takeJournal();
+    if (batch) this.#out.persist(batch);
   }
 
   #onAppend(leader: Peer, body: ChatAppendBody): void {
@@ -361,6 +449,7 @@ export class ChatServerCore {
     const result = replica.store(body.prev, body.prevTerm, body.entries);
     if (result.ok) {
       this.#synced = true;
+      this.#matched = Math.max(this.#matched, result.match);
       replica.advanceCommit(Math.min(body.commit, result.match));
       replica.advanceMajority(Math.min(body.majorityCommit, result.match));
       if (!replica.sendersComplete && this.#pull?.source.id !== leader.id) {
@@ -369,11 +458,13 @@ export class ChatServerCore {
         this.#pull.tick(this.#now);
       }
     }
+    const match = result.ok ? Math.min(result.match, this.#ackable()) : result.hint;
+    if (result.ok) this.#replied = Math.max(this.#replied, match);
     this.#out.send(leader.addr, {
       kind: "chat-append-reply",
       term: body.term,
       ok: result.ok,
-      match: result.ok ? result.match : result.hint,
+      match,
       commit: replica.commit,
       reader: this.#sessions.readPoint(),
     });

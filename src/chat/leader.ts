@@ -200,7 +200,8 @@ export class Leadership {
     // committed as kept by a majority: one that led a minority side meanwhile must not mark those
     // entries when the other side comes back into view.
     this.#minorityOnce ||= !this.#o.majority();
-    replica.advanceCommit(this.#replicator!.commitPoint());
+    // A persistent leader counts itself only for what its disk holds (`ChatLog.durable`).
+    replica.advanceCommit(Math.min(this.#replicator!.commitPoint(), replica.log.durable));
     if (!this.#minorityOnce) replica.advanceMajority(replica.commit);
     this.#replicator!.flush(replica.commit, now);
     if (this.#o.config.streamToClients) this.#stream();

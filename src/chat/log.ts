@@ -15,10 +15,16 @@
  * fingerprint of its entry ({@linkcode entryMark}). It knows nothing of leaders, commits or
  * clients; the caller passes the commit point where it matters.
  *
+ * A persistent server's log also keeps a journal of its changes for the disk
+ * ({@linkcode ChatLog.journal}, `journal.ts`) and knows how far the disk holds it
+ * ({@linkcode ChatLog.durable}): what was taken to be written is durable once the shell says that
+ * batch is flushed, up to the log's tip at that time and never beyond a later truncation.
+ *
  * @module
  */
 
 import type { ChatEntry, ChatRunStart } from "../wire/messages.ts";
+import type { LogOp } from "./journal.ts";
 import { assert } from "../util/assert.ts";
 import { jsonBytes } from "./size.ts";
 
@@ -64,6 +70,10 @@ export class ChatLog {
   #head = 0;
   #first = 1;
   #baseTerm = 0;
+  #journal: LogOp[] | null = null;
+  #durable = 0;
+  #batches = 0;
+  #unflushed: { id: number; last: number }[] = [];
 
   /** Sequence number of the first entry kept (`last + 1` when empty). */
   get first(): number {
@@ -108,6 +118,63 @@ export class ChatLog {
     assert(entry.seq === this.last + 1, `append of seq ${entry.seq} after ${this.last}`);
     this.#items.push(entry);
     this.#bytes.push(jsonBytes(entry));
+    this.#journal?.push({ op: "entry", entry });
+  }
+
+  /**
+   * Starts journaling every change for the disk: from now on {@linkcode ChatLog.durable} is what
+   * the disk holds, and the entries held now count as on it (they were read from it).
+   */
+  journal(): void {
+    this.#journal = [];
+    this.#durable = this.last;
+  }
+
+  /** True when the log journals its changes for the disk. */
+  get journaled(): boolean {
+    return this.#journal !== null;
+  }
+
+  /**
+   * The last sequence number up to which the disk holds this log (every entry when it is not
+   * journaled): what a persistent server may acknowledge.
+   */
+  get durable(): number {
+    return this.#journal ? Math.min(this.#durable, this.last) : this.last;
+  }
+
+  /** True when changes wait in the journal. */
+  get hasChanges(): boolean {
+    return (this.#journal?.length ?? 0) > 0;
+  }
+
+  /** Adds an operation to the journal (the replica's state after a step). */
+  note(op: LogOp): void {
+    this.#journal?.push(op);
+  }
+
+  /** The changes journaled since the last call, as one numbered batch, or undefined when none. */
+  takeJournal(): { id: number; ops: LogOp[] } | undefined {
+    if (!this.#journal || this.#journal.length === 0) return undefined;
+    const ops = this.#journal;
+    this.#journal = [];
+    const id = ++this.#batches;
+    this.#unflushed.push({ id, last: this.last });
+    return { id, ops };
+  }
+
+  /** Records that the batches up to `id` are flushed to the disk; returns the durable point. */
+  persisted(id: number): number {
+    while (this.#unflushed.length > 0 && this.#unflushed[0].id <= id) {
+      this.#durable = Math.max(this.#durable, this.#unflushed.shift()!.last);
+    }
+    return this.durable;
+  }
+
+  /** What the disk holds of the log, and what is still to be flushed, goes no further than `seq`. */
+  #cutDurable(seq: number): void {
+    this.#durable = Math.min(this.#durable, seq);
+    for (const batch of this.#unflushed) batch.last = Math.min(batch.last, seq);
   }
 
   /**
@@ -148,6 +215,8 @@ export class ChatLog {
   /** Drops every entry after `seq`. */
   truncateAfter(seq: number): void {
     if (seq >= this.last) return;
+    this.#journal?.push({ op: "truncate", after: seq });
+    this.#cutDurable(seq);
     const keep = this.#head + Math.max(0, seq - this.#first + 1);
     this.#items.length = keep;
     this.#bytes.length = keep;
@@ -155,6 +224,8 @@ export class ChatLog {
 
   /** Empties the log; the next entry is `prev + 1` and the entry at `prev` had `prevTerm`. */
   reset(prev: number, prevTerm: number): void {
+    this.#journal?.push({ op: "reset", prev, prevTerm });
+    this.#cutDurable(prev);
     this.#items = [];
     this.#bytes = [];
     this.#head = 0;

@@ -11,7 +11,8 @@
  * `sequencer.ts` (sender order, duplicates), `directory.ts` (user names), `sessions.ts` (clients of
  * one server and their name leases), `delivery.ts` (sending the log to them), `delivered.ts` (what
  * a client remembers of its deliveries, to re-anchor after a merge), `outbox.ts` (actions and
- * batching), `size.ts` (datagram budgets), and `keys.ts` (session keys, message ids, user names).
+ * batching), `size.ts` (datagram budgets), `journal.ts` (what a persistent server writes to its
+ * disk and reads back), and `keys.ts` (session keys, message ids, user names).
  * The tunables are `ChatConfig` in `src/config/mod.ts`.
  *
  * @module
@@ -20,3 +21,4 @@
 export * from "./keys.ts";
 export * from "./chat_server_core.ts";
 export * from "./client_core.ts";
+export type { JournalState, LogOp, RestoredLog } from "./journal.ts";

@@ -17,6 +17,7 @@ import {
   type ChatSenderRecord,
   MAX_CHAT_ITEMS,
 } from "../wire/messages.ts";
+import type { LogOp } from "./journal.ts";
 import { packByBytes } from "./size.ts";
 
 /**
@@ -39,7 +40,16 @@ export type ChatNotice =
 export type ChatServerAction =
   | { type: "send"; to: Address; body: Body }
   | { type: "multicast"; body: Body }
-  | { type: "notify"; notice: ChatNotice };
+  | { type: "notify"; notice: ChatNotice }
+  | {
+    /**
+     * Write these changes of the log to the disk and flush them, then step a `persisted` event
+     * with `id` (a persistent server only; batches are numbered 1, 2, … in the order to write).
+     */
+    type: "persist";
+    id: number;
+    ops: LogOp[];
+  };
 
 /** The item lists that are batched, by body kind. */
 interface Batchable {
@@ -85,6 +95,11 @@ export class ChatOutbox {
   multicast(body: Body): void {
     this.#multicasts++;
     this.#actions.push({ type: "multicast", body });
+  }
+
+  /** Queues a batch of log changes to be written to the disk. */
+  persist(batch: { id: number; ops: LogOp[] }): void {
+    this.#actions.push({ type: "persist", ...batch });
   }
 
   /** Queues an event for the runtime. */

@@ -14,6 +14,7 @@
 
 import type { ChatEntry } from "../wire/messages.ts";
 import type { Presence } from "./directory.ts";
+import type { RestoredLog } from "./journal.ts";
 import { messageId } from "./keys.ts";
 import { ChatLog } from "./log.ts";
 import { SenderTable } from "./sequencer.ts";
@@ -188,6 +189,24 @@ export class ChatReplica {
       this.#sendersComplete = false;
     }
     return true;
+  }
+
+  /**
+   * Starts from a log read back from the disk (before any other event): its entries, its commit
+   * point (applied, so presence and the sender table follow) and what a majority committed.
+   */
+  restore(restored: RestoredLog): void {
+    const { log } = this;
+    log.reset(restored.prev, restored.prevTerm);
+    for (const entry of restored.entries) log.append(entry);
+    this.#commit = restored.prev;
+    const { state } = restored;
+    this.advanceCommit(Math.max(restored.prev, state?.commit ?? restored.prev));
+    this.advanceMajority(state?.majority ?? 0);
+    if (restored.prev > 0) {
+      this.#complete = false;
+      this.#sendersComplete = state?.complete ?? false;
+    }
   }
 
   /** Drops committed entries beyond the log limit. */

@@ -287,6 +287,33 @@ export function defaultChatConfig(): ChatConfig {
   };
 }
 
+/** The chat log on disk (the write-ahead log of `src/storage/`). */
+export interface StorageConfig {
+  /** A log segment is closed and the next one begun once it would grow past this (bytes). */
+  segmentBytes: number;
+  /** Committed lines the disk log keeps at least; older segments are deleted (retention). */
+  retainLines: number;
+  /** Committed lines older than this many days may be deleted with their segment (retention). */
+  retainDays: number;
+  /** How long after a failed write or flush (a full disk) the server tries again (ms). */
+  flushRetryMs: number;
+}
+
+/** The disk log's defaults, sized for a chat's history. */
+export function defaultStorageConfig(): StorageConfig {
+  return {
+    // 8 MiB, ~30 000 lines: retention frees space in steps small next to the log, and a roll
+    // (one extra flush) comes every few thousand lines at most.
+    segmentBytes: 8 * 1024 * 1024,
+    // Ten times the memory window (`chat.logLimit`): a month of a busy team room, ~30 MB on disk.
+    retainLines: 100_000,
+    // A month: older lines leave once a busier room also passed `retainLines`, or on their own.
+    retainDays: 30,
+    // Once a second: a freed disk is noticed soon, and a full one is not hammered.
+    flushRetryMs: 1000,
+  };
+}
+
 /** The whole configuration of a dsys process. */
 export interface Config {
   /** Network settings. */
@@ -299,6 +326,8 @@ export interface Config {
   output: OutputConfig;
   /** The chat layer. */
   chat: ChatConfig;
+  /** The chat log on disk. */
+  storage: StorageConfig;
 }
 
 /** Default for a LAN: fast failover, no false alarms on a busy two-core machine. */
@@ -382,6 +411,7 @@ export function defaultLanConfig(): Config {
       statusIntervalMs: 10_000,
     },
     chat: defaultChatConfig(),
+    storage: defaultStorageConfig(),
   };
 }
 
@@ -428,6 +458,8 @@ export interface ConfigOverrides {
   output?: Partial<OutputConfig>;
   /** Chat overrides. */
   chat?: Partial<ChatConfig>;
+  /** Disk log overrides. */
+  storage?: Partial<StorageConfig>;
 }
 
 /** Applies overrides to a base configuration and validates the result. */
@@ -441,6 +473,7 @@ export function resolveConfig(
     timing: { ...base.timing, ...stripUndefined(overrides.timing) },
     output: { ...base.output, ...stripUndefined(overrides.output) },
     chat: { ...base.chat, ...stripUndefined(overrides.chat) },
+    storage: { ...base.storage, ...stripUndefined(overrides.storage) },
   };
   validateConfig(config);
   return config;
@@ -467,7 +500,7 @@ export function effectiveChatConfig(config: Pick<Config, "chat" | "security">): 
 
 /** Throws a {@linkcode ConfigError} for the first invalid setting or broken relation. */
 export function validateConfig(config: Config): void {
-  const { network, timing, output, chat } = config;
+  const { network, timing, output, chat, storage } = config;
   if (!/^[\w.-]{1,64}$/.test(network.cluster)) {
     throw new ConfigError(
       "network.cluster",
@@ -504,7 +537,13 @@ export function validateConfig(config: Config): void {
         `${MAX_TIMER_MS}, 0 for off`,
     );
   }
-  for (const [section, values] of [["timing", timing], ["chat", chat]] as const) {
+  for (
+    const [section, values] of [
+      ["timing", timing],
+      ["chat", chat],
+      ["storage", storage],
+    ] as const
+  ) {
     for (const [name, value] of Object.entries(values)) {
       if (typeof value === "boolean") continue;
       const max = name.endsWith("Ms") ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;

@@ -33,6 +33,7 @@ import {
   type ChatServerEvent,
   type ChatServerStatus,
 } from "../chat/chat_server_core.ts";
+import type { RestoredLog } from "../chat/journal.ts";
 import { viewWithClients } from "./clients_view.ts";
 import { missingServers } from "./status.ts";
 import {
@@ -83,6 +84,10 @@ export interface ServerNodeOptions {
   random?: () => number;
   /** Datagrams rejected so far by reason, as a discover reply reports them (default: none). */
   rejections?: () => Readonly<Record<RejectReason, number>>;
+  /** Keep the chat log on the disk (see `ChatServerOptions.persist`); default memory only. */
+  persist?: boolean;
+  /** The chat log read back from the disk, to start from. */
+  restored?: RestoredLog;
 }
 
 /** One input to the node; `now` is monotonic ms, `wall` ms since the epoch. */
@@ -91,7 +96,13 @@ export type NodeEvent =
   | { type: "receive"; envelope: Envelope; viaGroup: boolean; now: number }
   | { type: "flush"; now: number }
   | { type: "tick"; now: number; wall: number }
-  | { type: "stop"; now: number };
+  | { type: "stop"; now: number }
+  | {
+    /** The chat log's `persist` batches up to `id` are flushed to the disk. */
+    type: "persisted";
+    id: number;
+    now: number;
+  };
 
 /** One thing the shell must do for the node. */
 export type NodeAction =
@@ -101,6 +112,7 @@ export type NodeAction =
     type: "chat-notice";
     notice: ChatNotice;
   }
+  | Extract<ChatServerAction, { type: "persist" }>
   | {
     /** A sender just began a cool-off (log it once). */
     type: "offence";
@@ -166,6 +178,8 @@ export class ServerNode {
     this.#chat = new ChatServerCore({
       self: options.self,
       config: effectiveChatConfig(options.config),
+      persist: options.persist,
+      restored: options.restored,
     });
     this.#guard = new MemberGuard({
       ratePerSecond: security.senderRatePerSecond,
@@ -199,6 +213,7 @@ export class ServerNode {
         this.#receive(event.envelope, event.viaGroup, event.now);
         break;
       case "flush":
+      case "persisted":
         this.#stepChat(event);
         break;
       case "tick":

@@ -27,6 +27,8 @@ import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membe
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/chat_server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
+import type { ChatDisk } from "./chat_disk.ts";
+import type { RestoredLog } from "../chat/journal.ts";
 
 const log = logger("server");
 
@@ -43,6 +45,11 @@ export interface ServerOptions extends Pick<EndpointOptions, "transport" | "open
   id?: string;
   /** Print the status table as text on the standard error (false: only the JSON log event). */
   statusTable?: boolean;
+  /**
+   * Keeps the chat log on the disk: called with the server's id once it is known, returns the
+   * opened disk log and what it read back (memory only without it).
+   */
+  disk?: (id: string) => { disk: ChatDisk; restored: RestoredLog };
 }
 
 /** Counters of a server: its endpoint's and its protocol core's. */
@@ -103,15 +110,21 @@ export class Server {
   readonly #node: ServerNode;
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
+  readonly #disk: ChatDisk | undefined;
   #timer?: ReturnType<typeof setInterval>;
   #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
   /** Unicast-only: the view number whose servers the endpoint sends group datagrams to. */
   #fanoutView = -1;
 
-  private constructor(endpoint: Endpoint, options: ServerOptions) {
+  private constructor(
+    endpoint: Endpoint,
+    options: ServerOptions,
+    stored?: { disk: ChatDisk; restored: RestoredLog },
+  ) {
     this.#endpoint = endpoint;
     this.#options = options;
+    this.#disk = stored?.disk;
     const { config } = options;
     this.#node = new ServerNode({
       self: endpoint.self,
@@ -124,7 +137,14 @@ export class Server {
       seeds: [...endpoint.peers],
       version: VERSION,
       rejections: () => endpoint.stats().rejections,
+      persist: stored !== undefined,
+      restored: stored?.restored,
     });
+    stored?.disk.onFlushed((id) =>
+      endpoint.contain("a flushed chat log", () => {
+        this.#step({ type: "persisted", id, now: performance.now() });
+      })
+    );
   }
 
   /** Opens the transport, starts discovery and the protocol's clock. */
@@ -139,7 +159,14 @@ export class Server {
       transport: options.transport,
       openSockets: options.openSockets,
     });
-    const server = new Server(endpoint, options);
+    let stored: { disk: ChatDisk; restored: RestoredLog } | undefined;
+    try {
+      stored = options.disk?.(endpoint.self.id);
+    } catch (error) {
+      await endpoint.close();
+      throw error;
+    }
+    const server = new Server(endpoint, options, stored);
     server.#logListening();
     endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
     server.#step({ type: "start", now: performance.now(), wall: Date.now() });
@@ -217,6 +244,7 @@ export class Server {
     this.#step({ type: "stop", now: performance.now() });
     const stats = this.stats();
     await this.#endpoint.close();
+    await this.#disk?.close();
     log.info("stopped; sent {sent}, received {received}, rejected {rejected}", {
       event: "stopped",
       sent: stats.sentDatagrams,
@@ -267,6 +295,9 @@ export class Server {
         break;
       case "chat-notice":
         logChatNotice(action.notice);
+        break;
+      case "persist":
+        this.#disk?.write(action.id, action.ops);
         break;
       case "offence":
         this.#logOffence(action.offence, action.sender);

@@ -158,7 +158,11 @@ export class Wal {
           fs.truncateSync(file, offset);
           torn = { file, offset, bytes: bytes.length - offset };
         } else if (options.repair) {
-          repair = repairAt(file, offset, indexes.slice(i + 1).map((n) => join(dir, segmentName(n))));
+          repair = repairAt(
+            file,
+            offset,
+            indexes.slice(i + 1).map((n) => join(dir, segmentName(n))),
+          );
           segments.push({ index, file, bytes: offset });
           break;
         } else {

@@ -134,7 +134,10 @@ export interface ExitStatus {
 export interface SpawnOptions {
   /** Name used in error messages, e.g. `server A`. Default: the launcher's name. */
   label?: string;
-  /** Extra environment variables. Inherited `DSYS_*` variables are always removed. */
+  /**
+   * Extra environment variables. Inherited `DSYS_*` variables are always removed, and
+   * `DSYS_DATA_DIR` is `none` unless given here (or `--data-dir` is passed).
+   */
   env?: Record<string, string>;
   /** Give the process a writable standard input (for `chat`). Default: none. */
   stdin?: boolean;
@@ -181,7 +184,9 @@ export class DsysProcess implements AsyncDisposable {
     this.#child = new Deno.Command(launcher.command, {
       args: [...launcher.prefix, ...args],
       clearEnv: true,
-      env: { ...env, ...options.env },
+      // Servers keep their chat log in memory unless a test gives them a data directory: the
+      // default one is under this user's state directory, which tests must not fill.
+      env: { DSYS_DATA_DIR: "none", ...env, ...options.env },
       stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",

@@ -208,7 +208,7 @@ export class MiniCluster {
         for (const client of this.#clients.values()) {
           this.#send({ from: sender, to: client.sender.addr, body: action.body });
         }
-      } else this.notices.push({ server: id, notice: action.notice });
+      } else if (action.type === "notify") this.notices.push({ server: id, notice: action.notice });
     }
   }
 
