@@ -60,6 +60,8 @@ export interface ChatLabOptions {
    * addresses as `--peers` (a network without multicast).
    */
   unicastOnly?: boolean;
+  /** Keep each server's chat log in `<dataDir>/<host>` (default: memory only). */
+  dataDir?: string;
 }
 
 /** Options of {@linkcode ChatLab.client}. */
@@ -85,6 +87,9 @@ export class ChatLab {
   readonly #env: Record<string, string>;
   readonly #httpPort: number | undefined;
   readonly #peers: string[];
+  readonly #dataDir: string | undefined;
+  /** Servers replaced by {@linkcode ChatLab.restartServer}, kept for their output. */
+  readonly #replaced: DsysProcess[] = [];
 
   private constructor(lab: Lab, options: ChatLabOptions) {
     this.lab = lab;
@@ -92,6 +97,7 @@ export class ChatLab {
     this.secret = options.secret === false ? undefined : crypto.randomUUID();
     this.#env = options.env ?? {};
     this.#httpPort = options.httpPort;
+    this.#dataDir = options.dataDir;
     this.#peers = options.unicastOnly
       ? lab.hosts.slice(0, options.servers).map((h) => `${h.address}:7401`)
       : [];
@@ -142,12 +148,28 @@ export class ChatLab {
    * and one `.stderr` file per process) and returns its path, to keep a failing run.
    */
   saveOutput(name: string): Promise<string> {
-    return saveOutput(`${name}-${this.lab.run}`, [...this.servers, ...this.clients]);
+    return saveOutput(`${name}-${this.lab.run}`, [
+      ...this.#replaced,
+      ...this.servers,
+      ...this.clients,
+    ]);
+  }
+
+  /**
+   * Starts server `index` (`servers[index]`, on `h<index + 1>`) again with its arguments, after
+   * it stopped or was killed; returns the new process, which replaces the old in `servers`.
+   */
+  restartServer(index: number): DsysProcess {
+    const host = this.lab.hosts[index];
+    this.#replaced.push(this.servers[index]);
+    this.servers[index] = this.#server(host, host.index === 1 ? 1 : 0);
+    return this.servers[index];
   }
 
   /** Kills every process of the lab and deletes its namespaces. */
   async destroy(): Promise<void> {
-    await Promise.all([...this.servers, ...this.clients].map((proc) => proc.kill()));
+    const processes = [...this.#replaced, ...this.servers, ...this.clients];
+    await Promise.all(processes.map((proc) => proc.kill()));
     await this.lab.destroy();
   }
 
@@ -161,6 +183,7 @@ export class ChatLab {
       "--status-interval",
       "1",
       ...(this.#httpPort === undefined ? [] : ["--http", `${host.address}:${this.#httpPort}`]),
+      ...(this.#dataDir === undefined ? [] : ["--data-dir", `${this.#dataDir}/${host.name}`]),
       ...this.#network(host),
     ], { label: `server ${host.name}`, env: this.#env });
   }

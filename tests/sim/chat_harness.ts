@@ -9,6 +9,7 @@
 import { type ChatConfig, defaultChatConfig } from "../../src/config/mod.ts";
 import { type ChatClientAction, ChatClientCore } from "../../src/chat/client_core.ts";
 import { type ChatNotice, ChatServerCore } from "../../src/chat/chat_server_core.ts";
+import type { LogOp, RestoredLog } from "../../src/chat/journal.ts";
 import type { MemberView, ViewSnapshot } from "../../src/membership/events.ts";
 import type { Address } from "../../src/transport/types.ts";
 import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
@@ -86,12 +87,39 @@ export class MiniCluster {
     this.config = { ...defaultChatConfig(), ...overrides };
   }
 
-  /** Starts a server core. */
-  addServer(sender: Sender): ChatServerCore {
-    const core = new ChatServerCore({ self: sender, config: this.config });
+  /**
+   * The disk of every persistent server: the log changes it flushed, what it was asked to write
+   * and did not flush yet, and whether flushes are held back (a slow disk).
+   */
+  readonly disks = new Map<
+    string,
+    { flushed: LogOp[]; unflushed: { id: number; ops: LogOp[] }[]; hold: boolean }
+  >();
+
+  /**
+   * Starts a server core; `persist` keeps its log on a simulated disk (flushed on every tick
+   * unless held, see {@linkcode MiniCluster.disks}), `restored` starts it from one.
+   */
+  addServer(
+    sender: Sender,
+    options: { persist?: boolean; restored?: RestoredLog } = {},
+  ): ChatServerCore {
+    const core = new ChatServerCore({ self: sender, config: this.config, ...options });
+    if (options.persist) this.disks.set(sender.id, { flushed: [], unflushed: [], hold: false });
     this.#servers.set(sender.id, { sender, core });
     this.#serverStep(sender.id, () => core.step({ type: "start", now: this.now, wall: WALL }));
     return core;
+  }
+
+  /** Flushes what server `id` wrote to its disk and tells it so. */
+  flushDisk(id: string): void {
+    const disk = this.disks.get(id)!;
+    const server = this.#servers.get(id);
+    const last = disk.unflushed.at(-1)?.id;
+    if (!server || last === undefined) return;
+    for (const batch of disk.unflushed) disk.flushed.push(...batch.ops);
+    disk.unflushed = [];
+    this.#serverStep(id, () => server.core.step({ type: "persisted", id: last, now: this.now }));
   }
 
   /** The server core with this id. */
@@ -182,6 +210,7 @@ export class MiniCluster {
       for (const [id, { core }] of this.#clients) {
         this.#clientStep(id, () => core.step({ type: "tick", now: this.now }));
       }
+      for (const [id, disk] of this.disks) if (!disk.hold) this.flushDisk(id);
       this.settle();
     }
   }
@@ -209,6 +238,7 @@ export class MiniCluster {
           this.#send({ from: sender, to: client.sender.addr, body: action.body });
         }
       } else if (action.type === "notify") this.notices.push({ server: id, notice: action.notice });
+      else this.disks.get(id)?.unflushed.push({ id: action.id, ops: action.ops });
     }
   }
 

@@ -1,0 +1,158 @@
+/**
+ * Chat history that survives the loss of every server, with the built executable (`dist/dsys`) in
+ * the lab: three servers keep their chat log in a data directory each; every server is SIGKILLed
+ * (a power cut of the whole cluster, as far as the processes can tell) and started again, and a
+ * new client asking for the history gets every acknowledged line, once each, in the order the
+ * live clients saw. Then the same with the kill in the middle of a burst of lines, repeated.
+ *
+ * A failing run's output is kept in a directory under `/tmp` whose path ends the error message.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { DsysProcess } from "../helpers/process.ts";
+import { type ChatLab, chatMessages, waitJoined, withChatLab } from "./chat_cluster.ts";
+import { waitForLeader, waitUntil } from "./cluster.ts";
+import { labSkipReason } from "./harness.ts";
+
+const skip = labSkipReason();
+
+/** Discovery and the name's grant, on a busy machine. */
+const JOIN_TIMEOUT_MS = 20_000;
+/** Servers restarted together agree on a leader and it gathers the logs. */
+const RESTART_TIMEOUT_MS = 30_000;
+/** Every line reaches every client. */
+const DELIVERY_TIMEOUT_MS = 60_000;
+/** Kill-in-a-burst rounds (`DSYS_DURABLE_ROUNDS` overrides). */
+const ROUNDS = Number(Deno.env.get("DSYS_DURABLE_ROUNDS") ?? "20");
+
+/** Kills every server with SIGKILL and starts them again; waits until `h1` leads the chat. */
+async function killAndRestartServers(chat: ChatLab): Promise<void> {
+  await Promise.all(chat.servers.map(async (server) => {
+    server.signal("SIGKILL");
+    await server.exited;
+  }));
+  for (let i = 0; i < chat.servers.length; i++) chat.restartServer(i);
+  await waitForLeader(chat.servers, "h1", RESTART_TIMEOUT_MS);
+  await chat.servers[0].waitForEvent("chat-leading", {}, { timeoutMs: RESTART_TIMEOUT_MS });
+}
+
+/** A new client on `h<host>` that asks for `--history 1000`; resolves with it once joined. */
+async function historyReader(chat: ChatLab, host: number, user: string): Promise<DsysProcess> {
+  const reader = chat.client(chat.lab.hosts[host], user, { flags: ["--history", "1000"] });
+  await waitJoined(reader, user, JOIN_TIMEOUT_MS);
+  return reader;
+}
+
+/** The texts `client` printed, in order. */
+function texts(client: DsysProcess): string[] {
+  return chatMessages(client).map((message) => message.text);
+}
+
+async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "dsys-durable-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "lab durable: after a SIGKILL of every server, a new client gets all 200 lines in the " +
+    "order the live clients saw",
+  ignore: skip !== undefined,
+  async fn() {
+    await withDataDir(async (dataDir) => {
+      await withChatLab("durable", { hosts: 6, servers: 3, dataDir }, async (chat) => {
+        const users = ["ann", "ben"];
+        const sent = users.map((user) =>
+          Array.from({ length: 100 }, (_, k) => `${user} line ${String(k + 1).padStart(3, "0")}`)
+        );
+        const clients = users.map((user, i) =>
+          chat.client(chat.lab.hosts[3 + i], user, { flags: ["--follow"] })
+        );
+        await Promise.all(
+          clients.map((client, i) => waitJoined(client, users[i], JOIN_TIMEOUT_MS)),
+        );
+        for (let burst = 0; burst < 10; burst++) {
+          await Promise.all(
+            clients.map((client, i) =>
+              client.write(sent[i].slice(burst * 10, burst * 10 + 10).map((l) => `${l}\n`).join(""))
+            ),
+          );
+        }
+        const all = sent.flat();
+        await waitUntil(
+          () => clients.every((client) => texts(client).length >= all.length),
+          DELIVERY_TIMEOUT_MS,
+          () => `live clients printed ${clients.map((c) => texts(c).length)} of ${all.length}`,
+        );
+        const seen = texts(clients[0]);
+        assert.deepEqual(texts(clients[1]), seen, "the live clients saw one order");
+        assert.deepEqual([...seen].sort(), [...all].sort(), "every line once");
+        await Promise.all(clients.map((client) => client.kill()));
+
+        await killAndRestartServers(chat);
+        const reader = await historyReader(chat, 5, "cat");
+        await waitUntil(
+          () => texts(reader).length >= all.length,
+          DELIVERY_TIMEOUT_MS,
+          () => `the new client got ${texts(reader).length} of ${all.length} lines`,
+        );
+        assert.deepEqual(texts(reader), seen, "the history after the restart is what was seen");
+      });
+    });
+  },
+});
+
+Deno.test({
+  name: `lab durable: SIGKILL of every server during a burst, ${ROUNDS} times: no acknowledged ` +
+    "line is missing or doubled after the restart",
+  ignore: skip !== undefined,
+  async fn() {
+    await withDataDir(async (dataDir) => {
+      await withChatLab("durable-burst", { hosts: 6, servers: 3, dataDir }, async (chat) => {
+        /** Every line a writer printed back (committed: acknowledged), by round. */
+        const acknowledged: string[] = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          const user = `w${round}`;
+          const writer = chat.client(chat.lab.hosts[3], user, { flags: ["--follow"] });
+          await waitJoined(writer, user, JOIN_TIMEOUT_MS);
+          const lines = Array.from({ length: 300 }, (_, k) => `${user} burst line ${k + 1}`);
+          await writer.write(lines.map((line) => `${line}\n`).join(""));
+          // Kill while the burst is under way: some lines acknowledged, others not yet.
+          await waitUntil(
+            () => texts(writer).filter((t) => t.startsWith(`${user} `)).length >= 20 + round * 7,
+            DELIVERY_TIMEOUT_MS,
+            () => `${user} printed ${texts(writer).length} lines`,
+          );
+          await Promise.all(chat.servers.map(async (server) => {
+            server.signal("SIGKILL");
+            await server.exited;
+          }));
+          writer.signal("SIGKILL");
+          await writer.exited;
+          acknowledged.push(...texts(writer).filter((t) => t.startsWith(`${user} `)));
+          for (let i = 0; i < chat.servers.length; i++) chat.restartServer(i);
+          await waitForLeader(chat.servers, "h1", RESTART_TIMEOUT_MS);
+          await chat.servers[0].waitForEvent("chat-leading", {}, { timeoutMs: RESTART_TIMEOUT_MS });
+          const reader = await historyReader(chat, 4 + (round % 2), `r${round}`);
+          const history = () => texts(reader);
+          await waitUntil(
+            () => acknowledged.every((line) => history().includes(line)),
+            DELIVERY_TIMEOUT_MS,
+            () =>
+              `round ${round}: the history lacks ${
+                acknowledged.filter((l) => !history().includes(l)).slice(0, 5)
+              }… (${acknowledged.length} acknowledged)`,
+          );
+          const doubled = history().filter((line, k) => history().indexOf(line) !== k);
+          assert.deepEqual(doubled, [], `round ${round}: lines printed twice`);
+          await reader.kill();
+        }
+      });
+    });
+  },
+});
