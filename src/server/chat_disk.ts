@@ -118,14 +118,12 @@ export class ChatDisk {
 
   /** Appends batch `id` of log changes and starts flushing. */
   write(id: number, ops: readonly LogOp[]): void {
-    const active = this.#wal.segments[this.#wal.segments.length - 1].index;
     for (const op of ops) {
+      this.#note(this.#wal.tailIndex, op);
       this.#wal.append(encoder.encode(JSON.stringify(op)));
-      this.#note(active, op);
     }
     if (this.#wal.full && this.#state) {
       this.#wal.roll([encoder.encode(JSON.stringify({ op: "state", ...this.#state }))]);
-      this.#retain();
     }
     this.#batches.push({ id, record: this.#wal.appended });
     this.#kick();
@@ -230,6 +228,7 @@ export class ChatDisk {
       while (this.#batches.length > 0 && this.#batches[0].record <= synced) {
         id = this.#batches.shift()!.id;
       }
+      this.#retain();
       if (id !== undefined && !this.#closed) this.#onFlushed(id);
       if (this.#batches.length > 0) this.#kick();
     }, (error) => {

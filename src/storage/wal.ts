@@ -128,12 +128,18 @@ export class Wal {
   #synced = 0;
   #running: Promise<number> | null = null;
   #closed = false;
+  /** The size the last segment will have once everything pending is written. */
+  #tail: number;
+  /** The index of that segment (the next record appended goes there). */
+  #tailIndex: number;
 
   private constructor(options: WalOptions, segments: SegmentInfo[]) {
     this.#o = options;
     this.#segments = segments;
     const active = segments[segments.length - 1];
     this.#fd = fs.openSync(active.file, "r+");
+    this.#tail = active.bytes;
+    this.#tailIndex = active.index;
   }
 
   /** Opens (or creates) the log in `options.dir` and reads every record back. */
@@ -197,14 +203,14 @@ export class Wal {
     return sum;
   }
 
-  /** The active segment's size once what is pending is written (the caller's roll decision). */
-  get activeBytes(): number {
-    return this.#segments[this.#segments.length - 1].bytes + this.pendingBytes;
+  /** The index of the segment the next record appended will be written to. */
+  get tailIndex(): number {
+    return this.#tailIndex;
   }
 
-  /** True when the active segment would grow past `segmentBytes` with what is pending. */
+  /** True when the last segment would grow past `segmentBytes` with what is pending. */
   get full(): boolean {
-    return this.activeBytes > this.#o.segmentBytes;
+    return this.#tail > this.#o.segmentBytes;
   }
 
   /** How many records were appended (the number the next flush resolves with, once written). */
@@ -228,6 +234,7 @@ export class Wal {
     view.setUint32(4, crc32c(data), true);
     bytes.set(data, RECORD_HEADER_BYTES);
     this.#pending.push({ kind: "record", bytes });
+    this.#tail += bytes.length;
     return ++this.#appended;
   }
 
@@ -237,6 +244,8 @@ export class Wal {
    */
   roll(header: readonly Uint8Array[]): void {
     this.#pending.push({ kind: "roll" });
+    this.#tail = 0;
+    this.#tailIndex++;
     for (const data of header) this.append(data);
   }
 
