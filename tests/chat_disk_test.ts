@@ -12,6 +12,7 @@ import { type LogOp, replayJournal } from "../src/chat/journal.ts";
 import { defaultStorageConfig, type StorageConfig } from "../src/config/mod.ts";
 import { ChatDisk } from "../src/server/chat_disk.ts";
 import type { ChatEntry } from "../src/wire/messages.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -30,15 +31,6 @@ function entry(seq: number, term = 1, ts = Date.now()): ChatEntry {
 
 function state(last: number, commit: number): LogOp {
   return { op: "state", last, lastTerm: 1, commit, majority: commit, promised: 1, complete: true };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dsys-chatdisk-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Writes entries `1..count` in batches of 10, each batch followed by the state. */
@@ -98,7 +90,7 @@ Deno.test("chat log durable point: a batch counts once flushed, never past a lat
 });
 
 Deno.test("chat disk: reads back what it flushed, with the last state", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-chatdisk-", async (dir) => {
     await writeEntries(dir, defaultStorageConfig(), 95);
     const { disk, restored } = ChatDisk.open({ dir, storage: defaultStorageConfig() });
     await disk.close();
@@ -112,7 +104,7 @@ Deno.test("chat disk: reads back what it flushed, with the last state", async ()
 });
 
 Deno.test("chat disk retention: old segments go past retainLines; the rest reads back", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-chatdisk-", async (dir) => {
     const storage = { ...defaultStorageConfig(), segmentBytes: 2_000, retainLines: 100 };
     await writeEntries(dir, storage, 600);
     const { disk, restored } = ChatDisk.open({ dir, storage });
@@ -130,7 +122,7 @@ Deno.test("chat disk retention: old segments go past retainLines; the rest reads
 });
 
 Deno.test("chat disk retention: lines older than retainDays go, uncommitted ones never", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-chatdisk-", async (dir) => {
     const storage = { ...defaultStorageConfig(), segmentBytes: 2_000, retainLines: 1_000_000 };
     const old = Date.now() - 40 * DAY;
     await writeEntries(dir, storage, 300, { ts: (seq) => seq <= 200 ? old : Date.now() });
@@ -139,7 +131,7 @@ Deno.test("chat disk retention: lines older than retainDays go, uncommitted ones
     assert.ok(aged.restored.prev > 100, `old lines deleted up to ${aged.restored.prev}`);
     assert.ok(aged.restored.prev <= 200, "recent lines kept");
   });
-  await withDir(async (dir) => {
+  await withTempDir("dsys-chatdisk-", async (dir) => {
     const storage = { ...defaultStorageConfig(), segmentBytes: 2_000, retainLines: 10 };
     await writeEntries(dir, storage, 300, { commitLag: 300 });
     const uncommitted = ChatDisk.open({ dir, storage });

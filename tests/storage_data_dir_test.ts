@@ -9,17 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DataDirError, defaultDataDir, openDataDir } from "../src/storage/data_dir.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const OWNER = { cluster: "office", id: "10.0.0.5:7401" };
-
-async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dsys-datadir-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function refusal(fn: () => unknown): string {
   try {
@@ -50,7 +42,7 @@ Deno.test("data dir: the default is one directory per cluster and server id", ()
 });
 
 Deno.test("data dir: a second server is refused while the first holds the lock", () =>
-  withDir((root) => {
+  withTempDir("dsys-datadir-", (root) => {
     const path = join(root, "s1");
     const held = openDataDir(path, OWNER);
     // Another live process (pid 1) holds it: the message names it and the way out.
@@ -63,7 +55,7 @@ Deno.test("data dir: a second server is refused while the first holds the lock",
   }));
 
 Deno.test("data dir: the lock of a server that is gone is taken over", () =>
-  withDir(async (root) => {
+  withTempDir("dsys-datadir-", async (root) => {
     const path = join(root, "s1");
     openDataDir(path, OWNER).release();
     Deno.writeTextFileSync(join(path, "LOCK"), `${await deadPid()}\n`);
@@ -74,7 +66,7 @@ Deno.test("data dir: the lock of a server that is gone is taken over", () =>
   }));
 
 Deno.test("data dir: another cluster's or server's directory is refused, not mixed", () =>
-  withDir((root) => {
+  withTempDir("dsys-datadir-", (root) => {
     const path = join(root, "s1");
     openDataDir(path, OWNER).release();
     assert.match(
@@ -90,7 +82,7 @@ Deno.test("data dir: another cluster's or server's directory is refused, not mix
   }));
 
 Deno.test("data dir: a path that cannot be created is refused in one line", () =>
-  withDir((root) => {
+  withTempDir("dsys-datadir-", (root) => {
     const file = join(root, "a-file");
     Deno.writeTextFileSync(file, "");
     assert.match(refusal(() => openDataDir(join(file, "dir"), OWNER)), /not writable \(ENOTDIR\)/);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crc32c } from "../src/storage/crc32c.ts";
 import { RECORD_HEADER_BYTES, segmentName, Wal, WalCorruption } from "../src/storage/wal.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 const text = new TextEncoder();
 const read = new TextDecoder();
@@ -28,15 +29,6 @@ function catchCorruption(fn: () => unknown): WalCorruption {
   throw new Error("expected a WalCorruption");
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dsys-wal-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function writeLines(dir: string, lines: string[], segmentBytes = 1 << 20): Promise<void> {
   const { wal } = Wal.open({ dir, segmentBytes });
   for (const line of lines) wal.append(text.encode(line));
@@ -50,7 +42,7 @@ Deno.test("crc32c: the check value of RFC 3720's CRC-32C", () => {
 });
 
 Deno.test("wal: records appended and flushed are read back in order after a reopen", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const lines = Array.from({ length: 50 }, (_, i) => `line ${i} ${"x".repeat(i)}`);
     await writeLines(dir, lines.slice(0, 20));
     const again = Wal.open({ dir, segmentBytes: 1 << 20 });
@@ -66,7 +58,7 @@ Deno.test("wal: records appended and flushed are read back in order after a reop
 });
 
 Deno.test("wal: one flush covers every record appended while another flush ran", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const { wal } = Wal.open({ dir, segmentBytes: 1 << 20 });
     wal.append(text.encode("a"));
     const first = wal.flush();
@@ -81,7 +73,7 @@ Deno.test("wal: one flush covers every record appended while another flush ran",
 });
 
 Deno.test("wal: a torn last record, cut at every byte, is cut off and reported", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const lines = ["first record", "second record", "the last record, torn by a crash"];
     await writeLines(dir, lines);
     const file = join(dir, segmentName(1));
@@ -99,7 +91,7 @@ Deno.test("wal: a torn last record, cut at every byte, is cut off and reported",
 });
 
 Deno.test("wal: a last record whose bytes were never written (zeros) is a torn tail", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     await writeLines(dir, ["kept"]);
     const file = join(dir, segmentName(1));
     const size = (await Deno.stat(file)).size;
@@ -113,7 +105,7 @@ Deno.test("wal: a last record whose bytes were never written (zeros) is a torn t
 });
 
 Deno.test("wal: a corrupted byte in the middle refuses to open, naming file and offset", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const lines = ["zero", "one", "two", "three"];
     await writeLines(dir, lines);
     const file = join(dir, segmentName(1));
@@ -131,7 +123,7 @@ Deno.test("wal: a corrupted byte in the middle refuses to open, naming file and 
 });
 
 Deno.test("wal: repair truncates at the corruption and keeps copies of what it cut", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const lines = Array.from({ length: 40 }, (_, i) => `record number ${i}`);
     await writeLines(dir, lines.slice(0, 10), 64);
     const opened = Wal.open({ dir, segmentBytes: 64 });
@@ -164,7 +156,7 @@ Deno.test("wal: repair truncates at the corruption and keeps copies of what it c
 });
 
 Deno.test("wal: segments roll past segmentBytes with their header; the oldest can go", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("dsys-wal-", async (dir) => {
     const { wal } = Wal.open({ dir, segmentBytes: 100 });
     const lines = Array.from({ length: 30 }, (_, i) => `entry ${String(i).padStart(2, "0")}`);
     for (const line of lines) {

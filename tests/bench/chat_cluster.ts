@@ -27,8 +27,14 @@ export interface Cluster {
   launcher: string;
 }
 
-/** Starts three servers with `kind`'s launcher and waits until all three follow `s3`. */
-export async function startCluster(kind: SocketTransportKind): Promise<Cluster> {
+/**
+ * Starts three servers with `kind`'s launcher and waits until all three follow `s3`;
+ * `serverArgs(id)` adds flags to server `id`'s command line (e.g. its `--data-dir`).
+ */
+export async function startCluster(
+  kind: SocketTransportKind,
+  serverArgs: (id: string) => string[] = () => [],
+): Promise<Cluster> {
   const launcher = kind === "deno" ? LAUNCHERS.source : LAUNCHERS.bundle;
   assertLauncherReady(launcher);
   const net = testNetwork();
@@ -49,6 +55,7 @@ export async function startCluster(kind: SocketTransportKind): Promise<Cluster> 
         "--secret",
         BENCH_SECRET,
         "--log-json",
+        ...serverArgs(`s${priority}`),
       ], { label: `s${priority}`, env: { DSYS_TRANSPORT: kind } }));
     }
     await Promise.all(
