@@ -40,6 +40,40 @@ export interface MetricFamily {
 
 const STATES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
 
+type Family = (name: string, help: string, value: number) => MetricFamily;
+
+/** The chat log on the disk, for a server that keeps one (none for a memory-only server). */
+function diskFamilies(status: ServerStatusReport, gauge: Family, counter: Family): MetricFamily[] {
+  const disk = status.storage;
+  if (!disk) return [];
+  return [
+    gauge("dsys_chat_disk_bytes", "Bytes of the chat log's segment files.", disk.bytes),
+    gauge("dsys_chat_disk_segments", "Segment files of the chat log.", disk.segments),
+    gauge("dsys_chat_disk_oldest_seq", "Oldest chat sequence number on the disk.", disk.oldestSeq),
+    gauge(
+      "dsys_chat_disk_oldest_timestamp_seconds",
+      "Time of the oldest chat line on the disk (0: none).",
+      disk.oldestTs / 1000,
+    ),
+    gauge(
+      "dsys_chat_disk_last_flush_timestamp_seconds",
+      "When the last flush of the chat log ended (0: none yet).",
+      disk.lastFlushAt / 1000,
+    ),
+    gauge(
+      "dsys_chat_disk_flush_seconds",
+      "How long the last flush (write and fdatasync) of the chat log took.",
+      disk.lastFlushMs / 1000,
+    ),
+    counter("dsys_chat_disk_flushes_total", "Flushes of the chat log.", disk.flushes),
+    gauge(
+      "dsys_chat_disk_failing",
+      "1 while writes of the chat log fail (a full disk): nothing more is acknowledged.",
+      disk.failing === undefined ? 0 : 1,
+    ),
+  ];
+}
+
 /** The metric families of a server's status. */
 export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
   const { node, counters } = status;
@@ -201,6 +235,7 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
       "Client lines refused (the client slows down and retries) above the per-client rate.",
       counters.chat.throttled,
     ),
+    ...diskFamilies(status, gauge, counter),
     {
       name: "dsys_misbehaviour_total",
       help:

@@ -27,7 +27,7 @@ import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membe
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/chat_server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
-import type { ChatDisk } from "./chat_disk.ts";
+import type { ChatDisk, ChatDiskInfo } from "./chat_disk.ts";
 import type { RestoredLog } from "../chat/journal.ts";
 
 const log = logger("server");
@@ -97,6 +97,8 @@ export interface ServerStatusReport {
   split?: DiscoverSplit;
   /** Every member of the view, this server first. */
   members: MemberView[];
+  /** The chat log on the disk (absent for a memory-only server). */
+  storage?: ChatDiskInfo;
   /** Counters since the server started. */
   counters: ServerStats & {
     /** Times this server began following a new leader (its first one included). */
@@ -232,6 +234,7 @@ export class Server {
         }
         : {}),
       members: view.members,
+      ...(this.#disk ? { storage: this.#disk.info() } : {}),
       counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
   }
