@@ -154,3 +154,71 @@ Deno.test({
     });
   },
 });
+
+/** Fills the file system of `dir` with `file` until a write fails with ENOSPC. */
+async function fill(file: string): Promise<void> {
+  const chunk = new Uint8Array(16 * 1024);
+  const handle = await Deno.open(file, { write: true, create: true });
+  try {
+    for (;;) await handle.write(chunk);
+  } catch (error) {
+    if (!(error instanceof Error) || !/ENOSPC|No space left/.test(String(error))) throw error;
+  } finally {
+    handle.close();
+  }
+}
+
+async function run(...args: string[]): Promise<void> {
+  const { success, stderr } = await new Deno.Command(args[0], { args: args.slice(1) }).output();
+  if (!success) throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+}
+
+Deno.test({
+  name: "lab durable: a server whose disk is full stops acknowledging, says why, and goes on " +
+    "once space is back, losing nothing",
+  ignore: skip !== undefined,
+  async fn() {
+    await withTempDir("dsys-durable-enospc-", async (dataDir) => {
+      const tmpfs = `${dataDir}/h2`;
+      await Deno.mkdir(tmpfs);
+      await run("mount", "-t", "tmpfs", "-o", "size=1m", "dsys-test-enospc", tmpfs);
+      try {
+        await withChatLab("durable-enospc", { hosts: 5, servers: 3, dataDir }, async (chat) => {
+          const writer = chat.client(chat.lab.hosts[3], "ann", { flags: ["--follow"] });
+          await waitJoined(writer, "ann", JOIN_TIMEOUT_MS);
+          const lines = Array.from(
+            { length: 60 },
+            (_, k) => `ann line ${k + 1} ${"x".repeat(100)}`,
+          );
+          await writer.write(lines.slice(0, 20).map((l) => `${l}\n`).join(""));
+          await waitUntil(() => texts(writer).length >= 20, DELIVERY_TIMEOUT_MS, () => "first 20");
+
+          const filler = `${tmpfs}/filler`;
+          await fill(filler);
+          await writer.write(lines.slice(20).map((l) => `${l}\n`).join(""));
+          const full = await chat.servers[1].waitForLog(
+            (line) => line.properties?.event === "chat-log-failing",
+            "a chat-log-failing event",
+            { timeoutMs: DELIVERY_TIMEOUT_MS },
+          );
+          assert.match(full.message, /ENOSPC: the disk is full\): no more lines are acknowledged/);
+          const before = texts(writer).length;
+          assert.ok(before < lines.length, "not every line was acknowledged with h2's disk full");
+
+          await Deno.remove(filler);
+          await chat.servers[1].waitForEvent("chat-log-recovered", {}, {
+            timeoutMs: DELIVERY_TIMEOUT_MS,
+          });
+          await waitUntil(
+            () => texts(writer).length >= lines.length,
+            DELIVERY_TIMEOUT_MS,
+            () => `${texts(writer).length} of ${lines.length} lines after space came back`,
+          );
+          assert.deepEqual(texts(writer), lines, "every line once, in the order sent");
+        });
+      } finally {
+        await run("umount", tmpfs);
+      }
+    });
+  },
+});
