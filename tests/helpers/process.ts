@@ -136,7 +136,8 @@ export interface SpawnOptions {
   label?: string;
   /**
    * Extra environment variables. Inherited `DSYS_*` variables are always removed, and
-   * `DSYS_DATA_DIR` is `none` unless given here (or `--data-dir` is passed).
+   * `DSYS_DATA_DIR` is `none` unless given here, or `XDG_STATE_HOME` is (or `--data-dir` is
+   * passed).
    */
   env?: Record<string, string>;
   /** Give the process a writable standard input (for `chat`). Default: none. */
@@ -184,9 +185,13 @@ export class DsysProcess implements AsyncDisposable {
     this.#child = new Deno.Command(launcher.command, {
       args: [...launcher.prefix, ...args],
       clearEnv: true,
-      // Servers keep their chat log in memory unless a test gives them a data directory: the
-      // default one is under this user's state directory, which tests must not fill.
-      env: { DSYS_DATA_DIR: "none", ...env, ...options.env },
+      // Servers keep their chat log in memory unless a test gives them a data directory (or a
+      // state directory of its own): the default is under this user's, which tests must not fill.
+      env: {
+        ...(options.env?.XDG_STATE_HOME === undefined ? { DSYS_DATA_DIR: "none" } : {}),
+        ...env,
+        ...options.env,
+      },
       stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
