@@ -78,3 +78,26 @@ Deno.test("servers restarted from their disks come back with the whole history",
   const history = restarted.lines("b").filter((line) => line.startsWith("alice:"));
   assert.deepEqual(history, Array.from({ length: 30 }, (_, i) => `alice: line ${i + 1}`));
 });
+
+Deno.test("a follower restarted from its disk while the leader goes on catches up and acknowledges again", () => {
+  const cluster = persistentCluster();
+  for (let i = 1; i <= 5; i++) cluster.type("a", `before ${i}`);
+  cluster.advance(1_000);
+  const disk = replayJournal(cluster.disks.get("s2")!.flushed);
+  cluster.crash("s2");
+  cluster.disks.delete("s2");
+  cluster.setView(["s1", "s3"], "s3", 1);
+  for (let i = 1; i <= 5; i++) cluster.type("a", `while down ${i}`);
+  cluster.advance(1_000);
+  cluster.addServer(serverSender("s2", 2), { persist: true, restored: disk });
+  cluster.setView(IDS, "s3", 1);
+  for (let i = 1; i <= 5; i++) cluster.type("a", `after ${i}`);
+  cluster.advance(3_000);
+  assert.equal(acknowledged(cluster, "a").length, 15);
+  const texts = (id: string) =>
+    cluster.server(id).committed().filter((e) => e.kind === "text").map((e) => e.text);
+  assert.deepEqual(texts("s2"), texts("s3"), "the restarted follower holds the leader's log");
+  assert.equal(texts("s2").length, 15);
+  const onDisk = replayJournal(cluster.disks.get("s2")!.flushed).entries;
+  assert.ok(onDisk.some((e) => e.text === "while down 3"), "what it missed is on its disk too");
+});
