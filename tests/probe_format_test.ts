@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { formatDuration, formatJson, formatReport } from "../src/probe/format.ts";
+import { formatBytes, formatDuration, formatJson, formatReport } from "../src/probe/format.ts";
 import { firewallCommands, listWords } from "../src/probe/problems.ts";
 import type { ProbeReport, ServerRow } from "../src/probe/verdict.ts";
 import { REJECT_REASONS, type RejectReason } from "../src/wire/rejections.ts";
@@ -29,6 +29,7 @@ function row(id: string, leader: string | null, extra: Partial<ServerRow> = {}):
     loss: 0.125,
     reached: "multicast",
     rejections: {},
+    disk: null,
     ...extra,
   };
 }
@@ -166,6 +167,35 @@ Deno.test("the split column and --json show each server's split state", () => {
     null,
     null,
   ]);
+});
+
+Deno.test("each server's chat log on its disk is one line under the table; memory-only, none", () => {
+  const disk = {
+    dir: "/var/lib/dsys/office/a",
+    bytes: 3 * 1024 * 1024 + 300_000,
+    oldestSeq: 17,
+    oldestTs: Date.UTC(2026, 11, 1, 8, 30),
+    lastFlushAt: Date.UTC(2026, 11, 7, 5, 0, 1),
+    flushUs: 1630,
+  };
+  const text = formatReport(report({
+    servers: [
+      row("a", "bb", { disk }),
+      row("bb", "bb", { disk: { ...disk, dir: "/d/bb", failing: "ENOSPC" } }),
+      row("c", "bb"),
+    ],
+  }));
+  assert.match(
+    text,
+    /^ {2}chat log of a: \/var\/lib\/dsys\/office\/a, 3\.3 MiB, oldest line #17 of 2026-12-01 08:30:00 UTC, last flush 2026-12-07 05:00:01 UTC in 1\.6 ms$/m,
+  );
+  assert.match(text, /^ {2}chat log of bb: \/d\/bb, .*; WRITES FAILING: ENOSPC$/m);
+  assert.doesNotMatch(text, /chat log of c:/);
+  assert.equal(
+    formatJson(report({ servers: [row("a", "bb", { disk })] })).includes('"flushUs"'),
+    true,
+  );
+  assert.deepEqual([512, 12_595, 4 * 1024 ** 3].map(formatBytes), ["512 B", "12.3 KiB", "4.0 GiB"]);
 });
 
 Deno.test("durations read as a person would say them", () => {

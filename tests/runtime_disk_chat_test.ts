@@ -1,7 +1,8 @@
 /**
  * The server shell with its chat log on a disk: a `Server` given a `ChatDisk` (temporary
  * directory, `MemoryNetwork`, no socket) writes what its core journals, acknowledges lines once
- * they are flushed, shows the disk in `/status` and `/metrics`, and a server started again on the
+ * they are flushed, shows the disk in `/status`, `/metrics` and its discover reply (what
+ * `dsys probe` shows), and a server started again on the
  * same directory gives a new client the lines the first one acknowledged.
  *
  * @module
@@ -12,6 +13,8 @@ import { ChatClient } from "../src/client/client.ts";
 import { Server } from "../src/server/server.ts";
 import { ChatDisk } from "../src/server/chat_disk.ts";
 import { formatMetrics } from "../src/server/metrics.ts";
+import { Endpoint } from "../src/net/endpoint.ts";
+import { discoverServers } from "../src/net/discovery.ts";
 import { MemoryNetwork } from "../src/transport/memory_transport.ts";
 import type { TransportFactory } from "../src/transport/types.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
@@ -53,6 +56,21 @@ Deno.test("a server with a disk log acknowledges, reports its disk, and keeps th
       assert.ok(storage.bytes > 0 && storage.flushes > 0, JSON.stringify(storage));
       assert.equal(storage.oldestSeq, 1);
       assert.ok(storage.lastFlushAt > 0);
+      const probe = await Endpoint.open({
+        config,
+        role: "client",
+        joinGroup: false,
+        unicastPort: 0,
+        transport: at(net, "10.0.2.1"),
+      });
+      const found = await discoverServers(probe, { timeoutMs: 3000, attempts: 3, enough: 1 })
+        .finally(() => probe.close());
+      assert.equal(
+        found[0]?.reply.disk?.dir,
+        dir,
+        "the discover reply (dsys probe) tells the disk",
+      );
+      assert.ok(found[0].reply.disk!.bytes > 0 && found[0].reply.disk!.lastFlushAt > 0);
       const metrics = formatMetrics(server.status());
       assert.match(metrics, /^dsys_chat_disk_bytes \d+/m);
       assert.match(metrics, /^dsys_chat_disk_failing 0$/m);

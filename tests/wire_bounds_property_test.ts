@@ -82,7 +82,8 @@ type Field =
   | "clients"
   | "reason"
   | "counts"
-  | "split";
+  | "split"
+  | "disk";
 
 /** The fields of every kind (names and types only: no bounds). */
 const SHAPES: Record<Kind, Record<string, Field>> = {
@@ -100,6 +101,7 @@ const SHAPES: Record<Kind, Record<string, Field>> = {
     clients: "num",
     rejections: "counts",
     split: "split",
+    disk: "disk",
   },
   "heartbeat": status(),
   "welcome": { ...status(), members: "members" },
@@ -307,6 +309,16 @@ class Generator {
         return r.chance(0.5)
           ? undefined
           : { servers: this.num(), of: this.num(), majority: r.chance(0.5) };
+      case "disk":
+        return r.chance(0.5) ? undefined : {
+          dir: this.pick(["/var/lib/dsys/a", "", "x".repeat(600)]),
+          bytes: this.num(),
+          oldestSeq: this.num(),
+          oldestTs: this.num(),
+          lastFlushAt: this.num(),
+          flushUs: this.num(),
+          ...(r.chance(0.5) ? { failing: "ENOSPC" } : {}),
+        };
     }
   }
 }

@@ -111,7 +111,42 @@ export function formatServers(servers: readonly ServerRow[]): string {
     "REACHED",
     "REJECTED",
   ];
-  return [`Servers (${servers.length})`, table([header, ...rows])].join("\n");
+  return [`Servers (${servers.length})`, table([header, ...rows]), ...formatDisks(servers)].join(
+    "\n",
+  );
+}
+
+/**
+ * One line per server that keeps its chat log on the disk: where, how big, the oldest line kept,
+ * the last flush (when, how long) and what stops its writes, if anything.
+ */
+export function formatDisks(servers: readonly ServerRow[]): string[] {
+  const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  return servers.flatMap(({ id, disk }) => {
+    if (!disk) return [];
+    const oldest = disk.oldestSeq === 0
+      ? "no line yet"
+      : `oldest line #${disk.oldestSeq} of ${time(disk.oldestTs)}`;
+    const flush = disk.lastFlushAt === 0
+      ? "no flush yet"
+      : `last flush ${time(disk.lastFlushAt)} in ${(disk.flushUs / 1000).toFixed(1)} ms`;
+    const failing = disk.failing ? `; WRITES FAILING: ${disk.failing}` : "";
+    return [
+      `  chat log of ${id}: ${disk.dir}, ${formatBytes(disk.bytes)}, ${oldest}, ${flush}${failing}`,
+    ];
+  });
+}
+
+/** `512 B`, `12.3 KiB`, `4.0 MiB`, `1.2 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /**

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
+import type { DiscoverDisk, DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import type { AnswerRecord, HeardRecord, Observation } from "./cluster.ts";
 import { type InterfaceRow, localProblems, type SelfTestResult } from "./local.ts";
@@ -59,6 +59,8 @@ export interface ServerRow {
   reached: Reach;
   /** Datagrams it rejected since it started, by reason; null when it only was heard. */
   rejections: Record<string, number> | null;
+  /** Its chat log on the disk; null when it keeps it in memory only, or only was heard. */
+  disk: DiscoverDisk | null;
 }
 
 /** What the verdict is made from. */
@@ -161,6 +163,7 @@ function answerRow(a: AnswerRecord): ServerRow {
     loss: a.asked > 0 ? Math.max(0, 1 - a.answered / a.asked) : 0,
     reached: a.viaGroup ? "multicast" : "unicast",
     rejections: r.rejections,
+    disk: r.disk ?? null,
   };
 }
 
@@ -183,6 +186,7 @@ function heardRow(h: HeardRecord): ServerRow {
     loss: null,
     reached: "heard",
     rejections: null,
+    disk: null,
   };
 }
 

@@ -19,6 +19,7 @@ import { type GuardStats, MemberGuard, type Offence } from "../guard/tracker.ts"
 import type { Address } from "../transport/types.ts";
 import {
   type DiscoverBody,
+  type DiscoverDisk,
   type Envelope,
   type Kind,
   MESSAGE_KINDS,
@@ -84,6 +85,8 @@ export interface ServerNodeOptions {
   random?: () => number;
   /** Datagrams rejected so far by reason, as a discover reply reports them (default: none). */
   rejections?: () => Readonly<Record<RejectReason, number>>;
+  /** The chat log on the disk, as a discover reply tells it (default: none, memory only). */
+  disk?: () => DiscoverDisk | undefined;
   /** Keep the chat log on the disk (see `ChatServerOptions.persist`); default memory only. */
   persist?: boolean;
   /** The chat log read back from the disk, to start from. */
@@ -313,6 +316,7 @@ export class ServerNode {
     const snapshot = this.view();
     const { leader, term, view, split } = snapshot;
     const counted = Object.entries(this.#o.rejections?.() ?? {}).filter(([, n]) => n > 0);
+    const disk = this.#o.disk?.();
     this.#actions.push({
       type: "send",
       to: sender.addr,
@@ -329,6 +333,7 @@ export class ServerNode {
         viewSize: liveMembers(snapshot.members, "server"),
         clients: this.#chat.clients().length,
         rejections: Object.fromEntries(counted),
+        ...(disk ? { disk } : {}),
         ...(split
           ? {
             split: {

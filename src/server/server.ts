@@ -21,7 +21,13 @@ import {
   type EndpointStats,
   formatAddress,
 } from "../net/endpoint.ts";
-import type { DiscoverSplit, Envelope, Sender } from "../wire/messages.ts";
+import {
+  type DiscoverDisk,
+  type DiscoverSplit,
+  type Envelope,
+  MAX_DISK_DIR_CHARS,
+  type Sender,
+} from "../wire/messages.ts";
 import { VERSION } from "../version.ts";
 import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membership/core.ts";
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
@@ -139,6 +145,7 @@ export class Server {
       seeds: [...endpoint.peers],
       version: VERSION,
       rejections: () => endpoint.stats().rejections,
+      disk: stored ? () => discoverDisk(stored.disk.info()) : undefined,
       persist: stored !== undefined,
       restored: stored?.restored,
     });
@@ -365,6 +372,19 @@ export class Server {
       );
     }
   }
+}
+
+/** The chat log on the disk as a discover reply carries it (whole numbers, a bounded path). */
+function discoverDisk(info: ChatDiskInfo): DiscoverDisk {
+  return {
+    dir: info.dir.slice(-MAX_DISK_DIR_CHARS),
+    bytes: info.bytes,
+    oldestSeq: info.oldestSeq,
+    oldestTs: Math.round(info.oldestTs),
+    lastFlushAt: Math.round(info.lastFlushAt),
+    flushUs: Math.round(info.lastFlushMs * 1000),
+    ...(info.failing ? { failing: info.failing.slice(0, 32) } : {}),
+  };
 }
 
 /** Logs one chat event. */

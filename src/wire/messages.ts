@@ -34,10 +34,12 @@ export {
 } from "./messages/common.ts";
 export {
   type DiscoverBody,
+  type DiscoverDisk,
   type DiscoverMissing,
   type DiscoverReplyBody,
   type DiscoverSplit,
   type DiscoveryBody,
+  MAX_DISK_DIR_CHARS,
   MAX_REJECTION_REASONS,
 } from "./messages/discovery.ts";
 export {

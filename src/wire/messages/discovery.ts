@@ -59,7 +59,30 @@ export interface DiscoverReplyBody {
   rejections: Record<string, number>;
   /** Set while the server sees the cluster split; absent when whole (and from older servers). */
   split?: DiscoverSplit;
+  /** The server's chat log on its disk; absent for a memory-only server (and older servers). */
+  disk?: DiscoverDisk;
 }
+
+/** A server's chat log on its disk, as a discover reply tells. */
+export interface DiscoverDisk {
+  /** The data directory. */
+  dir: string;
+  /** Bytes of its segment files. */
+  bytes: number;
+  /** The oldest sequence number on the disk (0: none). */
+  oldestSeq: number;
+  /** The time of the oldest line on the disk (ms since the epoch; 0: none). */
+  oldestTs: number;
+  /** When the last flush ended (ms since the epoch; 0: none yet). */
+  lastFlushAt: number;
+  /** How long the last flush took (µs). */
+  flushUs: number;
+  /** The error that stops its writes now (`ENOSPC`, …), if any. */
+  failing?: string;
+}
+
+/** Longest data directory path a discover reply carries (characters). */
+export const MAX_DISK_DIR_CHARS = 512;
 
 /** A partition as a server reports it in a {@linkcode DiscoverReplyBody}. */
 export interface DiscoverSplit {
@@ -113,7 +136,8 @@ export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec 
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
       isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
-      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
+      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)) &&
+      (f.disk === undefined || isDiscoverDisk(f.disk)),
   },
 };
 
@@ -122,6 +146,12 @@ function isDiscoverSplit(value: unknown): value is DiscoverSplit {
     value.of >= value.servers && typeof value.majority === "boolean" &&
     (value.partition === undefined || typeof value.partition === "boolean") &&
     (value.missing === undefined || isArrayOf(value.missing, MAX_WELCOME_MEMBERS, isMissing));
+}
+
+function isDiscoverDisk(value: unknown): value is DiscoverDisk {
+  return isRecord(value) && isText(value.dir, MAX_DISK_DIR_CHARS) && isCount(value.bytes) &&
+    isCount(value.oldestSeq) && isCount(value.oldestTs) && isCount(value.lastFlushAt) &&
+    isCount(value.flushUs) && (value.failing === undefined || isText(value.failing, 32));
 }
 
 function isMissing(item: unknown): item is DiscoverMissing {
