@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import {
   type ChatSchedule,
   randomChatSchedule,
+  randomDiskSchedule,
   randomPartitionSchedule,
   runChatSchedule,
 } from "./chat_schedule.ts";
@@ -31,6 +32,11 @@ const partitionReplay = Deno.env.get("CHAT_SIM_PARTITION_SEED");
 const partitions = partitionReplay !== undefined
   ? [Number(partitionReplay)]
   : Array.from({ length: Number(Deno.env.get("CHAT_SIM_PARTITIONS") ?? 500) }, (_, i) => i + 1);
+
+const diskReplay = Deno.env.get("CHAT_SIM_DISK_SEED");
+const disks = diskReplay !== undefined
+  ? [Number(diskReplay)]
+  : Array.from({ length: Number(Deno.env.get("CHAT_SIM_DISKS") ?? 200) }, (_, i) => i + 1);
 
 function describe(schedule: ChatSchedule): string {
   const { loss, duplicate } = schedule.network;
@@ -50,6 +56,22 @@ Deno.test(`${seeds.length} random chat schedules: once, in one order, nothing ac
       throw new Error(
         `chat schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
           `\nreplay: CHAT_SIM_SEED=${seed} deno test -A tests/sim/chat_random_test.ts`,
+      );
+    }
+  }
+  assert.ok(acked > 0, "no line was acknowledged at all");
+});
+
+Deno.test(`${disks.length} random schedules with disks and power cuts: nothing acked lost`, () => {
+  let acked = 0;
+  for (const seed of disks) {
+    const schedule = randomDiskSchedule(seed);
+    try {
+      acked += runChatSchedule(schedule).acked;
+    } catch (error) {
+      throw new Error(
+        `disk schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
+          `\nreplay: CHAT_SIM_DISK_SEED=${seed} deno test -A tests/sim/chat_random_test.ts`,
       );
     }
   }

@@ -40,7 +40,12 @@ export type ChatFault =
   | { type: "pause"; target: "leader" | "follower" | "client"; ms: number }
   | { type: "clock-jump"; ms: number; id?: string }
   | { type: "split"; servers: string[] }
-  | { type: "heal" };
+  | { type: "heal" }
+  | {
+    /** Every server is killed at once and started again `ms` later (needs disks). */
+    type: "power-cut";
+    ms: number;
+  };
 
 /** One client of a scenario. */
 export interface ChatClientSpec {
@@ -78,6 +83,8 @@ export interface ChatSchedule {
    * 20 s plus 1.5 s per line of their busiest client.
    */
   drainMs: number;
+  /** Servers keep their chat log on a disk that survives crashes (see `ChatWorld`). */
+  disk?: boolean;
 }
 
 /** What a finished run measured. */
@@ -196,6 +203,35 @@ function addStalls(
 }
 
 /**
+ * A random chat schedule whose servers keep their chat log on disks, with one to three power cuts
+ * (every server killed at once, started again 0.2-2 s later) among its faults: an acknowledged
+ * line must survive them.
+ */
+export function randomDiskSchedule(seed: number): ChatSchedule {
+  const schedule = randomChatSchedule(seed);
+  const rng = new SeededRandom(seed ^ 0x5eed);
+  const lastLine = Math.max(...schedule.clients.flatMap((c) => c.lines));
+  const cuts = 1 + rng.int(3);
+  const dark: [number, number][] = [];
+  for (let i = 0; i < cuts; i++) {
+    const at = 1_000 + rng.int(Math.max(1, lastLine));
+    const ms = 200 + rng.int(1_800);
+    schedule.faults.push({ at, do: { type: "power-cut", ms } });
+    dark.push([at, at + ms]);
+  }
+  // A server started while every other is down (a new one, or a restart of one that was down
+  // before the cut, so its log may lack what the others committed since) founds a cluster of its
+  // own: a partition that heals when the others come back, not what a power cut is about.
+  schedule.faults = schedule.faults.filter(({ at, do: fault }) =>
+    (fault.type !== "new-server" && fault.type !== "restart-server") ||
+    !dark.some(([from, to]) => at >= from && at <= to)
+  );
+  schedule.faults.sort((a, b) => a.at - b.at);
+  schedule.drainMs += 2_000 * cuts;
+  return { ...schedule, disk: true };
+}
+
+/**
  * Builds the partition scenario of `seed`: 4-5 servers and 2-4 clients on a network with up to
  * 10% loss split in two sides (1 to n-1 servers on the first) at 1.5-2.5 s, healed 2-5 s later,
  * with every client typing throughout, sometimes a leader crash during the split, a client crash
@@ -266,6 +302,7 @@ export function runChatSchedule(schedule: ChatSchedule, wire?: WireMode): ChatRe
     network: schedule.network,
     chat: schedule.chat,
     wire,
+    disk: schedule.disk,
   });
   for (const id of schedule.servers) world.addServer(id);
   for (const c of schedule.clients) world.addClient(c.id, c.user, c.history);
@@ -420,5 +457,16 @@ function applyFault(world: ChatWorld, fault: ChatFault): void {
     case "heal":
       world.heal();
       return;
+    case "power-cut": {
+      for (const server of up) {
+        world.crashServer(server.id);
+        // A paused process that loses power is not paused when it starts again.
+        server.pausedUntil = 0;
+      }
+      world.at(world.now + fault.ms, () => {
+        for (const server of up) world.startServer(server.id);
+      });
+      return;
+    }
   }
 }

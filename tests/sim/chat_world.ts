@@ -22,6 +22,7 @@ import {
   type ServerRef,
 } from "../../src/chat/client_core.ts";
 import type { ChatServerAction, ChatServerCore } from "../../src/chat/chat_server_core.ts";
+import { type LogOp, replayJournal } from "../../src/chat/journal.ts";
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/membership/core.ts";
@@ -77,6 +78,10 @@ export class SimServer {
   pausedUntil = 0;
   /** How far its wall clock is off simulated wall time (ms); jumps move it. */
   wallOffset = 0;
+  /** What its disk holds (a world with disks): every flushed change of its chat log. */
+  disk: LogOp[] = [];
+  /** Batches written and not yet flushed: lost when the process is killed. */
+  unflushed: { id: number; ops: LogOp[] }[] = [];
 
   /** Creates a slot, down until started. */
   constructor(id: string, priority: number, index: number) {
@@ -166,6 +171,11 @@ export interface ChatWorldOptions {
   chat?: ChatConfig;
   /** How datagrams travel (see `wire.ts`); default {@linkcode defaultWireMode}. */
   wire?: WireMode;
+  /**
+   * Servers keep their chat log on a disk that survives their crashes: each batch is flushed
+   * 0.5-3.5 ms after it was written, and a restarted server starts from what was flushed.
+   */
+  disk?: boolean;
 }
 
 type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: SimClient };
@@ -180,6 +190,8 @@ export class ChatWorld extends SimClock {
   readonly chat: ChatConfig;
   /** How datagrams travel. */
   readonly wire: WireMode;
+  /** True when servers keep their chat log on a disk. */
+  readonly disk: boolean;
   /** The network (may change between steps). */
   network: NetworkModel;
   /** Datagrams sent. */
@@ -202,6 +214,7 @@ export class ChatWorld extends SimClock {
     this.timing = options.timing ?? defaultLanConfig().timing;
     this.chat = options.chat ?? defaultChatConfig();
     this.wire = options.wire ?? defaultWireMode();
+    this.disk = options.disk ?? false;
   }
 
   /** Every server slot. */
@@ -268,6 +281,7 @@ export class ChatWorld extends SimClock {
       version: "sim",
       random: () => this.rng.next(),
       rejections: () => node.wire!.rejections(),
+      ...(this.disk ? { persist: true, restored: replayJournal(node.disk) } : {}),
     });
     this.#stepServer(node, { type: "start", now: this.now, wall: this.#wall(node) });
     const epoch = node.epoch;
@@ -282,6 +296,7 @@ export class ChatWorld extends SimClock {
     const node = this.server(id);
     node.node = null;
     node.epoch++;
+    node.unflushed = [];
   }
 
   /** Starts (or restarts as a new session) a client. */
@@ -401,6 +416,25 @@ export class ChatWorld extends SimClock {
     this.queue.push(this.now + delay, () => this.#tickClient(node, epoch));
   }
 
+  /** Writes a batch to `node`'s disk; a flush 0.5-3.5 ms later covers it and what came since. */
+  #write(node: SimServer, id: number, ops: LogOp[]): void {
+    node.unflushed.push({ id, ops });
+    const epoch = node.epoch;
+    const flush = () => {
+      if (node.epoch !== epoch) return;
+      const done = node.unflushed.filter((b) => b.id <= id);
+      if (done.length === 0) return;
+      node.unflushed = node.unflushed.filter((b) => b.id > id);
+      for (const batch of done) node.disk.push(...batch.ops);
+      const tell = () => {
+        if (node.epoch !== epoch || this.#deferred(node, tell)) return;
+        this.#stepServer(node, { type: "persisted", id, now: this.now });
+      };
+      tell();
+    };
+    this.queue.push(this.now + 0.5 + this.rng.next() * 3, flush);
+  }
+
   #stepServer(node: SimServer, event: NodeEvent): void {
     const server = node.node;
     if (!server) return;
@@ -417,6 +451,8 @@ export class ChatWorld extends SimClock {
         this.#transmit(node.sender(), node, action.to, action.body, false);
       } else if (action.type === "multicast") {
         this.#multicast(node, action.body);
+      } else if (action.type === "persist") {
+        this.#write(node, action.id, action.ops);
       } else if (action.type === "flush-soon") {
         const epoch = node.epoch;
         const flush = () => {
