@@ -9,7 +9,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crc32c } from "../src/storage/crc32c.ts";
-import { RECORD_HEADER_BYTES, segmentName, Wal, WalCorruption } from "../src/storage/wal.ts";
+import {
+  RECORD_HEADER_BYTES,
+  segmentName,
+  Wal,
+  WalCorruption,
+  WalVanished,
+} from "../src/storage/wal.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const text = new TextEncoder();
@@ -178,4 +184,26 @@ Deno.test("wal: segments roll past segmentBytes with their header; the oldest ca
     assert.deepEqual(entries, lines.slice(lines.length - entries.length));
     assert.deepEqual(entries.at(-1), "entry 29");
   });
+});
+
+Deno.test("wal: a segment deleted or truncated under the running log fails every later flush", async () => {
+  for (const damage of ["delete", "truncate"] as const) {
+    await withTempDir("dsys-wal-", async (dir) => {
+      const { wal } = Wal.open({ dir, segmentBytes: 1 << 20 });
+      wal.append(text.encode("on the disk"));
+      assert.equal(await wal.flush(), 1);
+      const file = join(dir, segmentName(1));
+      if (damage === "delete") await Deno.remove(file);
+      else await Deno.truncate(file, 3);
+      wal.append(text.encode("would be lost"));
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await assert.rejects(
+          () => wal.flush(),
+          (error: Error) => error instanceof WalVanished && error.message.includes(file),
+        );
+      }
+      assert.equal(wal.synced, 1, `${damage}: nothing more counts as flushed`);
+      wal.close();
+    });
+  }
 });

@@ -18,7 +18,7 @@ import type { StorageConfig } from "../config/mod.ts";
 import type { JournalState, LogOp, RestoredLog } from "../chat/journal.ts";
 import { replayJournal } from "../chat/journal.ts";
 import { logger } from "../log/mod.ts";
-import { type Repair, type TornTail, Wal } from "../storage/wal.ts";
+import { type Repair, type TornTail, Wal, WalVanished } from "../storage/wal.ts";
 
 const log = logger("storage");
 const encoder = new TextEncoder();
@@ -233,7 +233,9 @@ export class ChatDisk {
       if (this.#batches.length > 0) this.#kick();
     }, (error) => {
       this.#inFlight = false;
-      const code = (error as { code?: string }).code ?? String(error);
+      const code = error instanceof WalVanished
+        ? error.message
+        : (error as { code?: string }).code ?? String(error);
       if (this.#failing !== code) {
         log.error(
           "chat log write failed ({error}{hint}): no more lines are acknowledged until it " +

@@ -16,6 +16,9 @@
  * offset, unless told to repair, which keeps a copy of the damaged segment (and moves the later
  * ones aside), then truncates there. Nothing is dropped silently.
  *
+ * A segment deleted or truncated under the running log makes every later flush fail
+ * ({@linkcode WalVanished}): nothing written after that counts as on the disk.
+ *
  * Only `node:fs`, so it runs under Deno, Node and the single binary alike.
  *
  * @module
@@ -100,6 +103,18 @@ export class WalCorruption extends Error {
     this.name = "WalCorruption";
     this.file = file;
     this.offset = offset;
+  }
+}
+
+/** The active segment was deleted or truncated under the running log (its `code` is `EWALGONE`). */
+export class WalVanished extends Error {
+  /** Says what happened to the file, like an errno code for the caller's log line. */
+  readonly code = "EWALGONE";
+
+  /** Creates the error; `what` names the file and what happened to it. */
+  constructor(what: string) {
+    super(`chat log segment ${what}`);
+    this.name = "WalVanished";
   }
 }
 
@@ -264,12 +279,14 @@ export class Wal {
 
   async #run(): Promise<number> {
     while (this.#synced < this.#appended && !this.#closed) {
+      this.#checkActive();
       this.#write();
       const upTo = this.#written;
       const fd = this.#fd;
       await new Promise<void>((resolve, reject) =>
         fs.fdatasync(fd, (error) => error ? reject(error) : resolve())
       );
+      this.#checkActive();
       this.#synced = Math.max(this.#synced, upTo);
     }
     return this.#synced;
@@ -310,6 +327,19 @@ export class Wal {
         this.#startSegment(active.index + 1);
         this.#pending.shift();
       }
+    }
+  }
+
+  /**
+   * Throws when the active segment was deleted or truncated under this process: what was
+   * written there would not be read back, so it must not count as flushed.
+   */
+  #checkActive(): void {
+    const active = this.#segments[this.#segments.length - 1];
+    const { nlink, size } = fs.fstatSync(this.#fd);
+    if (nlink === 0) throw new WalVanished(`${active.file} was deleted`);
+    if (size < active.bytes) {
+      throw new WalVanished(`${active.file} was truncated to ${size} of ${active.bytes} bytes`);
     }
   }
 
