@@ -37,6 +37,8 @@ export const CONFIG_FLAGS: Readonly<Record<string, string>> = {
   "network.peers": "--peers",
   "chat.history": "--history",
   "chat.clientWaitMs": "--timeout",
+  "storage.retainLines": "--retain-lines",
+  "storage.retainDays": "--retain-days",
 };
 
 /** The message of a {@linkcode ConfigError} with each setting that has a flag named by its flag. */

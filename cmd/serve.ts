@@ -5,7 +5,12 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { defaultLanConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
+import {
+  defaultLanConfig,
+  defaultStorageConfig,
+  MAX_TIMER_MS,
+  resolveConfig,
+} from "../src/config/mod.ts";
 import { logger, setupLogging } from "../src/log/mod.ts";
 import { type HttpEndpoint, parseHttpAddress, startHttpServer } from "../src/server/http.ts";
 import { Server } from "../src/server/server.ts";
@@ -153,6 +158,16 @@ export function serveCommand() {
       ).env("DSYS_DATA_DIR"),
     )
     .addOption(
+      new Option("--retain-lines <n>", "delete the disk's chat lines once N newer ones follow")
+        .env("DSYS_RETAIN_LINES").argParser(wholeNumberIn(1, Number.MAX_SAFE_INTEGER))
+        .default(defaultStorageConfig().retainLines),
+    )
+    .addOption(
+      new Option("--retain-days <d>", "delete the disk's chat lines once older than D days")
+        .env("DSYS_RETAIN_DAYS").argParser(wholeNumberIn(1, 1_000_000))
+        .default(defaultStorageConfig().retainDays),
+    )
+    .addOption(
       new Option(
         "--repair",
         "truncate a corrupted chat log where the damage starts (keeps a copy)",
@@ -166,6 +181,7 @@ export function serveCommand() {
         ...overrides,
         network: { ...overrides.network, unicastPort: options.unicastPort },
         output: { statusIntervalMs: options.statusInterval * 1000 },
+        storage: { retainLines: options.retainLines, retainDays: options.retainDays },
       });
       const id = validateNodeId(options.id);
       let server: Server | undefined;

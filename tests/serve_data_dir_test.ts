@@ -112,3 +112,10 @@ Deno.test("serve: a corrupted log is refused naming file and offset; --repair tr
     assert.equal((await Deno.stat(`${file}.damaged`)).size, size + 2 * (8 + 27));
   });
 });
+
+Deno.test("serve: retention flags take whole numbers from 1 (exit 2, one line)", async () => {
+  for (const flag of ["--retain-lines", "--retain-days"]) {
+    const line = await refusal(serveArgs("s1", "--data-dir", "none", flag, "0"));
+    assert.match(line, new RegExp(flag));
+  }
+});

@@ -291,9 +291,9 @@ export function defaultChatConfig(): ChatConfig {
 export interface StorageConfig {
   /** A log segment is closed and the next one begun once it would grow past this (bytes). */
   segmentBytes: number;
-  /** Committed lines the disk log keeps at least; older segments are deleted (retention). */
+  /** A segment of committed lines is deleted once this many newer lines follow it (retention). */
   retainLines: number;
-  /** Committed lines older than this many days may be deleted with their segment (retention). */
+  /** A segment of committed lines is deleted once its newest is this many days old (retention). */
   retainDays: number;
   /** How long after a failed write or flush (a full disk) the server tries again (ms). */
   flushRetryMs: number;
@@ -307,7 +307,7 @@ export function defaultStorageConfig(): StorageConfig {
     segmentBytes: 8 * 1024 * 1024,
     // Ten times the memory window (`chat.logLimit`): a month of a busy team room, ~30 MB on disk.
     retainLines: 100_000,
-    // A month: older lines leave once a busier room also passed `retainLines`, or on their own.
+    // A month of history even for a quiet room; a busy one reaches `retainLines` first.
     retainDays: 30,
     // Once a second: a freed disk is noticed soon, and a full one is not hammered.
     flushRetryMs: 1000,
