@@ -7,14 +7,17 @@
  *
  * `CHAT_SIM_SCHEDULES=N` runs N schedules (default 1000) from seed `CHAT_SIM_FIRST_SEED`
  * (default 1); `CHAT_SIM_SEED=S` replays the one schedule S. `CHAT_SIM_PARTITIONS=N` runs N
- * partition schedules (default 500); `CHAT_SIM_PARTITION_SEED=S` replays one. A failure prints
- * its seed and the replay command.
+ * partition schedules (default 500); `CHAT_SIM_PARTITION_SEED=S` replays one.
+ * `CHAT_SIM_DISKS=N` runs N schedules whose servers keep their log on disks through power cuts
+ * (default 200); `CHAT_SIM_DISK_SEED=S` replays one. A failure prints its seed and the replay
+ * command.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import {
+  type ChatReport,
   type ChatSchedule,
   randomChatSchedule,
   randomDiskSchedule,
@@ -46,52 +49,50 @@ function describe(schedule: ChatSchedule): string {
     }`;
 }
 
-Deno.test(`${seeds.length} random chat schedules: once, in one order, nothing acked lost`, () => {
-  let acked = 0;
+/**
+ * Runs the schedule `build` makes of every seed and sums what `count` takes of each report; a
+ * failure names the seed and the command that replays it (`replay`: its variable).
+ */
+function runSeeds(
+  what: string,
+  seeds: readonly number[],
+  build: (seed: number) => ChatSchedule,
+  replay: string,
+  count: (report: ChatReport) => number,
+): number {
+  let sum = 0;
   for (const seed of seeds) {
-    const schedule = randomChatSchedule(seed);
+    const schedule = build(seed);
     try {
-      acked += runChatSchedule(schedule).acked;
+      sum += count(runChatSchedule(schedule));
     } catch (error) {
       throw new Error(
-        `chat schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
-          `\nreplay: CHAT_SIM_SEED=${seed} deno test -A tests/sim/chat_random_test.ts`,
+        `${what} schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
+          `\nreplay: ${replay}=${seed} deno test -A tests/sim/chat_random_test.ts`,
       );
     }
   }
+  return sum;
+}
+
+Deno.test(`${seeds.length} random chat schedules: once, in one order, nothing acked lost`, () => {
+  const acked = runSeeds("chat", seeds, randomChatSchedule, "CHAT_SIM_SEED", (r) => r.acked);
   assert.ok(acked > 0, "no line was acknowledged at all");
 });
 
 Deno.test(`${disks.length} random schedules with disks and power cuts: nothing acked lost`, () => {
-  let acked = 0;
-  for (const seed of disks) {
-    const schedule = randomDiskSchedule(seed);
-    try {
-      acked += runChatSchedule(schedule).acked;
-    } catch (error) {
-      throw new Error(
-        `disk schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
-          `\nreplay: CHAT_SIM_DISK_SEED=${seed} deno test -A tests/sim/chat_random_test.ts`,
-      );
-    }
-  }
+  const acked = runSeeds("disk", disks, randomDiskSchedule, "CHAT_SIM_DISK_SEED", (r) => r.acked);
   assert.ok(acked > 0, "no line was acknowledged at all");
 });
 
 Deno.test(`${partitions.length} random partitions: both sides chat, after the heal all agree, nothing lost or doubled`, () => {
-  let merged = 0;
-  for (const seed of partitions) {
-    const schedule = randomPartitionSchedule(seed);
-    try {
-      merged += runChatSchedule(schedule).merged;
-    } catch (error) {
-      throw new Error(
-        `partition schedule ${seed} failed (${describe(schedule)}): ${(error as Error).message}` +
-          `\nreplay: CHAT_SIM_PARTITION_SEED=${seed} deno test -A ` +
-          `tests/sim/chat_random_test.ts`,
-      );
-    }
-  }
+  const merged = runSeeds(
+    "partition",
+    partitions,
+    randomPartitionSchedule,
+    "CHAT_SIM_PARTITION_SEED",
+    (r) => r.merged,
+  );
   assert.ok(partitions.length < 20 || merged > 0, "no partition ever needed a merge");
 });
 
