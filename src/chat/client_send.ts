@@ -4,8 +4,8 @@
  * at a time (halved when the server says slow down, grown back by one per acknowledgement). The
  * input pauses while `maxQueued` lines wait and resumes at half of that. It owns the lines typed
  * and not yet acknowledged; it must not look at deliveries, the stream or the attachment: the
- * receiving side in `client_core.ts` tells it when a line is acknowledged, and the core sends the
- * posts it returns.
+ * core in `client_core.ts` tells it when a line is acknowledged (it came back to the receiving side
+ * in `client_receive.ts`, or the server says it is committed) and sends the posts it returns.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * What a client remembers of the entries it delivered, so that it can re-anchor on a merged log
- * after a partition (see `client_core.ts`): the last `capacity` entries' position, chat term and
+ * after a partition (see `client_receive.ts`): the last `capacity` entries' position, chat term and
  * identity, in a ring of typed arrays. A delivery adds no object that outlives it (client keys
  * are shared), so remembering 10 000 entries costs neither garbage-collector time nor much memory.
  *
