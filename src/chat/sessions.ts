@@ -1,18 +1,13 @@
 /**
- * The clients attached to one server, and their name leases. Joining: the name is claimed at the
- * leader (`claims`, renewed every `leaseIntervalMs`, released when the client quits or falls
- * silent), and a granted client is welcomed only once this server's log matches the leader's, with
- * the sequence number its stream starts at. Re-anchoring after a partition: a client that resumes
- * sends the term runs of what it delivered; when they show that its history forked from this
- * server's log, the welcome starts it at the fork point (the client skips the lines it delivered
- * already, by id). When this server's own log adopts a merged one ({@linkcode Sessions.rewound}),
- * every client it delivered entries to beyond the fork is forgotten without releasing its name:
- * its next datagram is answered `unknown-client` and it joins again (every datagram carries the
- * attachment number, so none of the old numbering is taken for the new). The cluster's split
- * state goes to every joined client on change, and again whenever its ack shows it missed that.
- * It owns who is attached and under which name; sending the log to them (windows, NAKs, the
- * stream) is `delivery.ts`, and what must go to the leader (forwarded lines, claims) is returned
- * for the core to route.
+ * The clients attached to one server, and their name leases: a joining client's name is claimed
+ * at the leader (renewed every `leaseIntervalMs`, released when the client quits or falls silent),
+ * it is welcomed once this server's log matches the leader's, at the fork point when its history
+ * forked from this log, and it is forgotten (answered `unknown-client`, name kept) when this
+ * server's log adopts a merged one ({@linkcode Sessions.rewound}). The split state goes to every
+ * joined client on change. It owns who is attached and under which name; sending the log to them
+ * (windows, NAKs, the stream) is `delivery.ts`, and what must go to the leader (forwarded lines,
+ * claims) is returned for the core to route. The re-anchoring is in docs/design.md, "A client's
+ * attachment and receiving side".
  *
  * @module
  */
