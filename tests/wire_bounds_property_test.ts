@@ -26,6 +26,7 @@ import {
   type Sender,
 } from "../src/wire/mod.ts";
 import { ReplayGuard } from "../src/wire/replay.ts";
+import { SERVER_SKIPS, serverRoute } from "../src/server/node.ts";
 import { VERSION } from "../src/version.ts";
 
 const WALL = 1_750_000_000_000;
@@ -432,10 +433,11 @@ class World {
     const now = this.now;
     for (const node of this.servers) {
       if (!viaGroup && !same(node.sender.addr, to)) continue;
-      if (envelope.body.kind.startsWith("chat-")) {
-        if (envelope.body.kind === "chat-stream") continue;
+      const { kind } = envelope.body;
+      if (SERVER_SKIPS.includes(kind)) continue;
+      if (serverRoute(kind) === "chat") {
         this.#chat(node, () => node.chat.step({ type: "receive", envelope, now }));
-      } else if (envelope.body.kind !== "discover" && envelope.body.kind !== "discover-reply") {
+      } else if (MESSAGE_KINDS[kind].layer === "membership") {
         this.#server(node, () => node.core.step({ type: "receive", envelope, viaGroup, now }));
       }
     }

@@ -25,7 +25,7 @@ import type { ChatServerAction, ChatServerCore } from "../../src/chat/chat_serve
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/membership/core.ts";
-import { type NodeEvent, SERVER_SKIPS, ServerNode } from "../../src/server/node.ts";
+import { type NodeEvent, SERVER_SKIPS, ServerNode, serverRoute } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import {
@@ -409,7 +409,7 @@ export class ChatWorld extends SimClock {
     for (const action of actions) {
       if (action.type === "chat-notice") chat.push({ type: "notify", notice: action.notice });
       else if (action.type !== "send" && action.type !== "multicast") continue;
-      else if (action.body.kind.startsWith("chat-")) chat.push(action);
+      else if (serverRoute(action.body.kind) === "chat") chat.push(action);
     }
     for (const observer of this.observers) observer.serverActions(node, chat);
     for (const action of actions) {
@@ -438,7 +438,7 @@ export class ChatWorld extends SimClock {
    */
   #multicast(node: SimServer, body: Body): void {
     const data = this.#seal(node, body);
-    if (body.kind.startsWith("chat-")) {
+    if (MESSAGE_KINDS[body.kind].layer === "chat-client") {
       for (const to of this.#clients) {
         if (to.up) this.#transmit(node.sender(), node, to.addr, body, true, data);
       }
@@ -572,7 +572,7 @@ function checkBody(role: Role, body: Body, chat: ChatConfig): void {
   if (!MESSAGE_KINDS[kind as Kind].validate(fields)) {
     throw new SimViolation(`a ${role} sent an invalid ${kind}: ${JSON.stringify(fields)}`);
   }
-  if (!kind.startsWith("chat-")) return;
+  if (serverRoute(kind as Kind) !== "chat") return;
   const bytes = jsonBytes(fields);
   if (bytes > MAX_BODY_BYTES) {
     throw new SimViolation(`a ${role} sent a ${kind} of ${bytes} bytes`);
