@@ -8,7 +8,13 @@
 import process from "node:process";
 import { Command, Option } from "@commander-js/extra-typings";
 import { defaultChatConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
-import { MAX_USER_NAME, WIRE_BOUNDS } from "../src/wire/messages.ts";
+import {
+  DEFAULT_ROOM,
+  isRoomName,
+  MAX_ROOM_NAME,
+  MAX_USER_NAME,
+  WIRE_BOUNDS,
+} from "../src/wire/messages.ts";
 import { isUserName } from "../src/chat/keys.ts";
 import { ChatClient, ChatRefusedError, HISTORY_KEPT, NoServerError } from "../src/client/client.ts";
 import { ownerToken } from "../src/client/owner_token.ts";
@@ -36,6 +42,17 @@ export function validateUserName(name: string): string {
   return name;
 }
 
+/** Checks a room name, with a message that says what is allowed. */
+export function validateRoomName(name: string): string {
+  if (!isRoomName(name)) {
+    throw new UsageError(
+      `--room ${JSON.stringify(name)}: use 1-${MAX_ROOM_NAME} lowercase letters, digits, '-' or ` +
+        "'_', starting with a letter or digit",
+    );
+  }
+  return name;
+}
+
 /**
  * The exit code of a chat stopped before it joined: 130 after Ctrl+C (the shell's convention for
  * an interrupted command), 0 after SIGTERM (asked to stop, it did).
@@ -51,6 +68,10 @@ export function chatCommand() {
   )
     .addOption(new Option("--user <name>", "your user name").env("DSYS_USER").makeOptionMandatory())
     .addOption(
+      new Option("--room <name>", "the room to be in (scripts post there)").env("DSYS_ROOM")
+        .default(DEFAULT_ROOM),
+    )
+    .addOption(
       new Option("--history <n>", "past messages to receive first")
         .argParser(wholeNumberIn(0, WIRE_BOUNDS.seq)).default(defaults.history),
     )
@@ -65,6 +86,7 @@ export function chatCommand() {
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
+      const room = validateRoomName(options.room);
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig({
         ...commonOverrides(options),
@@ -84,6 +106,7 @@ export function chatCommand() {
         const connecting = ChatClient.connect({
           config,
           user,
+          room,
           history,
           discoveryTimeoutMs: clientWaitMs,
           // Only the REPL has `/history`; a script's lines never ask for it.

@@ -9,11 +9,30 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { type ChatSession, type ChatUiEvent, runInteractive } from "../src/client/repl.ts";
+import type { ChatRosterBody } from "../src/wire/messages.ts";
 
 /** A session that records what the REPL asks of it. */
 class FakeSession implements ChatSession {
   readonly user = "ann";
+  room = "lobby";
   readonly sent: string[] = [];
+  /** Every call of the room and direct-message commands, as `name args`. */
+  readonly calls: string[] = [];
+  /** What `roster` answers (undefined: no answer). */
+  answer: ChatRosterBody | undefined;
+  act(text: string): void {
+    this.calls.push(`act ${text}`);
+  }
+  direct(to: string, text: string): void {
+    this.calls.push(`direct ${to} ${text}`);
+  }
+  enter(room: string): void {
+    this.calls.push(`enter ${room}`);
+    this.room = room;
+  }
+  roster(): Promise<ChatRosterBody | undefined> {
+    return Promise.resolve(this.answer);
+  }
   closed = false;
   handler: (event: ChatUiEvent) => void = () => {};
   send(text: string): void {

@@ -83,7 +83,9 @@ type Field =
   | "clients"
   | "reason"
   | "counts"
-  | "split";
+  | "split"
+  | "room"
+  | "rooms";
 
 /** The fields of every kind (names and types only: no bounds). */
 const SHAPES: Record<Kind, Record<string, Field>> = {
@@ -175,6 +177,17 @@ const SHAPES: Record<Kind, Record<string, Field>> = {
     gen: "num",
   },
   "chat-stream": { prevTerm: "num", prevMark: "num", entries: "entries" },
+  "chat-who": { room: "room", gen: "num", ask: "num" },
+  "chat-roster": {
+    gen: "num",
+    ask: "num",
+    at: "num",
+    rooms: "rooms",
+    roomCount: "num",
+    room: "room",
+    users: "clients",
+    total: "num",
+  },
 };
 
 function status(): Record<string, Field> {
@@ -229,12 +242,23 @@ class Generator {
     return {
       seq: this.num(),
       term: this.num(),
-      kind: this.pick(["text", "join", "leave"]),
+      kind: this.pick(["text", "join", "leave", "action", "enter", "direct", "bounce"]),
       client: this.pick(this.#clients),
       cseq: this.num(),
       from: this.pick(["alice", "bob", "eve"]),
-      text: "x",
+      text: this.pick(["x", "", "offline"]),
       ts: this.num(),
+      ...this.#address(),
+    };
+  }
+
+  /** A line's kind, room and recipient: each absent, valid or not, at random. */
+  #address(): Record<string, unknown> {
+    const r = this.#r;
+    return {
+      ...(r.chance(0.5) ? {} : { line: this.pick(["text", "action", "enter", "direct", "x"]) }),
+      ...(r.chance(0.5) ? {} : { room: this.#field("room") }),
+      ...(r.chance(0.7) ? {} : { to: this.pick(["alice", "bob", "eve", ""]) }),
     };
   }
 
@@ -271,7 +295,12 @@ class Generator {
           priority: this.num(),
         }));
       case "items-post":
-        return this.#list(() => ({ cseq: this.num(), text: "x", ts: this.num() }));
+        return this.#list(() => ({
+          cseq: this.num(),
+          text: "x",
+          ts: this.num(),
+          ...this.#address(),
+        }));
       case "items-forward":
         return this.#list(() => ({
           client: this.pick(this.#clients),
@@ -280,6 +309,7 @@ class Generator {
           cseq: this.num(),
           text: "x",
           ts: this.num(),
+          ...this.#address(),
         }));
       case "items-sender":
         return this.#list(() => ({ client: this.pick(this.#clients), cseq: this.num() }));
@@ -304,6 +334,10 @@ class Generator {
         return this.pick(["name-taken", "full", "bad-name", "unknown-client"]);
       case "counts":
         return { "too-old": this.num() };
+      case "room":
+        return this.pick(["lobby", "ops", "Ops", "", "-x", "a".repeat(33)]);
+      case "rooms":
+        return this.#list(() => ({ room: this.#field("room"), users: this.num() }));
       case "split":
         return r.chance(0.5)
           ? undefined

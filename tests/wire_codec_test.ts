@@ -194,6 +194,18 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     gen: 2,
   },
   "chat-stream": { kind: "chat-stream", prevTerm: 3, prevMark: 4_000_000_000, entries: [ENTRY] },
+  "chat-who": { kind: "chat-who", room: "ops", gen: 7, ask: 2 },
+  "chat-roster": {
+    kind: "chat-roster",
+    gen: 7,
+    ask: 2,
+    at: 41,
+    rooms: [{ room: "lobby", users: 3 }, { room: "ops", users: 1 }],
+    roomCount: 2,
+    room: "ops",
+    users: ["carol"],
+    total: 1,
+  },
   "discover-reply": {
     kind: "discover-reply",
     nonce: 42,

@@ -263,6 +263,8 @@ export class ChatServerCore {
           return this.#sessions.onNak(sender, body, now);
         case "chat-leave":
           return this.#sessions.onLeave(sender);
+        case "chat-who":
+          return this.#sessions.onWho(sender, body, now);
         default:
           return;
       }

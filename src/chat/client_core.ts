@@ -17,6 +17,8 @@ import type { Address } from "../transport/types.ts";
 import {
   type Body,
   type ChatDeliverBody,
+  type ChatLineAddress,
+  type ChatRosterBody,
   type ChatSplitBody,
   type ChatWelcomeBody,
   type Envelope,
@@ -59,6 +61,8 @@ export interface ChatClientOptions {
   user: string;
   /** How many past messages to receive first (`--history`). */
   history: number;
+  /** The room whose lines `history` counts (absent: the lobby). */
+  room?: string;
   /** Chat tunables (`defaultChatConfig()`); without `streamToClients` it takes no stream. */
   config: ChatConfig;
   /**
@@ -89,7 +93,10 @@ export type ChatClientEvent =
     now: number;
     /** When true, the line waits for the next `flush`, so lines typed together share a post. */
     defer?: boolean;
+    /** Its kind, room and recipient (absent: a chat line in the lobby). */
+    address?: ChatLineAddress;
   }
+  | { type: "ask-who"; room: string; now: number }
   | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
@@ -114,13 +121,15 @@ export type ClientNotice =
   | { kind: "healed" }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
   | { kind: "ignored"; reason: IgnoredReason; message: string; from: string; count: number }
-  | { kind: "input-refused"; reason: "not-running" };
+  | { kind: "input-refused"; reason: "not-running" }
+  | { kind: "roster-unavailable"; room: string };
 
 /** One thing the runtime must do for a client. */
 export type ChatClientAction =
   | { type: "send"; to: Address; body: Body }
   | ReceiveOutput
   | { type: "notice"; notice: ClientNotice }
+  | { type: "roster"; roster: ChatRosterBody }
   | { type: "need-server"; avoid?: ServerRef }
   | { type: "flow"; paused: boolean };
 
@@ -173,6 +182,9 @@ export class ChatClientCore {
   };
   /** The reasons and kinds ignored at least once (the first of each is a notice). */
   readonly #ignoredKinds = new Set<string>();
+  /** The question to its server about rooms and users, until answered or given up. */
+  #asking: { room: string; ask: number; firstAt: number; sentAt: number } | null = null;
+  #asks = 0;
 
   /** Creates a client core; nothing happens until the `start` event. */
   constructor(options: ChatClientOptions) {
@@ -187,6 +199,7 @@ export class ChatClientCore {
     this.#receiver = new ClientReceiver({
       config: options.config,
       key: this.#key,
+      user: options.user,
       now: () => this.#now,
       output: (output) => this.#actions.push(output),
       notice: (notice) => this.#notice(notice),
@@ -248,7 +261,15 @@ export class ChatClientCore {
         if (this.#server) this.#lose();
         break;
       case "send-text":
-        this.#sender.type(event.text, event.ts);
+        this.#sender.type(event.text, event.ts, event.address);
+        break;
+      case "ask-who":
+        this.#asking = {
+          room: event.room,
+          ask: ++this.#asks,
+          firstAt: this.#now,
+          sentAt: -Infinity,
+        };
         break;
       case "quit":
         if (this.#server && this.#phase === "joined") this.#send({ kind: "chat-leave" });
@@ -307,6 +328,19 @@ export class ChatClientCore {
     }
     if (this.#receiver.unacked() || now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
     this.#receiver.tick();
+    const asking = this.#asking;
+    if (asking && now - asking.firstAt >= serverTimeoutMs) {
+      this.#asking = null;
+      this.#notice({ kind: "roster-unavailable", room: asking.room });
+    }
+  }
+
+  /** Asks its server about rooms and users (again after `clientRetryMs` without an answer). */
+  #sendWho(): void {
+    const asking = this.#asking;
+    if (!asking || this.#now - asking.sentAt < this.#o.config.clientRetryMs) return;
+    asking.sentAt = this.#now;
+    this.#send({ kind: "chat-who", room: asking.room, gen: this.#gen, ask: asking.ask });
   }
 
   #sendJoin(): void {
@@ -319,6 +353,7 @@ export class ChatClientCore {
       history: this.#o.history,
       runs: this.#receiver.runs(MAX_CHAT_RUNS),
       ...(this.#o.owner ? { owner: this.#o.owner } : {}),
+      ...(this.#o.room === undefined ? {} : { room: this.#o.room }),
     });
   }
 
@@ -404,6 +439,12 @@ export class ChatClientCore {
       case "chat-slow":
         this.#sender.slowDown(this.#now);
         return;
+      case "chat-roster":
+        if (this.#asking?.ask === body.ask) {
+          this.#asking = null;
+          this.#actions.push({ type: "roster", roster: body });
+        }
+        return;
       default:
         return;
     }
@@ -435,6 +476,7 @@ export class ChatClientCore {
     if (this.#phase !== "joined") return;
     if (this.#receiver.ackDue()) this.#sendAck();
     for (const post of this.#sender.posts(this.#now)) this.#send(post);
+    this.#sendWho();
   }
 }
 

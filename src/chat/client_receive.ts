@@ -12,9 +12,16 @@
  * @module
  */
 
-import type { ChatEntry, ChatNakBody, ChatRunStart, ChatStreamBody } from "../wire/messages.ts";
+import type {
+  ChatBounceReason,
+  ChatEntry,
+  ChatNakBody,
+  ChatRunStart,
+  ChatStreamBody,
+} from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
-import { messageId } from "./keys.ts";
+import { isClientLine, messageId } from "./keys.ts";
+import { involves, roomOf } from "./rooms.ts";
 import { entryMark } from "./log.ts";
 import { DeliveredMemory } from "./delivered.ts";
 
@@ -24,6 +31,12 @@ export interface ChatMessage {
   seq: number;
   /** Its id (`<client key>/<client sequence number>`), unique in the cluster. */
   id: string;
+  /** A line of a room (`text`), an action (`/me`), or a direct message to one user. */
+  kind: "text" | "action" | "direct";
+  /** The room of a `text` or `action` line; `""` for a direct message. */
+  room: string;
+  /** The recipient of a direct message. */
+  to?: string;
   /** User name of the sender. */
   from: string;
   /** The line. */
@@ -40,7 +53,10 @@ export type ReceiveNotice =
   | { kind: "rewound"; from: number; remembered: number }
   | { kind: "skipped"; seq: number; id: string };
 
-/** What the receiving side hands on: a line, or a user joining or leaving. */
+/**
+ * What the receiving side hands on: a line; a user joining or leaving the cluster, or moving from
+ * one room (`detail`) to another (`room`); or one of this client's own lines the leader bounced.
+ */
 export type ReceiveOutput =
   | { type: "deliver"; message: ChatMessage }
   | {
@@ -50,6 +66,27 @@ export type ReceiveOutput =
     change: "joined" | "left";
     detail: string;
     ts: number;
+  }
+  | {
+    type: "moved";
+    seq: number;
+    user: string;
+    /** The room left (`""` when the leader knew none). */
+    from: string;
+    /** The room entered. */
+    room: string;
+    ts: number;
+    own: boolean;
+  }
+  | {
+    type: "bounced";
+    seq: number;
+    /** Why the line was not delivered. */
+    reason: ChatBounceReason;
+    /** The recipient of a bounced direct message. */
+    to?: string;
+    /** The room a bounced `enter` asked for. */
+    room?: string;
   };
 
 /** What a {@linkcode ClientReceiver} needs. */
@@ -58,6 +95,8 @@ export interface ClientReceiverOptions {
   config: ChatConfig;
   /** This client's session key (its own lines carry it). */
   key: string;
+  /** This client's user name (direct messages to it come by unicast, with their text). */
+  user: string;
   /** The current monotonic time (ms), as the core was last told it. */
   now: () => number;
   /** Hands on a delivered line or presence change. */
@@ -160,6 +199,15 @@ export class ClientReceiver {
     const last = body.entries[body.entries.length - 1].seq;
     if (last < this.#next) return;
     this.#commitSeen = Math.max(this.#commitSeen, last);
+    const hidden = body.entries.findIndex((entry) =>
+      entry.kind === "direct" && entry.text === "" && involves(entry, this.#o.user)
+    );
+    if (hidden >= 0) {
+      // A direct message to or from this user: its text comes from the server, by unicast.
+      if (hidden > 0) this.stream({ ...body, entries: body.entries.slice(0, hidden) });
+      if (this.#next === body.entries[hidden].seq) this.#nak(last);
+      return;
+    }
     if (this.#connects(body)) {
       this.#tookStream();
       return this.#take(body.entries);
@@ -315,13 +363,12 @@ export class ClientReceiver {
   }
 
   #emit(entry: ChatEntry): void {
-    const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
     this.#delivered.remember(entry);
     const mark = this.#skipMarks.get(entry.seq);
     if (mark !== undefined && this.#skipMarks.delete(entry.seq) && mark === entryMark(entry)) {
       return this.#o.notice({ kind: "skipped", seq: entry.seq, id: "" });
     }
-    if (entry.kind !== "text") {
+    if (!isClientLine(entry)) {
       this.#o.output({
         type: "presence",
         seq: entry.seq,
@@ -332,13 +379,56 @@ export class ClientReceiver {
       });
       return;
     }
-    if (id === undefined) return;
+    const id = messageId(entry.client, entry.cseq);
     const own = entry.client === this.#o.key;
     if (this.#skipIds.delete(id)) return this.#o.notice({ kind: "skipped", seq: entry.seq, id });
-    this.#o.output({
-      type: "deliver",
-      message: { seq: entry.seq, id, from: entry.from, text: entry.text, ts: entry.ts, own },
-    });
+    this.#output(entry, id, own);
     if (own) this.#o.ownDelivered(entry.cseq);
+  }
+
+  /** Hands on a client's line as what it is; a direct message between others is not shown. */
+  #output(entry: ChatEntry, id: string, own: boolean): void {
+    const { seq, from, text, ts } = entry;
+    switch (entry.kind) {
+      case "enter":
+        return this.#o.output({
+          type: "moved",
+          seq,
+          user: from,
+          from: text,
+          room: roomOf(entry),
+          ts,
+          own,
+        });
+      case "bounce":
+        if (!own) return;
+        return this.#o.output({
+          type: "bounced",
+          seq,
+          reason: text as ChatBounceReason,
+          ...(entry.to === undefined ? {} : { to: entry.to }),
+          ...(entry.room === undefined ? {} : { room: entry.room }),
+        });
+      case "direct":
+        if (!involves(entry, this.#o.user)) return;
+        return this.#o.output({
+          type: "deliver",
+          message: { seq, id, kind: "direct", room: "", to: entry.to!, from, text, ts, own },
+        });
+      default:
+        this.#o.output({
+          type: "deliver",
+          message: {
+            seq,
+            id,
+            kind: entry.kind as "text" | "action",
+            room: roomOf(entry),
+            from,
+            text,
+            ts,
+            own,
+          },
+        });
+    }
   }
 }

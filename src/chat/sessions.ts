@@ -26,11 +26,14 @@ import type {
   ChatRunStart,
   ChatSenderRecord,
   ChatSplitBody,
+  ChatWhoBody,
   Sender,
 } from "../wire/messages.ts";
+import { DEFAULT_ROOM, MAX_ROSTER_NAMES, MAX_ROSTER_ROOMS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName, textLength } from "./keys.ts";
+import { isLineFor } from "./rooms.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { Delivery, type LeaderRef, type Recipient } from "./delivery.ts";
@@ -55,8 +58,9 @@ export interface SessionView {
 }
 
 interface Session extends Recipient {
-  user: string;
   phase: SessionPhase;
+  /** The room whose lines its `history` counts. */
+  room: string;
   resume: number;
   runs: ChatRunStart[];
   history: number;
@@ -176,6 +180,7 @@ export class Sessions {
       resume: body.resume,
       runs: body.runs,
       history: Math.min(body.history, config.logLimit),
+      room: body.room ?? DEFAULT_ROOM,
       owner: body.owner,
       joinedAbove: this.#o.replica.commit,
       start: 0,
@@ -220,7 +225,40 @@ export class Sessions {
       cseq: item.cseq,
       text: item.text,
       ts: item.ts,
+      ...(item.line === undefined ? {} : { line: item.line }),
+      ...(item.room === undefined ? {} : { room: item.room }),
+      ...(item.to === undefined ? {} : { to: item.to }),
     }));
+  }
+
+  /**
+   * Answers a joined client's `/rooms` or `/who`: the rooms by size and the users of the room it
+   * asks about, as this server's committed log implies them.
+   */
+  onWho(sender: Sender, body: ChatWhoBody, now: number): void {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
+    const { replica, config } = this.#o;
+    const sizes = new Map<string, number>();
+    const users: string[] = [];
+    for (const [user, room] of replica.rooms) {
+      sizes.set(room, (sizes.get(room) ?? 0) + 1);
+      if (room === body.room) users.push(user);
+    }
+    const rooms = [...sizes].map(([room, users]) => ({ room, users }))
+      .sort((a, b) => b.users - a.users || (a.room < b.room ? -1 : 1));
+    users.sort();
+    this.#o.out.send(session.addr, {
+      kind: "chat-roster",
+      gen: session.gen,
+      ask: body.ask,
+      at: replica.commit,
+      rooms: rooms.slice(0, MAX_ROSTER_ROOMS),
+      roomCount: rooms.length,
+      room: body.room,
+      users: users.slice(0, Math.min(MAX_ROSTER_NAMES, config.maxWhoListed)),
+      total: users.length,
+    });
   }
 
   /** Handles a client's cumulative ack (and heartbeat). */
@@ -439,7 +477,7 @@ export class Sessions {
   #welcome(session: Session, now: number): void {
     const start = session.resume > 0
       ? this.#resumeStart(session)
-      : Math.min(this.#historyStart(session.history), this.#ownJoin(session));
+      : Math.min(this.#historyStart(session), this.#ownJoin(session));
     session.phase = "joined";
     session.start = start;
     session.next = start;
@@ -510,12 +548,15 @@ export class Sessions {
     return commit + 1;
   }
 
-  /** Where a new client's stream starts: `history` chat lines back (presence entries between). */
-  #historyStart(history: number): number {
+  /**
+   * Where a new client's stream starts: `history` lines of its room (or direct messages to or
+   * from it) back, whatever else lies between.
+   */
+  #historyStart({ history, room, user }: Session): number {
     const { log, commit } = this.#o.replica;
     let start = commit + 1;
     for (let lines = 0; lines < history && start > log.first; start--) {
-      if (log.get(start - 1)!.kind === "text") lines++;
+      if (isLineFor(log.get(start - 1)!, room, user)) lines++;
     }
     return start;
   }
