@@ -181,6 +181,11 @@ export class ChatServerCore {
     return this.#replica.presence;
   }
 
+  /** The room of every present user as of this server's commit point (user → room). */
+  rooms(): ReadonlyMap<string, string> {
+    return this.#replica.rooms;
+  }
+
   /** The clients attached to this server. */
   clients(): SessionView[] {
     return this.#sessions.list();
