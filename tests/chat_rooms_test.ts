@@ -119,7 +119,10 @@ for (const streaming of [true, false]) {
     assert.ok(!shown(cluster, "c").some((l) => l.includes("swordfish")), "carol is not shown it");
     assert.deepEqual(shown(cluster, "c").slice(-1), ["lobby|text alice: after"]);
     const secret = (e: ChatEntry) => e.text.includes("swordfish");
-    assert.ok(!entriesTo(cluster, clientSender("c").addr.host).some(secret), "no datagram to carol carries it");
+    assert.ok(
+      !entriesTo(cluster, clientSender("c").addr.host).some(secret),
+      "no datagram to carol carries it",
+    );
     const batches = cluster.sent.flatMap((d) => d.body.kind === "chat-stream" ? [d.body] : []);
     assert.ok(!batches.some((b) => b.entries.some(secret)), "the stream never carries it");
     assert.equal(

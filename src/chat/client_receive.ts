@@ -70,6 +70,8 @@ export type ReceiveOutput =
   | {
     type: "moved";
     seq: number;
+    /** The id of the move (a line of the user's client). */
+    id: string;
     user: string;
     /** The room left (`""` when the leader knew none). */
     from: string;
@@ -81,12 +83,20 @@ export type ReceiveOutput =
   | {
     type: "bounced";
     seq: number;
+    /** The id of the line bounced. */
+    id: string;
     /** Why the line was not delivered. */
     reason: ChatBounceReason;
     /** The recipient of a bounced direct message. */
     to?: string;
     /** The room a bounced `enter` asked for. */
     room?: string;
+  }
+  | {
+    /** A position this user is not shown: a direct message between others, another's bounce. */
+    type: "unseen";
+    seq: number;
+    id: string;
   };
 
 /** What a {@linkcode ClientReceiver} needs. */
@@ -386,14 +396,19 @@ export class ClientReceiver {
     if (own) this.#o.ownDelivered(entry.cseq);
   }
 
-  /** Hands on a client's line as what it is; a direct message between others is not shown. */
+  /**
+   * Hands on a client's line as what it is; a direct message between others, or another user's
+   * bounce, as `unseen` (its position and id only).
+   */
   #output(entry: ChatEntry, id: string, own: boolean): void {
     const { seq, from, text, ts } = entry;
+    const unseen = () => this.#o.output({ type: "unseen", seq, id });
     switch (entry.kind) {
       case "enter":
         return this.#o.output({
           type: "moved",
           seq,
+          id,
           user: from,
           from: text,
           room: roomOf(entry),
@@ -401,16 +416,17 @@ export class ClientReceiver {
           own,
         });
       case "bounce":
-        if (!own) return;
+        if (!own) return unseen();
         return this.#o.output({
           type: "bounced",
           seq,
+          id,
           reason: text as ChatBounceReason,
           ...(entry.to === undefined ? {} : { to: entry.to }),
           ...(entry.room === undefined ? {} : { room: entry.room }),
         });
       case "direct":
-        if (!involves(entry, this.#o.user)) return;
+        if (!involves(entry, this.#o.user)) return unseen();
         return this.#o.output({
           type: "deliver",
           message: { seq, id, kind: "direct", room: "", to: entry.to!, from, text, ts, own },
