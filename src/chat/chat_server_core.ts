@@ -20,6 +20,7 @@ import {
   type ChatFetchBody,
   type ChatForwardItem,
   type ChatGatherBody,
+  type ChatRoomSize,
   type ChatSendersFetchBody,
   type Envelope,
   MAX_CHAT_ENTRIES,
@@ -37,6 +38,7 @@ import type { Peer } from "./replication.ts";
 import { Sessions, type SessionView } from "./sessions.ts";
 import { SendersPull } from "./transfer.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { roomSizes } from "./rooms.ts";
 
 export type { ChatNotice, ChatServerAction } from "./outbox.ts";
 export type { SessionView } from "./sessions.ts";
@@ -94,6 +96,8 @@ export interface ChatServerStatus {
   streamedClients: number;
   /** Stream datagrams (`chat-stream`) this server multicast while it led. */
   streamDatagrams: number;
+  /** The rooms in use and their number of users, as the committed log implies, largest first. */
+  rooms: ChatRoomSize[];
 }
 
 /** The chat state machine of one dsys server. */
@@ -173,6 +177,7 @@ export class ChatServerCore {
       digest: log.digest(commit),
       streamedClients: this.#sessions.streamed,
       streamDatagrams: this.#out.multicasts,
+      rooms: roomSizes(this.#replica.rooms),
     };
   }
 

@@ -7,11 +7,19 @@
  * @module
  */
 
-import { type ChatEntry, DEFAULT_ROOM } from "../wire/messages.ts";
+import { type ChatEntry, type ChatRoomSize, DEFAULT_ROOM } from "../wire/messages.ts";
 
 /** The room of a line or an `enter` (the lobby when the entry names none). */
 export function roomOf(entry: Pick<ChatEntry, "room">): string {
   return entry.room ?? DEFAULT_ROOM;
+}
+
+/** The rooms in use and how many users each has, the largest first (then by name). */
+export function roomSizes(rooms: ReadonlyMap<string, string>): ChatRoomSize[] {
+  const sizes = new Map<string, number>();
+  for (const room of rooms.values()) sizes.set(room, (sizes.get(room) ?? 0) + 1);
+  return [...sizes].map(([room, users]) => ({ room, users }))
+    .sort((a, b) => b.users - a.users || (a.room < b.room ? -1 : 1));
 }
 
 /** True when `user` is the sender or the recipient of a direct (or bounced direct) entry. */

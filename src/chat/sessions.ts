@@ -33,7 +33,7 @@ import { DEFAULT_ROOM, MAX_ROSTER_NAMES, MAX_ROSTER_ROOMS } from "../wire/messag
 import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName, textLength } from "./keys.ts";
-import { isLineFor } from "./rooms.ts";
+import { isLineFor, roomSizes } from "./rooms.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { Delivery, type LeaderRef, type Recipient } from "./delivery.ts";
@@ -239,15 +239,9 @@ export class Sessions {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
     const { replica, config } = this.#o;
-    const sizes = new Map<string, number>();
-    const users: string[] = [];
-    for (const [user, room] of replica.rooms) {
-      sizes.set(room, (sizes.get(room) ?? 0) + 1);
-      if (room === body.room) users.push(user);
-    }
-    const rooms = [...sizes].map(([room, users]) => ({ room, users }))
-      .sort((a, b) => b.users - a.users || (a.room < b.room ? -1 : 1));
-    users.sort();
+    const rooms = roomSizes(replica.rooms);
+    const users = [...replica.rooms].filter(([, room]) => room === body.room).map(([user]) => user)
+      .sort();
     this.#o.out.send(session.addr, {
       kind: "chat-roster",
       gen: session.gen,

@@ -876,7 +876,8 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
   },
 };
 
-function isRoomSize(item: unknown): item is ChatRoomSize {
+/** True for a room and its number of users (at least one). */
+export function isRoomSize(item: unknown): item is ChatRoomSize {
   return isRecord(item) && isRoomName(item.room) && isCount(item.users) && item.users > 0;
 }
 

@@ -22,6 +22,7 @@ import {
   WIRE_BOUNDS,
 } from "./common.ts";
 import { MAX_WELCOME_MEMBERS } from "./membership.ts";
+import { type ChatRoomSize, isRoomSize, MAX_ROSTER_ROOMS } from "./chat.ts";
 
 /** Asks every server that hears it to reply with a {@linkcode DiscoverReplyBody}. */
 export interface DiscoverBody {
@@ -59,6 +60,8 @@ export interface DiscoverReplyBody {
   rejections: Record<string, number>;
   /** Set while the server sees the cluster split; absent when whole (and from older servers). */
   split?: DiscoverSplit;
+  /** The chat rooms in use and their sizes, the largest first (at most `MAX_ROSTER_ROOMS`). */
+  rooms?: ChatRoomSize[];
 }
 
 /** A partition as a server reports it in a {@linkcode DiscoverReplyBody}. */
@@ -113,7 +116,8 @@ export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec 
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
       isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
-      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
+      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)) &&
+      (f.rooms === undefined || isArrayOf(f.rooms, MAX_ROSTER_ROOMS, isRoomSize)),
   },
 };
 
