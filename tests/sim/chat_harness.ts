@@ -116,7 +116,11 @@ export class MiniCluster {
 
   /** Starts a client core. */
   addClient(sender: Sender, user: string, history = 100): ChatClientCore {
-    const core = new ChatClientCore({ self: sender, user, history, config: this.config });
+    const core = new ChatClientCore({
+      self: sender,
+      user,
+      config: { ...this.config, history },
+    });
     this.#clients.set(sender.id, { sender, core });
     this.clientActions.set(sender.id, []);
     this.#clientStep(sender.id, () => core.step({ type: "start", now: this.now }));
