@@ -7,6 +7,7 @@
  */
 
 import {
+  type Fields,
   isArrayOf,
   isCount,
   isId,
@@ -529,13 +530,35 @@ export type ChatBody =
   | ChatSplitBody
   | ChatStreamBody;
 
-/** The chat kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode ChatEntry}. */
+const ENTRY_FIELDS: Fields = {
+  seq: true,
+  term: true,
+  kind: true,
+  client: true,
+  cseq: true,
+  from: true,
+  text: true,
+  ts: true,
+};
+
+/** The fields of a {@linkcode ChatRunStart}. */
+const RUN_FIELDS: Fields = { seq: true, term: true, mark: true };
+
+/** The fields of a {@linkcode ChatSenderRecord}. */
+const SENDER_FIELDS: Fields = { client: true, cseq: true };
+
+/** The leader a server names to a client: its id and incarnation. */
+const LEADER_FIELDS = { leader: true, leaderIncarnation: true } as const;
+
+/** The chat kinds, with their code, sender, layer, delivery, fields and validator. */
 export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
   "chat-join": {
     code: 30,
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { user: true, gen: true, resume: true, history: true, runs: [RUN_FIELDS], owner: true },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
       isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
@@ -546,6 +569,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { user: true, gen: true, start: true, commit: true, ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.commit) && isLeaderRef(f, l),
@@ -555,6 +579,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { reason: true, gen: true },
     validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
@@ -562,6 +587,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { acked: true, items: [{ cseq: true, text: true, ts: true }] },
     validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
   },
   "chat-deliver": {
@@ -569,6 +595,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { commit: true, acked: true, gen: true, entries: [ENTRY_FIELDS], ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
@@ -578,6 +605,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { next: true, gen: true, split: true, streamed: true },
     validate: (f) =>
       isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
       typeof f.streamed === "boolean",
@@ -587,6 +615,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { from: true, to: true },
     validate: isSeqRange,
   },
   "chat-missed": {
@@ -594,6 +623,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { from: true, to: true, gen: true },
     validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
@@ -601,6 +631,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { gen: true },
     validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
@@ -608,6 +639,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: {},
     validate: () => true,
   },
   "chat-forward": {
@@ -615,6 +647,9 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      items: [{ client: true, user: true, acked: true, cseq: true, text: true, ts: true }],
+    },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
   },
   "chat-busy": {
@@ -622,6 +657,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { clients: [true] },
     validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
   },
   "chat-append": {
@@ -629,6 +665,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      prev: true,
+      prevTerm: true,
+      commit: true,
+      majorityCommit: true,
+      reset: true,
+      entries: [ENTRY_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
       isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
@@ -640,6 +685,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, ok: true, match: true, commit: true, reader: true },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
       isNext(f.reader),
@@ -649,6 +695,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
@@ -656,6 +703,17 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      ok: true,
+      first: true,
+      last: true,
+      lastTerm: true,
+      commit: true,
+      majorityCommit: true,
+      complete: true,
+      runs: [RUN_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
@@ -668,6 +726,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, from: true, to: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
@@ -675,6 +734,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, prev: true, prevTerm: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
@@ -684,6 +744,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { claims: [{ user: true, client: true, gen: true, op: true, owner: true }] },
     validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
   },
   "chat-claim-reply": {
@@ -691,6 +752,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { results: [{ user: true, client: true, gen: true, ok: true, reason: true }] },
     validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
   },
   "chat-committed": {
@@ -698,6 +760,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { items: [SENDER_FIELDS] },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-senders-fetch": {
@@ -705,6 +768,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
@@ -712,6 +776,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true, done: true, senders: [SENDER_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
@@ -721,6 +786,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: {
+      split: true,
+      servers: true,
+      of: true,
+      majority: true,
+      partition: true,
+      missing: [true],
+      gen: true,
+    },
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean" &&
@@ -733,6 +807,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: true,
+    fields: { prevTerm: true, prevMark: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
