@@ -11,16 +11,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Body, Keyring, type Sender, WireCodec } from "../../src/wire/mod.ts";
-
-const CLUSTER = "dsys";
-const NOW = 1_750_000_000_000;
-const SENDER: Sender = {
-  id: "server-3f9a2c71-b5d4-4e0a",
-  incarnation: 1_749_999_999_123,
-  role: "server",
-  addr: { host: "192.168.100.200", port: 7401 },
-};
+import type { Body } from "../../src/wire/mod.ts";
+import { benchCodec as codec, MODES, NOW, SENDER } from "./wire_sample.ts";
 
 /** A delivery of 20 entries of a typical chat line each. */
 function delivery(): Body {
@@ -45,15 +37,6 @@ function delivery(): Body {
   };
 }
 
-function codec(secrets: string[]): WireCodec {
-  return new WireCodec({
-    cluster: CLUSTER,
-    keyring: Keyring.fromSecrets(secrets, CLUSTER),
-    maxDatagramBytes: 16 * 1024,
-    receiverId: "receiver",
-  });
-}
-
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -64,9 +47,9 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const decodes = Number(values.decodes);
 
-for (const [name, secrets] of [["plaintext", []], ["encrypted", ["a bench secret"]]] as const) {
-  const sample = codec([...secrets]).encode(SENDER, delivery(), NOW, "receiver");
-  const receiver = codec([...secrets]);
+for (const { name, secrets } of MODES) {
+  const sample = codec(secrets).encode(SENDER, delivery(), NOW, "receiver");
+  const receiver = codec(secrets);
   if (!receiver.decode(sample, NOW).ok) throw new Error(`the ${name} sample does not decode`);
   const perDecode: number[] = [];
   for (let round = 0; round < rounds; round++) {
