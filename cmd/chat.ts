@@ -92,7 +92,7 @@ export function chatCommand() {
         ...commonOverrides(options),
         chat: { history: options.history, clientWaitMs: options.timeout },
       });
-      const { history, clientWaitMs } = config.chat;
+      const { clientWaitMs } = config.chat;
       const stop = stopSignal();
       const interactive = process.stdin.isTTY && process.stdout.isTTY && !options.json;
       if (interactive) {
@@ -107,8 +107,6 @@ export function chatCommand() {
           config,
           user,
           room,
-          history,
-          discoveryTimeoutMs: clientWaitMs,
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
           owner: ownerToken(config.network.cluster, user, userStateDirectory()),

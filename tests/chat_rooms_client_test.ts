@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { ChatClient } from "../src/client/client.ts";
 import { type ChatUiEvent, eventToJson } from "../src/client/repl.ts";
+import { resolveConfig } from "../src/config/mod.ts";
 import { Server } from "../src/server/server.ts";
 import { MemoryNetwork } from "../src/transport/memory_transport.ts";
 import type { TransportFactory } from "../src/transport/types.ts";
@@ -40,10 +41,8 @@ Deno.test("rooms and direct messages through the real client and servers", async
     await until("one leader", () => servers.every((s) => s.view().leader === "s2"));
     for (const [i, [user, room]] of [["alice"], ["bob", "ops"], ["carol"]].entries()) {
       const client = await ChatClient.connect({
-        config,
+        config: resolveConfig({ chat: { history: 0, clientWaitMs: 5000 } }, config),
         user,
-        history: 0,
-        discoveryTimeoutMs: 5000,
         ...(room ? { room } : {}),
         transport: host(net, `10.0.1.${i + 1}`),
       });

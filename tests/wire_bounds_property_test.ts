@@ -417,8 +417,7 @@ class World {
     const core = new ChatClientCore({
       self: sender,
       user: "alice",
-      history: 100,
-      config: defaultChatConfig(),
+      config: { ...defaultChatConfig(), history: 100 },
     });
     this.client = { sender, core };
     for (const node of this.servers) {

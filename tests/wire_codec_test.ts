@@ -314,6 +314,38 @@ for (const mode of MODES) {
   });
 }
 
+/** Bodies with every optional field, which the samples above leave out. */
+const OPTIONAL: Body[] = [
+  { ...SAMPLES["chat-join"]!, owner: "0123456789abcdef0123456789abcdef" },
+  {
+    kind: "chat-claim",
+    claims: [{ ...SAMPLES["chat-claim"]!.claims[0], owner: "0123456789abcdef0123456789abcdef" }],
+  },
+  { ...SAMPLES["chat-split"]!, partition: true, missing: ["s3", "s4"] },
+  {
+    ...SAMPLES["discover-reply"]!,
+    split: {
+      servers: 2,
+      of: 3,
+      majority: true,
+      partition: false,
+      missing: [{ id: "s3", host: "10.0.0.3", port: 7401, agoMs: 1200, crashed: true }],
+    },
+  },
+];
+
+for (const mode of MODES) {
+  Deno.test(`${mode.name}: optional fields are declared in the kind table and kept`, () => {
+    const tx = codec(mode.secrets);
+    const rx = codec(mode.secrets);
+    for (const body of OPTIONAL) {
+      const result = rx.decode(tx.encode(SENDER, body, NOW), NOW + 5);
+      assert.ok(result.ok, `${body.kind} rejected: ${JSON.stringify(result)}`);
+      assert.deepEqual(result.envelope.body, body);
+    }
+  });
+}
+
 Deno.test("the header starts with magic, version, type, flags and the key id", () => {
   for (const mode of MODES) {
     const keyring = Keyring.fromSecrets(mode.secrets, CLUSTER);

@@ -59,11 +59,12 @@ export interface ChatClientOptions {
   self: Sender;
   /** The user name. */
   user: string;
-  /** How many past messages to receive first (`--history`). */
-  history: number;
   /** The room whose lines `history` counts (absent: the lobby). */
   room?: string;
-  /** Chat tunables (`defaultChatConfig()`); without `streamToClients` it takes no stream. */
+  /**
+   * Chat tunables (`defaultChatConfig()`): `history` is how many past messages to receive first;
+   * without `streamToClients` it takes no stream.
+   */
   config: ChatConfig;
   /**
    * The attachment number before the first attach (default 0). The runtime draws it at random,
@@ -350,7 +351,7 @@ export class ChatClientCore {
       user: this.#o.user,
       gen: this.#gen,
       resume: this.#receiver.next,
-      history: this.#o.history,
+      history: this.#o.config.history,
       runs: this.#receiver.runs(MAX_CHAT_RUNS),
       ...(this.#o.owner ? { owner: this.#o.owner } : {}),
       ...(this.#o.room === undefined ? {} : { room: this.#o.room }),

@@ -28,16 +28,15 @@ import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts"
  * {@linkcode EndpointOptions}).
  */
 export interface ChatConnectOptions extends Pick<EndpointOptions, "transport" | "openSockets"> {
-  /** The resolved configuration. */
+  /**
+   * The resolved configuration; `chat.history` is how many past messages to receive first,
+   * `chat.clientWaitMs` how long one discovery round looks for servers.
+   */
   config: Config;
   /** The user name. */
   user: string;
-  /** How many past messages to receive first (lines of `room` and direct messages). */
-  history: number;
-  /** The room to be in (default {@linkcode DEFAULT_ROOM}). */
+  /** The room to be in (default {@linkcode DEFAULT_ROOM}); `config.chat.history` counts its lines. */
   room?: string;
-  /** How long one discovery round looks for servers (ms). */
-  discoveryTimeoutMs: number;
   /**
    * Delivered messages kept for {@linkcode ChatClient.history} (the REPL's `/history`); default
    * {@linkcode HISTORY_KEPT}. A script that never asks keeps 0 and spares the garbage collector.
@@ -194,7 +193,6 @@ export class ChatClient implements ChatSession {
     this.#core = new ChatClientCore({
       self: endpoint.self,
       user: options.user,
-      history: options.history,
       ...(this.#room === DEFAULT_ROOM ? {} : { room: this.#room }),
       config: effectiveChatConfig(options.config),
       firstGen: randomFirstGen(),
@@ -653,7 +651,7 @@ export class ChatClient implements ChatSession {
     try {
       while (!this.#closed) {
         const found = await discoverServers(this.#endpoint, {
-          timeoutMs: this.#options.discoveryTimeoutMs,
+          timeoutMs: this.#options.config.chat.clientWaitMs,
           attempts: this.#options.config.timing.discoveryAttempts,
           enough: 3,
           settleMs: DISCOVERY_SETTLE_MS,
@@ -674,7 +672,7 @@ export class ChatClient implements ChatSession {
         if (!this.#attachedOnce && this.#joined) {
           this.#joined.reject(
             new NoServerError(
-              `no server answered within ${this.#options.discoveryTimeoutMs} ms ` +
+              `no server answered within ${this.#options.config.chat.clientWaitMs} ms ` +
                 `(cluster ${this.#options.config.network.cluster}, group ` +
                 `${this.#options.config.network.group}:${this.#options.config.network.port})`,
             ),

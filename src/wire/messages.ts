@@ -1,9 +1,10 @@
 /**
  * Every message dsys sends, in one table: the envelope each datagram carries, every body kind,
  * and {@linkcode MESSAGE_KINDS} with each kind's one-byte type code, sender, handling layer,
- * delivery and validator. The bodies, bounds and validators live by protocol in `messages/`
- * (`discovery.ts`, `membership.ts`, `chat.ts`, and `common.ts` for what they share); this module
- * joins their tables and re-exports them, so the rest of the code imports messages from here.
+ * delivery, declared fields and validator. The bodies, bounds and validators live by protocol in
+ * `messages/` (`discovery.ts`, `membership.ts`, `chat.ts`, and `common.ts` for what they share);
+ * this module joins their tables and re-exports them, so the rest of the code imports messages
+ * from here.
  *
  * Adding a message kind means adding its body interface to its protocol's body union and one
  * entry to that protocol's table. The codec (`codec.ts`) owns the byte layout and
@@ -18,6 +19,10 @@ import { DISCOVERY_KINDS, type DiscoveryBody } from "./messages/discovery.ts";
 import { MEMBERSHIP_KINDS, type MembershipBody } from "./messages/membership.ts";
 
 export {
+  ANY_NAME,
+  type ByName,
+  byName,
+  type Fields,
   isArrayOf,
   isNum,
   isTerminalSafe,

@@ -119,8 +119,7 @@ export class MiniCluster {
     const core = new ChatClientCore({
       self: sender,
       user,
-      history,
-      config: this.config,
+      config: { ...this.config, history },
       ...(room === undefined ? {} : { room }),
     });
     this.#clients.set(sender.id, { sender, core });

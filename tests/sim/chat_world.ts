@@ -316,8 +316,7 @@ export class ChatWorld extends SimClock {
     node.core = new ChatClientCore({
       self: node.sender(),
       user: node.user,
-      history: node.history,
-      config: this.chat,
+      config: { ...this.chat, history: node.history },
     });
     this.#stepClient(node, { type: "start", now: this.now });
     const epoch = node.epoch;

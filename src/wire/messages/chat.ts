@@ -7,6 +7,7 @@
  */
 
 import {
+  type Fields,
   isArrayOf,
   isCount,
   isId,
@@ -646,13 +647,51 @@ export type ChatBody =
   | ChatWhoBody
   | ChatRosterBody;
 
-/** The chat kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode ChatEntry}. */
+const ENTRY_FIELDS: Fields = {
+  seq: true,
+  term: true,
+  kind: true,
+  client: true,
+  cseq: true,
+  from: true,
+  text: true,
+  ts: true,
+  room: true,
+  to: true,
+};
+
+/** The fields of a {@linkcode ChatLineAddress}, beside a line's own. */
+const ADDRESS_FIELDS = { line: true, room: true, to: true } as const;
+
+/** The fields of a {@linkcode ChatRoomSize}. */
+export const ROOM_SIZE_FIELDS: Fields = { room: true, users: true };
+
+/** The fields of a {@linkcode ChatRunStart}. */
+const RUN_FIELDS: Fields = { seq: true, term: true, mark: true };
+
+/** The fields of a {@linkcode ChatSenderRecord}. */
+const SENDER_FIELDS: Fields = { client: true, cseq: true };
+
+/** The leader a server names to a client: its id and incarnation. */
+const LEADER_FIELDS = { leader: true, leaderIncarnation: true } as const;
+
+/** The chat kinds, with their code, sender, layer, delivery, fields and validator. */
 export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
   "chat-join": {
     code: 30,
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      user: true,
+      gen: true,
+      resume: true,
+      history: true,
+      runs: [RUN_FIELDS],
+      owner: true,
+      room: true,
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
       isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
@@ -664,6 +703,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { user: true, gen: true, start: true, commit: true, ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.commit) && isLeaderRef(f, l),
@@ -673,6 +713,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { reason: true, gen: true },
     validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
@@ -680,6 +721,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { acked: true, items: [{ cseq: true, text: true, ts: true, ...ADDRESS_FIELDS }] },
     validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
   },
   "chat-deliver": {
@@ -687,6 +729,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { commit: true, acked: true, gen: true, entries: [ENTRY_FIELDS], ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
@@ -696,6 +739,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { next: true, gen: true, split: true, streamed: true },
     validate: (f) =>
       isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
       typeof f.streamed === "boolean",
@@ -705,6 +749,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { from: true, to: true },
     validate: isSeqRange,
   },
   "chat-missed": {
@@ -712,6 +757,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { from: true, to: true, gen: true },
     validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
@@ -719,6 +765,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { gen: true },
     validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
@@ -726,6 +773,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: {},
     validate: () => true,
   },
   "chat-forward": {
@@ -733,6 +781,17 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      items: [{
+        client: true,
+        user: true,
+        acked: true,
+        cseq: true,
+        text: true,
+        ts: true,
+        ...ADDRESS_FIELDS,
+      }],
+    },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
   },
   "chat-busy": {
@@ -740,6 +799,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { clients: [true] },
     validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
   },
   "chat-append": {
@@ -747,6 +807,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      prev: true,
+      prevTerm: true,
+      commit: true,
+      majorityCommit: true,
+      reset: true,
+      entries: [ENTRY_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
       isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
@@ -758,6 +827,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, ok: true, match: true, commit: true, reader: true },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
       isNext(f.reader),
@@ -767,6 +837,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
@@ -774,6 +845,17 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      ok: true,
+      first: true,
+      last: true,
+      lastTerm: true,
+      commit: true,
+      majorityCommit: true,
+      complete: true,
+      runs: [RUN_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
@@ -786,6 +868,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, from: true, to: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
@@ -793,6 +876,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, prev: true, prevTerm: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
@@ -802,6 +886,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { claims: [{ user: true, client: true, gen: true, op: true, owner: true }] },
     validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
   },
   "chat-claim-reply": {
@@ -809,6 +894,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { results: [{ user: true, client: true, gen: true, ok: true, reason: true }] },
     validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
   },
   "chat-committed": {
@@ -816,6 +902,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { items: [SENDER_FIELDS] },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-senders-fetch": {
@@ -823,6 +910,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
@@ -830,6 +918,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true, done: true, senders: [SENDER_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
@@ -839,6 +928,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: {
+      split: true,
+      servers: true,
+      of: true,
+      majority: true,
+      partition: true,
+      missing: [true],
+      gen: true,
+    },
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean" &&
@@ -851,6 +949,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: true,
+    fields: { prevTerm: true, prevMark: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
@@ -860,6 +959,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { room: true, gen: true, ask: true },
     validate: (f) => isRoomName(f.room) && isSeqOr0(f.gen) && isSeqOr0(f.ask),
   },
   "chat-roster": {
@@ -867,6 +967,16 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: {
+      gen: true,
+      ask: true,
+      at: true,
+      rooms: [ROOM_SIZE_FIELDS],
+      roomCount: true,
+      room: true,
+      users: [true],
+      total: true,
+    },
     validate: (f) =>
       isSeqOr0(f.gen) && isSeqOr0(f.ask) && isSeqOr0(f.at) &&
       isArrayOf(f.rooms, MAX_ROSTER_ROOMS, isRoomSize) && isCount(f.roomCount) &&
