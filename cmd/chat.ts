@@ -83,6 +83,10 @@ export function chatCommand() {
     )
     .option("--json", "print one JSON object per received message or event")
     .option("--follow", "keep receiving after the end of input, until SIGINT/SIGTERM")
+    .option(
+      "--commands",
+      "in line mode, an input line starting with / is a command (/join /leave /me /msg; // for /)",
+    )
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
@@ -148,6 +152,7 @@ export function chatCommand() {
         runLines(client, process.stdin, process.stdout, process.stderr, {
           json: options.json === true,
           follow: options.follow === true,
+          commands: options.commands === true,
           timeoutMs: clientWaitMs,
           stop,
         }),

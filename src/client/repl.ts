@@ -10,7 +10,7 @@
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { clock, formatMessage, formatSystem, neutralize, type ShownMessage } from "./render.ts";
-import { type ChatRosterBody, isRoomName, MAX_ROOM_NAME } from "../wire/messages.ts";
+import { type ChatRosterBody, DEFAULT_ROOM, isRoomName, MAX_ROOM_NAME } from "../wire/messages.ts";
 import { isUserName } from "../chat/keys.ts";
 
 /** Something the chat shows: a message or a system line. */
@@ -176,38 +176,55 @@ function printAbove(rl: Interface, output: Writable, line: string): void {
   rl.prompt(true);
 }
 
+/**
+ * Runs one of the commands a script may give too (`/join`, `/leave`, `/me`, `/msg`): null when
+ * done, a line to show when it cannot be done (its usage), undefined for any other command.
+ */
+export function lineCommand(session: ChatSession, text: string): string | null | undefined {
+  const [command, arg] = text.split(/\s+/, 2);
+  const rest = text.slice(command.length).trim();
+  switch (command) {
+    case "/join":
+      if (arg === undefined || !isRoomName(arg)) {
+        return `usage: /join ROOM — 1 to ${MAX_ROOM_NAME} lowercase letters, digits, - or _, ` +
+          `starting with a letter or digit`;
+      }
+      session.enter(arg);
+      return null;
+    case "/leave":
+      if (session.room === DEFAULT_ROOM) return "you are in the lobby; /quit leaves the chat";
+      session.enter(DEFAULT_ROOM);
+      return null;
+    case "/me":
+      if (rest.length === 0) return "usage: /me text";
+      session.act(rest);
+      return null;
+    case "/msg": {
+      const message = rest.slice(arg?.length ?? 0).trim();
+      if (arg === undefined || !isUserName(arg) || message.length === 0) {
+        return "usage: /msg USER text";
+      }
+      session.direct(arg, message);
+      return null;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Runs one `/command`; returns "quit" when the user asked to leave. */
 function runCommand(
   session: ChatSession,
   text: string,
   print: (line: string) => void,
 ): "quit" | undefined {
+  const said = lineCommand(session, text);
+  if (said !== undefined) {
+    if (said !== null) print(said);
+    return;
+  }
   const [command, arg] = text.split(/\s+/, 2);
-  const rest = text.slice(command.length).trim();
   switch (command) {
-    case "/join":
-      if (arg === undefined || !isRoomName(arg)) {
-        print(
-          `usage: /join ROOM — 1 to ${MAX_ROOM_NAME} lowercase letters, digits, - or _, ` +
-            `starting with a letter or digit`,
-        );
-      } else session.enter(arg);
-      return;
-    case "/leave":
-      if (session.room === "lobby") print("you are in the lobby; /quit leaves the chat");
-      else session.enter("lobby");
-      return;
-    case "/me":
-      if (rest.length === 0) print("usage: /me text");
-      else session.act(rest);
-      return;
-    case "/msg": {
-      const message = rest.slice(arg?.length ?? 0).trim();
-      if (arg === undefined || !isUserName(arg) || message.length === 0) {
-        print("usage: /msg USER text");
-      } else session.direct(arg, message);
-      return;
-    }
     case "/rooms":
       void session.roster().then((roster) => print(roomsLine(roster)));
       return;
@@ -321,6 +338,11 @@ export interface LineModeOptions {
   timeoutMs: number;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   stop: Promise<unknown>;
+  /**
+   * True: an input line starting with `/` is a command (`/join`, `/leave`, `/me`, `/msg`), and
+   * `//` sends a line starting with `/`; false: every line is sent as it is.
+   */
+  commands?: boolean;
 }
 
 /**
@@ -348,8 +370,18 @@ export async function runLines(
   const waiting: string[] = [];
   let paused = false;
   let emptied: (() => void) | undefined;
+  const post = (line: string) => {
+    if (!options.commands || !line.startsWith("/")) return session.send(line);
+    if (line.startsWith("//")) return session.send(line.slice(1));
+    const said = lineCommand(session, line);
+    if (said === null) return;
+    refused++;
+    errors.write(
+      `dsys: ${said ?? `${line.split(/\s/, 1)[0]} is not a command scripts can give`}\n`,
+    );
+  };
   const drain = () => {
-    while (!paused && waiting.length > 0) session.send(waiting.shift()!);
+    while (!paused && waiting.length > 0) post(waiting.shift()!);
     if (waiting.length === 0) emptied?.();
     if (!paused) input.resume();
   };
@@ -361,7 +393,7 @@ export async function runLines(
   rl.on("line", (line) => {
     if (line.length === 0) return;
     if (paused || waiting.length > 0) waiting.push(line);
-    else session.send(line);
+    else post(line);
   });
   const stopped = await Promise.race([ended.then(() => false), options.stop.then(() => true)]);
   rl.close();
