@@ -14,6 +14,7 @@
 
 import { Keyring } from "../../src/wire/keyring.ts";
 import { WireCodec } from "../../src/wire/codec.ts";
+import { listenToGroup } from "./group_socket.ts";
 
 const options = JSON.parse(Deno.args[0]) as {
   group: string;
@@ -49,13 +50,7 @@ function holds(bytes: Uint8Array): boolean {
   return false;
 }
 
-const listener = Deno.listenDatagram({
-  transport: "udp",
-  hostname: "0.0.0.0",
-  port: options.port,
-  reuseAddress: true,
-});
-await listener.joinMulticastV4(options.group, options.ifaceAddr);
+const listener = await listenToGroup(options.group, options.port, options.ifaceAddr);
 const buffer = new Uint8Array(65536);
 const loop = (async () => {
   try {

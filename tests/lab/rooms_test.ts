@@ -15,11 +15,12 @@ import type { DsysProcess } from "../helpers/process.ts";
 import { type ChatLine, chatLines, waitJoined, withChatLab } from "./chat_cluster.ts";
 import { waitUntil } from "./cluster.ts";
 import { labSkipReason } from "./harness.ts";
+import { defaultLanConfig } from "../../src/config/mod.ts";
 
 const skip = labSkipReason();
 const LISTENER = new URL("./group_listener.ts", import.meta.url).pathname;
-const GROUP = "239.255.77.77";
-const PORT = 7400;
+/** The group and port the lab's servers use: the defaults. */
+const { group: GROUP, port: PORT } = defaultLanConfig().network;
 /** Joins, deliveries, failover: generous for a busy 2-core machine. */
 const TIMEOUT_MS = 45_000;
 /** Lines each user posts, in bursts around the leader's crash. */
