@@ -1,0 +1,198 @@
+/**
+ * `deno task release`: one dsys binary for each kind of computer on the LAN, all from one pinned
+ * Node.js, whatever `node` this machine has (or none), so that the same commit gives the same
+ * bytes:
+ *
+ * | file in `dist/`          | runs on                                                   |
+ * | ------------------------ | --------------------------------------------------------- |
+ * | `dsys-linux-x64`         | Linux on x86-64 (PCs, servers)                             |
+ * | `dsys-linux-arm64`       | Linux on 64-bit ARM (Raspberry Pi 3/4/5 with a 64-bit OS)  |
+ * | `dsys-windows-x64.exe`   | Windows 10/11 on x86-64                                    |
+ * | `dsys-macos-x64`         | macOS on Intel, and on Apple Silicon under Rosetta 2       |
+ *
+ * 1. The pinned Node packages are installed once (`release_runtimes.ts`).
+ * 2. For each target, `deno compile --target` is tried first, as in `deno task build` (it needs
+ *    Deno's downloads; `DSYS_BUILD=sea` skips it, `DSYS_BUILD=deno` insists on it). Otherwise
+ *    the target's pinned Node binary gets the SEA blob, which the pinned Node of this machine
+ *    made once from the CommonJS bundle: the blob and every binary share one Node version.
+ * 3. Each binary's header must name its platform and machine (`exe_header.ts`); the one for
+ *    this machine must run `version`. Beside each, `<file>.sha256` holds its SHA-256 in
+ *    `sha256sum` format, and `dist/RELEASE.json` records how each was made, sizes and timings.
+ *    Everything is staged and moved into `dist/` only when all of it worked.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { VERSION } from "../src/version.ts";
+import { bundle, stopBundler } from "./build_bundle.ts";
+import {
+  BuildFailure,
+  type BuildMode,
+  checkVersion,
+  ENTRY,
+  mebibytes,
+  removeIfPresent,
+  runBuild,
+  smokeTest,
+  timed,
+} from "./build_common.ts";
+import { preferDenoCompile } from "./build_compile.ts";
+import { injectSeaBlob, writeSeaBlob } from "./build_sea.ts";
+import { readExeHeader } from "./exe_header.ts";
+import {
+  installRuntimes,
+  RELEASE_TARGETS,
+  type ReleaseTarget,
+  type Runtimes,
+  sha256Hex,
+} from "./release_runtimes.ts";
+
+/** How one release binary was made. */
+export interface ReleaseBinary {
+  /** `deno-compile` or `node-sea`. */
+  executable: "deno-compile" | "node-sea";
+  /** Why that path was taken. */
+  reason: string;
+  /** The runtime inside, e.g. `node 22.23.3`. */
+  runtime: string;
+  /** Size in bytes. */
+  bytes: number;
+  /** SHA-256 in lower-case hex. */
+  sha256: string;
+}
+
+/** What `dist/RELEASE.json` records. */
+export interface ReleaseRecord {
+  /** dsys version built. */
+  version: string;
+  /** The pinned Node version of every SEA binary. */
+  node: string;
+  /** Each binary by file name. */
+  binaries: Record<string, ReleaseBinary>;
+  /** Wall time of each stage in milliseconds. */
+  durationsMs: Record<string, number>;
+}
+
+/** The target whose binary this machine runs: it makes the blob and is smoke-tested. */
+function hostTarget(): ReleaseTarget {
+  const host = RELEASE_TARGETS.find((t) => t.os === Deno.build.os && t.arch === Deno.build.arch);
+  if (!host) {
+    const names = RELEASE_TARGETS.map((t) => t.file).join(", ");
+    throw new BuildFailure(
+      `no pinned Node runs on this machine (${Deno.build.os} ${Deno.build.arch}) to make the ` +
+        `SEA blob; build on a computer that runs one of ${names}`,
+    );
+  }
+  return host;
+}
+
+/** Makes one target's binary at `output`: `deno compile --target` if it can, else a SEA. */
+async function makeBinary(
+  root: string,
+  mode: BuildMode,
+  target: ReleaseTarget,
+  output: string,
+  seaBlob: () => Promise<string>,
+  runtimes: Runtimes,
+  host: ReleaseTarget,
+): Promise<Omit<ReleaseBinary, "bytes" | "sha256">> {
+  const choice = await preferDenoCompile(root, mode, output, target.denoTarget);
+  if (choice.compiled) {
+    return {
+      executable: "deno-compile",
+      reason: choice.reason,
+      runtime: `deno ${Deno.version.deno}`,
+    };
+  }
+  await injectSeaBlob(
+    runtimes.nodePath(host),
+    runtimes.nodePath(target),
+    await seaBlob(),
+    output,
+    target.header.format,
+  );
+  return { executable: "node-sea", reason: choice.reason, runtime: `node ${runtimes.version}` };
+}
+
+/** Fails unless `path`'s header names the target's format and machine. */
+async function checkHeader(path: string, target: ReleaseTarget): Promise<void> {
+  const file = await Deno.open(path);
+  try {
+    const head = new Uint8Array(4096);
+    const read = await file.read(head) ?? 0;
+    const found = readExeHeader(head.subarray(0, read));
+    const want = target.header;
+    if (found.format !== want.format || found.machine !== want.machine) {
+      throw new BuildFailure(
+        `${target.file} is ${found.format} ${found.machine}, not ${want.format} ${want.machine}`,
+      );
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/** Builds the four release binaries into `dist/` (see the module comment). */
+async function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
+  checkVersion();
+  const host = hostTarget();
+  const dist = join(root, "dist");
+  const durationsMs: Record<string, number> = {};
+  await Deno.mkdir(dist, { recursive: true });
+  const workDir = await Deno.makeTempDir({ dir: dist, prefix: ".release-" });
+  const staged = (name: string) => join(workDir, name);
+  try {
+    const runtimes = await timed(durationsMs, "runtimes", () => installRuntimes(root));
+    let blob: Promise<string> | undefined;
+    const seaBlob = () =>
+      blob ??= timed(durationsMs, "sea-blob", async () => {
+        const cjs = await bundle({
+          root,
+          entry: ENTRY,
+          outfile: staged("dsys.cjs"),
+          format: "cjs",
+        });
+        return await writeSeaBlob(runtimes.nodePath(host), cjs.path, workDir);
+      });
+    const binaries: Record<string, ReleaseBinary> = {};
+    for (const target of RELEASE_TARGETS) {
+      const output = staged(target.file);
+      const made = await timed(
+        durationsMs,
+        target.file,
+        () => makeBinary(root, mode, target, output, seaBlob, runtimes, host),
+      );
+      await checkHeader(output, target);
+      const sha256 = await sha256Hex(await Deno.readFile(output));
+      await Deno.writeTextFile(staged(`${target.file}.sha256`), `${sha256}  ${target.file}\n`);
+      binaries[target.file] = { ...made, bytes: (await Deno.stat(output)).size, sha256 };
+    }
+    await timed(durationsMs, "smoke", () => smokeTest(staged(host.file), []));
+    const record: ReleaseRecord = {
+      version: VERSION,
+      node: runtimes.version,
+      binaries,
+      durationsMs,
+    };
+    await Deno.writeTextFile(staged("RELEASE.json"), JSON.stringify(record, null, 2) + "\n");
+    for (const target of RELEASE_TARGETS) {
+      for (const name of [target.file, `${target.file}.sha256`]) {
+        await Deno.rename(staged(name), join(dist, name));
+      }
+    }
+    await Deno.rename(staged("RELEASE.json"), join(dist, "RELEASE.json"));
+    for (const [file, binary] of Object.entries(binaries)) {
+      console.log(
+        `release: dist/${file} (${binary.runtime}, ${mebibytes(binary.bytes)}, sha256 ` +
+          `${binary.sha256.slice(0, 16)}…): ${binary.reason}`,
+      );
+    }
+    return record;
+  } finally {
+    await removeIfPresent(workDir);
+    await stopBundler();
+  }
+}
+
+if (import.meta.main) await runBuild(release);
