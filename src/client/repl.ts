@@ -236,7 +236,7 @@ export interface LineModeOptions {
   follow: boolean;
   /** How long to wait for acknowledgements at the end of input (ms). */
   timeoutMs: number;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  /** Resolves when the process is asked to stop (a stop signal, `cmd/signals.ts`). */
   stop: Promise<unknown>;
 }
 
