@@ -15,13 +15,12 @@
 
 import { join } from "node:path";
 import { VERSION } from "../src/version.ts";
-import { bundle, stopBundler } from "./build_bundle.ts";
+import { bundle } from "./build_bundle.ts";
 import {
   type BuildMode,
-  checkVersion,
   ENTRY,
+  inStaging,
   mebibytes,
-  removeIfPresent,
   runBuild,
   smokeTest,
   timed,
@@ -78,19 +77,9 @@ async function makeExecutable(
   return { executable: "node-sea", reason: choice.reason, runtime: `node ${node.version}` };
 }
 
-/**
- * Builds every output in a private directory under `dist/` and moves them into place only when
- * all of them run: a failed build leaves the previous outputs untouched, and a concurrent reader
- * never sees a missing or half-written file.
- */
-async function build(root: string, mode: BuildMode): Promise<BuildRecord> {
-  checkVersion();
-  const dist = join(root, "dist");
-  const durationsMs: Record<string, number> = {};
-  await Deno.mkdir(dist, { recursive: true });
-  const workDir = await Deno.makeTempDir({ dir: dist, prefix: ".build-" });
-  const staged = (name: string) => join(workDir, name);
-  try {
+/** Builds `dist/dsys.mjs`, `dist/dsys` and `dist/BUILD.json` (see the module comment). */
+function build(root: string, mode: BuildMode): Promise<BuildRecord> {
+  return inStaging(root, ".build-", async ({ workDir, durationsMs, staged, publish }) => {
     const esm = await timed(
       durationsMs,
       "bundle-esm",
@@ -103,19 +92,14 @@ async function build(root: string, mode: BuildMode): Promise<BuildRecord> {
     const bytes = { "dsys.mjs": esm.bytes, "dsys": (await Deno.stat(staged("dsys"))).size };
     const record: BuildRecord = { version: VERSION, ...made, bytes, durationsMs };
     await Deno.writeTextFile(staged("BUILD.json"), JSON.stringify(record, null, 2) + "\n");
-    for (const name of ["dsys.mjs", "dsys", "BUILD.json"]) {
-      await Deno.rename(staged(name), join(dist, name));
-    }
+    await publish(["dsys.mjs", "dsys", "BUILD.json"]);
     const how = made.executable === "deno-compile" ? "deno compile" : "Node SEA";
     console.log(`build: dist/dsys.mjs (ESM bundle for node >= 20), ${esm.bytes} bytes`);
     console.log(
       `build: dist/dsys made by ${how} (${made.runtime}, ${mebibytes(bytes.dsys)}): ${made.reason}`,
     );
     return record;
-  } finally {
-    await removeIfPresent(workDir);
-    await stopBundler();
-  }
+  });
 }
 
 if (import.meta.main) await runBuild(build);

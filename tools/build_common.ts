@@ -1,15 +1,17 @@
 /**
  * What the two builds share: `deno task build` (`tools/build.ts`, this computer's `dist/dsys`)
  * and `deno task release` (`tools/release.ts`, a binary for each computer of the LAN). The
- * entry module, the `DSYS_BUILD` switch, stage timing, the `version` smoke test, and running a
- * build as a program that fails in one line.
+ * entry module, the `DSYS_BUILD` switch, the staging directory, stage timing, the `version`
+ * smoke test, and running a build as a program that fails in one line.
  *
  * @module
  */
 
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import denoConfig from "../deno.json" with { type: "json" };
 import { VERSION } from "../src/version.ts";
+import { stopBundler } from "./build_bundle.ts";
 import { runTool } from "./build_exec.ts";
 
 /** The CLI module that every output runs. */
@@ -60,7 +62,7 @@ export async function smokeTest(command: string, args: string[]): Promise<void> 
 }
 
 /** Removes a file or directory tree, if there is one. */
-export async function removeIfPresent(path: string): Promise<void> {
+async function removeIfPresent(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
@@ -71,8 +73,47 @@ export function mebibytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** A build's private directory under `dist/`, where its outputs are made before publishing. */
+export interface Staging {
+  /** The staging directory itself (for intermediate files). */
+  workDir: string;
+  /** Wall time of each stage in milliseconds, for {@linkcode timed}. */
+  durationsMs: Record<string, number>;
+  /** The staged path of the output `name`. */
+  staged(name: string): string;
+  /** Moves the staged outputs `names` into `dist/`, in order. */
+  publish(names: string[]): Promise<void>;
+}
+
+/**
+ * Runs a build `f` in a fresh staging directory under `root/dist` (named `prefix…`), after
+ * checking the version. Outputs move into `dist/` only when `f` publishes them, once all of them
+ * work: a failed build leaves the previous outputs untouched, and a concurrent reader never sees
+ * a missing or half-written file. The directory is removed and esbuild stopped in any case.
+ */
+export async function inStaging<T>(
+  root: string,
+  prefix: string,
+  f: (staging: Staging) => Promise<T>,
+): Promise<T> {
+  checkVersion();
+  const dist = join(root, "dist");
+  await Deno.mkdir(dist, { recursive: true });
+  const workDir = await Deno.makeTempDir({ dir: dist, prefix });
+  const staged = (name: string) => join(workDir, name);
+  const publish = async (names: string[]) => {
+    for (const name of names) await Deno.rename(staged(name), join(dist, name));
+  };
+  try {
+    return await f({ workDir, durationsMs: {}, staged, publish });
+  } finally {
+    await removeIfPresent(workDir);
+    await stopBundler();
+  }
+}
+
 /** Fails unless deno.json and src/version.ts name the same version. */
-export function checkVersion(): void {
+function checkVersion(): void {
   if (denoConfig.version !== VERSION) {
     throw new BuildFailure(
       `version mismatch: deno.json says ${denoConfig.version}, src/version.ts says ${VERSION}`,

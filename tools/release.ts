@@ -23,16 +23,14 @@
  * @module
  */
 
-import { join } from "node:path";
 import { VERSION } from "../src/version.ts";
-import { bundle, stopBundler } from "./build_bundle.ts";
+import { bundle } from "./build_bundle.ts";
 import {
   BuildFailure,
   type BuildMode,
-  checkVersion,
   ENTRY,
+  inStaging,
   mebibytes,
-  removeIfPresent,
   runBuild,
   smokeTest,
   timed,
@@ -134,15 +132,9 @@ async function checkHeader(path: string, target: ReleaseTarget): Promise<void> {
 }
 
 /** Builds the four release binaries into `dist/` (see the module comment). */
-async function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
-  checkVersion();
+function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
   const host = hostTarget();
-  const dist = join(root, "dist");
-  const durationsMs: Record<string, number> = {};
-  await Deno.mkdir(dist, { recursive: true });
-  const workDir = await Deno.makeTempDir({ dir: dist, prefix: ".release-" });
-  const staged = (name: string) => join(workDir, name);
-  try {
+  return inStaging(root, ".release-", async ({ workDir, durationsMs, staged, publish }) => {
     const runtimes = await timed(durationsMs, "runtimes", () => installRuntimes(root));
     let blob: Promise<string> | undefined;
     const seaBlob = () =>
@@ -176,12 +168,10 @@ async function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
       durationsMs,
     };
     await Deno.writeTextFile(staged("RELEASE.json"), JSON.stringify(record, null, 2) + "\n");
-    for (const target of RELEASE_TARGETS) {
-      for (const name of [target.file, `${target.file}.sha256`]) {
-        await Deno.rename(staged(name), join(dist, name));
-      }
-    }
-    await Deno.rename(staged("RELEASE.json"), join(dist, "RELEASE.json"));
+    await publish([
+      ...RELEASE_TARGETS.flatMap((t) => [t.file, `${t.file}.sha256`]),
+      "RELEASE.json",
+    ]);
     for (const [file, binary] of Object.entries(binaries)) {
       console.log(
         `release: dist/${file} (${binary.runtime}, ${mebibytes(binary.bytes)}, sha256 ` +
@@ -189,10 +179,7 @@ async function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
       );
     }
     return record;
-  } finally {
-    await removeIfPresent(workDir);
-    await stopBundler();
-  }
+  });
 }
 
 if (import.meta.main) await runBuild(release);
