@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { SEA_FUSE } from "../tools/build_sea.ts";
-import { readExeHeader } from "../tools/exe_header.ts";
+import { readExeHeader, readMachoLayout } from "../tools/exe_header.ts";
 import { pinnedVersion, RELEASE_TARGETS, sha256Hex } from "../tools/release_runtimes.ts";
 import { binaryNeed, missingOf, releasePath, releaseTest } from "./helpers/release.ts";
 import { REPO_ROOT } from "./helpers/process.ts";
@@ -57,6 +57,35 @@ Deno.test("readExeHeader: refuses what is not a 64-bit executable of a known mac
   for (const [bytes, message] of cases) assert.throws(() => readExeHeader(bytes), message);
 });
 
+Deno.test("readMachoLayout: segment names and whether LC_CODE_SIGNATURE is there", () => {
+  // LC_SEGMENT_64 is 72 bytes: command, size, a 16-byte name, then addresses we leave zero.
+  const segment = (name: string) => [
+    ...le32(0x19),
+    ...le32(72),
+    ...new TextEncoder().encode(name.padEnd(16, "\0")),
+    ...new Array(48).fill(0),
+  ];
+  const signature = [...le32(0x1d), ...le32(16), ...new Array(8).fill(0)];
+  const macho = (commands: number[][]) =>
+    bytesWith(32 + commands.flat().length, [
+      [0, le32(0xfeedfacf)],
+      [4, le32(0x01000007)],
+      [16, le32(commands.length)],
+      [32, commands.flat()],
+    ]);
+  assert.deepEqual(readMachoLayout(macho([segment("__TEXT"), signature])), {
+    segments: ["__TEXT"],
+    signed: true,
+  });
+  assert.deepEqual(
+    readMachoLayout(macho([segment("__TEXT"), segment("NODE_SEA"), segment("__LINKEDIT")])),
+    { segments: ["__TEXT", "NODE_SEA", "__LINKEDIT"], signed: false },
+  );
+  const cut = macho([segment("__TEXT")]);
+  assert.throws(() => readMachoLayout(cut.subarray(0, 36)), /cut off/);
+  assert.throws(() => readMachoLayout(bytesWith(64, [[0, ELF], [18, le16(0x3e)]])), /not a Mach-O/);
+});
+
 Deno.test("the lock file pins one Node version for all four platforms, as package.json asks", async () => {
   const dir = `${REPO_ROOT}/tools/runtimes`;
   const lock = JSON.parse(await Deno.readTextFile(`${dir}/package-lock.json`));
@@ -95,6 +124,11 @@ for (const target of RELEASE_TARGETS) {
       assert.equal(sums, `${await sha256Hex(bytes)}  ${target.file}\n`);
       const record = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/dist/RELEASE.json`));
       const made = record.binaries[target.file];
+      if (target.header.format === "macho" && made.executable === "node-sea") {
+        const layout = readMachoLayout(bytes);
+        assert.equal(layout.signed, false, "Node's signature was not removed");
+        assert.ok(layout.segments.includes("NODE_SEA"), `segments: ${layout.segments}`);
+      }
       if (made.executable === "node-sea") {
         // postject flips the fuse's last character from 0 to 1 when it injects the blob.
         const fuse = new TextEncoder().encode(`${SEA_FUSE}:1`);

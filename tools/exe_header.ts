@@ -76,3 +76,42 @@ function known(table: Record<number, ExeMachine>, value: number, format: string)
   }
   return machine;
 }
+
+/** What a 64-bit Mach-O's load commands say about the SEA injection. */
+export interface MachoLayout {
+  /** Segment names in load-command order, e.g. `__TEXT`, `NODE_SEA`, `__LINKEDIT`. */
+  segments: string[];
+  /** Whether it carries a code signature (`LC_CODE_SIGNATURE`). */
+  signed: boolean;
+}
+
+/** `LC_SEGMENT_64` and `LC_CODE_SIGNATURE`. */
+const LC_SEGMENT_64 = 0x19;
+const LC_CODE_SIGNATURE = 0x1d;
+
+/**
+ * Reads the load commands of a 64-bit Mach-O (`bytes` must hold the header and all of them):
+ * a release binary for macOS must have a `NODE_SEA` segment and no signature, since the one
+ * Node's binary had no longer matches after the injection.
+ */
+export function readMachoLayout(bytes: Uint8Array): MachoLayout {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (readExeHeader(bytes).format !== "macho") throw new Error("not a Mach-O");
+  const count = view.getUint32(16, true);
+  const layout: MachoLayout = { segments: [], signed: false };
+  let offset = 32;
+  for (let i = 0; i < count; i++) {
+    if (offset + 8 > bytes.length) throw new Error(`Mach-O load command ${i} is cut off`);
+    const command = view.getUint32(offset, true);
+    const size = view.getUint32(offset + 4, true);
+    if (size < 8) throw new Error(`Mach-O load command ${i} has size ${size}`);
+    if (command === LC_SEGMENT_64) {
+      const name = bytes.subarray(offset + 8, offset + 24);
+      const end = name.indexOf(0);
+      layout.segments.push(new TextDecoder().decode(end < 0 ? name : name.subarray(0, end)));
+    }
+    if (command === LC_CODE_SIGNATURE) layout.signed = true;
+    offset += size;
+  }
+  return layout;
+}

@@ -37,7 +37,7 @@ import {
 } from "./build_common.ts";
 import { preferDenoCompile } from "./build_compile.ts";
 import { injectSeaBlob, writeSeaBlob } from "./build_sea.ts";
-import { readExeHeader } from "./exe_header.ts";
+import { readExeHeader, readMachoLayout } from "./exe_header.ts";
 import {
   installRuntimes,
   RELEASE_TARGETS,
@@ -113,21 +113,25 @@ async function makeBinary(
   return { executable: "node-sea", reason: choice.reason, runtime: `node ${runtimes.version}` };
 }
 
-/** Fails unless `path`'s header names the target's format and machine. */
-async function checkHeader(path: string, target: ReleaseTarget): Promise<void> {
-  const file = await Deno.open(path);
-  try {
-    const head = new Uint8Array(4096);
-    const read = await file.read(head) ?? 0;
-    const found = readExeHeader(head.subarray(0, read));
-    const want = target.header;
-    if (found.format !== want.format || found.machine !== want.machine) {
-      throw new BuildFailure(
-        `${target.file} is ${found.format} ${found.machine}, not ${want.format} ${want.machine}`,
-      );
-    }
-  } finally {
-    file.close();
+/**
+ * Fails unless `bytes`' header names the target's format and machine, and a Mach-O carries the
+ * blob's `NODE_SEA` segment and no signature (which would no longer match).
+ */
+function checkHeader(bytes: Uint8Array, target: ReleaseTarget): void {
+  const found = readExeHeader(bytes);
+  const want = target.header;
+  if (found.format !== want.format || found.machine !== want.machine) {
+    throw new BuildFailure(
+      `${target.file} is ${found.format} ${found.machine}, not ${want.format} ${want.machine}`,
+    );
+  }
+  if (found.format !== "macho") return;
+  const layout = readMachoLayout(bytes);
+  if (layout.signed || !layout.segments.includes("NODE_SEA")) {
+    throw new BuildFailure(
+      `${target.file}: expected a NODE_SEA segment and no signature, found segments ` +
+        `${layout.segments.join(", ")}${layout.signed ? " and a signature" : ""}`,
+    );
   }
 }
 
@@ -155,10 +159,11 @@ function release(root: string, mode: BuildMode): Promise<ReleaseRecord> {
         target.file,
         () => makeBinary(root, mode, target, output, seaBlob, runtimes, host),
       );
-      await checkHeader(output, target);
-      const sha256 = await sha256Hex(await Deno.readFile(output));
+      const bytes = await Deno.readFile(output);
+      checkHeader(bytes, target);
+      const sha256 = await sha256Hex(bytes);
       await Deno.writeTextFile(staged(`${target.file}.sha256`), `${sha256}  ${target.file}\n`);
-      binaries[target.file] = { ...made, bytes: (await Deno.stat(output)).size, sha256 };
+      binaries[target.file] = { ...made, bytes: bytes.length, sha256 };
     }
     await timed(durationsMs, "smoke", () => smokeTest(staged(host.file), []));
     const record: ReleaseRecord = {
