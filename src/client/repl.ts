@@ -336,7 +336,7 @@ export interface LineModeOptions {
   follow: boolean;
   /** How long to wait for acknowledgements at the end of input (ms). */
   timeoutMs: number;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  /** Resolves when the process is asked to stop (a stop signal, `cmd/signals.ts`). */
   stop: Promise<unknown>;
   /**
    * True: an input line starting with `/` is a command (`/join`, `/leave`, `/me`, `/msg`), and
