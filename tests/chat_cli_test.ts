@@ -96,3 +96,67 @@ Deno.test("chat: the same user on the same computer gets the name back at once a
     await Deno.remove(elsewhere, { recursive: true });
   }
 });
+
+Deno.test("line mode: --room posts there, --commands gives /msg, /me and /join, --json names room and recipient", async () => {
+  const net = testNetwork();
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
+  const chat = (user: string, flags: string[]) =>
+    spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", user, "--json", ...flags], {
+      stdin: true,
+    });
+  const bob = chat("bob", ["--room", "ops", "--follow"]);
+  const ann = chat("ann", ["--room", "ops", "--commands"]);
+  try {
+    await server.waitForEvent("chat-leading");
+    await bob.waitForStdout(/"type":"entered".*"room":"ops"/, { timeoutMs: 30_000 });
+    await ann.write("in ops\n/me waves\n/msg bob just you\n//slash\n/join dev\nin dev\n/bogus\n");
+    await ann.closeStdin();
+    const status = await ann.exited;
+    assert.match(ann.stderr, /^dsys: \/bogus is not a command scripts can give$/m);
+    assert.equal(status.code, 1, "a refused line: exit 1");
+    await bob.waitForStdout(/"text":"\/slash"/, { timeoutMs: 30_000 });
+    const lines = bob.stdoutLines.map((l) => JSON.parse(l)).filter((l) => l.from === "ann");
+    assert.deepEqual(lines.map(({ type, room, to, text }) => ({ type, room, to, text })), [
+      { type: "message", room: "ops", to: undefined, text: "in ops" },
+      { type: "action", room: "ops", to: undefined, text: "waves" },
+      { type: "direct", room: undefined, to: "bob", text: "just you" },
+      { type: "message", room: "ops", to: undefined, text: "/slash" },
+    ]);
+    await bob.waitForStdout(/ann left #ops/, { timeoutMs: 30_000 });
+    assert.ok(!bob.stdout.includes("in dev"), "bob (ops) is not shown #dev");
+  } finally {
+    await ann.kill();
+    await bob.kill();
+    await server.kill();
+  }
+});
+
+Deno.test("line mode: with its input empty, --history N prints the N past lines before it exits", async () => {
+  const net = testNetwork();
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
+  const chat = (user: string, flags: string[], env: Record<string, string> = {}) =>
+    spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", user, "--json", ...flags], {
+      stdin: true,
+      env,
+    });
+  const writer = chat("ann", []);
+  let reader: ReturnType<typeof chat> | undefined;
+  try {
+    await server.waitForEvent("chat-leading");
+    await writer.write(Array.from({ length: 40 }, (_, i) => `past ${i + 1}\n`).join(""));
+    await writer.closeStdin();
+    assert.equal((await writer.exited).code, 0, writer.stderr);
+    // The reader loses a third of what reaches it: the history comes in several round trips.
+    reader = chat("bob", ["--history", "40"], { DSYS_FAULTS: "drop=0.3" });
+    await reader.closeStdin();
+    const status = await reader.exited;
+    assert.equal(status.code, 0, reader.stderr);
+    const texts = reader.stdoutLines.map((l) => JSON.parse(l)).filter((l) => l.type === "message")
+      .map((l) => l.text);
+    assert.deepEqual(texts, Array.from({ length: 40 }, (_, i) => `past ${i + 1}`));
+  } finally {
+    await reader?.kill();
+    await writer.kill();
+    await server.kill();
+  }
+});

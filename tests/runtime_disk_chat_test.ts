@@ -15,6 +15,7 @@ import { ChatDisk } from "../src/server/chat_disk.ts";
 import { formatMetrics } from "../src/server/metrics.ts";
 import { Endpoint } from "../src/net/endpoint.ts";
 import { discoverServers } from "../src/net/discovery.ts";
+import { resolveConfig } from "../src/config/mod.ts";
 import { MemoryNetwork } from "../src/transport/memory_transport.ts";
 import type { TransportFactory } from "../src/transport/types.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
@@ -38,10 +39,8 @@ Deno.test("a server with a disk log acknowledges, reports its disk, and keeps th
       });
     const connect = (user: string, host: string, history: number) =>
       ChatClient.connect({
-        config,
+        config: resolveConfig({ chat: { history, clientWaitMs: 5000 } }, config),
         user,
-        history,
-        discoveryTimeoutMs: 5000,
         transport: at(net, host),
       });
 

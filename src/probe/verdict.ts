@@ -12,7 +12,12 @@
  * @module
  */
 
-import type { DiscoverDisk, DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
+import type {
+  ChatRoomSize,
+  DiscoverDisk,
+  DiscoverMissing,
+  DiscoverSplit,
+} from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import type { AnswerRecord, HeardRecord, Observation } from "./cluster.ts";
 import { type InterfaceRow, localProblems, type SelfTestResult } from "./local.ts";
@@ -61,6 +66,8 @@ export interface ServerRow {
   rejections: Record<string, number> | null;
   /** Its chat log on the disk; null when it keeps it in memory only, or only was heard. */
   disk: DiscoverDisk | null;
+  /** The chat rooms and their sizes as the server knows them; null when it only was heard. */
+  rooms: ChatRoomSize[] | null;
 }
 
 /** What the verdict is made from. */
@@ -164,6 +171,7 @@ function answerRow(a: AnswerRecord): ServerRow {
     reached: a.viaGroup ? "multicast" : "unicast",
     rejections: r.rejections,
     disk: r.disk ?? null,
+    rooms: r.rooms ?? [],
   };
 }
 
@@ -187,6 +195,7 @@ function heardRow(h: HeardRecord): ServerRow {
     reached: "heard",
     rejections: null,
     disk: null,
+    rooms: null,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type DiscoverDisk,
   type Envelope,
   type Kind,
+  MAX_ROSTER_ROOMS,
   MESSAGE_KINDS,
   type Role,
   type Sender,
@@ -334,6 +335,7 @@ export class ServerNode {
         clients: this.#chat.clients().length,
         rejections: Object.fromEntries(counted),
         ...(disk ? { disk } : {}),
+        rooms: this.#chat.status().rooms.slice(0, MAX_ROSTER_ROOMS),
         ...(split
           ? {
             split: {

@@ -6,6 +6,8 @@
  */
 
 import {
+  byName,
+  type Fields,
   isArrayOf,
   isCount,
   isHost,
@@ -22,6 +24,7 @@ import {
   WIRE_BOUNDS,
 } from "./common.ts";
 import { MAX_WELCOME_MEMBERS } from "./membership.ts";
+import { type ChatRoomSize, isRoomSize, MAX_ROSTER_ROOMS, ROOM_SIZE_FIELDS } from "./chat.ts";
 
 /** Asks every server that hears it to reply with a {@linkcode DiscoverReplyBody}. */
 export interface DiscoverBody {
@@ -61,6 +64,8 @@ export interface DiscoverReplyBody {
   split?: DiscoverSplit;
   /** The server's chat log on its disk; absent for a memory-only server (and older servers). */
   disk?: DiscoverDisk;
+  /** The chat rooms in use and their sizes, the largest first (at most `MAX_ROSTER_ROOMS`). */
+  rooms?: ChatRoomSize[];
 }
 
 /** A server's chat log on its disk, as a discover reply tells. */
@@ -118,13 +123,34 @@ export const MAX_REJECTION_REASONS = 32;
 /** Every discovery body. */
 export type DiscoveryBody = DiscoverBody | DiscoverReplyBody;
 
-/** The discovery kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode DiscoverSplit}. */
+const SPLIT_FIELDS: Fields = {
+  servers: true,
+  of: true,
+  majority: true,
+  partition: true,
+  missing: [{ id: true, host: true, port: true, agoMs: true, crashed: true }],
+};
+
+/** The fields of a {@linkcode DiscoverDisk}. */
+const DISK_FIELDS: Fields = {
+  dir: true,
+  bytes: true,
+  oldestSeq: true,
+  oldestTs: true,
+  lastFlushAt: true,
+  flushUs: true,
+  failing: true,
+};
+
+/** The discovery kinds, with their code, sender, layer, delivery, fields and validator. */
 export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec } = {
   "discover": {
     code: 2,
     from: "any",
     layer: "discovery",
     multicast: true,
+    fields: { nonce: true },
     validate: (f) => isNonce(f.nonce),
   },
   "discover-reply": {
@@ -132,12 +158,29 @@ export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec 
     from: "any",
     layer: "discovery",
     multicast: true,
+    fields: {
+      nonce: true,
+      version: true,
+      priority: true,
+      uptimeMs: true,
+      viaGroup: true,
+      leader: true,
+      term: true,
+      view: true,
+      viewSize: true,
+      clients: true,
+      rejections: byName(true),
+      split: SPLIT_FIELDS,
+      disk: DISK_FIELDS,
+      rooms: [ROOM_SIZE_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
       isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
       isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)) &&
-      (f.disk === undefined || isDiscoverDisk(f.disk)),
+      (f.disk === undefined || isDiscoverDisk(f.disk)) &&
+      (f.rooms === undefined || isArrayOf(f.rooms, MAX_ROSTER_ROOMS, isRoomSize)),
   },
 };
 
