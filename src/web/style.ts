@@ -14,6 +14,7 @@ export const PAGE_STYLE = `
     --own: #1f2a3a; --bad: #ff8a80; --good: #7bd88f; --warn: #ffc266; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 html, body { height: 100%; margin: 0; }
 body { display: flex; flex-direction: column; background: var(--bg); color: var(--fg);
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
