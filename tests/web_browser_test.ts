@@ -11,11 +11,12 @@
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import {
+  assertOnceEach,
   browserSkipReason,
   freshPage,
+  HOSTILE,
   joinAs,
   launchChromium,
-  type PageLine,
   pageLines,
   say,
   waitForText,
@@ -33,25 +34,6 @@ import { webToken } from "../src/web/security.ts";
 
 const skip = browserSkipReason();
 if (skip) console.log(skip);
-
-/** Strings that would run, inject markup or reorder the display if shown as HTML. */
-export const HOSTILE = [
-  `<img src=x onerror="window.__pwned='img'">`,
-  `<script>window.__pwned='script'</script>`,
-  `</div><b id="injected">bold</b>`,
-  "\u202Egnp.exe\u202C and \u2067isolate\u2069 \u200Fright",
-  `javascript:window.__pwned='href'`,
-];
-
-/** Asserts no line shows a seq twice and every seq in `want` appears. */
-export function assertOnceEach(lines: PageLine[], texts: string[]): void {
-  const seqs = lines.flatMap((l) => l.seq === null ? [] : [l.seq]);
-  assert.equal(new Set(seqs).size, seqs.length, `a line shown twice: ${seqs.join(",")}`);
-  for (const text of texts) {
-    const shown = lines.filter((l) => l.text === text).length;
-    assert.equal(shown, 1, `${JSON.stringify(text)} shown ${shown} times`);
-  }
-}
 
 Deno.test({
   name:

@@ -26,13 +26,13 @@ Deno.test("the timeline names joins, suspicions, deaths, elections, splits and h
     { id: "c", state: "dead", leader: false },
     { id: "d", state: "alive", leader: false },
   ];
-  const after = row({ members, leader: "b", term: 2, split: "2 of 3 servers" });
+  const after = row({ members, leader: "b", term: 2, split: "split: 2 of 3 servers (majority)" });
   assert.deepEqual(timelineBetween(before, after, 5).map((e) => `${e.kind}: ${e.text}`), [
     "suspect: b is suspected",
     "death: c is dead",
     "join: d joined",
     "election: b leads (term 2)",
-    "split: split: 2 of 3 servers",
+    "split: split: 2 of 3 servers (majority)",
   ]);
   assert.deepEqual(timelineBetween(after, row({ members, leader: "b", term: 2 }), 6), [
     { t: 6, kind: "heal", text: "the cluster is whole again" },

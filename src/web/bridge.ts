@@ -61,8 +61,10 @@ export interface WebChatOptions {
   connect(user: string, history: number, owner: string): Promise<WebChatClient>;
   /** The highest committed sequence number this server knows. */
   commit(): number;
-  /** The web origins (`http://host:port`) of the cluster's servers, this one included. */
+  /** The web origins (`http://host:port`) of the cluster's live servers, this one included. */
   peers(): string[];
+  /** The origins whose pages may use the chat: every server of the cluster seen so far. */
+  allowed(): string[];
   /** Told the time from each browser line's post to its delivery back (ms). */
   latency?(ms: number): void;
 }
@@ -108,7 +110,7 @@ export class WebChat {
   handle(request: http.IncomingMessage, response: http.ServerResponse, url: URL): boolean {
     if (!url.pathname.startsWith("/chat/")) return false;
     const origin = headerOf(request, "origin");
-    if (!originAllowed(origin, headerOf(request, "host"), this.#o.peers())) {
+    if (!originAllowed(origin, headerOf(request, "host"), this.#o.allowed())) {
       sendText(response, 403, "forbidden: this page's origin is not a server of the cluster\n");
       return true;
     }

@@ -25,7 +25,7 @@ export interface ServerRow {
   view: number;
   /** The leader this server follows, or null. */
   leader: string | null;
-  /** Words for a split or loss, or `""` while the cluster is whole. */
+  /** `split: …` (a cut network) or `lost: …` (crashed or cut off), `""` while whole. */
   split: string;
   /** Chat clients attached to this server. */
   clients: number;
@@ -66,9 +66,9 @@ export function serverRow(report: ServerStatusReport): ServerRow {
     view: report.view,
     leader: report.leader,
     split: split
-      ? `${split.servers} of ${split.of} servers${
-        missing.length > 0 ? `; missing ${missing.map((m) => m.id).join(", ")}` : ""
-      }`
+      ? `${split.partition === false ? "lost" : "split"}: ${split.servers} of ${split.of} servers${
+        split.majority ? " (majority)" : " (minority)"
+      }${missing.length > 0 ? `; missing ${missing.map((m) => m.id).join(", ")}` : ""}`
       : "",
     clients: report.counters.chat.clients,
     commit: report.counters.chat.commit,
@@ -109,7 +109,7 @@ export function timelineBetween(before: ServerRow, after: ServerRow, t: number):
     });
   }
   if (after.split !== "" && after.split !== before.split) {
-    entries.push({ t, kind: "split", text: `split: ${after.split}` });
+    entries.push({ t, kind: "split", text: after.split });
   } else if (after.split === "" && before.split !== "") {
     entries.push({ t, kind: "heal", text: "the cluster is whole again" });
   }
@@ -131,6 +131,7 @@ const TIMELINE_KEPT = 200;
 export class ClusterFeed {
   readonly #status: () => ServerStatusReport | undefined;
   readonly #peers: () => string[];
+  readonly #allowed: () => string[];
   readonly #web: WebConfig;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #points: FeedPoint[] = [];
@@ -138,11 +139,20 @@ export class ClusterFeed {
   #latencies: number[] = [];
   #last: { row: ServerRow; t: number } | undefined;
 
-  /** Starts sampling `status` every `web.feedIntervalMs`; {@linkcode ClusterFeed.close} stops. */
-  constructor(web: WebConfig, status: () => ServerStatusReport | undefined, peers: () => string[]) {
+  /**
+   * Starts sampling `status` every `web.feedIntervalMs` ({@linkcode ClusterFeed.close} stops);
+   * `peers` are the live servers' pages, `allowed` the origins that may read the feed.
+   */
+  constructor(
+    web: WebConfig,
+    status: () => ServerStatusReport | undefined,
+    peers: () => string[],
+    allowed: () => string[],
+  ) {
     this.#web = web;
     this.#status = status;
     this.#peers = peers;
+    this.#allowed = allowed;
     this.#timer = setInterval(() => this.#sample(), web.feedIntervalMs);
   }
 
@@ -155,7 +165,7 @@ export class ClusterFeed {
   handle(request: http.IncomingMessage, response: http.ServerResponse, url: URL): boolean {
     if (url.pathname !== "/cluster/now" && url.pathname !== "/cluster/feed") return false;
     const origin = request.headers.origin;
-    if (!originAllowed(origin, request.headers.host, this.#peers())) {
+    if (!originAllowed(origin, request.headers.host, this.#allowed())) {
       sendText(response, 403, "forbidden: not a server of the cluster\n");
       return true;
     }

@@ -50,6 +50,7 @@ figure { margin: 0; border: 1px solid var(--line); border-radius: .35rem; paddin
 figcaption { color: var(--dim); font-size: .85rem; }
 svg { width: 100%; height: 5rem; display: block; }
 svg polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+svg circle { fill: var(--accent); }
 #timeline { list-style: none; padding: 0; margin: 0; font-variant-numeric: tabular-nums; }
 #timeline li { padding: .15rem 0; border-bottom: 1px dotted var(--line); }
 #timeline .t { color: var(--dim); margin-right: .5rem; }
@@ -79,7 +80,15 @@ function chart(svg, values) {
   values.forEach((v, i) => { if (v !== null) coords.push((i * step).toFixed(1) + "," + (78 - (v / top) * 74).toFixed(1)); });
   const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
   line.setAttribute("points", coords.join(" "));
-  svg.replaceChildren(line);
+  const dots = coords.map((xy) => {
+    const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+    const [x, y] = xy.split(",");
+    dot.setAttribute("cx", x);
+    dot.setAttribute("cy", y);
+    dot.setAttribute("r", "1.5");
+    return dot;
+  });
+  svg.replaceChildren(line, ...dots);
 }
 
 function show(feed, peers) {

@@ -18,7 +18,7 @@ export { WebChat } from "./bridge.ts";
 export { webToken } from "./security.ts";
 
 /** What the browser door needs: the bridge's options and the server's status. */
-export interface WebFrontOptions extends Omit<WebChatOptions, "peers" | "latency"> {
+export interface WebFrontOptions extends Omit<WebChatOptions, "peers" | "allowed" | "latency"> {
   /** The server's status, undefined while it starts. */
   status(): ServerStatusReport | undefined;
   /** The port the HTTP endpoint listens on (every server of a cluster uses the same one). */
@@ -30,10 +30,14 @@ export interface WebFrontOptions extends Omit<WebChatOptions, "peers" | "latency
  * and this server's HTTP port (servers of one cluster listen on the same `--http` port, one per
  * host), this server first.
  */
-export function peerOrigins(report: ServerStatusReport | undefined, port: number): string[] {
+export function peerOrigins(
+  report: ServerStatusReport | undefined,
+  port: number,
+  live = true,
+): string[] {
   if (!report) return [];
   const hosts = report.members
-    .filter((m) => m.role === "server" && (m.state === "alive" || m.state === "suspect"))
+    .filter((m) => m.role === "server" && (!live || m.state === "alive" || m.state === "suspect"))
     .map((m) => m.addr.host);
   return [...new Set(hosts)].map((host) => `http://${host}:${port}`);
 }
@@ -48,8 +52,22 @@ export class WebFront {
   /** Starts the bridge and the cluster feed's sampling; {@linkcode WebFront.close} stops both. */
   constructor(options: WebFrontOptions) {
     const peers = () => peerOrigins(options.status(), options.httpPort());
-    this.#feed = new ClusterFeed(options.web, options.status, peers);
-    this.#chat = new WebChat({ ...options, peers, latency: (ms) => this.#feed.latency(ms) });
+    // A page whose server died keeps that server's origin: every server this one has seen in
+    // the view stays an allowed origin, after it died and after the view forgot it.
+    const seen = new Set<string>();
+    const allowed = () => {
+      for (const origin of peerOrigins(options.status(), options.httpPort(), false)) {
+        if (seen.size < options.web.maxSessions) seen.add(origin);
+      }
+      return [...seen];
+    };
+    this.#feed = new ClusterFeed(options.web, options.status, peers, allowed);
+    this.#chat = new WebChat({
+      ...options,
+      peers,
+      allowed,
+      latency: (ms) => this.#feed.latency(ms),
+    });
     this.#chatPage = chatPage(options.maxTextChars);
   }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Where Debian installs Chromium. */
@@ -94,4 +95,23 @@ export async function freshPage(
   viewport = { width: 1000, height: 640 },
 ): Promise<Page> {
   return await (await browser.newContext({ bypassCSP: true, viewport })).newPage();
+}
+
+/** Strings that would run, inject markup or reorder the display if shown as HTML. */
+export const HOSTILE = [
+  `<img src=x onerror="window.__pwned='img'">`,
+  `<script>window.__pwned='script'</script>`,
+  `</div><b id="injected">bold</b>`,
+  "\u202Egnp.exe\u202C and \u2067isolate\u2069 \u200Fright",
+  `javascript:window.__pwned='href'`,
+];
+
+/** Asserts that no place in the order is shown twice and each of `texts` is shown once. */
+export function assertOnceEach(lines: PageLine[], texts: string[]): void {
+  const seqs = lines.flatMap((l) => l.seq === null ? [] : [l.seq]);
+  assert.equal(new Set(seqs).size, seqs.length, `a line shown twice: ${seqs.join(",")}`);
+  for (const text of texts) {
+    const shown = lines.filter((l) => l.text === text).length;
+    assert.equal(shown, 1, `${JSON.stringify(text)} shown ${shown} times`);
+  }
 }
