@@ -46,23 +46,12 @@ Deno.test({
   assertLauncherReady(launcher);
   const net = testNetwork();
   const secret = `web-test-${crypto.randomUUID()}`;
-  const env = { DSYS_SECRET: secret };
-  const servers: DsysProcess[] = ["a", "b"].map((id, priority) =>
-    spawnDsys(launcher, [
-      "serve",
-      ...net.args,
-      "--unicast-port",
-      "0",
-      "--id",
-      id,
-      "--priority",
-      String(priority),
-      "--log-json",
-      "--http",
-      "127.0.0.1:0",
-    ], { label: `server ${id}`, env })
-  );
-  void startServers;
+  const servers = startServers(launcher, net, ["a", "b"], [
+    "--http",
+    "127.0.0.1:0",
+    "--secret",
+    secret,
+  ]);
   let terminal: DsysProcess | undefined;
   let browser: Browser | undefined;
   try {
@@ -81,11 +70,16 @@ Deno.test({
     await joinAs(ann, "ann");
     await joinAs(bob, "bob");
 
-    terminal = spawnDsys(launcher, ["chat", ...net.args, "--user", "carol", "--json", "--follow"], {
-      label: "chat carol",
-      env,
-      stdin: true,
-    });
+    terminal = spawnDsys(launcher, [
+      "chat",
+      ...net.args,
+      "--secret",
+      secret,
+      "--user",
+      "carol",
+      "--json",
+      "--follow",
+    ], { label: "chat carol", stdin: true });
     await terminal.waitForStdout('"joined"');
     await say(ann, "hello from ann");
     await waitForText(bob, "hello from ann");

@@ -10,20 +10,11 @@
  * @module
  */
 
-import { PAGE_STYLE } from "./style.ts";
+import { pageHead } from "./style.ts";
 
 /** The chat page; `maxTextChars` bounds the input as the chat client does. */
 export function chatPage(maxTextChars: number): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src http: ; img-src data:">
-<title>dsys chat</title>
-<style>${PAGE_STYLE}${CHAT_STYLE}</style>
-</head>
-<body>
+  return `${pageHead("dsys chat", CHAT_STYLE)}<body>
 <header>
   <strong>dsys chat</strong>
   <span id="state" role="status">not joined</span>

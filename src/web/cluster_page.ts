@@ -7,20 +7,11 @@
  * @module
  */
 
-import { PAGE_STYLE } from "./style.ts";
+import { pageHead } from "./style.ts";
 
 /** The cluster page. */
 export function clusterPage(): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src http: ">
-<title>dsys cluster</title>
-<style>${PAGE_STYLE}${CLUSTER_STYLE}</style>
-</head>
-<body>
+  return `${pageHead("dsys cluster", CLUSTER_STYLE)}<body>
 <header><strong>dsys cluster</strong><span id="state" role="status">loading…</span><a href="/">chat</a></header>
 <div id="page">
 <section aria-labelledby="h-servers"><h2 id="h-servers">Servers</h2>

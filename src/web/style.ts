@@ -27,3 +27,21 @@ button, input { font: inherit; padding: .4rem .6rem; border: 1px solid var(--lin
 button { cursor: pointer; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 `;
+
+/**
+ * The start of a page up to `<body>`: its title, its style sheet (after the shared one) and a
+ * Content-Security-Policy that allows only the page's own inline style and script, and requests
+ * to HTTP servers (the cluster's other servers).
+ */
+export function pageHead(title: string, style: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src http:">
+<title>${title}</title>
+<style>${PAGE_STYLE}${style}</style>
+</head>
+`;
+}
