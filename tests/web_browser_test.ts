@@ -39,8 +39,6 @@ Deno.test({
   name:
     "browser: two pages and a terminal chat with a secret; hostile text stays text; no token, no chat",
   ignore: skip !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
 }, async () => {
   const launcher = LAUNCHERS.binary;
   assertLauncherReady(launcher);
@@ -119,6 +117,17 @@ Deno.test({
       ) as string[];
       assert.ok(isolation.every((v) => v === "isolate"), isolation.join(","));
     }
+
+    // A name already held (by the terminal user) sends the page back to its name form.
+    const mallory = await freshPage(browser);
+    await mallory.goto(invite(urls[0]));
+    await mallory.locator("#name").fill("carol");
+    await mallory.locator("#name").press("Enter");
+    await mallory.waitForFunction(
+      `!document.querySelector("#join").hidden && document.querySelector("#joinError").textContent.includes("already taken")`,
+      undefined,
+      { timeout: 30_000 },
+    );
 
     // The stream drops (as when a phone loses its network): the page resumes exactly.
     await bob.evaluate("stream.close(); stream.onerror()");

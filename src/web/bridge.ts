@@ -309,8 +309,14 @@ function usersEvent(client: WebChatClient): WebEvent {
   return { type: "users", users: client.who().users.map((u) => u.user) };
 }
 
+/**
+ * The event for a session that could not join or lost its name: `refused` when the cluster
+ * refused the name (the page asks for another), `unavailable` when no chat server answered (the
+ * page reconnects, or moves to another server).
+ */
 function refusedEvent(error: Error): WebEvent {
-  return { type: "system", kind: "refused", text: error.message };
+  const kind = error.name === "ChatRefusedError" ? "refused" : "unavailable";
+  return { type: "system", kind, text: error.message };
 }
 
 function headerOf(request: http.IncomingMessage, name: string): string | undefined {

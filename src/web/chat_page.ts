@@ -147,7 +147,7 @@ function onEvent(message) {
     }
     const div = line("sys", [["time", ""], ["text", event.text]]);
     div.dataset.kind = event.kind;
-    if (event.kind === "refused" && !ready && lastId < 0) backToJoin(event.text);
+    if (event.kind === "refused") backToJoin(event.text);
   } else if (event.type === "ready") {
     ready = true;
     failures = 0;
@@ -210,7 +210,8 @@ function moveOn() {
     epoch++;
   }
   failures = 0;
-  line("sys", [["time", ""], ["text", "moving to " + new URL(base).host]]).dataset.kind = "moving";
+  const words = (others.length > 0 ? "moving to " : "reconnecting to ") + new URL(base).host;
+  line("sys", [["time", ""], ["text", words]]).dataset.kind = "moving";
   setTimeout(open, others.length > 0 ? 0 : 1000);
 }
 

@@ -35,8 +35,6 @@ Deno.test({
   name: "lab web: two pages and a terminal across three servers; a page's server is SIGKILLed " +
     "and the page resumes on another with nothing lost or doubled",
   ignore: skip !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await withChatLab("web", { hosts: 5, servers: 3, httpPort: HTTP_PORT }, async (chat) => {
       const [h1, h2, h3, h4, h5] = chat.lab.hosts;
