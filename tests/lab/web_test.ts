@@ -78,6 +78,7 @@ Deno.test({
         await ann.evaluate("stream.onmessage = () => {}");
         for (const text of inFlight) await say(ann, text);
         for (const text of inFlight) await carol.waitForStdout(text, { timeoutMs: 30_000 });
+        const killedAt = performance.now();
         chat.servers[1].signal("SIGKILL");
         await carol.write("carol during\n");
         await say(bob, "bob during");
@@ -93,6 +94,12 @@ Deno.test({
           "bob during",
           "ann after kill",
         ];
+        await waitForText(ann, "carol during", 60_000);
+        console.log(
+          `ann's page showed a line again ${
+            Math.round(performance.now() - killedAt)
+          } ms after her server was SIGKILLed`,
+        );
         for (const text of expected) await waitForText(ann, text, 60_000);
         for (const text of expected) await waitForText(bob, text, 60_000);
         for (const text of expected) {
