@@ -8,7 +8,13 @@
 import process from "node:process";
 import { Command, Option } from "@commander-js/extra-typings";
 import { defaultChatConfig, MAX_TIMER_MS, resolveConfig } from "../src/config/mod.ts";
-import { MAX_USER_NAME, WIRE_BOUNDS } from "../src/wire/messages.ts";
+import {
+  DEFAULT_ROOM,
+  isRoomName,
+  MAX_ROOM_NAME,
+  MAX_USER_NAME,
+  WIRE_BOUNDS,
+} from "../src/wire/messages.ts";
 import { isUserName } from "../src/chat/keys.ts";
 import { ChatClient, ChatRefusedError, HISTORY_KEPT, NoServerError } from "../src/client/client.ts";
 import { ownerToken } from "../src/client/owner_token.ts";
@@ -36,6 +42,17 @@ export function validateUserName(name: string): string {
   return name;
 }
 
+/** Checks a room name, with a message that says what is allowed. */
+export function validateRoomName(name: string): string {
+  if (!isRoomName(name)) {
+    throw new UsageError(
+      `--room ${JSON.stringify(name)}: use 1-${MAX_ROOM_NAME} lowercase letters, digits, '-' or ` +
+        "'_', starting with a letter or digit",
+    );
+  }
+  return name;
+}
+
 /**
  * The exit code of a chat stopped before it joined: 130 after Ctrl+C (the shell's convention for
  * an interrupted command), 0 after SIGTERM (asked to stop, it did).
@@ -51,6 +68,10 @@ export function chatCommand() {
   )
     .addOption(new Option("--user <name>", "your user name").env("DSYS_USER").makeOptionMandatory())
     .addOption(
+      new Option("--room <name>", "the room to be in (scripts post there)").env("DSYS_ROOM")
+        .default(DEFAULT_ROOM),
+    )
+    .addOption(
       new Option("--history <n>", "past messages to receive first")
         .argParser(wholeNumberIn(0, WIRE_BOUNDS.seq)).default(defaults.history),
     )
@@ -62,15 +83,20 @@ export function chatCommand() {
     )
     .option("--json", "print one JSON object per received message or event")
     .option("--follow", "keep receiving after the end of input, until SIGINT/SIGTERM")
+    .option(
+      "--commands",
+      "in line mode, an input line starting with / is a command (/join /leave /me /msg; // for /)",
+    )
     .action(async (own, command) => {
       const options = { ...commonOptionsOf(command), ...own };
       const user = validateUserName(options.user);
+      const room = validateRoomName(options.room);
       setupLogging({ level: options.logLevel, json: options.logJson === true });
       const config = resolveConfig({
         ...commonOverrides(options),
         chat: { history: options.history, clientWaitMs: options.timeout },
       });
-      const { history, clientWaitMs } = config.chat;
+      const { clientWaitMs } = config.chat;
       const stop = stopSignal();
       const interactive = process.stdin.isTTY && process.stdout.isTTY && !options.json;
       if (interactive) {
@@ -84,8 +110,7 @@ export function chatCommand() {
         const connecting = ChatClient.connect({
           config,
           user,
-          history,
-          discoveryTimeoutMs: clientWaitMs,
+          room,
           // Only the REPL has `/history`; a script's lines never ask for it.
           keepHistory: interactive ? HISTORY_KEPT : 0,
           owner: ownerToken(config.network.cluster, user, userStateDirectory()),
@@ -127,6 +152,7 @@ export function chatCommand() {
         runLines(client, process.stdin, process.stdout, process.stderr, {
           json: options.json === true,
           follow: options.follow === true,
+          commands: options.commands === true,
           timeoutMs: clientWaitMs,
           stop,
         }),

@@ -40,10 +40,8 @@ export function webFront(
     commit: () => server()?.status().counters.chat.commit ?? 0,
     connect: (user, history, owner) =>
       ChatClient.connect({
-        config,
+        config: { ...config, chat: { ...config.chat, history } },
         user,
-        history,
-        discoveryTimeoutMs: config.chat.clientWaitMs,
         keepHistory: 0,
         owner,
         openSockets: socketOpener(),

@@ -96,3 +96,37 @@ Deno.test("chat: the same user on the same computer gets the name back at once a
     await Deno.remove(elsewhere, { recursive: true });
   }
 });
+
+Deno.test("line mode: --room posts there, --commands gives /msg, /me and /join, --json names room and recipient", async () => {
+  const net = testNetwork();
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
+  const chat = (user: string, flags: string[]) =>
+    spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", user, "--json", ...flags], {
+      stdin: true,
+    });
+  const bob = chat("bob", ["--room", "ops", "--follow"]);
+  const ann = chat("ann", ["--room", "ops", "--commands"]);
+  try {
+    await server.waitForEvent("chat-leading");
+    await bob.waitForStdout(/"type":"entered".*"room":"ops"/, { timeoutMs: 30_000 });
+    await ann.write("in ops\n/me waves\n/msg bob just you\n//slash\n/join dev\nin dev\n/bogus\n");
+    await ann.closeStdin();
+    const status = await ann.exited;
+    assert.match(ann.stderr, /^dsys: \/bogus is not a command scripts can give$/m);
+    assert.equal(status.code, 1, "a refused line: exit 1");
+    await bob.waitForStdout(/"text":"\/slash"/, { timeoutMs: 30_000 });
+    const lines = bob.stdoutLines.map((l) => JSON.parse(l)).filter((l) => l.from === "ann");
+    assert.deepEqual(lines.map(({ type, room, to, text }) => ({ type, room, to, text })), [
+      { type: "message", room: "ops", to: undefined, text: "in ops" },
+      { type: "action", room: "ops", to: undefined, text: "waves" },
+      { type: "direct", room: undefined, to: "bob", text: "just you" },
+      { type: "message", room: "ops", to: undefined, text: "/slash" },
+    ]);
+    await bob.waitForStdout(/ann left #ops/, { timeoutMs: 30_000 });
+    assert.ok(!bob.stdout.includes("in dev"), "bob (ops) is not shown #dev");
+  } finally {
+    await ann.kill();
+    await bob.kill();
+    await server.kill();
+  }
+});

@@ -1,16 +1,18 @@
 /**
  * What a connected client keeps for `/history` (on loopback, one server): by default the last
- * messages, `keepHistory` of them when given, none for a script (`keepHistory: 0`).
+ * messages, `keepHistory` of them when given, none for a script (`keepHistory: 0`); and how many
+ * past messages it receives first (the config's `chat.history`).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../src/client/client.ts";
+import { resolveConfig } from "../src/config/mod.ts";
 import { Server } from "../src/server/server.ts";
 import { loopbackConfig, until } from "./helpers/loopback.ts";
 
-Deno.test("a client keeps the last messages for /history, as many as asked, or none", async () => {
+Deno.test("a client keeps the last messages for /history, as many as asked, or none; a late one receives chat.history past ones", async () => {
   const config = loopbackConfig();
   const server = await Server.start({ config, priority: 1, id: "h1" });
   const clients: ChatClient[] = [];
@@ -19,10 +21,8 @@ Deno.test("a client keeps the last messages for /history, as many as asked, or n
     for (const [user, keepHistory] of [["kept", undefined], ["two", 2], ["none", 0]] as const) {
       clients.push(
         await ChatClient.connect({
-          config,
+          config: resolveConfig({ chat: { history: 0, clientWaitMs: 1000 } }, config),
           user,
-          history: 0,
-          discoveryTimeoutMs: 1000,
           keepHistory,
         }),
       );
@@ -40,6 +40,13 @@ Deno.test("a client keeps the last messages for /history, as many as asked, or n
     assert.deepEqual(texts(clients[0]), lines);
     assert.deepEqual(texts(clients[1]), ["two", "three"]);
     assert.deepEqual(texts(clients[2]), []);
+    const late = await ChatClient.connect({
+      config: resolveConfig({ chat: { history: 2, clientWaitMs: 1000 } }, config),
+      user: "late",
+    });
+    clients.push(late);
+    await until("the late client received the last line", () => texts(late).includes("three"));
+    assert.deepEqual(texts(late), ["two", "three"], "chat.history past messages, no more");
   } finally {
     for (const client of clients) await client.close();
     await server.stop();

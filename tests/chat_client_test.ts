@@ -33,8 +33,8 @@ class Client {
   gen = 1;
 
   constructor(overrides = {}, start = 1) {
-    const config = { ...defaultChatConfig(), ...overrides };
-    this.core = new ChatClientCore({ self: ME, user: "me", history: 10, config });
+    const config = { ...defaultChatConfig(), history: 10, ...overrides };
+    this.core = new ChatClientCore({ self: ME, user: "me", config });
     this.step({ type: "start", now: 0 });
     this.step({
       type: "attach",
@@ -208,8 +208,7 @@ Deno.test("a refused name ends the client", () => {
   const core = new ChatClientCore({
     self: ME,
     user: "me",
-    history: 0,
-    config: defaultChatConfig(),
+    config: { ...defaultChatConfig(), history: 0 },
   });
   core.step({ type: "start", now: 0 });
   core.step({

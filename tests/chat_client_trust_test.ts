@@ -196,8 +196,7 @@ Deno.test("the attachment number counts up from the one the runtime draws", () =
   const core = new ChatClientCore({
     self: A,
     user: "alice",
-    history: 0,
-    config: defaultChatConfig(),
+    config: { ...defaultChatConfig(), history: 0 },
     firstGen: 987_654_321,
   });
   core.step({ type: "start", now: 0 });

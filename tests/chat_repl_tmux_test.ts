@@ -107,7 +107,7 @@ Deno.test({
       await server.waitForEvent("chat-leading");
       await using terminal = new Terminal();
       await terminal.start(["chat", ...net.args, "--user", "ann", "--timeout", "3000"]);
-      await terminal.waitFor(/^ann> /m, "the prompt");
+      await terminal.waitFor(/^ann #lobby> /m, "the prompt (it names the room)");
       await terminal.keys("hello", true);
       await terminal.keys("Enter");
       await terminal.waitFor(/ann \(you\)\S*: hello/, "the delivered line");

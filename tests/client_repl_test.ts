@@ -9,11 +9,30 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { type ChatSession, type ChatUiEvent, runInteractive } from "../src/client/repl.ts";
+import type { ChatRosterBody } from "../src/wire/messages.ts";
 
 /** A session that records what the REPL asks of it. */
 class FakeSession implements ChatSession {
   readonly user = "ann";
+  room = "lobby";
   readonly sent: string[] = [];
+  /** Every call of the room and direct-message commands, as `name args`. */
+  readonly calls: string[] = [];
+  /** What `roster` answers (undefined: no answer). */
+  answer: ChatRosterBody | undefined;
+  act(text: string): void {
+    this.calls.push(`act ${text}`);
+  }
+  direct(to: string, text: string): void {
+    this.calls.push(`direct ${to} ${text}`);
+  }
+  enter(room: string): void {
+    this.calls.push(`enter ${room}`);
+    this.room = room;
+  }
+  roster(): Promise<ChatRosterBody | undefined> {
+    return Promise.resolve(this.answer);
+  }
   closed = false;
   handler: (event: ChatUiEvent) => void = () => {};
   send(text: string): void {
@@ -143,3 +162,49 @@ for (const [key, name] of [["\x03", "Ctrl+C"], ["\x04", "Ctrl+D"]]) {
     assert.deepEqual(session.sent, []);
   });
 }
+
+Deno.test("REPL: /join, /leave, /me and /msg reach the session; bad arguments say the usage", async () => {
+  const { session, screen } = await type(
+    "/join ops\r/me waves\r/msg bob see you at 5\r/leave\r/leave\r/join Bad!\r/msg\r/quit\r",
+  );
+  assert.deepEqual(session.calls, [
+    "enter ops",
+    "act waves",
+    "direct bob see you at 5",
+    "enter lobby",
+  ]);
+  assert.match(screen, /you are in the lobby; \/quit leaves the chat/);
+  assert.match(screen, /usage: \/join ROOM/);
+  assert.match(screen, /usage: \/msg USER text/);
+});
+
+Deno.test("REPL: the prompt names the room it is in", async () => {
+  const { screen } = await type("/join ops\r/quit\r");
+  assert.match(screen, /ann #lobby> /);
+  assert.match(screen, /ann #ops> /);
+});
+
+Deno.test("REPL: /rooms and /who print the server's answer, or say none came", async () => {
+  const session = new FakeSession();
+  session.answer = {
+    kind: "chat-roster",
+    gen: 1,
+    ask: 1,
+    at: 9,
+    rooms: [{ room: "lobby", users: 2 }, { room: "ops", users: 1 }],
+    roomCount: 3,
+    room: "lobby",
+    users: ["ann", "bob"],
+    total: 2,
+  };
+  const { input, screen, done } = repl(session);
+  input.write("/rooms\r/who\r");
+  await until(() => screen.text.includes("servers (2)"), "the answers");
+  assert.match(screen.text, /rooms \(3\): #lobby 2, #ops 1 and 1 more/);
+  assert.match(screen.text, /#lobby \(2\): ann, bob/);
+  session.answer = undefined;
+  input.write("/rooms\r");
+  await until(() => screen.text.includes("no answer from the server about rooms"), "no answer");
+  input.write("/quit\r");
+  await done;
+});

@@ -97,6 +97,7 @@ function status(): ServerStatusReport {
         digest: 12345,
         streamedClients: 1,
         streamDatagrams: 64,
+        rooms: [{ room: "lobby", users: 2 }, { room: "ops", users: 1 }],
       },
       guard: {
         misbehaviour: { flood: 1, invalid: 1, contradiction: 0 },
@@ -229,4 +230,12 @@ Deno.test("renderMetrics escapes help text and writes special values", () => {
     text,
     '# HELP x_ratio a \\\\ b\\nc\n# TYPE x_ratio gauge\nx_ratio NaN\nx_ratio{k="v\\nw"} +Inf\n',
   );
+});
+
+Deno.test("/metrics shows the rooms and their sizes (names only, never what was said)", () => {
+  const families = parse(formatMetrics(status()));
+  assert.equal(value(families, "dsys_chat_rooms"), 2);
+  assert.equal(families.get("dsys_chat_room_users")!.type, "GAUGE");
+  assert.equal(value(families, "dsys_chat_room_users", { room: "lobby" }), 2);
+  assert.equal(value(families, "dsys_chat_room_users", { room: "ops" }), 1);
 });

@@ -92,6 +92,7 @@ function fakeStatus(): ServerStatusReport {
         digest: 2166136261,
         streamedClients: 1,
         streamDatagrams: 64,
+        rooms: [],
       },
       guard: {
         misbehaviour: { flood: 0, invalid: 0, contradiction: 0 },

@@ -29,6 +29,7 @@ function row(id: string, leader: string | null, extra: Partial<ServerRow> = {}):
     loss: 0.125,
     reached: "multicast",
     rejections: {},
+    rooms: [],
     ...extra,
   };
 }
@@ -191,4 +192,17 @@ Deno.test("firewall commands: ufw, firewalld and iptables for the exact ports", 
     [[], ["a"], ["a", "b"], ["a", "b", "c"]].map(listWords),
     ["", "a", "a and b", "a, b and c"],
   );
+});
+
+Deno.test("text: the rooms and their sizes as the leader knows them, under the server table", () => {
+  const rooms = [{ room: "lobby", users: 3 }, { room: "ops", users: 1 }];
+  const servers = [
+    row("a", "bb", { rooms: [{ room: "lobby", users: 1 }] }),
+    row("bb", "bb", { rooms }),
+  ];
+  assert.match(
+    formatReport(report({ servers })),
+    /^Rooms \(as bb knows them\): #lobby 3, #ops 1$/m,
+  );
+  assert.doesNotMatch(formatReport(report()), /^Rooms/m, "no rooms known: no line");
 });

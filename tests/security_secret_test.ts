@@ -56,10 +56,8 @@ async function chatOnce(config: Config, servers: Server[], clients: ChatClient[]
   }
   await until("both follow p2", () => servers.every((s) => s.view().leader === "p2"));
   const client = await ChatClient.connect({
-    config,
+    config: resolveConfig({ chat: { history: 0, clientWaitMs: 1000 } }, config),
     user: "carol",
-    history: 0,
-    discoveryTimeoutMs: 1000,
     openSockets: openNodeTransport,
   });
   clients.push(client);
@@ -98,10 +96,8 @@ Deno.test("with a secret no chat line crosses the wire in clear; another secret 
       await until("the intruder leads only itself", () => intruder.view().leader === "p9");
       await assert.rejects(
         ChatClient.connect({
-          config: guessed,
+          config: resolveConfig({ chat: { history: 10, clientWaitMs: 500 } }, guessed),
           user: "mallory",
-          history: 10,
-          discoveryTimeoutMs: 500,
           openSockets: openNodeTransport,
         }),
         NoServerError,

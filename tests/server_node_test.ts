@@ -148,6 +148,7 @@ Deno.test("a discover is answered to its sender with the view, the leader and co
     viewSize: 1,
     clients: 0,
     rejections: { "bad-tag": 3 },
+    rooms: [],
   });
 });
 

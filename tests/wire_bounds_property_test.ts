@@ -26,6 +26,7 @@ import {
   type Sender,
 } from "../src/wire/mod.ts";
 import { ReplayGuard } from "../src/wire/replay.ts";
+import { SERVER_SKIPS, serverRoute } from "../src/server/node.ts";
 import { VERSION } from "../src/version.ts";
 
 const WALL = 1_750_000_000_000;
@@ -82,7 +83,9 @@ type Field =
   | "clients"
   | "reason"
   | "counts"
-  | "split";
+  | "split"
+  | "room"
+  | "rooms";
 
 /** The fields of every kind (names and types only: no bounds). */
 const SHAPES: Record<Kind, Record<string, Field>> = {
@@ -174,6 +177,17 @@ const SHAPES: Record<Kind, Record<string, Field>> = {
     gen: "num",
   },
   "chat-stream": { prevTerm: "num", prevMark: "num", entries: "entries" },
+  "chat-who": { room: "room", gen: "num", ask: "num" },
+  "chat-roster": {
+    gen: "num",
+    ask: "num",
+    at: "num",
+    rooms: "rooms",
+    roomCount: "num",
+    room: "room",
+    users: "clients",
+    total: "num",
+  },
 };
 
 function status(): Record<string, Field> {
@@ -228,12 +242,23 @@ class Generator {
     return {
       seq: this.num(),
       term: this.num(),
-      kind: this.pick(["text", "join", "leave"]),
+      kind: this.pick(["text", "join", "leave", "action", "enter", "direct", "bounce"]),
       client: this.pick(this.#clients),
       cseq: this.num(),
       from: this.pick(["alice", "bob", "eve"]),
-      text: "x",
+      text: this.pick(["x", "", "offline"]),
       ts: this.num(),
+      ...this.#address(),
+    };
+  }
+
+  /** A line's kind, room and recipient: each absent, valid or not, at random. */
+  #address(): Record<string, unknown> {
+    const r = this.#r;
+    return {
+      ...(r.chance(0.5) ? {} : { line: this.pick(["text", "action", "enter", "direct", "x"]) }),
+      ...(r.chance(0.5) ? {} : { room: this.#field("room") }),
+      ...(r.chance(0.7) ? {} : { to: this.pick(["alice", "bob", "eve", ""]) }),
     };
   }
 
@@ -270,7 +295,12 @@ class Generator {
           priority: this.num(),
         }));
       case "items-post":
-        return this.#list(() => ({ cseq: this.num(), text: "x", ts: this.num() }));
+        return this.#list(() => ({
+          cseq: this.num(),
+          text: "x",
+          ts: this.num(),
+          ...this.#address(),
+        }));
       case "items-forward":
         return this.#list(() => ({
           client: this.pick(this.#clients),
@@ -279,6 +309,7 @@ class Generator {
           cseq: this.num(),
           text: "x",
           ts: this.num(),
+          ...this.#address(),
         }));
       case "items-sender":
         return this.#list(() => ({ client: this.pick(this.#clients), cseq: this.num() }));
@@ -303,6 +334,10 @@ class Generator {
         return this.pick(["name-taken", "full", "bad-name", "unknown-client"]);
       case "counts":
         return { "too-old": this.num() };
+      case "room":
+        return this.pick(["lobby", "ops", "Ops", "", "-x", "a".repeat(33)]);
+      case "rooms":
+        return this.#list(() => ({ room: this.#field("room"), users: this.num() }));
       case "split":
         return r.chance(0.5)
           ? undefined
@@ -382,8 +417,7 @@ class World {
     const core = new ChatClientCore({
       self: sender,
       user: "alice",
-      history: 100,
-      config: defaultChatConfig(),
+      config: { ...defaultChatConfig(), history: 100 },
     });
     this.client = { sender, core };
     for (const node of this.servers) {
@@ -432,10 +466,11 @@ class World {
     const now = this.now;
     for (const node of this.servers) {
       if (!viaGroup && !same(node.sender.addr, to)) continue;
-      if (envelope.body.kind.startsWith("chat-")) {
-        if (envelope.body.kind === "chat-stream") continue;
+      const { kind } = envelope.body;
+      if (SERVER_SKIPS.includes(kind)) continue;
+      if (serverRoute(kind) === "chat") {
         this.#chat(node, () => node.chat.step({ type: "receive", envelope, now }));
-      } else if (envelope.body.kind !== "discover" && envelope.body.kind !== "discover-reply") {
+      } else if (MESSAGE_KINDS[kind].layer === "membership") {
         this.#server(node, () => node.core.step({ type: "receive", envelope, viaGroup, now }));
       }
     }

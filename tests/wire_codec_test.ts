@@ -194,6 +194,18 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
     gen: 2,
   },
   "chat-stream": { kind: "chat-stream", prevTerm: 3, prevMark: 4_000_000_000, entries: [ENTRY] },
+  "chat-who": { kind: "chat-who", room: "ops", gen: 7, ask: 2 },
+  "chat-roster": {
+    kind: "chat-roster",
+    gen: 7,
+    ask: 2,
+    at: 41,
+    rooms: [{ room: "lobby", users: 3 }, { room: "ops", users: 1 }],
+    roomCount: 2,
+    room: "ops",
+    users: ["carol"],
+    total: 1,
+  },
   "discover-reply": {
     kind: "discover-reply",
     nonce: 42,
@@ -299,6 +311,38 @@ for (const mode of MODES) {
       assert.equal(datagram[3], MESSAGE_KINDS[kind as Kind].code);
     }
     assert.equal(rx.rejections.total(), 0);
+  });
+}
+
+/** Bodies with every optional field, which the samples above leave out. */
+const OPTIONAL: Body[] = [
+  { ...SAMPLES["chat-join"]!, owner: "0123456789abcdef0123456789abcdef" },
+  {
+    kind: "chat-claim",
+    claims: [{ ...SAMPLES["chat-claim"]!.claims[0], owner: "0123456789abcdef0123456789abcdef" }],
+  },
+  { ...SAMPLES["chat-split"]!, partition: true, missing: ["s3", "s4"] },
+  {
+    ...SAMPLES["discover-reply"]!,
+    split: {
+      servers: 2,
+      of: 3,
+      majority: true,
+      partition: false,
+      missing: [{ id: "s3", host: "10.0.0.3", port: 7401, agoMs: 1200, crashed: true }],
+    },
+  },
+];
+
+for (const mode of MODES) {
+  Deno.test(`${mode.name}: optional fields are declared in the kind table and kept`, () => {
+    const tx = codec(mode.secrets);
+    const rx = codec(mode.secrets);
+    for (const body of OPTIONAL) {
+      const result = rx.decode(tx.encode(SENDER, body, NOW), NOW + 5);
+      assert.ok(result.ok, `${body.kind} rejected: ${JSON.stringify(result)}`);
+      assert.deepEqual(result.envelope.body, body);
+    }
   });
 }
 

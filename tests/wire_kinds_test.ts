@@ -20,7 +20,10 @@ import {
   WireCodec,
 } from "../src/wire/mod.ts";
 
-/** Who sent each kind, as the guard's hand-written `SENT_BY` had it. */
+/**
+ * Who sent each kind, as the guard's hand-written `SENT_BY` had it (and the room roster's two
+ * kinds, added since: a client asks, a server answers).
+ */
 const OLD_SENT_BY: Record<string, string> = {
   "discover": "any",
   "discover-reply": "any",
@@ -58,6 +61,8 @@ const OLD_SENT_BY: Record<string, string> = {
   "chat-senders": "server",
   "chat-stream": "server",
   "chat-split": "server",
+  "chat-who": "client",
+  "chat-roster": "server",
 };
 
 const KINDS = Object.keys(MESSAGE_KINDS) as Kind[];
@@ -93,6 +98,7 @@ Deno.test("the chat-client layer is exactly the kinds a client took from its ser
     "chat-deliver",
     "chat-missed",
     "chat-refused",
+    "chat-roster",
     "chat-slow",
     "chat-split",
     "chat-stream",

@@ -1,22 +1,14 @@
 /**
- * The chat core of one server: the sequencer when this server leads, a replica of the global log
- * when it follows, and the home of the clients attached to it — one pure, deterministic state
- * machine, run beside `ServerCore` by the server node (`../server/node.ts`, the etcd/raft model).
- *
- * The node feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic and
- * the wall-clock time, and a `membership` event with the server core's view whenever the view,
- * the leader, the term or the split changes; it passes on the actions
- * {@linkcode ChatServerCore.step} returns. The
- * leader the server core names is the sequencer: after a change it first gathers the surviving
- * servers' logs (`leader.ts`), then sequences every line once, in sender order, replicates it to
- * every live server of the view and commits it when all of them stored it. Followers accept
- * appends only from the leader their own server core names, and never from a term older than
- * one they promised. Every server delivers committed entries to its clients (`sessions.ts`).
- *
- * Partitions: Bully has no quorum, so each side of a split LAN elects its own leader and keeps
- * chatting. After the heal the one leader merges the sides' logs (`leader.ts`); a server whose
- * log diverged adopts the merged log from the fork point and makes its clients re-anchor there
- * (`sessions.ts`). The view's `split` is passed on to the clients (`chat-split`).
+ * The chat core of one server: the sequencer when this server leads (`recovery.ts`, then
+ * `leader.ts`), a replica of the global log when it follows (`replica.ts`), and the home of the
+ * clients attached to it (`sessions.ts`, `delivery.ts`) — one pure, deterministic state machine,
+ * run beside `ServerCore` by the server node (`../server/node.ts`, the etcd/raft model). The node
+ * feeds it `start`, every chat datagram it `receive`s, a `tick` with the monotonic and the
+ * wall-clock time, and a `membership` event with the server core's view whenever the view, the
+ * leader, the term or the split changes; it passes on the actions
+ * {@linkcode ChatServerCore.step} returns. It routes between those parts and must not reach into
+ * membership or election state beyond that event. How a line is ordered, replicated, merged after
+ * a partition and delivered: docs/design.md, "Delivery".
  *
  * @module
  */
@@ -28,6 +20,7 @@ import {
   type ChatFetchBody,
   type ChatForwardItem,
   type ChatGatherBody,
+  type ChatRoomSize,
   type ChatSendersFetchBody,
   type Envelope,
   MAX_CHAT_ENTRIES,
@@ -45,6 +38,7 @@ import type { Peer } from "./replication.ts";
 import { Sessions, type SessionView } from "./sessions.ts";
 import { SendersPull } from "./transfer.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { roomSizes } from "./rooms.ts";
 
 export type { ChatNotice, ChatServerAction } from "./outbox.ts";
 export type { SessionView } from "./sessions.ts";
@@ -102,6 +96,8 @@ export interface ChatServerStatus {
   streamedClients: number;
   /** Stream datagrams (`chat-stream`) this server multicast while it led. */
   streamDatagrams: number;
+  /** The rooms in use and their number of users, as the committed log implies, largest first. */
+  rooms: ChatRoomSize[];
 }
 
 /** The chat state machine of one dsys server. */
@@ -181,12 +177,18 @@ export class ChatServerCore {
       digest: log.digest(commit),
       streamedClients: this.#sessions.streamed,
       streamDatagrams: this.#out.multicasts,
+      rooms: roomSizes(this.#replica.rooms),
     };
   }
 
   /** The users present in the cluster as of this server's commit point (user → holder). */
   users(): ReadonlyMap<string, Presence> {
     return this.#replica.presence;
+  }
+
+  /** The room of every present user as of this server's commit point (user → room). */
+  rooms(): ReadonlyMap<string, string> {
+    return this.#replica.rooms;
   }
 
   /** The clients attached to this server. */
@@ -271,6 +273,8 @@ export class ChatServerCore {
           return this.#sessions.onNak(sender, body, now);
         case "chat-leave":
           return this.#sessions.onLeave(sender);
+        case "chat-who":
+          return this.#sessions.onWho(sender, body, now);
         default:
           return;
       }

@@ -1,41 +1,14 @@
 /**
- * The chat core of one client: the attachment to a server and the receiving side — it delivers
- * the global order exactly once, in order, without gaps, across retransmissions, duplicates and
- * moves to another server. The sending side (numbering, retrying and windowing the user's lines)
- * is {@linkcode ClientSender} in `client_send.ts`; this module must not touch its pending lines,
- * only tell it when a line is acknowledged and send the posts it returns. One pure,
+ * The chat core of one client: its attachment to a server — asking for one, joining and
+ * resuming with the attachment number, acks that double as the heartbeat, noticing its server
+ * fall silent and asking for another — and whom it believes (a server datagram only from the
+ * server and attachment it joined, a stream batch only from the leader that server names). It
+ * composes the two sides it feeds: the receiving side ({@linkcode ClientReceiver},
+ * `client_receive.ts`) and the sending side ({@linkcode ClientSender}, `client_send.ts`); it must
+ * not touch their state, only pass them what it believes and send what they return. One pure,
  * deterministic state machine like `ServerCore`: the runtime feeds it events and performs the
- * actions {@linkcode ChatClientCore.step} returns.
- *
- * A line is acknowledged when it comes back in the delivered order, or when the server says the
- * client's lines are committed up to it: then it is stored on every server of the view. Entries
- * are delivered only when their sequence number is the next one; early ones wait in a bounded
- * buffer, holes are NAKed, and a cumulative ack doubles as the heartbeat. When its server falls
- * silent the core asks for another (`need-server`) and, once attached, resumes from the first
- * sequence number it lacks and resends what is unacknowledged.
- *
- * The leader also multicasts committed entries to every client (`chat-stream`); a client takes a
- * batch of it only where it continues exactly what it delivered (the entry before `next` has the
- * batch's chat term and fingerprint), asks its server at once for a gap a lost batch left, and
- * says in its acks whether it takes the stream, so that its server sends only what is missing.
- *
- * After a partition healed, the logs of the two sides were merged and the entries this client
- * delivered since the fork have other sequence numbers. So the client remembers the last
- * `mergeMemory` entries it delivered (position, term, fingerprint, message id) and joins with
- * the starts of their term runs; a welcome that starts before where it stopped re-anchors it
- * there: from then on it skips every line whose id it delivered since that point (and every
- * presence entry it delivered at the same position), and delivers the rest — each message once.
- * A re-anchor below what it remembers redelivers what it cannot recognise (never loses it).
- * Deliveries and acks carry the attachment number, so a stale datagram of the old numbering is
- * never taken for the new. The server's `chat-split` becomes one notice when the cluster splits
- * and one when it is whole again.
- *
- * Whom it believes: a server datagram only from the server it is attached to (id and
- * incarnation, as discovery found it) and for its current attachment number, which starts at a
- * number the runtime draws at random; a stream batch only from the leader that server names in
- * its welcomes and deliveries (id and incarnation), and only while streams are on (the runtime
- * turns them off without a secret). Anything else is ignored and counted by why
- * ({@linkcode IgnoredReason}); the first of each reason and kind becomes a notice.
+ * actions {@linkcode ChatClientCore.step} returns. The design is in docs/design.md, "A client's
+ * attachment and receiving side".
  *
  * @module
  */
@@ -44,9 +17,9 @@ import type { Address } from "../transport/types.ts";
 import {
   type Body,
   type ChatDeliverBody,
-  type ChatEntry,
+  type ChatLineAddress,
+  type ChatRosterBody,
   type ChatSplitBody,
-  type ChatStreamBody,
   type ChatWelcomeBody,
   type Envelope,
   type Kind,
@@ -55,12 +28,12 @@ import {
   type Sender,
 } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
-import { clientKey, messageId } from "./keys.ts";
-import { entryMark } from "./log.ts";
-import { DeliveredMemory } from "./delivered.ts";
+import { clientKey } from "./keys.ts";
 import { ClientSender, type SendNotice } from "./client_send.ts";
+import { ClientReceiver, type ReceiveNotice, type ReceiveOutput } from "./client_receive.ts";
 
 export type { SendNotice } from "./client_send.ts";
+export type { ChatMessage, ReceiveNotice, ReceiveOutput } from "./client_receive.ts";
 
 /** A server as discovery found it. */
 export interface ServerRef {
@@ -86,9 +59,12 @@ export interface ChatClientOptions {
   self: Sender;
   /** The user name. */
   user: string;
-  /** How many past messages to receive first (`--history`). */
-  history: number;
-  /** Chat tunables (`defaultChatConfig()`); without `streamToClients` it takes no stream. */
+  /** The room whose lines `history` counts (absent: the lobby). */
+  room?: string;
+  /**
+   * Chat tunables (`defaultChatConfig()`): `history` is how many past messages to receive first;
+   * without `streamToClients` it takes no stream.
+   */
   config: ChatConfig;
   /**
    * The attachment number before the first attach (default 0). The runtime draws it at random,
@@ -118,33 +94,20 @@ export type ChatClientEvent =
     now: number;
     /** When true, the line waits for the next `flush`, so lines typed together share a post. */
     defer?: boolean;
+    /** Its kind, room and recipient (absent: a chat line in the lobby). */
+    address?: ChatLineAddress;
   }
+  | { type: "ask-who"; room: string; now: number }
   | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
   | { type: "quit"; now: number };
 
-/** A chat line in the global order. */
-export interface ChatMessage {
-  /** Its position. */
-  seq: number;
-  /** Its id (`<client key>/<client sequence number>`), unique in the cluster. */
-  id: string;
-  /** User name of the sender. */
-  from: string;
-  /** The line. */
-  text: string;
-  /** When it was typed (ms since the epoch). */
-  ts: number;
-  /** True for a line this client sent. */
-  own: boolean;
-}
-
 /** Something the user should be told. */
 export type ClientNotice =
   | SendNotice
+  | ReceiveNotice
   | { kind: "attached"; server: string; resumed: boolean; start: number }
-  | { kind: "missed"; from: number; to: number }
   | { kind: "server-lost"; server: string }
   | {
     kind: "split";
@@ -157,25 +120,17 @@ export type ClientNotice =
     missing: string[];
   }
   | { kind: "healed" }
-  | { kind: "rewound"; from: number; remembered: number }
-  | { kind: "skipped"; seq: number; id: string }
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
   | { kind: "ignored"; reason: IgnoredReason; message: string; from: string; count: number }
-  | { kind: "input-refused"; reason: "not-running" };
+  | { kind: "input-refused"; reason: "not-running" }
+  | { kind: "roster-unavailable"; room: string };
 
 /** One thing the runtime must do for a client. */
 export type ChatClientAction =
   | { type: "send"; to: Address; body: Body }
-  | { type: "deliver"; message: ChatMessage }
-  | {
-    type: "presence";
-    seq: number;
-    user: string;
-    change: "joined" | "left";
-    detail: string;
-    ts: number;
-  }
+  | ReceiveOutput
   | { type: "notice"; notice: ClientNotice }
+  | { type: "roster"; roster: ChatRosterBody }
   | { type: "need-server"; avoid?: ServerRef }
   | { type: "flow"; paused: boolean };
 
@@ -212,29 +167,12 @@ export class ChatClientCore {
   #phase: ClientPhase = "new";
   #server: ServerRef | null = null;
   #gen = 0;
-  #next = 0;
-  readonly #early = new Map<number, ChatEntry>();
   readonly #sender: ClientSender;
+  readonly #receiver: ClientReceiver;
   #now = 0;
   #joinAt = -Infinity;
   #heardAt = 0;
   #ackAt = -Infinity;
-  #ackedNext = -1;
-  /** Delivery datagrams that moved `next` since the last ack (acks are delayed, as TCP's). */
-  #deliveriesSinceAck = 0;
-  #progressAt = 0;
-  #nakAt = -Infinity;
-  /** Where the last NAK for a gap in the stream started: a new gap is asked for at once. */
-  #nakedFrom = -1;
-  #commitSeen = 0;
-  readonly #delivered: DeliveredMemory;
-  /** Stream batches that start beyond `next`, kept until the gap before them is filled. */
-  #streamQueue: ChatStreamBody[] = [];
-  /** When the last stream batch was taken, and how many were. */
-  #streamedAt = -Infinity;
-  #streamBatches = 0;
-  readonly #skipIds = new Set<string>();
-  readonly #skipMarks = new Map<number, number>();
   #split: ChatSplitBody | null = null;
   /** The leader its server names: the only sender whose stream it takes. */
   #leader: { id: string; incarnation: number } | null = null;
@@ -245,6 +183,9 @@ export class ChatClientCore {
   };
   /** The reasons and kinds ignored at least once (the first of each is a notice). */
   readonly #ignoredKinds = new Set<string>();
+  /** The question to its server about rooms and users, until answered or given up. */
+  #asking: { room: string; ask: number; firstAt: number; sentAt: number } | null = null;
+  #asks = 0;
 
   /** Creates a client core; nothing happens until the `start` event. */
   constructor(options: ChatClientOptions) {
@@ -256,8 +197,19 @@ export class ChatClientCore {
       notice: (notice) => this.#notice(notice),
       flow: (paused) => this.#actions.push({ type: "flow", paused }),
     });
+    this.#receiver = new ClientReceiver({
+      config: options.config,
+      key: this.#key,
+      user: options.user,
+      now: () => this.#now,
+      output: (output) => this.#actions.push(output),
+      notice: (notice) => this.#notice(notice),
+      nak: (body) => this.#send(body),
+      ownDelivered: (cseq) => {
+        if (cseq > this.#sender.acked) this.#sender.acknowledge(cseq);
+      },
+    });
     this.#gen = options.firstGen ?? 0;
-    this.#delivered = new DeliveredMemory(options.config.mergeMemory);
   }
 
   /** The texts of the lines sent but not yet acknowledged, oldest first. */
@@ -275,12 +227,12 @@ export class ChatClientCore {
     return {
       phase: this.#phase,
       server: this.#server?.id ?? null,
-      next: this.#next,
+      next: this.#receiver.next,
       unacknowledged: this.#sender.unacknowledged,
       acknowledged: this.#sender.acked,
       window: this.#sender.window,
-      streaming: this.#streaming(),
-      streamBatches: this.#streamBatches,
+      streaming: this.#receiver.streaming(),
+      streamBatches: this.#receiver.streamBatches,
       ignored: { ...this.#ignored },
     };
   }
@@ -310,7 +262,15 @@ export class ChatClientCore {
         if (this.#server) this.#lose();
         break;
       case "send-text":
-        this.#sender.type(event.text, event.ts);
+        this.#sender.type(event.text, event.ts, event.address);
+        break;
+      case "ask-who":
+        this.#asking = {
+          room: event.room,
+          ask: ++this.#asks,
+          firstAt: this.#now,
+          sentAt: -Infinity,
+        };
         break;
       case "quit":
         if (this.#server && this.#phase === "joined") this.#send({ kind: "chat-leave" });
@@ -360,36 +320,28 @@ export class ChatClientCore {
 
   #tick(): void {
     const now = this.#now;
-    const { serverTimeoutMs, clientRetryMs, clientHeartbeatMs, retransmitMs } = this.#o.config;
+    const { serverTimeoutMs, clientRetryMs, clientHeartbeatMs } = this.#o.config;
     if (this.#phase !== "joining" && this.#phase !== "joined") return;
     if (now - this.#heardAt >= serverTimeoutMs) return this.#lose();
     if (this.#phase === "joining") {
       if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
       return;
     }
-    if (this.#next !== this.#ackedNext || now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
-    const wanted = this.#wantedUpTo();
-    if (
-      wanted >= this.#next && now - this.#progressAt >= retransmitMs / 2 &&
-      now - this.#nakAt >= retransmitMs
-    ) {
-      this.#nak(wanted);
+    if (this.#receiver.unacked() || now - this.#ackAt >= clientHeartbeatMs) this.#sendAck();
+    this.#receiver.tick();
+    const asking = this.#asking;
+    if (asking && now - asking.firstAt >= serverTimeoutMs) {
+      this.#asking = null;
+      this.#notice({ kind: "roster-unavailable", room: asking.room });
     }
   }
 
-  /** Asks the server for what this client lacks from `next` up to `to` (one delivery window). */
-  #nak(to: number): void {
-    this.#nakAt = this.#now;
-    const upTo = Math.min(to, this.#next + this.#o.config.deliveryWindow - 1);
-    this.#send({ kind: "chat-nak", from: this.#next, to: upTo });
-  }
-
-  /** The last sequence number known to exist that this client lacks (below `next`: none). */
-  #wantedUpTo(): number {
-    if (this.#early.size === 0) return this.#commitSeen;
-    let lowest = Infinity;
-    for (const seq of this.#early.keys()) lowest = Math.min(lowest, seq);
-    return lowest - 1;
+  /** Asks its server about rooms and users (again after `clientRetryMs` without an answer). */
+  #sendWho(): void {
+    const asking = this.#asking;
+    if (!asking || this.#now - asking.sentAt < this.#o.config.clientRetryMs) return;
+    asking.sentAt = this.#now;
+    this.#send({ kind: "chat-who", room: asking.room, gen: this.#gen, ask: asking.ask });
   }
 
   #sendJoin(): void {
@@ -398,49 +350,18 @@ export class ChatClientCore {
       kind: "chat-join",
       user: this.#o.user,
       gen: this.#gen,
-      resume: this.#next,
-      history: this.#o.history,
-      runs: this.#delivered.runs(MAX_CHAT_RUNS),
+      resume: this.#receiver.next,
+      history: this.#o.config.history,
+      runs: this.#receiver.runs(MAX_CHAT_RUNS),
       ...(this.#o.owner ? { owner: this.#o.owner } : {}),
+      ...(this.#o.room === undefined ? {} : { room: this.#o.room }),
     });
   }
 
   #sendAck(): void {
-    this.#deliveriesSinceAck = 0;
     this.#ackAt = this.#now;
-    this.#ackedNext = this.#next;
-    this.#send({
-      kind: "chat-ack",
-      next: this.#next,
-      gen: this.#gen,
-      split: this.#split !== null,
-      streamed: this.#streaming(),
-    });
-  }
-
-  #tookStream(): void {
-    this.#streamedAt = this.#now;
-    this.#streamBatches++;
-  }
-
-  /** True while this client takes the leader's stream (it took a batch lately). */
-  #streaming(): boolean {
-    return this.#now - this.#streamedAt < this.#o.config.streamSilenceMs;
-  }
-
-  /** Re-anchors at `start`: what it delivered from there on is skipped when it comes again. */
-  #rewind(start: number): void {
-    const again = this.#delivered.forgetFrom(start);
-    for (const r of again) {
-      if (r.id !== undefined) this.#skipIds.add(r.id);
-      else this.#skipMarks.set(r.seq, r.mark);
-    }
-    const limit = this.#o.config.mergeMemory;
-    while (this.#skipIds.size > limit) this.#skipIds.delete(this.#skipIds.values().next().value!);
-    this.#early.clear();
-    this.#streamQueue = [];
-    this.#notice({ kind: "rewound", from: start, remembered: again.length });
-    this.#next = start;
+    const { next, streamed } = this.#receiver.acked();
+    this.#send({ kind: "chat-ack", next, gen: this.#gen, split: this.#split !== null, streamed });
   }
 
   #onSplit(body: ChatSplitBody): void {
@@ -490,7 +411,7 @@ export class ChatClientCore {
         !this.#o.config.streamToClients || leader === null || sender.id !== leader.id ||
         sender.incarnation !== leader.incarnation
       ) return this.#ignore("not-my-leader", envelope);
-      return this.#onStream(body);
+      return this.#receiver.stream(body);
     }
     if (!mine) return this.#ignore("not-my-server", envelope);
     if ("gen" in body && body.gen !== this.#gen && !isUnknownClient(body)) {
@@ -514,13 +435,16 @@ export class ChatClientCore {
       case "chat-split":
         return this.#onSplit(body);
       case "chat-missed":
-        if (this.#phase === "joined" && body.from <= this.#next && body.to >= this.#next) {
-          this.#notice({ kind: "missed", from: this.#next, to: body.to });
-          this.#skipTo(body.to + 1);
-        }
+        if (this.#phase === "joined") this.#receiver.missed(body.from, body.to);
         return;
       case "chat-slow":
         this.#sender.slowDown(this.#now);
+        return;
+      case "chat-roster":
+        if (this.#asking?.ask === body.ask) {
+          this.#asking = null;
+          this.#actions.push({ type: "roster", roster: body });
+        }
         return;
       default:
         return;
@@ -535,159 +459,25 @@ export class ChatClientCore {
 
   #welcome(body: ChatWelcomeBody): void {
     this.#learnLeader(body);
-    const resumed = this.#next > 0;
     this.#phase = "joined";
-    if (!resumed) this.#next = body.start;
-    else if (body.start < this.#next) this.#rewind(body.start);
-    else if (body.start > this.#next) {
-      this.#notice({ kind: "missed", from: this.#next, to: body.start - 1 });
-    }
-    this.#skipTo(Math.max(this.#next, body.start));
-    this.#commitSeen = Math.max(this.#commitSeen, body.commit);
-    this.#progressAt = this.#now;
+    const resumed = this.#receiver.welcome(body.start, body.commit);
     this.#sender.resendAll();
     this.#notice({ kind: "attached", server: this.#server!.id, resumed, start: body.start });
   }
 
-  #skipTo(next: number): void {
-    this.#next = Math.max(this.#next, next);
-    for (const seq of this.#early.keys()) if (seq < this.#next) this.#early.delete(seq);
-    this.#deliverReady();
-  }
-
   #onDeliver(body: ChatDeliverBody): void {
     this.#learnLeader(body);
-    this.#commitSeen = Math.max(this.#commitSeen, body.commit);
-    this.#take(body.entries);
+    this.#receiver.deliver(body.entries, body.commit);
     const sender = this.#sender;
     if (body.acked > sender.acked && body.acked <= sender.lastCseq) sender.acknowledge(body.acked);
-  }
-
-  /** Delivers what `entries` (from one datagram) hold at `next` on, and keeps early ones. */
-  #take(entries: readonly ChatEntry[]): void {
-    const before = this.#next;
-    const limit = before + this.#o.config.receiveWindow;
-    for (const entry of entries) {
-      if (entry.seq === this.#next && this.#early.size === 0) {
-        this.#next++;
-        this.#emit(entry);
-      } else if (entry.seq >= this.#next && entry.seq < limit) this.#early.set(entry.seq, entry);
-    }
-    if (this.#next > before) this.#progressAt = this.#now;
-    this.#deliverReady();
-    if (this.#next > before) {
-      this.#deliveriesSinceAck++;
-      this.#connectStream();
-    }
-  }
-
-  /**
-   * A batch of the leader's multicast stream: taken where it continues what this client
-   * delivered (the entry before `next` has the batch's term and fingerprint there), kept for
-   * later when it starts beyond `next` (a batch was lost: the gap is asked for at once), ignored
-   * otherwise — the client's server sends whatever the stream did not bring.
-   */
-  #onStream(body: ChatStreamBody): void {
-    if (this.#phase !== "joined") return;
-    const last = body.entries[body.entries.length - 1].seq;
-    if (last < this.#next) return;
-    this.#commitSeen = Math.max(this.#commitSeen, last);
-    if (this.#connects(body)) {
-      this.#tookStream();
-      return this.#take(body.entries);
-    }
-    const first = body.entries[0].seq;
-    if (first <= this.#next) return;
-    this.#streamQueue.push(body);
-    let queued = 0;
-    for (const batch of this.#streamQueue) queued += batch.entries.length;
-    if (queued > this.#o.config.receiveWindow) this.#streamQueue.shift();
-    if (
-      this.#next !== this.#nakedFrom || this.#now - this.#nakAt >= this.#o.config.retransmitMs / 4
-    ) {
-      let gapEnd = first - 1;
-      for (const batch of this.#streamQueue) {
-        const start = batch.entries[0].seq;
-        if (start > this.#next) gapEnd = Math.min(gapEnd, start - 1);
-      }
-      this.#nakedFrom = this.#next;
-      this.#nak(gapEnd);
-    }
-  }
-
-  /** True when `body` continues what this client delivered last, at `next`. */
-  #connects(body: ChatStreamBody): boolean {
-    const { entries } = body;
-    const at = this.#next - 1;
-    const index = at - entries[0].seq;
-    if (index < -1 || index >= entries.length - 1) return false;
-    const known = this.#delivered.last();
-    if (known === undefined || known.seq !== at) return false;
-    const term = index === -1 ? body.prevTerm : entries[index].term;
-    const mark = index === -1 ? body.prevMark : entryMark(entries[index]);
-    return term === known.term && mark === known.mark;
-  }
-
-  /** Takes the kept stream batches that continue what was delivered, drops the passed ones. */
-  #connectStream(): void {
-    while (this.#streamQueue.length > 0) {
-      this.#streamQueue = this.#streamQueue.filter((b) => b.entries.at(-1)!.seq >= this.#next);
-      const batch = this.#streamQueue.find((b) => this.#connects(b));
-      if (!batch) return;
-      this.#streamQueue = this.#streamQueue.filter((b) => b !== batch);
-      this.#tookStream();
-      this.#take(batch.entries);
-    }
-  }
-
-  #deliverReady(): void {
-    const start = this.#next;
-    for (let entry = this.#early.get(this.#next); entry; entry = this.#early.get(this.#next)) {
-      this.#early.delete(this.#next);
-      this.#next++;
-      this.#emit(entry);
-    }
-    if (this.#next > start) this.#progressAt = this.#now;
-  }
-
-  #emit(entry: ChatEntry): void {
-    const id = entry.kind === "text" ? messageId(entry.client, entry.cseq) : undefined;
-    this.#delivered.remember(entry);
-    const mark = this.#skipMarks.get(entry.seq);
-    if (mark !== undefined && this.#skipMarks.delete(entry.seq) && mark === entryMark(entry)) {
-      return this.#notice({ kind: "skipped", seq: entry.seq, id: "" });
-    }
-    if (entry.kind !== "text") {
-      this.#actions.push({
-        type: "presence",
-        seq: entry.seq,
-        user: entry.from,
-        change: entry.kind === "join" ? "joined" : "left",
-        detail: entry.text,
-        ts: entry.ts,
-      });
-      return;
-    }
-    if (id === undefined) return;
-    const own = entry.client === this.#key;
-    if (this.#skipIds.delete(id)) return this.#notice({ kind: "skipped", seq: entry.seq, id });
-    this.#actions.push({
-      type: "deliver",
-      message: { seq: entry.seq, id, from: entry.from, text: entry.text, ts: entry.ts, own },
-    });
-    if (own && entry.cseq > this.#sender.acked) this.#sender.acknowledge(entry.cseq);
   }
 
   #flush(): void {
     if (this.#phase === "joining" && this.#joinAt === -Infinity) this.#sendJoin();
     if (this.#phase !== "joined") return;
-    const { ackEvery, streamAckEntries } = this.#o.config;
-    const delayable = this.#deliveriesSinceAck > 0 &&
-      (this.#streaming()
-        ? this.#next - this.#ackedNext < streamAckEntries
-        : this.#deliveriesSinceAck < ackEvery);
-    if (this.#next !== this.#ackedNext && !delayable) this.#sendAck();
+    if (this.#receiver.ackDue()) this.#sendAck();
     for (const post of this.#sender.posts(this.#now)) this.#send(post);
+    this.#sendWho();
   }
 }
 

@@ -4,13 +4,18 @@
  * at a time (halved when the server says slow down, grown back by one per acknowledgement). The
  * input pauses while `maxQueued` lines wait and resumes at half of that. It owns the lines typed
  * and not yet acknowledged; it must not look at deliveries, the stream or the attachment: the
- * receiving side in `client_core.ts` tells it when a line is acknowledged, and the core sends the
- * posts it returns.
+ * core in `client_core.ts` tells it when a line is acknowledged (it came back to the receiving side
+ * in `client_receive.ts`, or the server says it is committed) and sends the posts it returns.
  *
  * @module
  */
 
-import { type ChatPostBody, type ChatPostItem, MAX_CHAT_ITEMS } from "../wire/messages.ts";
+import {
+  type ChatLineAddress,
+  type ChatPostBody,
+  type ChatPostItem,
+  MAX_CHAT_ITEMS,
+} from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { messageId, textLength } from "./keys.ts";
 import { packByBytes } from "./size.ts";
@@ -78,8 +83,8 @@ export class ClientSender {
     return this.#pending.map((item) => item.text);
   }
 
-  /** Takes a typed line, or refuses it (too long, or too many waiting). */
-  type(text: string, ts: number): void {
+  /** Takes a typed line (with its kind, room, recipient), or refuses it (too long, too many). */
+  type(text: string, ts: number, address: ChatLineAddress = {}): void {
     const { maxTextChars, maxQueued } = this.#o.config;
     const length = textLength(text);
     if (length > maxTextChars) {
@@ -93,7 +98,13 @@ export class ClientSender {
     if (this.#pending.length >= maxQueued) {
       return this.#o.notice({ kind: "input-refused", reason: "queue-full" });
     }
-    this.#pending.push({ cseq: ++this.#lastCseq, text, ts: Math.floor(ts), sentAt: -Infinity });
+    this.#pending.push({
+      cseq: ++this.#lastCseq,
+      text,
+      ts: Math.floor(ts),
+      ...address,
+      sentAt: -Infinity,
+    });
     if (this.#pending.length >= maxQueued && !this.#paused) {
       this.#paused = true;
       this.#o.flow(true);
@@ -133,7 +144,8 @@ export class ClientSender {
     for (const item of this.#pending.slice(0, this.#window)) {
       if (now - item.sentAt < clientRetryMs) continue;
       item.sentAt = now;
-      due.push({ cseq: item.cseq, text: item.text, ts: item.ts });
+      const { sentAt: _, ...line } = item;
+      due.push(line);
     }
     return packByBytes(due, batchBodyBytes, MAX_CHAT_ITEMS).map((items) => ({
       kind: "chat-post",

@@ -1,6 +1,6 @@
 /**
  * What a client remembers of the entries it delivered, so that it can re-anchor on a merged log
- * after a partition (see `client_core.ts`): the last `capacity` entries' position, chat term and
+ * after a partition (see `client_receive.ts`): the last `capacity` entries' position, chat term and
  * identity, in a ring of typed arrays. A delivery adds no object that outlives it (client keys
  * are shared), so remembering 10 000 entries costs neither garbage-collector time nor much memory.
  *
@@ -8,7 +8,7 @@
  */
 
 import { CHAT_ENTRY_KINDS, type ChatEntry, type ChatRunStart } from "../wire/messages.ts";
-import { messageId } from "./keys.ts";
+import { isClientLine, messageId } from "./keys.ts";
 import { entryMark } from "./log.ts";
 
 /** One remembered delivery. */
@@ -104,7 +104,7 @@ export class DeliveredMemory {
     const forgotten: RememberedDelivery[] = [];
     for (let i = keep; i < this.#size; i++) {
       const slot = this.#slot(i);
-      const text = CHAT_ENTRY_KINDS[this.#kind[slot]] === "text";
+      const text = isClientLine({ kind: CHAT_ENTRY_KINDS[this.#kind[slot]] });
       forgotten.push({
         seq: this.#seq[slot],
         mark: this.#mark(slot),

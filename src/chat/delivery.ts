@@ -18,6 +18,7 @@ import type { ChatConfig } from "../config/mod.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { redactedFor } from "./rooms.ts";
 
 /** A server as named to clients: the leader whose stream they may take. */
 export interface LeaderRef {
@@ -31,6 +32,8 @@ export interface LeaderRef {
 export interface Recipient {
   /** Session key. */
   key: string;
+  /** User name: direct messages between other users reach it without their text. */
+  user: string;
   /** Its address. */
   addr: Address;
   /** Attachment number. */
@@ -202,7 +205,7 @@ export class Delivery {
         commit: replica.commit,
         acked: this.#acked(session),
         gen: session.gen,
-        entries,
+        entries: entries.map((entry) => redactedFor(entry, session.user)),
         ...this.leaderFields(),
       });
       seq += entries.length;

@@ -68,6 +68,11 @@ export class Directory {
     }
   }
 
+  /** True when `user` holds a name (is online). */
+  holds(user: string): boolean {
+    return this.#users.has(user);
+  }
+
   /** How many names are held. */
   get size(): number {
     return this.#users.size;

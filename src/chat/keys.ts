@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAX_USER_NAME, type Sender } from "../wire/messages.ts";
+import { type ChatEntry, MAX_USER_NAME, type Sender } from "../wire/messages.ts";
 
 /**
  * The session key of a client process: its node id and incarnation. A restarted client is a new
@@ -25,6 +25,14 @@ export function clientKey(sender: Pick<Sender, "id" | "incarnation">): string {
 /** The incarnation in a session key (its start time, ms since the epoch); 0 when it has none. */
 export function incarnationOf(key: string): number {
   return Number(key.slice(key.lastIndexOf("~") + 1)) || 0;
+}
+
+/**
+ * True for an entry that is a client's line (it has the client's line number and counts toward
+ * exactly-once): every kind but the leader's presence entries `join` and `leave`.
+ */
+export function isClientLine(entry: Pick<ChatEntry, "kind">): boolean {
+  return entry.kind !== "join" && entry.kind !== "leave";
 }
 
 /** The id of a client's line: unique in the cluster, the same on every retry. */

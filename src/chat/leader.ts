@@ -14,6 +14,7 @@ import type {
   ChatAppendReplyBody,
   ChatClaim,
   ChatClaimResult,
+  ChatEntry,
   ChatFetchedBody,
   ChatForwardItem,
   ChatGatherReplyBody,
@@ -26,6 +27,7 @@ import { Directory, type PresenceChange } from "./directory.ts";
 import { textLength } from "./keys.ts";
 import { entryMark } from "./log.ts";
 import { BODY_OVERHEAD_BYTES } from "./size.ts";
+import { redactedFor } from "./rooms.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { type Peer, Replicator } from "./replication.ts";
@@ -226,11 +228,36 @@ export class Leadership {
         kind: "chat-stream",
         prevTerm: prev?.term ?? -1,
         prevMark: prev ? entryMark(prev) : -1,
-        entries,
+        // Every client may take the stream: a direct message's text goes only by unicast.
+        entries: entries.map((entry) => redactedFor(entry, undefined)),
       });
       seq += entries.length;
     }
     this.#streamed = Math.max(this.#streamed, seq - 1);
+  }
+
+  /**
+   * The kind, text and address of a client's line as sequenced: a direct message to a user who
+   * holds no name, or an `enter` that would open a room beyond `maxRooms`, becomes a `bounce`
+   * saying why (the text of a bounced direct message is not kept); an `enter` says which room the
+   * user left, as this leader's log knows it (the client's word is not taken).
+   */
+  #addressed(item: ChatForwardItem): Pick<ChatEntry, "kind" | "text" | "room" | "to"> {
+    const { line = "text", room, to } = item;
+    if (line === "direct") {
+      return this.#directory?.holds(to!)
+        ? { kind: "direct", text: item.text, to }
+        : { kind: "bounce", text: "offline", to };
+    }
+    if (line === "enter") {
+      const rooms = this.#o.replica.roomsWithTail();
+      const inUse = new Set(rooms.values());
+      if (!inUse.has(room!) && inUse.size >= this.#o.config.maxRooms) {
+        return { kind: "bounce", text: "rooms-full", room };
+      }
+      return { kind: "enter", text: rooms.get(item.user) ?? "", room };
+    }
+    return { kind: line, text: item.text, ...(room === undefined ? {} : { room }) };
   }
 
   /** Starts leading with the log the recovery made ready. */
@@ -251,12 +278,11 @@ export class Leadership {
         log.append({
           seq: log.last + 1,
           term,
-          kind: "text",
           client: item.client,
           cseq: item.cseq,
           from: item.user,
-          text: item.text,
           ts: item.ts,
+          ...this.#addressed(item),
         }),
     });
     this.#directory = new Directory(

@@ -1,18 +1,13 @@
 /**
  * The chat log of one server: a bounded window of the global order, `first..last`, plus the term
- * of the entry just before it (its base), so that the consistency check of an append works at
- * the window's edge.
- *
- * It owns storage, the consistency check (an append after `prev` is accepted only when the entry
- * at `prev` has the expected term; a conflicting suffix is replaced, as in Raft), trimming and
- * state transfer (reset to a new base), and what the merge after a partition needs: the starts
- * of its term runs ({@linkcode ChatLog.runs}) and the fork point with another log described by
- * its runs ({@linkcode ChatLog.forkPoint}).
- *
- * Chat terms are not unique without a quorum: the two sides of a partition may each elect a
- * leader with the same term. So entries are compared by identity (term, kind, client, line
- * number, time: {@linkcode sameEntry}), never by term alone, and a run start carries the
- * fingerprint of its entry ({@linkcode entryMark}). It knows nothing of leaders, commits or
+ * of the entry just before it (its base), so that the consistency check of an append works at the
+ * window's edge. It owns storage, the consistency check (an append after `prev` is accepted only
+ * when the entry at `prev` has the expected term; a conflicting suffix is replaced, as in Raft),
+ * trimming, state transfer (reset to a new base), and the merge's questions: the starts of its
+ * term runs ({@linkcode ChatLog.runs}) and the fork point with another log
+ * ({@linkcode ChatLog.forkPoint}). Entries are compared by identity ({@linkcode sameEntry}),
+ * never by term alone, because without a quorum two sides may use the same chat term (see
+ * docs/design.md, "Partitions and the merge rule"). It knows nothing of leaders, commits or
  * clients; the caller passes the commit point where it matters.
  *
  * @module

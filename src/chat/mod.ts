@@ -4,7 +4,8 @@
  * clock.
  *
  * `chat_server_core.ts` is the server's side (sequencer, replica, attached clients), `client_core.ts`
- * the client's (its sending side is `client_send.ts`); the rest are their parts: `log.ts` (the
+ * the client's attachment to a server (its receiving side is `client_receive.ts`, its sending side
+ * `client_send.ts`); the rest are their parts: `log.ts` (the
  * bounded log), `replica.ts` (log, commit point and what it implies), `recovery.ts` (a new leader's
  * gather, fetch and merge), `leader.ts` (leading: sequence, replicate, stream), `replication.ts`
  * (follower progress), `transfer.ts` (completing a state transfer: the last line of every client),

@@ -18,7 +18,7 @@ import type {
 } from "../wire/messages.ts";
 import { WIRE_BOUNDS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
-import { messageId } from "./keys.ts";
+import { isClientLine, messageId } from "./keys.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import type { Peer } from "./replication.ts";
@@ -367,7 +367,7 @@ export class Recovery {
     const { log } = this.#o.replica;
     this.#known = this.#o.replica.sendersWithTail();
     for (const entry of log.range(log.first, log.last)) {
-      if (entry.kind === "text") this.#ids.add(messageId(entry.client, entry.cseq));
+      if (isClientLine(entry)) this.#ids.add(messageId(entry.client, entry.cseq));
     }
   }
 
@@ -478,7 +478,7 @@ export class Recovery {
   /** Appends the fetched lines the leader's log lacks; reports the merge after its last page. */
   #applyMerged(fetch: Fetch, merge: Merge, body: ChatFetchedBody): void {
     for (const entry of body.entries) {
-      if (entry.kind !== "text" || this.#holds(entry, merge.unknownFork)) continue;
+      if (!isClientLine(entry) || this.#holds(entry, merge.unknownFork)) continue;
       if (!this.#appendMerged(entry)) break;
       this.#appended++;
     }

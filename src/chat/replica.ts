@@ -12,9 +12,9 @@
  * @module
  */
 
-import type { ChatEntry } from "../wire/messages.ts";
+import { type ChatEntry, DEFAULT_ROOM } from "../wire/messages.ts";
 import type { Presence } from "./directory.ts";
-import { messageId } from "./keys.ts";
+import { isClientLine, messageId } from "./keys.ts";
 import { ChatLog } from "./log.ts";
 import { SenderTable } from "./sequencer.ts";
 import { assert } from "../util/assert.ts";
@@ -33,6 +33,8 @@ export class ChatReplica {
   readonly log: ChatLog = new ChatLog();
   /** Who is present, as of the commit point (user → holder). */
   readonly presence: Map<string, Presence> = new Map();
+  /** The room of every present user, as of the commit point (user → room). */
+  readonly rooms: Map<string, string> = new Map();
   /** Last committed line number per client. */
   readonly senders: SenderTable;
   readonly #logLimit: number;
@@ -134,7 +136,7 @@ export class ChatReplica {
    */
   rollback(fork: number): void {
     for (const entry of this.log.range(fork + 1, this.log.last)) {
-      if (entry.kind === "text") this.#aside.push({ entry, committed: entry.seq <= this.#commit });
+      if (isClientLine(entry)) this.#aside.push({ entry, committed: entry.seq <= this.#commit });
     }
     this.log.truncateAfter(fork);
     this.#majorityCommit = Math.min(this.#majorityCommit, fork);
@@ -159,7 +161,7 @@ export class ChatReplica {
     if (this.#aside.length === 0) return this.#aside;
     const held = new Set<string>();
     for (const entry of this.log.range(this.log.first, this.log.last)) {
-      if (entry.kind === "text") held.add(messageId(entry.client, entry.cseq));
+      if (isClientLine(entry)) held.add(messageId(entry.client, entry.cseq));
     }
     this.#aside = this.#aside.filter(({ entry, committed }) =>
       !held.has(messageId(entry.client, entry.cseq)) &&
@@ -214,31 +216,55 @@ export class ChatReplica {
 
   /** Presence including the uncommitted tail of the log (what a new leader starts from). */
   presenceWithTail(): Map<string, Presence> {
+    return this.#withTail().presence;
+  }
+
+  /** Every present user's room including the uncommitted tail (what the leader decides by). */
+  roomsWithTail(): Map<string, string> {
+    return this.#withTail().rooms;
+  }
+
+  #withTail(): { presence: Map<string, Presence>; rooms: Map<string, string> } {
     const presence = new Map(this.presence);
+    const rooms = new Map(this.rooms);
     for (const entry of this.log.range(this.#commit + 1, this.log.last)) {
-      applyPresence(presence, entry);
+      applyPresence(presence, rooms, entry);
     }
-    return presence;
+    return { presence, rooms };
   }
 
   /** Last line number per client including the uncommitted tail (what a new leader starts from). */
   sendersWithTail(): SenderTable {
     const senders = this.senders.clone();
     for (const entry of this.log.range(this.#commit + 1, this.log.last)) {
-      if (entry.kind === "text") senders.note(entry.client, entry.cseq);
+      if (isClientLine(entry)) senders.note(entry.client, entry.cseq);
     }
     return senders;
   }
 
   #apply(entry: ChatEntry): void {
-    if (entry.kind === "text") this.senders.note(entry.client, entry.cseq);
-    else applyPresence(this.presence, entry);
+    if (isClientLine(entry)) this.senders.note(entry.client, entry.cseq);
+    applyPresence(this.presence, this.rooms, entry);
   }
 }
 
-function applyPresence(presence: Map<string, Presence>, entry: ChatEntry): void {
-  if (entry.kind === "join") presence.set(entry.from, { client: entry.client, server: entry.text });
-  else if (entry.kind === "leave" && presence.get(entry.from)?.client === entry.client) {
+/**
+ * Applies a presence entry: a `join` puts the user in the lobby, an `enter` of the session that
+ * holds the name moves it to a room, a `leave` of that session removes it.
+ */
+function applyPresence(
+  presence: Map<string, Presence>,
+  rooms: Map<string, string>,
+  entry: ChatEntry,
+): void {
+  const holds = presence.get(entry.from)?.client === entry.client;
+  if (entry.kind === "join") {
+    presence.set(entry.from, { client: entry.client, server: entry.text });
+    rooms.set(entry.from, DEFAULT_ROOM);
+  } else if (entry.kind === "enter" && holds) {
+    rooms.set(entry.from, entry.room ?? DEFAULT_ROOM);
+  } else if (entry.kind === "leave" && holds) {
     presence.delete(entry.from);
+    rooms.delete(entry.from);
   }
 }

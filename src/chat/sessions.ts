@@ -1,18 +1,13 @@
 /**
- * The clients attached to one server, and their name leases. Joining: the name is claimed at the
- * leader (`claims`, renewed every `leaseIntervalMs`, released when the client quits or falls
- * silent), and a granted client is welcomed only once this server's log matches the leader's, with
- * the sequence number its stream starts at. Re-anchoring after a partition: a client that resumes
- * sends the term runs of what it delivered; when they show that its history forked from this
- * server's log, the welcome starts it at the fork point (the client skips the lines it delivered
- * already, by id). When this server's own log adopts a merged one ({@linkcode Sessions.rewound}),
- * every client it delivered entries to beyond the fork is forgotten without releasing its name:
- * its next datagram is answered `unknown-client` and it joins again (every datagram carries the
- * attachment number, so none of the old numbering is taken for the new). The cluster's split
- * state goes to every joined client on change, and again whenever its ack shows it missed that.
- * It owns who is attached and under which name; sending the log to them (windows, NAKs, the
- * stream) is `delivery.ts`, and what must go to the leader (forwarded lines, claims) is returned
- * for the core to route.
+ * The clients attached to one server, and their name leases: a joining client's name is claimed
+ * at the leader (renewed every `leaseIntervalMs`, released when the client quits or falls silent),
+ * it is welcomed once this server's log matches the leader's, at the fork point when its history
+ * forked from this log, and it is forgotten (answered `unknown-client`, name kept) when this
+ * server's log adopts a merged one ({@linkcode Sessions.rewound}). The split state goes to every
+ * joined client on change. It owns who is attached and under which name; sending the log to them
+ * (windows, NAKs, the stream) is `delivery.ts`, and what must go to the leader (forwarded lines,
+ * claims) is returned for the core to route. The re-anchoring is in docs/design.md, "A client's
+ * attachment and receiving side".
  *
  * @module
  */
@@ -31,11 +26,14 @@ import type {
   ChatRunStart,
   ChatSenderRecord,
   ChatSplitBody,
+  ChatWhoBody,
   Sender,
 } from "../wire/messages.ts";
+import { DEFAULT_ROOM, MAX_ROSTER_NAMES, MAX_ROSTER_ROOMS } from "../wire/messages.ts";
 import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName, textLength } from "./keys.ts";
+import { isLineFor, roomSizes } from "./rooms.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { Delivery, type LeaderRef, type Recipient } from "./delivery.ts";
@@ -60,8 +58,9 @@ export interface SessionView {
 }
 
 interface Session extends Recipient {
-  user: string;
   phase: SessionPhase;
+  /** The room whose lines its `history` counts. */
+  room: string;
   resume: number;
   runs: ChatRunStart[];
   history: number;
@@ -181,6 +180,7 @@ export class Sessions {
       resume: body.resume,
       runs: body.runs,
       history: Math.min(body.history, config.logLimit),
+      room: body.room ?? DEFAULT_ROOM,
       owner: body.owner,
       joinedAbove: this.#o.replica.commit,
       start: 0,
@@ -225,7 +225,34 @@ export class Sessions {
       cseq: item.cseq,
       text: item.text,
       ts: item.ts,
+      ...(item.line === undefined ? {} : { line: item.line }),
+      ...(item.room === undefined ? {} : { room: item.room }),
+      ...(item.to === undefined ? {} : { to: item.to }),
     }));
+  }
+
+  /**
+   * Answers a joined client's `/rooms` or `/who`: the rooms by size and the users of the room it
+   * asks about, as this server's committed log implies them.
+   */
+  onWho(sender: Sender, body: ChatWhoBody, now: number): void {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
+    const { replica, config } = this.#o;
+    const rooms = roomSizes(replica.rooms);
+    const users = [...replica.rooms].filter(([, room]) => room === body.room).map(([user]) => user)
+      .sort();
+    this.#o.out.send(session.addr, {
+      kind: "chat-roster",
+      gen: session.gen,
+      ask: body.ask,
+      at: replica.commit,
+      rooms: rooms.slice(0, MAX_ROSTER_ROOMS),
+      roomCount: rooms.length,
+      room: body.room,
+      users: users.slice(0, Math.min(MAX_ROSTER_NAMES, config.maxWhoListed)),
+      total: users.length,
+    });
   }
 
   /** Handles a client's cumulative ack (and heartbeat). */
@@ -444,7 +471,7 @@ export class Sessions {
   #welcome(session: Session, now: number): void {
     const start = session.resume > 0
       ? this.#resumeStart(session)
-      : Math.min(this.#historyStart(session.history), this.#ownJoin(session));
+      : Math.min(this.#historyStart(session), this.#ownJoin(session));
     session.phase = "joined";
     session.start = start;
     session.next = start;
@@ -515,12 +542,15 @@ export class Sessions {
     return commit + 1;
   }
 
-  /** Where a new client's stream starts: `history` chat lines back (presence entries between). */
-  #historyStart(history: number): number {
+  /**
+   * Where a new client's stream starts: `history` lines of its room (or direct messages to or
+   * from it) back, whatever else lies between.
+   */
+  #historyStart({ history, room, user }: Session): number {
     const { log, commit } = this.#o.replica;
     let start = commit + 1;
     for (let lines = 0; lines < history && start > log.first; start--) {
-      if (log.get(start - 1)!.kind === "text") lines++;
+      if (isLineFor(log.get(start - 1)!, room, user)) lines++;
     }
     return start;
   }

@@ -18,6 +18,7 @@ import {
   type ServerRef,
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../net/discovery.ts";
+import { type ChatLineAddress, type ChatRosterBody, DEFAULT_ROOM } from "../wire/messages.ts";
 import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
@@ -27,14 +28,15 @@ import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts"
  * {@linkcode EndpointOptions}).
  */
 export interface ChatConnectOptions extends Pick<EndpointOptions, "transport" | "openSockets"> {
-  /** The resolved configuration. */
+  /**
+   * The resolved configuration; `chat.history` is how many past messages to receive first,
+   * `chat.clientWaitMs` how long one discovery round looks for servers.
+   */
   config: Config;
   /** The user name. */
   user: string;
-  /** How many past messages to receive first. */
-  history: number;
-  /** How long one discovery round looks for servers (ms). */
-  discoveryTimeoutMs: number;
+  /** The room to be in (default {@linkcode DEFAULT_ROOM}); `config.chat.history` counts its lines. */
+  room?: string;
   /**
    * Delivered messages kept for {@linkcode ChatClient.history} (the REPL's `/history`); default
    * {@linkcode HISTORY_KEPT}. A script that never asks keeps 0 and spares the garbage collector.
@@ -148,6 +150,12 @@ export class ChatClient implements ChatSession {
   #shownTs = -Infinity;
   readonly #keepHistory: number;
   readonly #users = new Map<string, string>();
+  /** The room the user is in, or asked to move to (its lines go there). */
+  #room: string;
+  /** The room the log last put this user in (where a refused move goes back to). */
+  #placed = DEFAULT_ROOM;
+  /** Callers waiting for the answer to a roster question. */
+  #rosterWaiters: ((roster: ChatRosterBody | undefined) => void)[] = [];
   #servers: DiscoveredServer[] = [];
   #handler: ((event: ChatUiEvent) => void) | undefined;
   #flow: (paused: boolean) => void = () => {};
@@ -181,10 +189,11 @@ export class ChatClient implements ChatSession {
     this.#options = options;
     this.#keepHistory = options.keepHistory ?? HISTORY_KEPT;
     this.user = options.user;
+    this.#room = options.room ?? DEFAULT_ROOM;
     this.#core = new ChatClientCore({
       self: endpoint.self,
       user: options.user,
-      history: options.history,
+      ...(this.#room === DEFAULT_ROOM ? {} : { room: this.#room }),
       config: effectiveChatConfig(options.config),
       firstGen: randomFirstGen(),
       owner: options.owner,
@@ -218,6 +227,8 @@ export class ChatClient implements ChatSession {
       options.config.timing.tickIntervalMs,
     );
     client.#step({ type: "start", now: now() });
+    // A session starts in the lobby: moving to another room is its first line.
+    if (client.#room !== DEFAULT_ROOM) client.#type("", { line: "enter", room: client.#room });
     try {
       await joined;
     } catch (error) {
@@ -227,9 +238,53 @@ export class ChatClient implements ChatSession {
     return client;
   }
 
-  /** Queues one line for sending. */
+  /** The room the user is in (or moving to): where its lines go and whose lines it shows. */
+  get room(): string {
+    return this.#room;
+  }
+
+  /** Queues one line for the current room (retried until acknowledged). */
   send(text: string): void {
-    this.#step({ type: "send-text", text, ts: Date.now(), now: now(), defer: true });
+    this.#type(text, this.#room === DEFAULT_ROOM ? {} : { room: this.#room });
+  }
+
+  /** Queues an action line (`/me waves`) for the current room. */
+  act(text: string): void {
+    this.#type(text, {
+      line: "action",
+      ...(this.#room === DEFAULT_ROOM ? {} : { room: this.#room }),
+    });
+  }
+
+  /** Queues a direct message to `to`, shown to that user and this one only. */
+  direct(to: string, text: string): void {
+    this.#type(text, { line: "direct", to });
+  }
+
+  /**
+   * Moves to `room` (created when nobody is in it): lines typed from now on go there, and only
+   * its lines (and direct messages) are shown. Moving to the current room does nothing.
+   */
+  enter(room: string): void {
+    if (room === this.#room) return;
+    this.#room = room;
+    this.#type("", { line: "enter", room });
+  }
+
+  /**
+   * The rooms and who is in the current one, as the client's server knows them; undefined when
+   * no answer came (no server, or it did not answer within the server timeout).
+   */
+  roster(): Promise<ChatRosterBody | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.#rosterWaiters.push(resolve);
+      this.#step({ type: "ask-who", room: this.#room, now: now() });
+    });
+  }
+
+  #type(text: string, address: ChatLineAddress): void {
+    this.#step({ type: "send-text", text, ts: Date.now(), now: now(), defer: true, address });
     this.#scheduleFlush();
     this.#settleWaiters();
   }
@@ -288,9 +343,9 @@ export class ChatClient implements ChatSession {
     };
   }
 
-  /** The last `n` delivered messages. */
+  /** The last `n` delivered messages of the current room and direct messages. */
   history(n: number): (ShownMessage & { id: string })[] {
-    return this.#delivered.slice(-n);
+    return this.#delivered.filter((m) => m.kind === "direct" || m.room === this.#room).slice(-n);
   }
 
   /** The texts of the messages sent but not yet acknowledged, oldest first. */
@@ -320,6 +375,7 @@ export class ChatClient implements ChatSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#step({ type: "quit", now: now() });
+    this.#answerRoster(undefined);
     clearInterval(this.#timer);
     clearImmediate(this.#flush);
     for (const waiter of this.#waiters) waiter();
@@ -353,16 +409,36 @@ export class ChatClient implements ChatSession {
         this.#endpoint.send(action.body, action.to);
         break;
       case "deliver": {
-        const { seq, id, from, text } = action.message;
+        const { seq, id, from, text, kind, room, to } = action.message;
         const ts = this.#shownTs = orderedTime(action.message.ts, this.#shownTs);
-        const shown = { seq, id, from, text, ts };
+        const shown: ShownMessage & { id: string } = {
+          seq,
+          id,
+          from,
+          text,
+          ts,
+          room,
+          ...(kind === "text" ? {} : { kind }),
+          ...(to === undefined ? {} : { to }),
+        };
         if (this.#keepHistory > 0) {
           this.#delivered.push(shown);
           if (this.#delivered.length > this.#keepHistory) this.#delivered.shift();
         }
-        this.#emit({ type: "message", message: shown });
+        if (kind === "direct" || room === this.#room) {
+          this.#emit({ type: "message", message: shown });
+        }
         break;
       }
+      case "moved":
+        this.#onMoved(action);
+        break;
+      case "bounced":
+        this.#onBounced(action);
+        break;
+      case "roster":
+        this.#answerRoster(action.roster);
+        break;
       case "presence":
         if (action.change === "joined") this.#users.set(action.user, action.detail);
         else this.#users.delete(action.user);
@@ -512,10 +588,55 @@ export class ChatClient implements ChatSession {
         });
         break;
       }
+      case "roster-unavailable":
+        this.#answerRoster(undefined);
+        break;
       case "acknowledged":
       case "skipped":
         break;
     }
+  }
+
+  #answerRoster(roster: ChatRosterBody | undefined): void {
+    const waiters = this.#rosterWaiters;
+    this.#rosterWaiters = [];
+    for (const waiter of waiters) waiter(roster);
+  }
+
+  /** A user moved between rooms: said in the room left and in the room entered. */
+  #onMoved(action: Extract<ChatClientAction, { type: "moved" }>): void {
+    const { user, from, room, seq, ts, own } = action;
+    if (own) this.#placed = room;
+    const details = { seq, user, from, room, ts };
+    if (own && room === this.#room) {
+      this.#emit({ type: "system", kind: "entered", text: `you are in #${room}`, details });
+    } else if (!own && room === this.#room && from !== room) {
+      this.#emit({ type: "system", kind: "entered", text: `${user} came to #${room}`, details });
+    } else if (!own && from === this.#room && from !== room) {
+      this.#emit({ type: "system", kind: "exited", text: `${user} left #${from}`, details });
+    }
+  }
+
+  /** One of this user's lines was not delivered: say why; a refused move goes back. */
+  #onBounced(action: Extract<ChatClientAction, { type: "bounced" }>): void {
+    const details = { seq: action.seq, reason: action.reason, to: action.to, room: action.room };
+    if (action.reason === "offline") {
+      this.#emit({
+        type: "system",
+        kind: "not-delivered",
+        text: `${action.to} is not online: your direct message was not delivered`,
+        details,
+      });
+      return;
+    }
+    if (action.room === this.#room) this.#room = this.#placed;
+    this.#emit({
+      type: "system",
+      kind: "not-delivered",
+      text: `#${action.room} was not opened: the cluster keeps at most ` +
+        `${effectiveChatConfig(this.#options.config).maxRooms} rooms; you are in #${this.#room}`,
+      details,
+    });
   }
 
   #emit(event: ChatUiEvent): void {
@@ -530,7 +651,7 @@ export class ChatClient implements ChatSession {
     try {
       while (!this.#closed) {
         const found = await discoverServers(this.#endpoint, {
-          timeoutMs: this.#options.discoveryTimeoutMs,
+          timeoutMs: this.#options.config.chat.clientWaitMs,
           attempts: this.#options.config.timing.discoveryAttempts,
           enough: 3,
           settleMs: DISCOVERY_SETTLE_MS,
@@ -551,7 +672,7 @@ export class ChatClient implements ChatSession {
         if (!this.#attachedOnce && this.#joined) {
           this.#joined.reject(
             new NoServerError(
-              `no server answered within ${this.#options.discoveryTimeoutMs} ms ` +
+              `no server answered within ${this.#options.config.chat.clientWaitMs} ms ` +
                 `(cluster ${this.#options.config.network.cluster}, group ` +
                 `${this.#options.config.network.group}:${this.#options.config.network.port})`,
             ),

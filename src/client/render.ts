@@ -18,6 +18,12 @@ export interface ShownMessage {
   text: string;
   /** Sequencing time, ms since the epoch. */
   ts: number;
+  /** The room of the line (`""` for a direct message). */
+  room?: string;
+  /** `action` for a `/me` line, `direct` for a direct message; absent for a chat line. */
+  kind?: "action" | "direct";
+  /** The recipient of a direct message. */
+  to?: string;
 }
 
 /** ANSI styles used by the chat. */
@@ -67,15 +73,24 @@ export function orderedTime(ts: number, previous: number): number {
   return Math.max(ts, previous);
 }
 
-/** One chat line: time, coloured name (bold and marked for the user's own), neutralized text. */
+/**
+ * One chat line: time, coloured name (bold and marked for the user's own), neutralized text; an
+ * action reads `* name text`, a direct message `name → recipient (direct): text`.
+ */
 export function formatMessage(message: ShownMessage, self: string, colour: boolean): string {
   const own = message.from === self;
   const name = neutralize(message.from);
   const text = neutralize(message.text);
-  if (!colour) return `[${clock(message.ts)}] ${own ? "*" : ""}${name}: ${text}`;
+  const to = message.kind === "direct" ? ` → ${neutralize(message.to ?? "")} (direct)` : "";
+  const action = message.kind === "action";
+  if (!colour) {
+    const who = `${own ? "*" : ""}${name}`;
+    return `[${clock(message.ts)}] ${action ? `* ${who} ${text}` : `${who}${to}: ${text}`}`;
+  }
   const style = `\x1b[${nameColour(message.from)}m${own ? STYLE.bold : ""}`;
-  return `${STYLE.dim}${clock(message.ts)}${STYLE.reset} ${style}${name}${STYLE.reset}` +
-    `${own ? `${STYLE.dim} (you)${STYLE.reset}` : ""}: ${text}`;
+  const who = `${style}${name}${STYLE.reset}${own ? `${STYLE.dim} (you)${STYLE.reset}` : ""}`;
+  return `${STYLE.dim}${clock(message.ts)}${STYLE.reset} ` +
+    (action ? `* ${who} ${text}` : `${who}${to}: ${text}`);
 }
 
 /** A system line (joined, left, leader changed, reconnected), dimmed on a terminal. */

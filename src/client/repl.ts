@@ -10,6 +10,8 @@
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { clock, formatMessage, formatSystem, neutralize, type ShownMessage } from "./render.ts";
+import { type ChatRosterBody, DEFAULT_ROOM, isRoomName, MAX_ROOM_NAME } from "../wire/messages.ts";
+import { isUserName } from "../chat/keys.ts";
 
 /** Something the chat shows: a message or a system line. */
 export type ChatUiEvent =
@@ -36,8 +38,18 @@ export interface ServerEntry {
 export interface ChatSession {
   /** The user's name. */
   readonly user: string;
-  /** Queues one message for sending (retried until acknowledged). */
+  /** The room the user is in (or moving to). */
+  readonly room: string;
+  /** Queues one message for the current room (retried until acknowledged). */
   send(text: string): void;
+  /** Queues an action line (`/me`) for the current room. */
+  act(text: string): void;
+  /** Queues a direct message to one user. */
+  direct(to: string, text: string): void;
+  /** Moves to a room (creating it when nobody is in it). */
+  enter(room: string): void;
+  /** The rooms and the current room's users; undefined when the server did not answer. */
+  roster(): Promise<ChatRosterBody | undefined>;
   /** Registers the handler for messages and system lines. */
   onEvent(handler: (event: ChatUiEvent) => void): void;
   /** Registers the handler told to stop (true) and resume (false) reading input. */
@@ -60,7 +72,12 @@ export interface ChatSession {
 }
 
 const HELP = [
-  "/who          users and servers",
+  "/join ROOM    go to a room (made when nobody is in it); lines go there",
+  "/leave        back to the lobby",
+  "/rooms        the rooms and how many users each has",
+  "/msg USER txt a direct message, seen by USER and you only",
+  "/me text      an action line (* you text)",
+  "/who          users of this room, and the servers",
   "/leader       the current leader",
   "/status       view, counters, latency",
   "/history [N]  the last N messages (default 20)",
@@ -85,10 +102,13 @@ export function runInteractive(
   output: Writable,
   timeoutMs = 10_000,
 ) {
-  const rl = createInterface({ input, output, prompt: `${session.user}> `, terminal: true });
+  const prompt = () => `${session.user} #${session.room}> `;
+  const rl = createInterface({ input, output, prompt: prompt(), terminal: true });
   let inputClosed = false;
-  const print = (line: string) =>
+  const print = (line: string) => {
+    rl.setPrompt(prompt());
     inputClosed ? output.write(`${line}\n`) : printAbove(rl, output, line);
+  };
   session.onEvent((event) => print(renderEvent(event, session.user, true)));
   rl.prompt();
   return new Promise<void>((resolve) => {
@@ -133,6 +153,7 @@ export function runInteractive(
       } else if (text.length > 0) {
         session.send(text);
       }
+      rl.setPrompt(prompt());
       rl.prompt();
     });
     // Ctrl+C and Ctrl+D leave the half-typed line: end it, so the shell's prompt starts afresh.
@@ -155,14 +176,58 @@ function printAbove(rl: Interface, output: Writable, line: string): void {
   rl.prompt(true);
 }
 
+/**
+ * Runs one of the commands a script may give too (`/join`, `/leave`, `/me`, `/msg`): null when
+ * done, a line to show when it cannot be done (its usage), undefined for any other command.
+ */
+export function lineCommand(session: ChatSession, text: string): string | null | undefined {
+  const [command, arg] = text.split(/\s+/, 2);
+  const rest = text.slice(command.length).trim();
+  switch (command) {
+    case "/join":
+      if (arg === undefined || !isRoomName(arg)) {
+        return `usage: /join ROOM — 1 to ${MAX_ROOM_NAME} lowercase letters, digits, - or _, ` +
+          `starting with a letter or digit`;
+      }
+      session.enter(arg);
+      return null;
+    case "/leave":
+      if (session.room === DEFAULT_ROOM) return "you are in the lobby; /quit leaves the chat";
+      session.enter(DEFAULT_ROOM);
+      return null;
+    case "/me":
+      if (rest.length === 0) return "usage: /me text";
+      session.act(rest);
+      return null;
+    case "/msg": {
+      const message = rest.slice(arg?.length ?? 0).trim();
+      if (arg === undefined || !isUserName(arg) || message.length === 0) {
+        return "usage: /msg USER text";
+      }
+      session.direct(arg, message);
+      return null;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Runs one `/command`; returns "quit" when the user asked to leave. */
 function runCommand(
   session: ChatSession,
   text: string,
   print: (line: string) => void,
 ): "quit" | undefined {
+  const said = lineCommand(session, text);
+  if (said !== undefined) {
+    if (said !== null) print(said);
+    return;
+  }
   const [command, arg] = text.split(/\s+/, 2);
   switch (command) {
+    case "/rooms":
+      void session.roster().then((roster) => print(roomsLine(roster)));
+      return;
     case "/quit":
     case "/exit":
       return "quit";
@@ -172,14 +237,22 @@ function runCommand(
     case "/who": {
       const { users, servers, lostAt } = session.who();
       const stale = lastKnown(lostAt);
-      print(
-        `users${stale} (${users.length}): ${users.map((u) => `${u.user}@${u.server}`).join(", ")}`,
-      );
-      print(
-        `servers${stale} (${servers.length}): ${
-          servers.map((s) => `${s.id} ${s.role}`).join(", ")
-        }`,
-      );
+      const serverLine = `servers${stale} (${servers.length}): ${
+        servers.map((s) => `${s.id} ${s.role}`).join(", ")
+      }`;
+      if (lostAt !== undefined) {
+        print(
+          `users${stale} (${users.length}): ${
+            users.map((u) => `${u.user}@${u.server}`).join(", ")
+          }`,
+        );
+        print(serverLine);
+        return;
+      }
+      void session.roster().then((roster) => {
+        print(roster ? whoLine(roster) : "no answer from the server about the room's users");
+        print(serverLine);
+      });
       return;
     }
     case "/leader": {
@@ -207,6 +280,25 @@ function runCommand(
   }
 }
 
+/** `/rooms`: every room with its number of users, the largest first. */
+function roomsLine(roster: ChatRosterBody | undefined): string {
+  if (!roster) return "no answer from the server about rooms";
+  const more = roster.roomCount > roster.rooms.length
+    ? ` and ${roster.roomCount - roster.rooms.length} more`
+    : "";
+  return `rooms (${roster.roomCount}): ${
+    roster.rooms.map((r) => `#${r.room} ${r.users}`).join(", ")
+  }${more}`;
+}
+
+/** `/who`: the users of the room asked about. */
+function whoLine(roster: ChatRosterBody): string {
+  const more = roster.total > roster.users.length
+    ? ` and ${roster.total - roster.users.length} more`
+    : "";
+  return `#${roster.room} (${roster.total}): ${roster.users.join(", ")}${more}`;
+}
+
 /** ` (last known: server lost at HH:MM:SS)` while the client has no server, else nothing. */
 function lastKnown(lostAt: number | undefined): string {
   return lostAt === undefined ? "" : ` (last known: server lost at ${clock(lostAt)})`;
@@ -222,8 +314,16 @@ export function renderEvent(event: ChatUiEvent, user: string, colour: boolean): 
 /** Formats an event as one JSON object (`--json`). */
 export function eventToJson(event: ChatUiEvent): string {
   if (event.type === "message") {
-    const { seq, id, from, text, ts } = event.message;
-    return JSON.stringify({ type: "message", seq, id, from, text, ts });
+    const { seq, id, from, text, ts, room, kind, to } = event.message;
+    return JSON.stringify({
+      type: kind ?? "message",
+      seq,
+      id,
+      from,
+      ...(kind === "direct" ? { to } : { room }),
+      text,
+      ts,
+    });
   }
   return JSON.stringify({ type: event.kind, text: event.text, ...event.details });
 }
@@ -238,6 +338,11 @@ export interface LineModeOptions {
   timeoutMs: number;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   stop: Promise<unknown>;
+  /**
+   * True: an input line starting with `/` is a command (`/join`, `/leave`, `/me`, `/msg`), and
+   * `//` sends a line starting with `/`; false: every line is sent as it is.
+   */
+  commands?: boolean;
 }
 
 /**
@@ -265,8 +370,18 @@ export async function runLines(
   const waiting: string[] = [];
   let paused = false;
   let emptied: (() => void) | undefined;
+  const post = (line: string) => {
+    if (!options.commands || !line.startsWith("/")) return session.send(line);
+    if (line.startsWith("//")) return session.send(line.slice(1));
+    const said = lineCommand(session, line);
+    if (said === null) return;
+    refused++;
+    errors.write(
+      `dsys: ${said ?? `${line.split(/\s/, 1)[0]} is not a command scripts can give`}\n`,
+    );
+  };
   const drain = () => {
-    while (!paused && waiting.length > 0) session.send(waiting.shift()!);
+    while (!paused && waiting.length > 0) post(waiting.shift()!);
     if (waiting.length === 0) emptied?.();
     if (!paused) input.resume();
   };
@@ -278,7 +393,7 @@ export async function runLines(
   rl.on("line", (line) => {
     if (line.length === 0) return;
     if (paused || waiting.length > 0) waiting.push(line);
-    else session.send(line);
+    else post(line);
   });
   const stopped = await Promise.race([ended.then(() => false), options.stop.then(() => true)]);
   rl.close();

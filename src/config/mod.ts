@@ -179,6 +179,10 @@ export interface ChatConfig {
   postBurst: number;
   /** User names the leader tracks in the whole cluster. */
   maxUsers: number;
+  /** Rooms the cluster keeps at once (a room exists while someone is in it). */
+  maxRooms: number;
+  /** Users a server lists in one answer to `/who` (the count of the rest is given). */
+  maxWhoListed: number;
   /** Clients whose last sequence number every server remembers (duplicate suppression). */
   maxSenders: number;
   /** Silence after which a server resends to a server or a client, or repeats a request (ms). */
@@ -267,6 +271,11 @@ export function defaultChatConfig(): ChatConfig {
     postBurst: 2000,
     // Several servers' worth of clients.
     maxUsers: 1024,
+    // A class or an office has a few dozen teams and topics; the bound keeps every server's
+    // roster and the `/rooms` answer small whatever a script creates.
+    maxRooms: 256,
+    // A screenful of names, and an answer that fits one datagram (128 names of 32 characters).
+    maxWhoListed: 128,
     // Every client of a busy cluster, with room for departed ones whose lines are still retried.
     maxSenders: 4096,
     // Four LAN round trips and a few ticks: repairs loss fast without doubling traffic.

@@ -1,30 +1,12 @@
 /**
- * Misbehaving members: authenticated senders whose datagrams no honest dsys process sends.
- *
- * The codec has already checked the tag, so the sender holds the cluster's key; what is judged
- * here is whether it behaves like dsys. Three offences, each chosen so that crash-and-recover
- * behaviour never trips it:
- *
- * - `flood`: more datagrams than a per-sender token bucket admits (rate and burst far above what
- *   an honest peer's windows let it send to one receiver);
- * - `invalid`: a kind the sender's role never sends (a client or probe sending a server's
- *   membership, election or replication message; a server or probe sending a client's post);
- * - `contradiction`: one sender, in one incarnation, stating two different roles or two
- *   different Bully priorities. Both are fixed for the life of a process; a restarted process
- *   (or a server refuting a suspicion) has a new incarnation and starts with a clean slate.
- *
- * What is deliberately not an offence: two servers claiming COORDINATOR for the same term
- * (Bully gives every election the highest term seen plus one, so the two sides of a partition,
- * or two servers that each saw no live higher one, win the same term and meet after the heal);
- * a server naming another leader for a term it already named one for (it yields to the higher
- * one); a term going down (datagrams reorder); a new incarnation.
- *
- * An offender is ignored for `coolOffMs` from its offence: every datagram of its id is dropped
- * and counted. The verdict reports an offence only when a cool-off starts, so the runtime logs
- * one line per offender per cooling-off period. This is crash-and-corruption tolerance with
- * authentication, not Byzantine agreement: a key holder that lies consistently is believed.
- *
- * Pure: no clock, no I/O; the caller passes the monotonic time in milliseconds.
+ * Misbehaving members: judges authenticated senders whose datagrams no honest dsys process sends
+ * (`flood`, `invalid`, `contradiction`) and ignores each offender for `coolOffMs` from its
+ * offence, reporting an offence only when a cool-off starts, so the runtime logs one line per
+ * offender per period. It owns each sender's token bucket and stated role and priority; it must
+ * not judge what a message says (terms, leaders: those are the protocol's) and reads no clock
+ * (the caller passes the monotonic time in milliseconds). Which offences there are, why honest
+ * recovery never trips them and what is deliberately not one: docs/security.md, "Misbehaving
+ * members".
  *
  * @module
  */

@@ -1,22 +1,10 @@
 /**
  * Loss and partition detection: tells which servers of the full view went silent, whether that
- * looks like a split of the network, and when they are back.
- *
- * The full view is every server this server has seen live since, minus those that left cleanly
- * and those forgotten: a clean `leave` or a forget shrinks it, a join grows it, a death does not
- * change it. From inside, a crash and a cut link look alike, so the detector says what it knows:
- * the missing servers, since when, and for each whether it crashed — a process on its host is
- * still heard, so the host is up — or is unreachable (crashed or cut off). It calls the loss a
- * partition only on evidence of one: at least two servers not known to have crashed were declared
- * dead within `splitBurstMs` of each other (a cut link silences a whole side at once; unrelated
- * crashes rarely come together). One server alone losing all others that way sees itself as the
- * minority side. Deaths come within a few heartbeats of each other, so a loss is announced only
- * once no server is suspect and `splitSettleMs` passed since the latest death: one announcement
- * with the final numbers instead of a series. It is announced again whenever what it says
- * changes, and it ends (healed) when every server of the full view is live again, or given up on:
- * forgotten after `forgetDeadAfterMs`, or replaced by a new server from its host.
- *
- * It reads the member table and the `now` it is given; it owns no member state and sends nothing.
+ * looks like a split of the network, and when they are back, announcing a loss once it settled
+ * and again whenever what it says changes. It reads the member table and the `now` it is given;
+ * it owns no member state and sends nothing. The rules (the full view, crashed or unreachable,
+ * the evidence for a split, settling, healing) are in docs/design.md, "Partitions, and crashes
+ * that are not".
  *
  * @module
  */

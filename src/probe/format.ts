@@ -111,7 +111,18 @@ export function formatServers(servers: readonly ServerRow[]): string {
     "REACHED",
     "REJECTED",
   ];
-  return [`Servers (${servers.length})`, table([header, ...rows])].join("\n");
+  return [`Servers (${servers.length})`, table([header, ...rows]), formatRooms(servers)]
+    .filter((part) => part !== "").join("\n");
+}
+
+/** `Rooms (as s3 knows them): #lobby 3, #ops 2`, from the leader's answer (else the first). */
+function formatRooms(servers: readonly ServerRow[]): string {
+  const answered = servers.filter((s) => s.rooms !== null);
+  const source = answered.find((s) => s.role === "leader") ?? answered[0];
+  if (!source?.rooms || source.rooms.length === 0) return "";
+  return `Rooms (as ${source.id} knows them): ${
+    source.rooms.map((r) => `#${r.room} ${r.users}`).join(", ")
+  }`;
 }
 
 /**

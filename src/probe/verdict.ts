@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
+import type { ChatRoomSize, DiscoverMissing, DiscoverSplit } from "../wire/messages.ts";
 import type { RejectReason } from "../wire/rejections.ts";
 import type { AnswerRecord, HeardRecord, Observation } from "./cluster.ts";
 import { type InterfaceRow, localProblems, type SelfTestResult } from "./local.ts";
@@ -59,6 +59,8 @@ export interface ServerRow {
   reached: Reach;
   /** Datagrams it rejected since it started, by reason; null when it only was heard. */
   rejections: Record<string, number> | null;
+  /** The chat rooms and their sizes as the server knows them; null when it only was heard. */
+  rooms: ChatRoomSize[] | null;
 }
 
 /** What the verdict is made from. */
@@ -161,6 +163,7 @@ function answerRow(a: AnswerRecord): ServerRow {
     loss: a.asked > 0 ? Math.max(0, 1 - a.answered / a.asked) : 0,
     reached: a.viaGroup ? "multicast" : "unicast",
     rejections: r.rejections,
+    rooms: r.rooms ?? [],
   };
 }
 
@@ -183,6 +186,7 @@ function heardRow(h: HeardRecord): ServerRow {
     loss: null,
     reached: "heard",
     rejections: null,
+    rooms: null,
   };
 }
 

@@ -201,6 +201,17 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
       "Client lines refused (the client slows down and retries) above the per-client rate.",
       counters.chat.throttled,
     ),
+    gauge(
+      "dsys_chat_rooms",
+      "Chat rooms in use, as this server's log implies.",
+      counters.chat.rooms.length,
+    ),
+    {
+      name: "dsys_chat_room_users",
+      help: "Users in each chat room, as this server's log implies.",
+      type: "gauge",
+      samples: counters.chat.rooms.map(({ room, users }) => ({ labels: { room }, value: users })),
+    },
     {
       name: "dsys_misbehaviour_total",
       help:

@@ -21,6 +21,7 @@ import {
   type DiscoverBody,
   type Envelope,
   type Kind,
+  MAX_ROSTER_ROOMS,
   MESSAGE_KINDS,
   type Role,
   type Sender,
@@ -314,6 +315,7 @@ export class ServerNode {
         viewSize: liveMembers(snapshot.members, "server"),
         clients: this.#chat.clients().length,
         rejections: Object.fromEntries(counted),
+        rooms: this.#chat.status().rooms.slice(0, MAX_ROSTER_ROOMS),
         ...(split
           ? {
             split: {

@@ -17,7 +17,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from "node:crypto";
-import { keepDeclared } from "./declared.ts";
+import { declaredBody } from "./declared.ts";
 import type { Keyring } from "./keyring.ts";
 import {
   type Body,
@@ -336,7 +336,7 @@ export class WireCodec {
     const parsed = parseFields(json);
     const limits = this.#replay?.limits(nowWallMs) ?? STATIC_LIMITS;
     const spec = MESSAGE_KINDS[kind];
-    const fields = parsed && keepDeclared(parsed, (f) => spec.validate(f, limits));
+    const fields = parsed && declaredBody(parsed, spec, limits);
     if (!fields) return this.#reject("malformed");
     if (receiver.length > 0 && !sameBytes(receiver, this.#receiverId)) {
       return this.#reject("misdirected");

@@ -1,77 +1,73 @@
 /**
- * Keeps of a decoded body only the fields its kind declares. A kind's validator in
- * `messages.ts` is where its fields are declared: it reads every field the kind has (a valid body
- * passes every check, so none is skipped). {@linkcode keepDeclared} runs the validator on a view
- * of the parsed JSON that notes each field read, and copies exactly those, nested records and
- * arrays included. A field a newer or hostile sender adds is never read, so it is dropped before
- * any core sees it.
- *
- * A record the validator lists as a whole (with `Object.entries`, as counts by name are) is kept
- * whole. Nothing here does I/O.
+ * Keeps of a decoded body only the fields its kind declares (`fields` in the kind table), at every
+ * depth, in one pass that copies as it goes: a field a newer or hostile sender adds is dropped
+ * before the validator or any core sees it. The validator then checks the copy, so a field the
+ * table forgot to declare makes every body that has it invalid rather than slipping through. It
+ * owns nothing but that copy; what a field may hold is the validator's. Nothing here does I/O.
  *
  * @module
  */
 
-/** What was read of each object: its field names, or `"all"` when its keys were listed. */
-type Reads = Map<object, Set<PropertyKey> | "all">;
+import { ANY_NAME, type Fields, type KindSpec, type WireLimits } from "./messages/common.ts";
 
 /**
- * Runs `check` on `fields` and returns `undefined` when it fails (or throws), else a copy of
- * `fields` with only the fields `check` read, at every depth (array items are all kept, each
- * trimmed the same way).
+ * The body `fields` (parsed JSON without `kind`) as a valid body of the kind `spec`: its declared
+ * fields only, or `undefined` when those fail the validator (or it throws).
  */
-export function keepDeclared(
+export function declaredBody(
   fields: Record<string, unknown>,
-  check: (fields: Record<string, unknown>) => boolean,
+  spec: KindSpec,
+  limits: WireLimits,
 ): Record<string, unknown> | undefined {
-  const reads: Reads = new Map();
-  const views = new WeakMap<object, object>();
-  const view = <T extends object>(target: T): T => {
-    let seen = views.get(target);
-    if (!seen) {
-      seen = new Proxy(target, {
-        get(t, key, receiver) {
-          const got = reads.get(t);
-          if (got === undefined) reads.set(t, new Set([key]));
-          else if (got !== "all") got.add(key);
-          const value = Reflect.get(t, key, receiver);
-          return typeof value === "object" && value !== null ? view(value) : value;
-        },
-        ownKeys(t) {
-          reads.set(t, "all");
-          return Reflect.ownKeys(t);
-        },
-      });
-      views.set(target, seen);
-    }
-    return seen as T;
-  };
+  const kept = keepDeclared(fields, spec.fields) as Record<string, unknown>;
   try {
-    if (check(view(fields)) !== true) return undefined;
+    return spec.validate(kept, limits) === true ? kept : undefined;
   } catch {
     return undefined;
   }
-  return copyRead(fields, reads) as Record<string, unknown>;
 }
 
-function copyRead(value: unknown, reads: Reads): unknown {
+/**
+ * A copy of `value` with only what `shape` declares: a declared record keeps its declared fields
+ * (in the sender's order), an array each item trimmed by the item shape, a by-name record every
+ * key; a leaf is kept only when it is not an object. A value of another form than declared is
+ * passed on as it is, for the validator to refuse.
+ */
+export function keepDeclared(value: unknown, shape: Fields): unknown {
   if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => copyRead(item, reads));
-  const read = reads.get(value);
+  if (shape === true) return undefined;
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(value)) return value;
+    const item = shape[0];
+    const copy = new Array(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = keepDeclared(value[i], item);
+    return copy;
+  }
+  if (Array.isArray(value)) return value;
   const record = value as Record<string, unknown>;
   const copy: Record<string, unknown> = {};
-  for (const key of read === "all" ? Object.keys(record) : read ?? []) {
-    if (typeof key !== "string" || !Object.hasOwn(record, key)) continue;
-    const kept = copyRead(record[key], reads);
-    // A field named `__proto__` stays a field, as JSON.parse made it (`=` would set the prototype).
-    if (key === "__proto__") {
-      Object.defineProperty(copy, key, {
-        value: kept,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else copy[key] = kept;
+  if (ANY_NAME in shape) {
+    const each = (shape as { readonly [ANY_NAME]: Fields })[ANY_NAME];
+    for (const key of Object.keys(record)) put(copy, key, keepDeclared(record[key], each));
+    return copy;
+  }
+  const declared = shape as { readonly [field: string]: Fields };
+  for (const key of Object.keys(record)) {
+    if (!Object.hasOwn(declared, key)) continue;
+    const kept = keepDeclared(record[key], declared[key]);
+    if (kept !== undefined) put(copy, key, kept);
   }
   return copy;
+}
+
+function put(copy: Record<string, unknown>, key: string, value: unknown): void {
+  // A field named `__proto__` stays a field, as JSON.parse made it (`=` would set the prototype).
+  if (key === "__proto__") {
+    Object.defineProperty(copy, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else copy[key] = value;
 }

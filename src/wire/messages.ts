@@ -1,9 +1,10 @@
 /**
  * Every message dsys sends, in one table: the envelope each datagram carries, every body kind,
  * and {@linkcode MESSAGE_KINDS} with each kind's one-byte type code, sender, handling layer,
- * delivery and validator. The bodies, bounds and validators live by protocol in `messages/`
- * (`discovery.ts`, `membership.ts`, `chat.ts`, and `common.ts` for what they share); this module
- * joins their tables and re-exports them, so the rest of the code imports messages from here.
+ * delivery, declared fields and validator. The bodies, bounds and validators live by protocol in
+ * `messages/` (`discovery.ts`, `membership.ts`, `chat.ts`, and `common.ts` for what they share);
+ * this module joins their tables and re-exports them, so the rest of the code imports messages
+ * from here.
  *
  * Adding a message kind means adding its body interface to its protocol's body union and one
  * entry to that protocol's table. The codec (`codec.ts`) owns the byte layout and
@@ -18,6 +19,10 @@ import { DISCOVERY_KINDS, type DiscoveryBody } from "./messages/discovery.ts";
 import { MEMBERSHIP_KINDS, type MembershipBody } from "./messages/membership.ts";
 
 export {
+  ANY_NAME,
+  type ByName,
+  byName,
+  type Fields,
   isArrayOf,
   isNum,
   isTerminalSafe,
@@ -56,14 +61,17 @@ export {
   type WelcomeBody,
 } from "./messages/membership.ts";
 export {
+  CHAT_BOUNCE_REASONS,
   CHAT_CLAIM_OPS,
   CHAT_CLAIM_REFUSALS,
   CHAT_ENTRY_KINDS,
+  CHAT_LINE_KINDS,
   CHAT_REFUSALS,
   type ChatAckBody,
   type ChatAppendBody,
   type ChatAppendReplyBody,
   type ChatBody,
+  type ChatBounceReason,
   type ChatBusyBody,
   type ChatClaim,
   type ChatClaimBody,
@@ -83,12 +91,16 @@ export {
   type ChatGatherReplyBody,
   type ChatJoinBody,
   type ChatLeaveBody,
+  type ChatLineAddress,
+  type ChatLineKind,
   type ChatMissedBody,
   type ChatNakBody,
   type ChatPostBody,
   type ChatPostItem,
   type ChatRefusal,
   type ChatRefusedBody,
+  type ChatRoomSize,
+  type ChatRosterBody,
   type ChatRunStart,
   type ChatSenderRecord,
   type ChatSendersBody,
@@ -97,12 +109,18 @@ export {
   type ChatSplitBody,
   type ChatStreamBody,
   type ChatWelcomeBody,
+  type ChatWhoBody,
+  DEFAULT_ROOM,
   isOwnerToken,
+  isRoomName,
   MAX_CHAT_ENTRIES,
   MAX_CHAT_ITEMS,
   MAX_CHAT_RUNS,
   MAX_CHAT_TEXT,
   MAX_CLIENT_KEY,
+  MAX_ROOM_NAME,
+  MAX_ROSTER_NAMES,
+  MAX_ROSTER_ROOMS,
   MAX_USER_NAME,
 } from "./messages/chat.ts";
 

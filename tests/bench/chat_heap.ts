@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { ChatClient } from "../../src/client/client.ts";
+import { resolveConfig } from "../../src/config/mod.ts";
 import { Server } from "../../src/server/server.ts";
 import { loopbackConfig, until } from "../helpers/loopback.ts";
 import { REPO_ROOT } from "../helpers/process.ts";
@@ -52,6 +53,7 @@ function liveMiB(): { heap: number; external: number } {
 }
 
 const config = loopbackConfig();
+const clientConfig = resolveConfig({ chat: { history: 0, clientWaitMs: 5000 } }, config);
 const servers: Server[] = [];
 const clients: ChatClient[] = [];
 const rows: string[] = [];
@@ -65,8 +67,7 @@ try {
       ...await Promise.all(
         Array.from(
           { length: Math.min(10, CLIENTS - i) },
-          (_, j) =>
-            ChatClient.connect({ config, user: `h${i + j}`, history: 0, discoveryTimeoutMs: 5000 }),
+          (_, j) => ChatClient.connect({ config: clientConfig, user: `h${i + j}` }),
         ),
       ),
     );

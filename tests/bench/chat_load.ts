@@ -88,10 +88,8 @@ export class Audience {
       const batch = await Promise.all(
         Array.from({ length: Math.min(10, n - i) }, (_, j) =>
           ChatClient.connect({
-            config,
+            config: resolveConfig({ chat: { history: 0, clientWaitMs: 3000 } }, config),
             user: `${tag}${i + j}`,
-            history: 0,
-            discoveryTimeoutMs: 3000,
             openSockets: (options) => openTransport(options, kind),
             // Scripted load, like `dsys chat` reading a pipe: no `/history` to keep.
             keepHistory: 0,

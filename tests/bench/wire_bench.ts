@@ -7,16 +7,9 @@
  * @module
  */
 
-import { type Body, Keyring, ReplayGuard, type Sender, WireCodec } from "../../src/wire/mod.ts";
+import { type Body, ReplayGuard } from "../../src/wire/mod.ts";
+import { benchCodec as codec, MODES, NOW, SENDER } from "./wire_sample.ts";
 
-const CLUSTER = "dsys";
-const NOW = 1_750_000_000_000;
-const SENDER: Sender = {
-  id: "server-3f9a2c71-b5d4-4e0a",
-  incarnation: 1_749_999_999_123,
-  role: "server",
-  addr: { host: "192.168.100.200", port: 7401 },
-};
 const BODY: Body = {
   kind: "discover-reply",
   nonce: 1_234_567_890,
@@ -31,22 +24,6 @@ const BODY: Body = {
   clients: 12,
   rejections: { "unknown-key": 3 },
 };
-
-/** Plaintext under the cluster-name key (HMAC only), and encrypted under a secret (AES-GCM). */
-const MODES: { name: string; secrets: string[] }[] = [
-  { name: "plaintext", secrets: [] },
-  { name: "encrypted", secrets: ["a bench secret"] },
-];
-
-function codec(secrets: string[], replay?: ReplayGuard): WireCodec {
-  return new WireCodec({
-    cluster: CLUSTER,
-    keyring: Keyring.fromSecrets(secrets, CLUSTER),
-    maxDatagramBytes: 16 * 1024,
-    receiverId: "receiver",
-    replay,
-  });
-}
 
 for (const { name, secrets } of MODES) {
   const sender = codec(secrets);

@@ -28,8 +28,8 @@ const skip = labSkipReason();
 /** Start-up to agreement; generous because sources may still be compiling under load. */
 const AGREE_TIMEOUT_MS = 15_000;
 /**
- * SIGKILL of the leader to a new leader on every survivor. The issue's target is 1 s at the
- * median with the default timing (suspect 500 ms, probe 200 ms, answer 150 ms); the time taken is
+ * SIGKILL of the leader to a new leader on every survivor. dsys aims at 1 s at the median with
+ * the default timing (suspect 500 ms + probe 200 ms + answer 150 ms = 850 ms); the time taken is
  * printed, and the deadline is generous because the machine may be busy (`deno task bench`
  * measures failover on an idle one).
  */

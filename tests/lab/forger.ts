@@ -29,6 +29,7 @@ import { networkInterfaces } from "node:os";
 import { createHmac } from "node:crypto";
 import { Keyring } from "../../src/wire/keyring.ts";
 import { MAGIC, WireCodec } from "../../src/wire/codec.ts";
+import { listenToGroup } from "./group_socket.ts";
 import type { Body, ChatEntry, Sender } from "../../src/wire/messages.ts";
 
 /** What every forgery needs. */
@@ -106,13 +107,7 @@ function readHeader(data: Uint8Array): (Heard & { id: string; seqAt: number }) |
 
 /** Listens to the group for `ms` and returns the newest header of every sender heard. */
 async function capture(common: Common): Promise<Map<string, Heard>> {
-  const listener = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port: common.port,
-    reuseAddress: true,
-  });
-  await listener.joinMulticastV4(common.group, common.ifaceAddr);
+  const listener = await listenToGroup(common.group, common.port, common.ifaceAddr);
   const heard = new Map<string, Heard>();
   const buffer = new Uint8Array(65536);
   const loop = (async () => {

@@ -31,6 +31,7 @@ import { networkInterfaces } from "node:os";
 import { Keyring } from "../../src/wire/keyring.ts";
 import { WireCodec } from "../../src/wire/codec.ts";
 import type { Body, Role, Sender } from "../../src/wire/messages.ts";
+import { listenToGroup } from "./group_socket.ts";
 
 /** Datagrams sent between two yields to the event loop (keeps the send queue bounded). */
 const BATCH = 256;
@@ -89,13 +90,7 @@ async function capture(
   ifaceAddr: string,
   ms: number,
 ): Promise<Uint8Array[]> {
-  const listener = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port,
-    reuseAddress: true,
-  });
-  await listener.joinMulticastV4(group, ifaceAddr);
+  const listener = await listenToGroup(group, port, ifaceAddr);
   const captured: Uint8Array[] = [];
   const done = new Promise((resolve) => setTimeout(resolve, ms));
   const buffer = new Uint8Array(65536);

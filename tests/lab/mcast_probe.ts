@@ -9,17 +9,13 @@
  * @module
  */
 
+import { listenToGroup } from "./group_socket.ts";
+
 const [mode, group, portText, arg3, arg4] = Deno.args;
 const port = Number(portText);
 
 if (mode === "listen") {
-  const conn = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port,
-    reuseAddress: true,
-  });
-  await conn.joinMulticastV4(group, arg3);
+  const conn = await listenToGroup(group, port, arg3);
   console.log("ready");
   const buffer = new Uint8Array(2048);
   const decoder = new TextDecoder();

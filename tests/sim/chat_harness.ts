@@ -11,7 +11,7 @@ import { type ChatClientAction, ChatClientCore } from "../../src/chat/client_cor
 import { type ChatNotice, ChatServerCore } from "../../src/chat/chat_server_core.ts";
 import type { MemberView, ViewSnapshot } from "../../src/membership/events.ts";
 import type { Address } from "../../src/transport/types.ts";
-import type { Body, Envelope, Sender } from "../../src/wire/messages.ts";
+import type { Body, ChatLineAddress, Envelope, Sender } from "../../src/wire/messages.ts";
 
 /** Wall-clock time of simulated time 0. */
 export const WALL = 1_750_000_000_000;
@@ -114,9 +114,14 @@ export class MiniCluster {
     }
   }
 
-  /** Starts a client core. */
-  addClient(sender: Sender, user: string, history = 100): ChatClientCore {
-    const core = new ChatClientCore({ self: sender, user, history, config: this.config });
+  /** Starts a client core (whose `history` counts lines of `room`, when given). */
+  addClient(sender: Sender, user: string, history = 100, room?: string): ChatClientCore {
+    const core = new ChatClientCore({
+      self: sender,
+      user,
+      config: { ...this.config, history },
+      ...(room === undefined ? {} : { room }),
+    });
     this.#clients.set(sender.id, { sender, core });
     this.clientActions.set(sender.id, []);
     this.#clientStep(sender.id, () => core.step({ type: "start", now: this.now }));
@@ -138,13 +143,26 @@ export class MiniCluster {
     );
   }
 
-  /** The user of a client types a line. */
-  type(clientId: string, text: string): void {
+  /** The user of a client types a line (of a kind, room, recipient: `address`). */
+  type(clientId: string, text: string, address?: ChatLineAddress): void {
     const { core } = this.#clients.get(clientId)!;
     this.#clientStep(
       clientId,
-      () => core.step({ type: "send-text", text, ts: WALL + this.now, now: this.now }),
+      () =>
+        core.step({
+          type: "send-text",
+          text,
+          ts: WALL + this.now,
+          now: this.now,
+          ...(address ? { address } : {}),
+        }),
     );
+  }
+
+  /** The user of a client asks about rooms and the users of `room` (`/rooms`, `/who`). */
+  ask(clientId: string, room: string): void {
+    const { core } = this.#clients.get(clientId)!;
+    this.#clientStep(clientId, () => core.step({ type: "ask-who", room, now: this.now }));
   }
 
   /** The core of client `id`. */

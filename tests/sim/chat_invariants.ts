@@ -19,12 +19,19 @@
  * (told) before the end. Every acknowledged line typed after a client process attached is delivered
  * to it when it is still up, and every line typed by a client that is up is acknowledged.
  *
+ * Rooms and direct messages: every line, move, action and direct message is a position like any
+ * other, so each room's order (the global order's lines of that room) agrees between all its
+ * clients by the checks above. A direct message is shown only to its sender and recipient, with
+ * the text that was typed; at the end every running process of either user that attached before
+ * it was typed has shown it, and it is acknowledged unless its sender is down.
+ *
  * @module
  */
 
 import type { ChatClientAction, ChatServerAction } from "../../src/chat/mod.ts";
-import { messageId } from "../../src/chat/keys.ts";
-import type { ChatEntry } from "../../src/wire/messages.ts";
+import { isClientLine, messageId } from "../../src/chat/keys.ts";
+import { involves } from "../../src/chat/rooms.ts";
+import type { Body, ChatEntry, ChatLineAddress } from "../../src/wire/messages.ts";
 import type { ChatObserver, ChatWorld, SimClient, SimServer } from "./chat_world.ts";
 import { SimViolation } from "./invariants.ts";
 
@@ -59,6 +66,8 @@ interface Process {
   attachedAt?: number;
   last?: number;
   ids: Set<string>;
+  /** Ids of the direct messages it showed. */
+  shownDirect: Set<string>;
   lastCseq: Map<string, number>;
   skipped: [number, number][];
 }
@@ -75,6 +84,8 @@ export class ChatChecker implements ChatObserver {
   #splitAt = Infinity;
   /** When each line was typed, by its text (unique in a run). */
   readonly #typedAt = new Map<string, number>();
+  /** The recipient of each direct message typed, by its text. */
+  readonly #typedTo = new Map<string, string>();
   /** The text of each line some client delivered, by id. */
   readonly #textOf = new Map<string, string>();
   /** Ids of acknowledged lines. */
@@ -126,8 +137,26 @@ export class ChatChecker implements ChatObserver {
   }
 
   /** See {@linkcode ChatObserver.typed}. */
-  typed(_client: SimClient, text: string): void {
+  typed(_client: SimClient, text: string, address?: ChatLineAddress): void {
     this.#typedAt.set(text, this.#world.now);
+    if (address?.line === "direct") this.#typedTo.set(text, address.to!);
+  }
+
+  /**
+   * See {@linkcode ChatObserver.toClient}: no datagram on the group, and none to a third user's
+   * host, carries the text of a direct message.
+   */
+  toClient(client: SimClient, body: Body, viaGroup: boolean): void {
+    if (body.kind !== "chat-deliver" && body.kind !== "chat-stream") return;
+    for (const entry of body.entries) {
+      if (entry.kind !== "direct" || entry.text === "") continue;
+      if (viaGroup || !involves(entry, client.user)) {
+        this.#fail(
+          `a ${body.kind} ${viaGroup ? "on the group" : `to ${client.id} (${client.user})`} ` +
+            `carried the text of ${entry.from}'s direct message to ${entry.to}`,
+        );
+      }
+    }
   }
 
   /** See {@linkcode ChatObserver.clientActions}. */
@@ -136,19 +165,19 @@ export class ChatChecker implements ChatObserver {
     for (const action of actions) {
       switch (action.type) {
         case "deliver": {
-          const { seq, id, text } = action.message;
+          const { seq, id, text, kind, from, to } = action.message;
           this.#textOf.set(id, text);
-          this.#position(p, seq, `msg ${id}`);
-          if (p.ids.has(id)) this.#fail(`${p.name} delivered ${id} twice`);
-          p.ids.add(id);
-          const [sender, cseq] = splitId(id);
-          if ((p.lastCseq.get(sender) ?? 0) >= cseq) {
-            this.#fail(`${p.name} delivered ${id} after a later line of the same sender`);
-          }
-          p.lastCseq.set(sender, cseq);
-          this.delivered++;
+          if (kind === "direct") this.#checkDirect(p, id, from, to!, text);
+          this.#line(p, seq, id);
+          this.#count(`client shown ${kind}`);
           break;
         }
+        case "moved":
+        case "bounced":
+        case "unseen":
+          this.#line(p, action.seq, action.id);
+          this.#count(`client ${action.type}`);
+          break;
         case "presence":
           this.#position(p, action.seq, `${action.change} ${action.user}`);
           break;
@@ -159,6 +188,34 @@ export class ChatChecker implements ChatObserver {
           break;
       }
     }
+  }
+
+  /** One client line at `seq`: a position, once per process, in its sender's order. */
+  #line(p: Process, seq: number, id: string): void {
+    this.#position(p, seq, `msg ${id}`);
+    if (p.ids.has(id)) this.#fail(`${p.name} delivered ${id} twice`);
+    p.ids.add(id);
+    const [sender, cseq] = splitId(id);
+    if ((p.lastCseq.get(sender) ?? 0) >= cseq) {
+      this.#fail(`${p.name} delivered ${id} after a later line of the same sender`);
+    }
+    p.lastCseq.set(sender, cseq);
+    this.delivered++;
+  }
+
+  /** A direct message shown: only to its two users, as typed, to the user it was typed to. */
+  #checkDirect(p: Process, id: string, from: string, to: string, text: string): void {
+    const user = p.client.user;
+    if (user !== from && user !== to) {
+      this.#fail(`${p.name} (${user}) was shown ${id}, a direct message from ${from} to ${to}`);
+    }
+    if (this.#typedTo.get(text) !== to) {
+      this.#fail(
+        `${p.name} was shown ${id} "${text}" to ${to}; it was typed to ` +
+          `${this.#typedTo.get(text) ?? "nobody (not a direct message)"}`,
+      );
+    }
+    p.shownDirect.add(id);
   }
 
   #onNotice(p: Process, notice: Extract<ChatClientAction, { type: "notice" }>["notice"]): void {
@@ -253,9 +310,11 @@ export class ChatChecker implements ChatObserver {
     const leader = this.#world.agreedLeader();
     const final = new Map<number, string>();
     const finalIds = new Set<string>();
+    const directs: ChatEntry[] = [];
     for (const entry of leader?.chat?.committed() ?? []) {
       final.set(entry.seq, identity(entry));
-      if (entry.kind === "text") finalIds.add(messageId(entry.client, entry.cseq));
+      if (isClientLine(entry)) finalIds.add(messageId(entry.client, entry.cseq));
+      if (entry.kind === "direct") directs.push(entry);
     }
     for (const server of this.#world.servers) {
       for (const entry of server.chat?.committed() ?? []) {
@@ -278,6 +337,14 @@ export class ChatChecker implements ChatObserver {
         if (typedAt === undefined || typedAt < p.attachedAt) continue;
         if (this.#allowMissed && (p.skipped.length > 0 || !finalIds.has(id))) continue;
         this.#fail(`${p.name} never delivered ${id}, typed after it attached and acknowledged`);
+      }
+      for (const entry of directs) {
+        const id = messageId(entry.client, entry.cseq);
+        const typedAt = this.#typedAt.get(entry.text);
+        if (p.shownDirect.has(id) || !involves(entry, p.client.user)) continue;
+        if (p.attachedAt === undefined || typedAt === undefined || typedAt < p.attachedAt) continue;
+        if (this.#allowMissed && p.skipped.length > 0) continue;
+        this.#fail(`${p.name} (${p.client.user}) never showed the direct message ${id}`);
       }
     }
   }
@@ -324,6 +391,7 @@ export class ChatChecker implements ChatObserver {
         deliveries: [],
         rewinds: [],
         ids: new Set(),
+        shownDirect: new Set(),
         lastCseq: new Map(),
         skipped: [],
       };
@@ -377,7 +445,7 @@ export class ChatChecker implements ChatObserver {
 
 /** How a committed entry shows in a client's stream. */
 function identity(entry: ChatEntry): string {
-  if (entry.kind === "text") return `msg ${messageId(entry.client, entry.cseq)}`;
+  if (isClientLine(entry)) return `msg ${messageId(entry.client, entry.cseq)}`;
   return `${entry.kind === "join" ? "joined" : "left"} ${entry.from}`;
 }
 

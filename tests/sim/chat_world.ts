@@ -25,11 +25,13 @@ import type { ChatServerAction, ChatServerCore } from "../../src/chat/chat_serve
 import { jsonBytes } from "../../src/chat/size.ts";
 import { defaultLanConfig, type TimingConfig } from "../../src/config/mod.ts";
 import type { ServerCore } from "../../src/membership/core.ts";
-import { type NodeEvent, SERVER_SKIPS, ServerNode } from "../../src/server/node.ts";
+import { type NodeEvent, SERVER_SKIPS, ServerNode, serverRoute } from "../../src/server/node.ts";
 import type { Address } from "../../src/transport/types.ts";
 import { SeededRandom } from "../../src/util/random.ts";
 import {
   type Body,
+  type ChatLineAddress,
+  DEFAULT_ROOM,
   type Kind,
   MESSAGE_KINDS,
   type Role,
@@ -39,6 +41,9 @@ import { SimViolation } from "./invariants.ts";
 import { SimClock } from "./queue.ts";
 import type { NetworkModel } from "./simulator.ts";
 import { defaultWireMode, type Packet, SIM_SECURITY, SimWire, type WireMode } from "./wire.ts";
+
+/** The rooms simulated users move between. */
+const SIM_ROOMS = [DEFAULT_ROOM, "ops", "dev"];
 
 /** Wall-clock time of simulated time 0 (ms since the epoch). */
 const EPOCH = 1_750_000_000_000;
@@ -53,8 +58,16 @@ export interface ChatObserver {
   clientActions(client: SimClient, actions: readonly ChatClientAction[]): void;
   /** Called with every action a chat server core returned. */
   serverActions(server: SimServer, actions: readonly ChatServerAction[]): void;
-  /** Called when the user of `client` types `text`, before its core sees it. */
-  typed?(client: SimClient, text: string): void;
+  /**
+   * Called when the user of `client` types `text` (`address`: its kind, room, recipient, when
+   * not a lobby line), before its core sees it.
+   */
+  typed?(client: SimClient, text: string, address?: ChatLineAddress): void;
+  /**
+   * Called with every datagram sent toward a client's host (`viaGroup`: multicast to the group),
+   * before the network decides whether it arrives: what a listener on that link would see.
+   */
+  toClient?(client: SimClient, body: Body, viaGroup: boolean): void;
 }
 
 /** One simulated server slot. */
@@ -130,6 +143,8 @@ export class SimClient {
   wallOffset = 0;
   /** Lines typed so far. */
   typed = 0;
+  /** The room its user is in, or moving to (a new process starts in the lobby). */
+  room = DEFAULT_ROOM;
   /** Bumped on every `need-server`: only the latest discovery attaches. */
   discoveries = 0;
   /** The servers that answered the latest discovery. */
@@ -172,8 +187,13 @@ type Endpoint = { kind: "server"; node: SimServer } | { kind: "client"; node: Si
 
 /** A simulated chat cluster and network. */
 export class ChatWorld extends SimClock {
-  /** Every random choice comes from here. */
+  /** Every random choice comes from here, but what kind of line a user types. */
   readonly rng: SeededRandom;
+  /**
+   * What kind of line a user types (chat, action, room move, direct message): a stream of its
+   * own, so that adding line kinds left every schedule's other choices as they were.
+   */
+  readonly #lineKinds: SeededRandom;
   /** Server timing. */
   readonly timing: TimingConfig;
   /** Chat tunables. */
@@ -198,6 +218,7 @@ export class ChatWorld extends SimClock {
   constructor(options: ChatWorldOptions) {
     super(50);
     this.rng = new SeededRandom(options.seed);
+    this.#lineKinds = new SeededRandom((options.seed * 7919 + 17) >>> 0);
     this.network = options.network;
     this.timing = options.timing ?? defaultLanConfig().timing;
     this.chat = options.chat ?? defaultChatConfig();
@@ -290,12 +311,12 @@ export class ChatWorld extends SimClock {
     if (node.up) return;
     node.incarnation++;
     node.epoch++;
+    node.room = DEFAULT_ROOM;
     node.wire = new SimWire(node.sender(), this.wire);
     node.core = new ChatClientCore({
       self: node.sender(),
       user: node.user,
-      history: node.history,
-      config: this.chat,
+      config: { ...this.chat, history: node.history },
     });
     this.#stepClient(node, { type: "start", now: this.now });
     const epoch = node.epoch;
@@ -319,13 +340,34 @@ export class ChatWorld extends SimClock {
     if (this.#deferred(node, () => this.type(id))) return;
     node.typed++;
     const text = `${node.id}#${node.incarnation}:${node.typed}`;
-    for (const observer of this.observers) observer.typed?.(node, text);
+    const address = this.#address(node);
+    for (const observer of this.observers) observer.typed?.(node, text, address);
     this.#stepClient(node, {
       type: "send-text",
       text,
       ts: this.#wall(node),
       now: this.now,
+      ...(address ? { address } : {}),
     });
+  }
+
+  /**
+   * What the next line of `node` is: mostly a chat line in its room; sometimes a direct message
+   * to another user (up or not), a move to another room, or an action line.
+   */
+  #address(node: SimClient): ChatLineAddress | undefined {
+    const roll = this.#lineKinds.next();
+    const room = node.room === DEFAULT_ROOM ? {} : { room: node.room };
+    if (roll < 0.08) {
+      const others = this.#clients.filter((c) => c.user !== node.user);
+      if (others.length > 0) return { line: "direct", to: this.#lineKinds.pick(others).user };
+    }
+    if (roll < 0.14) {
+      node.room = this.#lineKinds.pick(SIM_ROOMS);
+      return { line: "enter", room: node.room };
+    }
+    if (roll < 0.2) return { line: "action", ...room };
+    return node.room === DEFAULT_ROOM ? undefined : room;
   }
 
   /**
@@ -409,7 +451,7 @@ export class ChatWorld extends SimClock {
     for (const action of actions) {
       if (action.type === "chat-notice") chat.push({ type: "notify", notice: action.notice });
       else if (action.type !== "send" && action.type !== "multicast") continue;
-      else if (action.body.kind.startsWith("chat-")) chat.push(action);
+      else if (serverRoute(action.body.kind) === "chat") chat.push(action);
     }
     for (const observer of this.observers) observer.serverActions(node, chat);
     for (const action of actions) {
@@ -438,7 +480,7 @@ export class ChatWorld extends SimClock {
    */
   #multicast(node: SimServer, body: Body): void {
     const data = this.#seal(node, body);
-    if (body.kind.startsWith("chat-")) {
+    if (MESSAGE_KINDS[body.kind].layer === "chat-client") {
       for (const to of this.#clients) {
         if (to.up) this.#transmit(node.sender(), node, to.addr, body, true, data);
       }
@@ -502,6 +544,9 @@ export class ChatWorld extends SimClock {
     const target = this.#byAddress.get(key(to));
     if (!target || target.node === from) return;
     if (this.#sides && this.#sides.get(sender.id) !== this.#sides.get(target.node.id)) return;
+    if (target.kind === "client") {
+      for (const observer of this.observers) observer.toClient?.(target.node, body, viaGroup);
+    }
     this.datagrams++;
     if (Math.floor(this.now / 1000) !== this.#second) {
       this.#second = Math.floor(this.now / 1000);
@@ -572,7 +617,7 @@ function checkBody(role: Role, body: Body, chat: ChatConfig): void {
   if (!MESSAGE_KINDS[kind as Kind].validate(fields)) {
     throw new SimViolation(`a ${role} sent an invalid ${kind}: ${JSON.stringify(fields)}`);
   }
-  if (!kind.startsWith("chat-")) return;
+  if (serverRoute(kind as Kind) !== "chat") return;
   const bytes = jsonBytes(fields);
   if (bytes > MAX_BODY_BYTES) {
     throw new SimViolation(`a ${role} sent a ${kind} of ${bytes} bytes`);

@@ -7,6 +7,7 @@
  */
 
 import {
+  type Fields,
   isArrayOf,
   isCount,
   isId,
@@ -32,6 +33,21 @@ export const MAX_CHAT_TEXT = 2000;
 /** Longest user name the wire admits. */
 export const MAX_USER_NAME = 32;
 
+/** Longest room name the wire admits (`ChatConfig.maxRoomChars` is the policy). */
+export const MAX_ROOM_NAME = 32;
+
+/** The room every session starts in, and the one `/leave` goes back to. */
+export const DEFAULT_ROOM = "lobby";
+
+/**
+ * True for a room name: 1 to `MAX_ROOM_NAME` lowercase letters, digits, `-` or `_`, starting
+ * with a letter or digit (so a name never looks like a flag or a command).
+ */
+export function isRoomName(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ROOM_NAME &&
+    /^[a-z0-9][a-z0-9_-]*$/.test(value);
+}
+
 /** Longest client session key (`<client id>~<incarnation>`) the wire admits. */
 export const MAX_CLIENT_KEY = 160;
 
@@ -44,11 +60,50 @@ export const MAX_CHAT_ITEMS = 64;
 /** Most term runs a log summary lists (`ChatRunStart`): enough for dozens of failovers. */
 export const MAX_CHAT_RUNS = 32;
 
-/** What a log entry is: a chat line, or a user joining or leaving the cluster. */
-export type ChatEntryKind = "text" | "join" | "leave";
+/**
+ * What a log entry is: a chat line (`text`), an action line (`/me`, `action`), a user joining or
+ * leaving the cluster (`join`, `leave`), a user moving to a room (`enter`), a direct message to
+ * one user (`direct`), or a line the leader could not deliver (`bounce`: a direct message to a
+ * user who is not online, or a new room beyond the cluster's limit; its text says why).
+ */
+export type ChatEntryKind = "text" | "join" | "leave" | "action" | "enter" | "direct" | "bounce";
 
 /** The entry kinds in wire order. */
-export const CHAT_ENTRY_KINDS: readonly ChatEntryKind[] = ["text", "join", "leave"];
+export const CHAT_ENTRY_KINDS: readonly ChatEntryKind[] = [
+  "text",
+  "join",
+  "leave",
+  "action",
+  "enter",
+  "direct",
+  "bounce",
+];
+
+/** What a client's line is: the entry kinds a client may post (the others are the leader's). */
+export type ChatLineKind = "text" | "action" | "enter" | "direct";
+
+/** The line kinds a client may post. */
+export const CHAT_LINE_KINDS: readonly ChatLineKind[] = ["text", "action", "enter", "direct"];
+
+/** Why the leader bounced a line (the `text` of a `bounce` entry). */
+export type ChatBounceReason = "offline" | "rooms-full";
+
+/** Every bounce reason. */
+export const CHAT_BOUNCE_REASONS: readonly ChatBounceReason[] = ["offline", "rooms-full"];
+
+/**
+ * Where a client's line goes, beside its text: its kind (default `text`), its room (default
+ * {@linkcode DEFAULT_ROOM}; for `enter` the room entered) and, for a direct message, its
+ * recipient. Absent fields take their defaults, so a lobby line costs no bytes.
+ */
+export interface ChatLineAddress {
+  /** The kind of line; absent: `text`. */
+  line?: ChatLineKind;
+  /** The room of a `text`/`action` line, or the room an `enter` moves to; absent: the lobby. */
+  room?: string;
+  /** The recipient of a `direct` line (a user name). */
+  to?: string;
+}
 
 /** One position of the global chat order, as replicated between servers and sent to clients. */
 export interface ChatEntry {
@@ -67,10 +122,18 @@ export interface ChatEntry {
   cseq: number;
   /** User name. */
   from: string;
-  /** The line; for `join` the id of the user's server, for `leave` the reason. */
+  /**
+   * The line; for `join` the id of the user's server, for `leave` the reason, for `enter` the
+   * room the user left, for `bounce` why ({@linkcode ChatBounceReason}). To a client that is
+   * neither the sender nor the recipient of a `direct` entry it is `""` (redacted).
+   */
   text: string;
   /** Wall-clock time (ms since the epoch): typed (text) or sequenced (presence). */
   ts: number;
+  /** The room of a `text`/`action` line or the room an `enter` moves to; absent: the lobby. */
+  room?: string;
+  /** The recipient of a `direct` (or bounced direct) line. */
+  to?: string;
 }
 
 /**
@@ -87,6 +150,57 @@ export interface ChatRunStart {
   mark: number;
 }
 
+/** Most rooms one roster answer lists (the largest first); `ChatRosterBody.roomCount` has all. */
+export const MAX_ROSTER_ROOMS = 64;
+
+/** Most user names one roster answer lists; `ChatRosterBody.total` counts them all. */
+export const MAX_ROSTER_NAMES = 128;
+
+/** A client asks its server for the rooms and who is in `room` (`/rooms`, `/who`). */
+export interface ChatWhoBody {
+  /** Message kind. */
+  kind: "chat-who";
+  /** The room whose users to list. */
+  room: string;
+  /** The client's attachment number. */
+  gen: number;
+  /** The client's number of this question: the answer carries it back. */
+  ask: number;
+}
+
+/** A room and how many users are in it. */
+export interface ChatRoomSize {
+  /** Room name. */
+  room: string;
+  /** Users in it. */
+  users: number;
+}
+
+/**
+ * A server answers `chat-who` from the state its committed log implies (every server of a whole
+ * cluster gives the same answer for the same commit point).
+ */
+export interface ChatRosterBody {
+  /** Message kind. */
+  kind: "chat-roster";
+  /** The attachment number asked under. */
+  gen: number;
+  /** The question answered. */
+  ask: number;
+  /** The commit point the answer reflects. */
+  at: number;
+  /** The rooms, the largest first (at most `MAX_ROSTER_ROOMS`). */
+  rooms: ChatRoomSize[];
+  /** How many rooms there are in all. */
+  roomCount: number;
+  /** The room asked about. */
+  room: string;
+  /** Users in it, by name (at most `MAX_ROSTER_NAMES`). */
+  users: string[];
+  /** How many users are in it in all. */
+  total: number;
+}
+
 /** A client asks its server to attach it under a user name (retried until answered). */
 export interface ChatJoinBody {
   /** Message kind. */
@@ -101,6 +215,8 @@ export interface ChatJoinBody {
   history: number;
   /** Term runs of what it delivered (oldest first): the server finds where its log forked. */
   runs: ChatRunStart[];
+  /** The room whose lines `history` counts (absent: the lobby). */
+  room?: string;
   /**
    * The user's owner token on this computer ({@linkcode isOwnerToken}), when it has one: a
    * claim with the token the name was granted with takes the name over at once from a crashed
@@ -152,7 +268,7 @@ export interface ChatRefusedBody {
 }
 
 /** One line a client sends. */
-export interface ChatPostItem {
+export interface ChatPostItem extends ChatLineAddress {
   /** The client's sequence number of the line, from 1. */
   cseq: number;
   /** The line. */
@@ -280,7 +396,7 @@ export interface ChatLeaveBody {
 }
 
 /** One client line a server forwards to the leader. */
-export interface ChatForwardItem {
+export interface ChatForwardItem extends ChatLineAddress {
   /** Session key of the client. */
   client: string;
   /** Its user name. */
@@ -527,25 +643,67 @@ export type ChatBody =
   | ChatSendersFetchBody
   | ChatSendersBody
   | ChatSplitBody
-  | ChatStreamBody;
+  | ChatStreamBody
+  | ChatWhoBody
+  | ChatRosterBody;
 
-/** The chat kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode ChatEntry}. */
+const ENTRY_FIELDS: Fields = {
+  seq: true,
+  term: true,
+  kind: true,
+  client: true,
+  cseq: true,
+  from: true,
+  text: true,
+  ts: true,
+  room: true,
+  to: true,
+};
+
+/** The fields of a {@linkcode ChatLineAddress}, beside a line's own. */
+const ADDRESS_FIELDS = { line: true, room: true, to: true } as const;
+
+/** The fields of a {@linkcode ChatRoomSize}. */
+export const ROOM_SIZE_FIELDS: Fields = { room: true, users: true };
+
+/** The fields of a {@linkcode ChatRunStart}. */
+const RUN_FIELDS: Fields = { seq: true, term: true, mark: true };
+
+/** The fields of a {@linkcode ChatSenderRecord}. */
+const SENDER_FIELDS: Fields = { client: true, cseq: true };
+
+/** The leader a server names to a client: its id and incarnation. */
+const LEADER_FIELDS = { leader: true, leaderIncarnation: true } as const;
+
+/** The chat kinds, with their code, sender, layer, delivery, fields and validator. */
 export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
   "chat-join": {
     code: 30,
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      user: true,
+      gen: true,
+      resume: true,
+      history: true,
+      runs: [RUN_FIELDS],
+      owner: true,
+      room: true,
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNext(f.resume) && isSeqOr0(f.history) &&
       isArrayOf(f.runs, MAX_CHAT_RUNS, (r) => isRunStart(r, l)) &&
-      (f.owner === undefined || isOwnerToken(f.owner)),
+      (f.owner === undefined || isOwnerToken(f.owner)) &&
+      (f.room === undefined || isRoomName(f.room)),
   },
   "chat-welcome": {
     code: 31,
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { user: true, gen: true, start: true, commit: true, ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isUser(f.user) && isSeqOr0(f.gen) && isNum(f.start, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.commit) && isLeaderRef(f, l),
@@ -555,6 +713,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { reason: true, gen: true },
     validate: (f) => CHAT_REFUSALS.includes(f.reason as ChatRefusal) && isCount(f.gen),
   },
   "chat-post": {
@@ -562,6 +721,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { acked: true, items: [{ cseq: true, text: true, ts: true, ...ADDRESS_FIELDS }] },
     validate: (f) => isSeqOr0(f.acked) && isArrayOf(f.items, MAX_CHAT_ITEMS, isPostItem),
   },
   "chat-deliver": {
@@ -569,6 +729,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { commit: true, acked: true, gen: true, entries: [ENTRY_FIELDS], ...LEADER_FIELDS },
     validate: (f, l = STATIC_LIMITS) =>
       isSeqOr0(f.commit) && isSeqOr0(f.acked) && isSeqOr0(f.gen) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && isLeaderRef(f, l),
@@ -578,6 +739,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { next: true, gen: true, split: true, streamed: true },
     validate: (f) =>
       isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
       typeof f.streamed === "boolean",
@@ -587,6 +749,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: { from: true, to: true },
     validate: isSeqRange,
   },
   "chat-missed": {
@@ -594,6 +757,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { from: true, to: true, gen: true },
     validate: (f) => isSeqRange(f) && isCount(f.gen),
   },
   "chat-slow": {
@@ -601,6 +765,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: { gen: true },
     validate: (f) => isCount(f.gen),
   },
   "chat-leave": {
@@ -608,6 +773,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
+    fields: {},
     validate: () => true,
   },
   "chat-forward": {
@@ -615,6 +781,17 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      items: [{
+        client: true,
+        user: true,
+        acked: true,
+        cseq: true,
+        text: true,
+        ts: true,
+        ...ADDRESS_FIELDS,
+      }],
+    },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isForwardItem),
   },
   "chat-busy": {
@@ -622,6 +799,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { clients: [true] },
     validate: (f) => isArrayOf(f.clients, MAX_CHAT_ITEMS, isClientKey),
   },
   "chat-append": {
@@ -629,6 +807,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      prev: true,
+      prevTerm: true,
+      commit: true,
+      majorityCommit: true,
+      reset: true,
+      entries: [ENTRY_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) && isSeqOr0(f.commit) &&
       isSeqOr0(f.majorityCommit) && f.majorityCommit <= f.commit &&
@@ -640,6 +827,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, ok: true, match: true, commit: true, reader: true },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isSeqOr0(f.match) && isSeqOr0(f.commit) &&
       isNext(f.reader),
@@ -649,6 +837,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l),
   },
   "chat-gather-reply": {
@@ -656,6 +845,17 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: {
+      term: true,
+      ok: true,
+      first: true,
+      last: true,
+      lastTerm: true,
+      commit: true,
+      majorityCommit: true,
+      complete: true,
+      runs: [RUN_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && typeof f.ok === "boolean" && isNum(f.first, 1, WIRE_BOUNDS.seq + 1) &&
       isSeqOr0(f.last) &&
@@ -668,6 +868,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, from: true, to: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isSeqRange(f),
   },
   "chat-fetched": {
@@ -675,6 +876,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, prev: true, prevTerm: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isSeqOr0(f.prev) && isTerm(f.prevTerm, l) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
@@ -684,6 +886,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { claims: [{ user: true, client: true, gen: true, op: true, owner: true }] },
     validate: (f) => isArrayOf(f.claims, MAX_CHAT_ITEMS, isClaim),
   },
   "chat-claim-reply": {
@@ -691,6 +894,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { results: [{ user: true, client: true, gen: true, ok: true, reason: true }] },
     validate: (f) => isArrayOf(f.results, MAX_CHAT_ITEMS, isClaimResult),
   },
   "chat-committed": {
@@ -698,6 +902,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { items: [SENDER_FIELDS] },
     validate: (f) => isArrayOf(f.items, MAX_CHAT_ITEMS, isSenderRecord),
   },
   "chat-senders-fetch": {
@@ -705,6 +910,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true },
     validate: (f, l = STATIC_LIMITS) => isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY),
   },
   "chat-senders": {
@@ -712,6 +918,7 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-server",
     multicast: false,
+    fields: { term: true, after: true, done: true, senders: [SENDER_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isTerm(f.term, l) && isText(f.after, MAX_CLIENT_KEY) && typeof f.done === "boolean" &&
       isArrayOf(f.senders, MAX_CHAT_ITEMS, isSenderRecord),
@@ -721,6 +928,15 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: false,
+    fields: {
+      split: true,
+      servers: true,
+      of: true,
+      majority: true,
+      partition: true,
+      missing: [true],
+      gen: true,
+    },
     validate: (f) =>
       typeof f.split === "boolean" && isCount(f.servers) && isCount(f.of) && f.servers <= f.of &&
       typeof f.majority === "boolean" &&
@@ -733,11 +949,47 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "server",
     layer: "chat-client",
     multicast: true,
+    fields: { prevTerm: true, prevMark: true, entries: [ENTRY_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isNum(f.prevTerm, -1, l.maxTerm) && isNum(f.prevMark, -1, WIRE_BOUNDS.mark) &&
       isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)) && f.entries.length > 0,
   },
+  "chat-who": {
+    code: 55,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
+    fields: { room: true, gen: true, ask: true },
+    validate: (f) => isRoomName(f.room) && isSeqOr0(f.gen) && isSeqOr0(f.ask),
+  },
+  "chat-roster": {
+    code: 56,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
+    fields: {
+      gen: true,
+      ask: true,
+      at: true,
+      rooms: [ROOM_SIZE_FIELDS],
+      roomCount: true,
+      room: true,
+      users: [true],
+      total: true,
+    },
+    validate: (f) =>
+      isSeqOr0(f.gen) && isSeqOr0(f.ask) && isSeqOr0(f.at) &&
+      isArrayOf(f.rooms, MAX_ROSTER_ROOMS, isRoomSize) && isCount(f.roomCount) &&
+      f.rooms.length <= f.roomCount && isRoomName(f.room) &&
+      isArrayOf(f.users, MAX_ROSTER_NAMES, isUser) && isCount(f.total) &&
+      f.users.length <= f.total,
+  },
 };
+
+/** True for a room and its number of users (at least one). */
+export function isRoomSize(item: unknown): item is ChatRoomSize {
+  return isRecord(item) && isRoomName(item.room) && isCount(item.users) && item.users > 0;
+}
 
 /** A leader named to a client: an id and its incarnation, or `""` and 0 for none. */
 function isLeaderRef(f: Record<string, unknown>, l: WireLimits): boolean {
@@ -754,20 +1006,33 @@ function isClientKey(value: unknown): value is string {
 
 function isPostItem(item: unknown): item is ChatPostItem {
   return isRecord(item) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
+    isWallMs(item.ts) && isLineAddress(item);
 }
 
 function isForwardItem(item: unknown): item is ChatForwardItem {
   return isRecord(item) && isClientKey(item.client) && isUser(item.user) &&
     isSeqOr0(item.acked) && isSeq(item.cseq) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
+    isWallMs(item.ts) && isLineAddress(item);
+}
+
+/**
+ * A line's address: a known kind; a room name where the kind has a room (and `enter` always
+ * names one), a recipient for `direct` and only there.
+ */
+function isLineAddress(item: Record<string, unknown>): boolean {
+  const kind = item.line ?? "text";
+  if (!CHAT_LINE_KINDS.includes(kind as ChatLineKind)) return false;
+  if (kind === "direct") return isUser(item.to) && item.room === undefined;
+  return item.to === undefined &&
+    (kind === "enter" ? isRoomName(item.room) : item.room === undefined || isRoomName(item.room));
 }
 
 function isChatEntry(item: unknown, l: WireLimits): item is ChatEntry {
   return isRecord(item) && isSeq(item.seq) && isTerm(item.term, l) &&
     CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
     isSeqOr0(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
-    isWallMs(item.ts);
+    isWallMs(item.ts) && (item.room === undefined || isRoomName(item.room)) &&
+    (item.to === undefined || isUser(item.to));
 }
 
 function isRunStart(item: unknown, l: WireLimits): item is ChatRunStart {

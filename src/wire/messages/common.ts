@@ -35,10 +35,31 @@ export interface Sender {
  */
 export type Layer = "discovery" | "membership" | "chat-server" | "chat-client";
 
+/** The key of a {@linkcode ByName} record's value shape (a symbol: never a JSON field name). */
+export const ANY_NAME: unique symbol = Symbol("any name");
+
+/** A record whose every key is kept (counts by name), each value of the shape given. */
+export interface ByName {
+  /** The shape of every value. */
+  readonly [ANY_NAME]: Fields;
+}
+
 /**
- * Everything about one message kind: its wire code and validator, who may send it, which layer
- * handles it and whether it goes to the multicast group. The guard, the routing in the server node
- * and the server's skip list are read from it, so a new kind decides all of them here.
+ * The fields a body declares, at every depth: `true` a number, string or boolean kept as it is;
+ * a record naming each declared field; `[shape]` an array whose every item has that shape; or
+ * {@linkcode byName}`(shape)`. The decoder keeps only what is declared (`../declared.ts`).
+ */
+export type Fields = true | { readonly [field: string]: Fields } | readonly [Fields] | ByName;
+
+/** A record of any keys (counts by name), each value of `shape`. */
+export function byName(shape: Fields): ByName {
+  return { [ANY_NAME]: shape };
+}
+
+/**
+ * Everything about one message kind: its wire code, fields and validator, who may send it, which
+ * layer handles it and whether it goes to the multicast group. The guard, the routing in the
+ * server node and the server's skip list are read from it, so a new kind decides all of them here.
  */
 export interface KindSpec {
   /** The one-byte type code on the wire (never reused). */
@@ -50,9 +71,14 @@ export interface KindSpec {
   /** True when it may be sent to the multicast group (so every process there hears it). */
   multicast: boolean;
   /**
-   * True when `fields` (the decoded JSON without `kind`) is a valid body of this kind; `limits`
-   * (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the time. It reads every
-   * field the kind has: the decoder keeps only the fields it read (`../declared.ts`).
+   * Every field the body has, optional ones too: the decoder drops the others at every depth
+   * before it validates, so a field missing here makes every body that has it invalid.
+   */
+  fields: { readonly [field: string]: Fields };
+  /**
+   * True when `fields` (the decoded JSON without `kind`, only its declared fields) is a valid body
+   * of this kind; `limits` (default {@linkcode STATIC_LIMITS}) adds what the decoder knows of the
+   * time.
    */
   validate(fields: Record<string, unknown>, limits?: WireLimits): boolean;
 }

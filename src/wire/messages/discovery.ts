@@ -6,6 +6,8 @@
  */
 
 import {
+  byName,
+  type Fields,
   isArrayOf,
   isCount,
   isHost,
@@ -22,6 +24,7 @@ import {
   WIRE_BOUNDS,
 } from "./common.ts";
 import { MAX_WELCOME_MEMBERS } from "./membership.ts";
+import { type ChatRoomSize, isRoomSize, MAX_ROSTER_ROOMS, ROOM_SIZE_FIELDS } from "./chat.ts";
 
 /** Asks every server that hears it to reply with a {@linkcode DiscoverReplyBody}. */
 export interface DiscoverBody {
@@ -59,6 +62,8 @@ export interface DiscoverReplyBody {
   rejections: Record<string, number>;
   /** Set while the server sees the cluster split; absent when whole (and from older servers). */
   split?: DiscoverSplit;
+  /** The chat rooms in use and their sizes, the largest first (at most `MAX_ROSTER_ROOMS`). */
+  rooms?: ChatRoomSize[];
 }
 
 /** A partition as a server reports it in a {@linkcode DiscoverReplyBody}. */
@@ -95,13 +100,23 @@ export const MAX_REJECTION_REASONS = 32;
 /** Every discovery body. */
 export type DiscoveryBody = DiscoverBody | DiscoverReplyBody;
 
-/** The discovery kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode DiscoverSplit}. */
+const SPLIT_FIELDS: Fields = {
+  servers: true,
+  of: true,
+  majority: true,
+  partition: true,
+  missing: [{ id: true, host: true, port: true, agoMs: true, crashed: true }],
+};
+
+/** The discovery kinds, with their code, sender, layer, delivery, fields and validator. */
 export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec } = {
   "discover": {
     code: 2,
     from: "any",
     layer: "discovery",
     multicast: true,
+    fields: { nonce: true },
     validate: (f) => isNonce(f.nonce),
   },
   "discover-reply": {
@@ -109,11 +124,27 @@ export const DISCOVERY_KINDS: { readonly [K in DiscoveryBody["kind"]]: KindSpec 
     from: "any",
     layer: "discovery",
     multicast: true,
+    fields: {
+      nonce: true,
+      version: true,
+      priority: true,
+      uptimeMs: true,
+      viaGroup: true,
+      leader: true,
+      term: true,
+      view: true,
+      viewSize: true,
+      clients: true,
+      rejections: byName(true),
+      split: SPLIT_FIELDS,
+      rooms: [ROOM_SIZE_FIELDS],
+    },
     validate: (f, l = STATIC_LIMITS) =>
       isNonce(f.nonce) && isText(f.version, 32) && isPriority(f.priority) && isCount(f.uptimeMs) &&
       typeof f.viaGroup === "boolean" && isText(f.leader, 128) && isTerm(f.term, l) &&
       isCount(f.view) && isCount(f.viewSize) && isCount(f.clients) &&
-      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)),
+      isCountsByName(f.rejections) && (f.split === undefined || isDiscoverSplit(f.split)) &&
+      (f.rooms === undefined || isArrayOf(f.rooms, MAX_ROSTER_ROOMS, isRoomSize)),
   },
 };
 

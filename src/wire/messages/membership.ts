@@ -7,6 +7,7 @@
  */
 
 import {
+  type Fields,
   isArrayOf,
   isCount,
   isHost,
@@ -151,13 +152,34 @@ export type MembershipBody =
   | CoordinatorBody
   | LeaveBody;
 
-/** The membership and election kinds, with their code, sender, layer, delivery and validator. */
+/** The fields of a {@linkcode ServerStatus}. */
+const STATUS_FIELDS = {
+  version: true,
+  priority: true,
+  leader: true,
+  term: true,
+  view: true,
+  joining: true,
+} as const;
+
+/** The fields of a {@linkcode MemberEntry}. */
+const MEMBER_FIELDS: Fields = {
+  id: true,
+  role: true,
+  host: true,
+  port: true,
+  incarnation: true,
+  priority: true,
+};
+
+/** The membership and election kinds, with their code, sender, layer, delivery, fields and validator. */
 export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpec } = {
   "heartbeat": {
     code: 10,
     from: "server",
     layer: "membership",
     multicast: true,
+    fields: STATUS_FIELDS,
     validate: (f, l = STATIC_LIMITS) => isServerStatus(f, l),
   },
   "welcome": {
@@ -165,6 +187,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { ...STATUS_FIELDS, members: [MEMBER_FIELDS] },
     validate: (f, l = STATIC_LIMITS) =>
       isServerStatus(f, l) &&
       isArrayOf(f.members, MAX_WELCOME_MEMBERS, (m) => isMemberEntry(m, l)),
@@ -174,6 +197,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { nonce: true },
     validate: (f) => isNonce(f.nonce),
   },
   "ack": {
@@ -181,6 +205,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { nonce: true, target: true },
     validate: (f) => isNonce(f.nonce) && isId(f.target),
   },
   "ping-req": {
@@ -188,6 +213,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { nonce: true, target: true, host: true, port: true },
     validate: (f) => isNonce(f.nonce) && isId(f.target) && isHost(f.host) && isPort(f.port),
   },
   "election": {
@@ -195,6 +221,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { term: true, priority: true },
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "answer": {
@@ -202,6 +229,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: false,
+    fields: { term: true },
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm),
   },
   "coordinator": {
@@ -209,6 +237,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: true,
+    fields: { term: true, priority: true },
     validate: (f, l = STATIC_LIMITS) => isNum(f.term, 1, l.maxTerm) && isPriority(f.priority),
   },
   "leave": {
@@ -216,6 +245,7 @@ export const MEMBERSHIP_KINDS: { readonly [K in MembershipBody["kind"]]: KindSpe
     from: "server",
     layer: "membership",
     multicast: true,
+    fields: {},
     validate: () => true,
   },
 };

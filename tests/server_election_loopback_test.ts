@@ -1,5 +1,5 @@
 /**
- * The server runtime on real sockets (loopback only): servers started in one process find each
+ * The `Server` shell on real sockets (loopback only): servers started in one process find each
  * other by multicast, agree on the highest-ordered leader, and replace a leader that leaves.
  *
  * @module

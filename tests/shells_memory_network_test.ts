@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { ChatClient } from "../src/client/client.ts";
+import { resolveConfig } from "../src/config/mod.ts";
 import { Server } from "../src/server/server.ts";
 import {
   type FaultyTransport,
@@ -70,10 +71,8 @@ Deno.test("servers and clients chat over a lossy in-memory network through a lea
     const delivered = new Map<string, { from: string; text: string }[]>();
     for (const [i, user] of ["alice", "bob"].entries()) {
       const client = await ChatClient.connect({
-        config,
+        config: resolveConfig({ chat: { history: 0, clientWaitMs: 5000 } }, config),
         user,
-        history: 0,
-        discoveryTimeoutMs: 5000,
         transport: lossyHost(net, `10.0.1.${i + 1}`, 10 + i, opened),
       });
       clients.push(client);
