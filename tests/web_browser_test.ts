@@ -77,6 +77,7 @@ Deno.test({
       "carol",
       "--json",
       "--follow",
+      "--commands",
     ], { label: "chat carol", stdin: true });
     await terminal.waitForStdout('"joined"');
     await say(ann, "hello from ann");
@@ -117,6 +118,28 @@ Deno.test({
       ) as string[];
       assert.ok(isolation.every((v) => v === "isolate"), isolation.join(","));
     }
+
+    // Rooms and direct messages from the terminal: a direct message shows at its recipient only,
+    // marked; lines of another room show on no page, and a page that joins while the newest
+    // lines are in that room still becomes ready.
+    await terminal.write("/msg ann psst from carol\n");
+    await waitForText(ann, "psst from carol");
+    const direct = (await pageLines(ann)).find((l) => l.text === "psst from carol");
+    assert.equal(direct?.from, "carol \u2192 ann");
+    assert.match(direct?.kind ?? "", /direct/);
+    await terminal.write("/join ops\nops line 1\nops line 2\n");
+    await terminal.waitForStdout("ops line 2");
+    const dave = await freshPage(browser);
+    await dave.goto(invite(urls[1]));
+    await joinAs(dave, "dave");
+    await say(dave, "dave is here");
+    await waitForText(ann, "dave is here");
+    await terminal.write("/leave\n");
+    for (const page of [ann, bob, dave]) {
+      const texts = (await pageLines(page)).map((l) => l.text);
+      assert.ok(!texts.some((t) => t.startsWith("ops line")), "a line of #ops on a lobby page");
+    }
+    assert.ok(!(await pageLines(bob)).some((l) => l.text === "psst from carol"));
 
     // A name already held (by the terminal user) sends the page back to its name form.
     const mallory = await freshPage(browser);

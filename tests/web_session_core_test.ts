@@ -43,15 +43,35 @@ Deno.test("a session resuming on another server drops what the page showed, once
   assert.ok(!shown.some((e) => e.type === "system" && e.kind === "missed"));
 });
 
-Deno.test("a resume whose history starts after the last id shown says which lines are missed", () => {
+Deno.test("positions the page never sees (other rooms) still make the session ready", () => {
   const core = new WebSessionCore({ user: "ann", resumeFrom: 4, replayEvents: 100 });
+  core.post("a", "one");
   core.joined(9);
-  const first = core.message(8, "bob", "l8", 0).events;
-  assert.deepEqual(first[0], {
-    type: "system",
-    kind: "missed",
-    text: "messages 5-7 are no longer kept and were skipped",
+  core.message(6, "bob", "lobby line", 0);
+  assert.equal(core.ready, false);
+  const out = core.progress(9);
+  assert.equal(core.ready, true);
+  assert.deepEqual(out.send, ["one"]);
+  assert.deepEqual(out.events, [{ type: "ready", user: "ann" }]);
+});
+
+Deno.test("actions and direct messages keep their kind and never take a posted line's id", () => {
+  const core = new WebSessionCore({ user: "ann", replayEvents: 100 });
+  core.joined(0);
+  core.progress(0);
+  core.post("a", "hello");
+  const direct = core.message(1, "ann", "psst", 0, { kind: "direct", to: "bob" }).events[0];
+  assert.deepEqual(direct, {
+    type: "message",
+    seq: 1,
+    from: "ann",
+    text: "psst",
+    ts: 0,
+    kind: "direct",
+    to: "bob",
   });
+  const own = core.message(2, "ann", "hello", 0).events[0];
+  assert.equal(own.type === "message" ? own.lid : undefined, "a");
 });
 
 Deno.test("lines posted before ready wait, then go in order and carry their ids back", () => {

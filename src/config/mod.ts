@@ -312,6 +312,8 @@ export interface WebConfig {
   feedPoints: number;
   /** How long the idle event stream waits before it sends a comment to keep proxies open (ms). */
   keepAliveMs: number;
+  /** How often a joining session checks how far its client delivered, until it is ready (ms). */
+  progressMs: number;
 }
 
 /** The defaults of {@linkcode WebConfig}. */
@@ -333,6 +335,8 @@ export function defaultWebConfig(): WebConfig {
     feedPoints: 300,
     // Below the 60 s idle timeout of common proxies and of Node's own server.
     keepAliveMs: 15_000,
+    // A person waits this long at most for lines typed while joining; only joining sessions poll.
+    progressMs: 100,
   };
 }
 

@@ -37,6 +37,8 @@ export interface WebChatClient {
   onEvent(handler: (event: ChatUiEvent) => void): void;
   /** Users known now. */
   who(): { users: { user: string }[] };
+  /** Where the client stands; `next seq` is the first position it has not delivered. */
+  status(): Record<string, string | number>;
   /** Resolves when the cluster takes the name away later. */
   readonly refused: Promise<Error>;
   /** Leaves the chat and closes the sockets. */
@@ -79,6 +81,8 @@ interface Session {
   /** When each line in flight was posted (monotonic ms), by the page's line id. */
   readonly posted: Map<string, number>;
   idle?: ReturnType<typeof setTimeout>;
+  /** The next readiness check while the session is not ready. */
+  progress?: ReturnType<typeof setTimeout>;
   closed: boolean;
 }
 
@@ -233,6 +237,7 @@ export class WebChat {
           void this.#end(session);
         });
         this.#emit(session, session.core.joined(this.#o.commit()));
+        this.#watchProgress(session);
         log.info("browser user {user} joined", { event: "web-join", user });
       },
       (error: Error) => {
@@ -245,14 +250,28 @@ export class WebChat {
 
   #onChat(session: Session, event: ChatUiEvent): void {
     if (event.type === "message") {
-      const { seq, from, text, ts } = event.message;
-      this.#emit(session, session.core.message(seq, from, text, ts));
+      const { seq, from, text, ts, kind, to } = event.message;
+      const extra = { ...(kind ? { kind } : {}), ...(to === undefined ? {} : { to }) };
+      this.#emit(session, session.core.message(seq, from, text, ts, extra));
       return;
     }
     const seq = typeof event.details?.seq === "number" ? event.details.seq : undefined;
     this.#emit(session, session.core.system(event.kind, event.text, seq));
     if (event.kind === "joined" || event.kind === "left") {
       this.#emit(session, { events: [usersEvent(session.client!)], send: [] });
+    }
+  }
+
+  /**
+   * Until the session is ready, tells its core every `web.progressMs` how far its client
+   * delivered: positions of other rooms' lines reach the client but no event reaches the bridge.
+   */
+  #watchProgress(session: Session): void {
+    if (session.closed || session.core.ready || !session.client) return;
+    const next = Number(session.client.status()["next seq"]);
+    if (next > 0) this.#emit(session, session.core.progress(next - 1));
+    if (!session.core.ready) {
+      session.progress = setTimeout(() => this.#watchProgress(session), this.#o.web.progressMs);
     }
   }
 
@@ -298,6 +317,7 @@ export class WebChat {
     if (session.closed) return;
     session.closed = true;
     clearTimeout(session.idle);
+    clearTimeout(session.progress);
     this.#sessions.delete(session.id);
     for (const stream of session.streams) stream.end();
     session.streams.clear();

@@ -54,6 +54,8 @@ main { display: flex; flex: 1; min-height: 0; }
 .line .text { white-space: pre-wrap; unicode-bidi: isolate; }
 .line.own .from { color: var(--accent); }
 .line.own { background: var(--own); border-radius: .25rem; }
+.line.action .text { font-style: italic; }
+.line.direct .from { color: var(--warn); }
 .line.sys { grid-template-columns: 3.2rem 1fr; color: var(--dim); font-style: italic; }
 #pending { padding: 0 .75rem; color: var(--dim); }
 #pending .line .from::after { content: " (sending)"; font-weight: normal; }
@@ -123,7 +125,7 @@ function clock(ts) {
 }
 
 function settle(event) {
-  if (event.from !== user) return;
+  if (event.from !== user || event.kind) return;
   const at = event.lid
     ? pending.findIndex((p) => p.lid === event.lid)
     : pending.findIndex((p) => p.text === event.text);
@@ -138,7 +140,11 @@ function onEvent(message) {
     if (event.seq <= lastId) return;
     lastId = event.seq;
     settle(event);
-    const div = line(event.from === user ? "own" : "", [["time", clock(event.ts)], ["from", event.from], ["text", event.text]]);
+    const from = event.kind === "direct"
+      ? event.from + " \u2192 " + event.to
+      : event.kind === "action" ? "* " + event.from : event.from;
+    const kind = (event.from === user ? "own" : "") + (event.kind ? " " + event.kind : "");
+    const div = line(kind, [["time", clock(event.ts)], ["from", from], ["text", event.text]]);
     div.dataset.seq = String(event.seq);
   } else if (event.type === "system") {
     if (event.seq !== undefined) {

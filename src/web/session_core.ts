@@ -12,8 +12,9 @@
  * or before it, so the page shows each line once and none is skipped.
  *
  * Lines in flight when a server died: the page keeps each line it posted until it sees it
- * delivered. A new session is `ready` once it delivered what the cluster had committed when it
- * joined (`target`); before that its own user's lines are ones an earlier session sent (the page
+ * delivered. A new session is `ready` once its client delivered (shown or not: lines of other
+ * rooms take positions too) what the cluster had committed when it joined (`target`,
+ * {@linkcode WebSessionCore.progress}); before that its own user's lines are ones an earlier session sent (the page
  * matches them to what it kept), after it the page posts again what is still unseen, and those
  * lines, delivered in the order they were sent, carry the page's line ids (`lid`) back.
  *
@@ -28,6 +29,10 @@ export type WebEvent =
     from: string;
     text: string;
     ts: number;
+    /** `action` for a `/me` line, `direct` for a direct message; absent for a chat line. */
+    kind?: "action" | "direct";
+    /** The recipient of a direct message. */
+    to?: string;
     /** The page's id of the line, when this session sent it. */
     lid?: string;
   }
@@ -108,12 +113,10 @@ export class WebSessionCore {
   #queued: { lid: string; text: string }[] = [];
   /** Lines handed to the chat client, not yet delivered back, in order. */
   readonly #inFlight: { lid: string; text: string }[] = [];
-  #gapChecked: boolean;
 
   /** Creates the core of a session. */
   constructor(options: WebSessionOptions) {
     this.#o = options;
-    this.#gapChecked = options.resumeFrom === undefined;
   }
 
   /** True once the session delivered what was committed when it joined. */
@@ -130,15 +133,32 @@ export class WebSessionCore {
     return this.#checkReady([]);
   }
 
-  /** The chat client delivered a line. */
-  message(seq: number, from: string, text: string, ts: number): WebSessionOutput {
-    const events = this.#gap(seq);
+  /**
+   * The chat client delivered everything up to `seq`, shown or not (lines of other rooms and
+   * direct messages between others take positions the page never sees).
+   */
+  progress(seq: number): WebSessionOutput {
+    this.#last = Math.max(this.#last, seq);
+    return this.#checkReady([]);
+  }
+
+  /** The chat client delivered a line the page shows (`kind`/`to` for actions and direct ones). */
+  message(
+    seq: number,
+    from: string,
+    text: string,
+    ts: number,
+    extra: { kind?: "action" | "direct"; to?: string } = {},
+  ): WebSessionOutput {
+    const events: WebEvent[] = [];
     this.#last = Math.max(this.#last, seq);
     if (this.#o.resumeFrom !== undefined && seq <= this.#o.resumeFrom) {
       return this.#checkReady(events);
     }
-    const event: WebEvent = { type: "message", seq, from, text, ts };
-    if (this.#ready && from === this.#o.user && this.#inFlight.length > 0) {
+    const event: WebEvent = { type: "message", seq, from, text, ts, ...extra };
+    if (
+      this.#ready && from === this.#o.user && extra.kind === undefined && this.#inFlight.length > 0
+    ) {
       event.lid = this.#inFlight.shift()!.lid;
     }
     events.push(this.#keep(event));
@@ -149,7 +169,6 @@ export class WebSessionCore {
   system(kind: string, text: string, seq?: number): WebSessionOutput {
     const events: WebEvent[] = [];
     if (seq !== undefined) {
-      events.push(...this.#gap(seq));
       this.#last = Math.max(this.#last, seq);
       if (this.#o.resumeFrom !== undefined && seq <= this.#o.resumeFrom) {
         return this.#checkReady(events);
@@ -188,19 +207,6 @@ export class WebSessionCore {
     this.#kept.push(event);
     if (this.#kept.length > this.#o.replayEvents) this.#kept.shift();
     return event;
-  }
-
-  /** On a resume, the first delivery after `resumeFrom` must follow it; else lines were lost. */
-  #gap(seq: number): WebEvent[] {
-    if (this.#gapChecked || this.#o.resumeFrom === undefined) return [];
-    this.#gapChecked = true;
-    const want = this.#o.resumeFrom + 1;
-    if (seq <= want) return [];
-    return [{
-      type: "system",
-      kind: "missed",
-      text: `messages ${want}-${seq - 1} are no longer kept and were skipped`,
-    }];
   }
 
   #checkReady(events: WebEvent[]): WebSessionOutput {
