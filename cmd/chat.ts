@@ -54,11 +54,11 @@ export function validateRoomName(name: string): string {
 }
 
 /**
- * The exit code of a chat stopped before it joined: 130 after Ctrl+C (the shell's convention for
- * an interrupted command), 0 after SIGTERM (asked to stop, it did).
+ * The exit code of a chat stopped before it joined: 130 after Ctrl+C or Ctrl+Break (the
+ * shell's convention for an interrupted command), 0 after SIGTERM (asked to stop, it did).
  */
 export function exitCodeOnStop(signal: StopSignalName): number {
-  return signal === "SIGINT" ? 130 : 0;
+  return signal === "SIGTERM" ? 0 : 130;
 }
 
 /** Builds the `chat` command. */
@@ -116,7 +116,7 @@ export function chatCommand() {
           owner: ownerToken(config.network.cluster, user, userStateDirectory()),
           openSockets: socketOpener(),
         });
-        // Ctrl+C or SIGTERM while looking for servers ends the command at once.
+        // A stop signal while looking for servers ends the command at once.
         const stopped = await Promise.race([connecting, stop]);
         if (typeof stopped === "string") {
           connecting.then((late) => late.close(), () => {});

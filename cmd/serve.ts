@@ -1,5 +1,5 @@
 /**
- * `dsys serve`: runs a server until SIGINT or SIGTERM.
+ * `dsys serve`: runs a server until a stop signal (Ctrl+C; SIGTERM, or Ctrl+Break on Windows).
  *
  * @module
  */

@@ -1,6 +1,9 @@
 /**
- * Waiting for the signals that ask a dsys process to stop (SIGINT from Ctrl+C, SIGTERM from a
- * service manager), through `node:process` so the same code runs under Deno and Node.
+ * Waiting for the signals that ask a dsys process to stop, through `node:process` so the same
+ * code runs under Deno and Node: on Linux and macOS SIGINT (Ctrl+C) and SIGTERM (a service
+ * manager, `kill`); on Windows SIGINT (Ctrl+C) and SIGBREAK (Ctrl+Break), the only two console
+ * signals it delivers. Windows has no SIGTERM to wait for (Node accepts a listener that never
+ * fires; Deno refuses one), so there none is installed.
  *
  * One Ctrl+C often arrives more than once: the terminal sends SIGINT to the whole foreground
  * process group, and a parent that relays signals (npm, `deno task`) sends it again, even twice.
@@ -14,18 +17,32 @@
 import process from "node:process";
 
 /** A signal that asks a dsys process to stop. */
-export type StopSignalName = "SIGINT" | "SIGTERM";
+export type StopSignalName = "SIGINT" | "SIGTERM" | "SIGBREAK";
 
-/**
- * Calls `onSignal` for every SIGINT and SIGTERM from now until the process exits; the default
- * action (ending the process at once) never comes back.
- */
-export function onStopSignals(onSignal: (signal: StopSignalName) => void): void {
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
+/** Installs `listener` for `signal`; `process.on` unless a test passes its own. */
+export type AddSignalListener = (signal: StopSignalName, listener: () => void) => void;
+
+/** The stop signals that `platform` (a `process.platform` value) delivers. */
+export function stopSignalsOf(platform: string): StopSignalName[] {
+  return platform === "win32" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
 }
 
-/** Resolves with the name of the first SIGINT or SIGTERM received; later ones are swallowed. */
-export function stopSignal(): Promise<StopSignalName> {
-  return new Promise((resolve) => onStopSignals(resolve));
+/**
+ * Calls `onSignal` for every stop signal of `platform` from now until the process exits; the
+ * default action (ending the process at once) never comes back.
+ */
+export function onStopSignals(
+  onSignal: (signal: StopSignalName) => void,
+  platform: string = process.platform,
+  addListener: AddSignalListener = (signal, listener) => process.on(signal, listener),
+): void {
+  for (const signal of stopSignalsOf(platform)) addListener(signal, () => onSignal(signal));
+}
+
+/** Resolves with the name of the first stop signal received; later ones are swallowed. */
+export function stopSignal(
+  platform: string = process.platform,
+  addListener?: AddSignalListener,
+): Promise<StopSignalName> {
+  return new Promise((resolve) => onStopSignals(resolve, platform, addListener));
 }

@@ -130,3 +130,33 @@ Deno.test("line mode: --room posts there, --commands gives /msg, /me and /join, 
     await server.kill();
   }
 });
+
+Deno.test("line mode: with its input empty, --history N prints the N past lines before it exits", async () => {
+  const net = testNetwork();
+  const server = startServers(LAUNCHERS.binary, net, ["s"])[0];
+  const chat = (user: string, flags: string[], env: Record<string, string> = {}) =>
+    spawnDsys(LAUNCHERS.binary, ["chat", ...net.args, "--user", user, "--json", ...flags], {
+      stdin: true,
+      env,
+    });
+  const writer = chat("ann", []);
+  let reader: ReturnType<typeof chat> | undefined;
+  try {
+    await server.waitForEvent("chat-leading");
+    await writer.write(Array.from({ length: 40 }, (_, i) => `past ${i + 1}\n`).join(""));
+    await writer.closeStdin();
+    assert.equal((await writer.exited).code, 0, writer.stderr);
+    // The reader loses a third of what reaches it: the history comes in several round trips.
+    reader = chat("bob", ["--history", "40"], { DSYS_FAULTS: "drop=0.3" });
+    await reader.closeStdin();
+    const status = await reader.exited;
+    assert.equal(status.code, 0, reader.stderr);
+    const texts = reader.stdoutLines.map((l) => JSON.parse(l)).filter((l) => l.type === "message")
+      .map((l) => l.text);
+    assert.deepEqual(texts, Array.from({ length: 40 }, (_, i) => `past ${i + 1}`));
+  } finally {
+    await reader?.kill();
+    await writer.kill();
+    await server.kill();
+  }
+});

@@ -64,6 +64,9 @@ class FakeSession implements ChatSession {
   unacknowledged(): string[] {
     return [...this.unacked];
   }
+  waitCaughtUp(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
   waitAcknowledged(): Promise<boolean> {
     if (this.unacked.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => this.acked = resolve);

@@ -1,19 +1,24 @@
 /**
- * The offline way to make `dist/dsys`: a Node single-executable application (SEA). A copy of
- * the `node` binary found on PATH gets the CommonJS bundle injected as its `NODE_SEA_BLOB`
- * resource (with postject) and then runs that bundle instead of its own command line.
+ * The offline way to make an executable: a Node single-executable application (SEA). A copy of
+ * a `node` binary gets the CommonJS bundle injected as its `NODE_SEA_BLOB` resource (with
+ * postject) and then runs that bundle instead of its own command line.
  *
- * Linux only: macOS needs a Mach-O segment name and re-signing, Windows an `.exe` and signtool.
+ * `dist/dsys` ({@linkcode buildSea}) is made from the `node` found on PATH, on Linux only. The
+ * release build (`tools/release.ts`) makes the blob once with the pinned Node for this machine
+ * and injects it into the pinned Node binary of each platform: an ELF and a PE as they are, a
+ * Mach-O after its code signature is removed (postject puts the blob in a `NODE_SEA` segment).
  *
  * @module
  */
 
-import { join } from "node:path";
+import { unsign } from "macho-unsign";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runTool } from "./build_exec.ts";
+import type { ExeFormat } from "./exe_header.ts";
 
 /** The sentinel that postject flips to tell Node that the binary carries a SEA blob. */
-const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+export const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 /** Oldest Node whose SEA supports `disableExperimentalSEAWarning`. */
 const MIN_NODE = [20, 12] as const;
@@ -63,23 +68,68 @@ export async function buildSea(
   if (Deno.build.os !== "linux") {
     throw new SeaError(`the SEA fallback supports Linux only, not ${Deno.build.os}`);
   }
-  const blob = join(workDir, "sea.blob");
+  const blob = await writeSeaBlob(node.execPath, script, workDir);
+  await injectSeaBlob(node.execPath, node.execPath, blob, output, "elf");
+}
+
+/**
+ * Makes the SEA blob of the CommonJS bundle `script` with the `node` binary `nodePath`, in
+ * `workDir`, and returns its path. The blob is tied to that Node version: it must be injected
+ * into a Node binary of the same version. The blob holds the script's path as written in the
+ * configuration, so it is given relative to `workDir` (the random name of a build's staging
+ * directory would differ in every build); with no snapshot and no code cache, the same bundle
+ * always gives the same bytes.
+ */
+export async function writeSeaBlob(
+  nodePath: string,
+  script: string,
+  workDir: string,
+): Promise<string> {
   const config = join(workDir, "sea-config.json");
   await Deno.writeTextFile(
     config,
-    JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true }),
+    JSON.stringify({
+      main: relative(workDir, script),
+      output: "sea.blob",
+      disableExperimentalSEAWarning: true,
+      useSnapshot: false,
+      useCodeCache: false,
+    }),
   );
-  await step("blob", node.execPath, ["--experimental-sea-config", config], workDir);
-  await Deno.copyFile(node.execPath, output);
+  await step("blob", nodePath, ["--experimental-sea-config", config], workDir);
+  return join(workDir, "sea.blob");
+}
+
+/**
+ * Writes the executable `output`: a copy of the Node binary `base` (of any platform) carrying
+ * `blob`. `node` runs postject. A Mach-O first loses its code signature, which the injection
+ * would break (macOS kills a binary whose signature does not match); it is left unsigned.
+ */
+export async function injectSeaBlob(
+  node: string,
+  base: string,
+  blob: string,
+  output: string,
+  format: ExeFormat,
+): Promise<void> {
+  if (format === "macho") {
+    const unsigned = unsign(await Deno.readFile(base));
+    if (!unsigned) throw new SeaError(`${base} has no code signature to remove`);
+    await Deno.writeFile(output, new Uint8Array(unsigned));
+  } else {
+    await Deno.copyFile(base, output);
+  }
   await Deno.chmod(output, 0o755);
-  await step("inject", node.execPath, [
+  const macho = format === "macho" ? ["--macho-segment-name", "NODE_SEA"] : [];
+  await step("inject", node, [
     postjectCli(),
     output,
     "NODE_SEA_BLOB",
     blob,
     "--sentinel-fuse",
     SEA_FUSE,
-  ], workDir);
+    ...macho,
+  ], dirname(output));
 }
 
 async function step(name: string, command: string, args: string[], cwd: string): Promise<void> {

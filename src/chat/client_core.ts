@@ -222,6 +222,14 @@ export class ChatClientCore {
     return this.#sender.unacknowledged === 0;
   }
 
+  /**
+   * True when it is joined and delivered every entry its server said is committed: the history
+   * it asked for, and what came since.
+   */
+  caughtUp(): boolean {
+    return this.#phase === "joined" && this.#receiver.caughtUp;
+  }
+
   /** Where the client stands and its counters. */
   status(): ChatClientStatus {
     return {

@@ -152,6 +152,11 @@ export class ClientReceiver {
     return this.#next;
   }
 
+  /** True when it delivered everything it knows is committed (and it was welcomed). */
+  get caughtUp(): boolean {
+    return this.#next > 0 && this.#next > this.#commitSeen;
+  }
+
   /** Stream batches it took so far. */
   get streamBatches(): number {
     return this.#streamBatches;

@@ -355,7 +355,19 @@ export class ChatClient implements ChatSession {
 
   /** Resolves true once every line sent is acknowledged, false after `timeoutMs`. */
   waitAcknowledged(timeoutMs: number): Promise<boolean> {
-    if (this.#core.allAcknowledged()) return Promise.resolve(true);
+    return this.#waitFor(() => this.#core.allAcknowledged(), timeoutMs);
+  }
+
+  /**
+   * Resolves true once everything its server said is committed was delivered (the history asked
+   * for, and what came since), false after `timeoutMs`.
+   */
+  waitCaughtUp(timeoutMs: number): Promise<boolean> {
+    return this.#waitFor(() => this.#core.caughtUp(), timeoutMs);
+  }
+
+  #waitFor(holds: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (holds()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (result: boolean) => {
         clearTimeout(timer);
@@ -363,7 +375,7 @@ export class ChatClient implements ChatSession {
         resolve(result);
       };
       const check = () => {
-        if (this.#core.allAcknowledged()) done(true);
+        if (holds()) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       this.#waiters.add(check);

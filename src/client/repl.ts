@@ -65,6 +65,8 @@ export interface ChatSession {
   history(n: number): (ShownMessage & { id: string })[];
   /** Resolves true once every message sent so far is acknowledged, false after `timeoutMs`. */
   waitAcknowledged(timeoutMs: number): Promise<boolean>;
+  /** Resolves true once everything committed so far was delivered, false after `timeoutMs`. */
+  waitCaughtUp(timeoutMs: number): Promise<boolean>;
   /** The texts of the messages sent but not yet acknowledged, oldest first. */
   unacknowledged(): string[];
   /** Leaves the chat (announced) and closes the sockets. */
@@ -336,7 +338,7 @@ export interface LineModeOptions {
   follow: boolean;
   /** How long to wait for acknowledgements at the end of input (ms). */
   timeoutMs: number;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  /** Resolves when the process is asked to stop (a stop signal, `cmd/signals.ts`). */
   stop: Promise<unknown>;
   /**
    * True: an input line starting with `/` is a command (`/join`, `/leave`, `/me`, `/msg`), and
@@ -407,7 +409,10 @@ export async function runLines(
   }
   let code = 0;
   if (!stopped) {
+    // What was committed before the end of input (the history asked for included) is printed
+    // before the exit; a busy room that never pauses does not hold the exit beyond the timeout.
     const acknowledged = await session.waitAcknowledged(options.timeoutMs);
+    if (acknowledged) await session.waitCaughtUp(options.timeoutMs);
     if (!acknowledged) {
       errors.write(
         `dsys: not every message was acknowledged within ${options.timeoutMs} ms\n`,

@@ -9,7 +9,11 @@
  * @module
  */
 
-import type { InterfaceCandidate, InterfaceChoice } from "../transport/interfaces.ts";
+import {
+  type InterfaceCandidate,
+  type InterfaceChoice,
+  isVirtualAdapter,
+} from "../transport/interfaces.ts";
 import type { Hint, Problem } from "./problems.ts";
 import { listWords } from "./problems.ts";
 
@@ -91,9 +95,6 @@ function unusedReason(c: InterfaceCandidate, iface: string | undefined): string 
   return "not chosen";
 }
 
-const VIRTUAL_INTERFACE =
-  /^(docker|br-|virbr|veth|vboxnet|vmnet|cni|flannel|cali|weave|podman|lxcbr|lxdbr|tailscale|zt)/;
-
 /** Hints about this host: WSL, a container, several or virtual interfaces, loopback only. */
 export function environmentHints(
   facts: EnvironmentFacts,
@@ -142,7 +143,7 @@ export function environmentHints(
     });
   }
   const outgoing = rows.find((r) => r.outgoing);
-  if (outgoing && !outgoing.loopback && VIRTUAL_INTERFACE.test(outgoing.name)) {
+  if (outgoing && !outgoing.loopback && isVirtualAdapter(outgoing.name)) {
     hints.push({
       code: "virtual-interface",
       message: `multicast leaves through ${outgoing.name}, which looks like a virtual bridge ` +

@@ -29,6 +29,24 @@ export interface InterfaceChoice {
   reason: string;
 }
 
+/**
+ * Names of the adapters that hypervisors, container engines, VPNs and Internet sharing add:
+ * Hyper-V's and WSL's `vEthernet (…)`, VirtualBox and VMware adapters on Windows; `docker0`,
+ * `br-…`, `virbr0`, `veth…`, CNI and VPN links on Linux; `bridge100`, `vmnet…` on macOS.
+ */
+const VIRTUAL_ADAPTER =
+  /^(vEthernet\b|VirtualBox|VMware|docker|br-|virbr|veth|vboxnet|vmnet|bridge\d|cni|flannel|cali|weave|podman|lxcbr|lxdbr|tailscale|zt)/;
+
+/**
+ * Whether `name` looks like a virtual adapter rather than the LAN. Outgoing multicast leaves
+ * through the first chosen interface only, and Windows and macOS list adapters in no useful
+ * order (and report no link flags to filter on), so {@linkcode selectInterfaces} puts these
+ * after the others: still joined, never the one sending while a real one is up.
+ */
+export function isVirtualAdapter(name: string): boolean {
+  return VIRTUAL_ADAPTER.test(name);
+}
+
 const IFF_UP = 0x1;
 const IFF_MULTICAST = 0x1000;
 
@@ -66,7 +84,8 @@ function readLinkFlags(name: string): number | undefined {
  *
  * With `iface` (a name or an IPv4 address) exactly that interface is chosen; loopback counts as
  * multicast-capable when named explicitly. Without it, every up, multicast-capable, non-loopback
- * interface is chosen, and loopback alone when there is none. Unreadable flags count as up and
+ * interface is chosen, virtual adapters last (the first one sends the group's traffic), and
+ * loopback alone when there is none. Unreadable flags count as up and
  * multicast-capable (the OS lists only running interfaces). Throws a {@linkcode TransportError}
  * when the named interface does not exist or cannot carry multicast, or when none can.
  *
@@ -84,9 +103,11 @@ export function selectInterfaces(
   if (iface !== undefined) return [selectNamed(all, iface)];
   const usable = all.filter((c) => !c.internal && c.up !== false && c.multicast !== false);
   if (usable.length > 0) {
-    return usable.map((c) => ({
+    const virtual = (c: InterfaceCandidate) => isVirtualAdapter(c.name) ? 1 : 0;
+    return usable.toSorted((a, b) => virtual(a) - virtual(b)).map((c) => ({
       iface: strip(c),
-      reason: `${c.name} (${c.address}) is up and multicast-capable`,
+      reason: `${c.name} (${c.address}) is up and multicast-capable` +
+        (virtual(c) ? " (a virtual adapter: after the others)" : ""),
     }));
   }
   const loopback = all.find((c) => c.internal && c.up !== false);
