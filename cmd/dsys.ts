@@ -1,6 +1,6 @@
 /**
  * The dsys command line: `dsys serve`, `dsys chat --user NAME`, `dsys probe`, `dsys secret`,
- * `dsys version`.
+ * `dsys invite`, `dsys version`.
  *
  * This is the entry point of the single binary and of the Node bundle. It only parses the
  * command line and maps failures to exit codes; every command lives in its own module.
@@ -13,6 +13,7 @@ import { Command } from "@commander-js/extra-typings";
 import { VERSION } from "../src/version.ts";
 import { chatCommand } from "./chat.ts";
 import { reportError } from "./errors.ts";
+import { inviteCommand } from "./invite.ts";
 import { probeCommand } from "./probe.ts";
 import { secretCommand } from "./secret.ts";
 import { serveCommand } from "./serve.ts";
@@ -52,7 +53,15 @@ export function buildProgram(): Command {
   program.command("version").description("print the version").action(() => {
     process.stdout.write(`dsys ${VERSION} (${runtimeName()})\n`);
   });
-  for (const command of [serveCommand(), chatCommand(), probeCommand(), secretCommand()]) {
+  for (
+    const command of [
+      serveCommand(),
+      chatCommand(),
+      probeCommand(),
+      secretCommand(),
+      inviteCommand(),
+    ]
+  ) {
     program.addCommand(command as unknown as Command);
   }
   for (const command of [program, ...program.commands]) {

@@ -30,6 +30,7 @@ import {
 import { WalCorruption } from "../src/storage/wal.ts";
 import { ChatDisk } from "../src/server/chat_disk.ts";
 import type { Config } from "../src/config/mod.ts";
+import { webFront } from "./web.ts";
 
 /** Longest node id the wire format carries (bytes of UTF-8). */
 const MAX_ID_BYTES = 128;
@@ -147,7 +148,10 @@ export function serveCommand() {
         .default(defaultLanConfig().output.statusIntervalMs / 1000),
     )
     .addOption(
-      new Option("--http <[host:]port>", "serve /status and /metrics (a bare port: 127.0.0.1)")
+      new Option(
+        "--http <[host:]port>",
+        "serve the chat page /, /cluster, /status and /metrics (a bare port: 127.0.0.1)",
+      )
         .env("DSYS_HTTP").argParser(parseHttpAddress),
     )
     .addOption(
@@ -187,10 +191,13 @@ export function serveCommand() {
       let server: Server | undefined;
       let dataDir: DataDir | undefined;
       let http: HttpEndpoint | undefined;
+      const web = options.http ? webFront(config, () => server, () => http) : undefined;
       if (options.http) {
-        http = await startHttpServer(options.http, () => server?.status()).catch((error) => {
-          throw new UsageError(error.message);
-        });
+        http = await startHttpServer(options.http, () => server?.status(), web?.handle).catch(
+          (error) => {
+            throw new UsageError(error.message);
+          },
+        );
         const url = `http://${http.address.host}:${http.address.port}`;
         logger("http").info("status on {url}/status, metrics on {url}/metrics", {
           event: "http-listening",
@@ -214,9 +221,11 @@ export function serveCommand() {
           throw explainStartError(error, config.network.unicastPort);
         });
         await stopSignal();
+        await web?.close();
         await server.stop();
       } finally {
         dataDir?.release();
+        await web?.close();
         await http?.close();
       }
     });

@@ -89,17 +89,24 @@ Deno.test("rooms and direct messages through the real client and servers", async
     );
     assert.ok(!shows("carol", "alice: in ops now"), "the lobby is not shown #ops");
     assert.equal(alice.room, "ops");
-    assert.deepEqual(alice.history(10).map((m) => m.text), ["hello ops", "psst", "in ops now"]);
+    assert.deepEqual(alice.history(10).map((m) => m.text).sort(), [
+      "hello ops",
+      "in ops now",
+      "psst",
+    ]);
+    assert.equal(alice.history(10).at(-1)?.text, "in ops now", "sent after both others arrived");
 
     const json = seen.get("bob")!.filter((e) => e.type === "message").map((e) =>
       JSON.parse(eventToJson(e))
     );
     assert.deepEqual(
-      json.map(({ type, from, room, to, text }) => ({ type, from, room, to, text })),
+      // bob's "hello ops" and alice's "psst" were sent at once: either may come first.
+      json.map(({ type, from, room, to, text }) => ({ type, from, room, to, text }))
+        .sort((a, b) => a.text.localeCompare(b.text)),
       [
         { type: "message", from: "bob", room: "ops", to: undefined, text: "hello ops" },
-        { type: "direct", from: "alice", room: undefined, to: "bob", text: "psst" },
         { type: "message", from: "alice", room: "ops", to: undefined, text: "in ops now" },
+        { type: "direct", from: "alice", room: undefined, to: "bob", text: "psst" },
       ],
     );
   } finally {

@@ -416,12 +416,35 @@ export class Recovery {
    */
   #pullSenders(now: number): boolean {
     const { replica, config, out, term } = this.#o;
-    const source = [...this.#peers.values()].find((peer) => this.#replies.get(peer.id)?.complete);
+    const source = this.#sendersSource();
     if (replica.sendersComplete || !source) return false;
     this.#phase = "completing";
     this.#pull = new SendersPull(source, term, replica, out, config.retransmitMs);
     this.#pull.tick(now);
     return true;
+  }
+
+  /**
+   * The server to pull the last line per client from: one whose table is complete and that shares
+   * this log's history furthest (its commit point up to where it forks from this log), so that
+   * its table counts every line this log holds below its window; a complete server that lags, or
+   * whose log went another way, would not know lines this log committed since. Without such a
+   * server, the first complete one.
+   */
+  #sendersSource(): Peer | undefined {
+    const { log } = this.#o.replica;
+    let best: { peer: Peer; shared: number } | undefined;
+    let first: Peer | undefined;
+    for (const peer of this.#peers.values()) {
+      const summary = this.#replies.get(peer.id);
+      if (!summary?.complete) continue;
+      first ??= peer;
+      const fork = log.forkPoint(summary.runs, summary.last);
+      if (fork === undefined) continue;
+      const shared = Math.min(summary.commit, fork);
+      if (!best || shared > best.shared) best = { peer, shared };
+    }
+    return best?.peer ?? first;
   }
 
   /** Fetches the next server's entries to merge, or completes when none is left. */

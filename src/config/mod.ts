@@ -323,6 +323,50 @@ export function defaultStorageConfig(): StorageConfig {
   };
 }
 
+/** Tunables of the browser chat (`serve --http`: the page, its sessions and the cluster page). */
+export interface WebConfig {
+  /** Browser sessions (in-process chat clients) one server runs at most. */
+  maxSessions: number;
+  /** How long a session outlives its last open event stream before it leaves the chat (ms). */
+  idleSessionMs: number;
+  /** Events a session keeps to replay to a browser that reconnects (`Last-Event-ID`). */
+  replayEvents: number;
+  /** Largest request body a page may post (bytes). */
+  maxBodyBytes: number;
+  /** How often the cluster page's feed sends a snapshot (ms). */
+  feedIntervalMs: number;
+  /** How many snapshots the cluster page's charts span. */
+  feedPoints: number;
+  /** How long the idle event stream waits before it sends a comment to keep proxies open (ms). */
+  keepAliveMs: number;
+  /** How often a joining session checks how far its client delivered, until it is ready (ms). */
+  progressMs: number;
+}
+
+/** The defaults of {@linkcode WebConfig}. */
+export function defaultWebConfig(): WebConfig {
+  return {
+    // As many as a server's chat clients are sized for (ChatConfig: 100 clients per server).
+    maxSessions: 100,
+    // A phone that locks its screen or walks between access points comes back within this;
+    // a closed tab leaves at once (the page says so), a lost one frees its name after it.
+    idleSessionMs: 60_000,
+    // A minute of a lively chat: a browser that lost its stream for a moment replays from memory
+    // (a longer gap asks the cluster's log, as a resume on another server does).
+    replayEvents: 1000,
+    // A line of maxTextChars characters at 6 JSON bytes each, with room for the envelope.
+    maxBodyBytes: 16 * 1024,
+    // One snapshot a second: a chart people read, a few hundred bytes per viewer per second.
+    feedIntervalMs: 1000,
+    // Five minutes at one point a second: "the last minutes" on the cluster page.
+    feedPoints: 300,
+    // Below the 60 s idle timeout of common proxies and of Node's own server.
+    keepAliveMs: 15_000,
+    // A person waits this long at most for lines typed while joining; only joining sessions poll.
+    progressMs: 100,
+  };
+}
+
 /** The whole configuration of a dsys process. */
 export interface Config {
   /** Network settings. */

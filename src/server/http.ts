@@ -62,14 +62,21 @@ export function parseHttpAddress(text: string): HttpAddress {
 
 /**
  * Starts the endpoint. `status` returns the server's current status, or undefined while the
- * server is not running yet (answered with 503). Rejects with a one-line error when the address
- * cannot be bound.
+ * server is not running yet (answered with 503). `more` answers the other paths (the browser
+ * pages, `src/web/`) and returns false for those it does not know. Rejects with a one-line error
+ * when the address cannot be bound.
  */
 export function startHttpServer(
   at: HttpAddress,
   status: () => ServerStatusReport | undefined,
+  more?: (request: http.IncomingMessage, response: http.ServerResponse) => boolean,
 ): Promise<HttpEndpoint> {
-  const server = http.createServer((request, response) => answer(request, response, status));
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    if (path === "/status" || path === "/metrics" || !more?.(request, response)) {
+      answer(request, response, status);
+    }
+  });
   return new Promise((resolve, reject) => {
     const onError = (error: Error & { code?: string }) => {
       const why = error.code === "EADDRINUSE"

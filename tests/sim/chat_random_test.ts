@@ -120,6 +120,10 @@ const FOUND = {
     // A leader paused while the others trimmed their logs past its commit point could not see
     // that their logs agreed with its base entry, and merged their committed lines after its tail.
     5235,
+    // A new leader whose log came by state transfer pulled the last line per client from the
+    // first complete server it heard, a paused one that lagged: lines committed since looked new
+    // to the merge of that server's stale log and were appended (and delivered) again.
+    6264,
   ],
   partition: [
     // Right after the heal, a client of the side that keeps its positions lost its server and
