@@ -109,6 +109,13 @@ Deno.test("rooms and direct messages through the real client and servers", async
         { type: "direct", from: "alice", room: undefined, to: "bob", text: "psst" },
       ],
     );
+    // The server's past lines of each user's room: the lobby's one line for carol; #ops and
+    // the direct message for bob.
+    assert.deepEqual((await clients.get("carol")!.past(5))?.map((m) => m.text), ["hello lobby"]);
+    assert.deepEqual(
+      (await bob.past(10))?.map((m) => m.text).sort(),
+      ["hello ops", "in ops now", "psst"],
+    );
   } finally {
     for (const client of clients.values()) await client.close();
     for (const server of servers) await server.stop();

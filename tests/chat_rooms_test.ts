@@ -175,3 +175,29 @@ Deno.test("rooms: --history counts the lines of the client's room", () => {
   const ops = shown(cluster, "d").filter((l) => l.startsWith("ops|"));
   assert.deepEqual(ops, ["ops|text alice: ops 2", "ops|text alice: ops 3"]);
 });
+
+Deno.test("/history from the server: a room's older lines, page by page, a direct message only to its users", () => {
+  const cluster = threeUsers();
+  cluster.type("a", "", { line: "enter", room: "ops" });
+  for (let i = 1; i <= 6; i++) cluster.type("a", `ops ${i}`, { room: "ops" });
+  cluster.type("b", "lobby line");
+  cluster.type("a", "to bob only", { line: "direct", to: "bob" });
+  cluster.advance(300);
+  cluster.askPast("c", "ops", 0, 4);
+  cluster.advance(100);
+  const [first] = actions(cluster, "c", "past");
+  assert.deepEqual(first.page.entries.map((e) => e.text), ["ops 3", "ops 4", "ops 5", "ops 6"]);
+  assert.equal(first.page.more, true);
+  cluster.askPast("c", "ops", first.page.entries[0].seq, 4);
+  cluster.advance(100);
+  const second = actions(cluster, "c", "past")[1];
+  assert.deepEqual(second.page.entries.map((e) => e.text), ["ops 1", "ops 2"]);
+  cluster.askPast("b", "lobby", 0, 10);
+  cluster.askPast("c", "lobby", 0, 10);
+  cluster.advance(100);
+  const texts = (id: string) =>
+    actions(cluster, id, "past").at(-1)!.page.entries.map((e) => e.text);
+  assert.ok(texts("b").includes("to bob only"), "bob's past holds the direct message to him");
+  assert.ok(!texts("c").some((t) => t.includes("bob only")), "carol's does not");
+  assert.ok(texts("c").includes("lobby line") && !texts("c").includes("ops 1"), "the lobby only");
+});

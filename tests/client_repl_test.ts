@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { type ChatSession, type ChatUiEvent, runInteractive } from "../src/client/repl.ts";
 import type { ChatRosterBody } from "../src/wire/messages.ts";
+import type { ShownMessage } from "../src/client/render.ts";
 
 /** A session that records what the REPL asks of it. */
 class FakeSession implements ChatSession {
@@ -63,6 +64,11 @@ class FakeSession implements ChatSession {
   acked: (all: boolean) => void = () => {};
   unacknowledged(): string[] {
     return [...this.unacked];
+  }
+  /** What `past` answers (undefined: no answer, the kept lines are shown). */
+  pastLines: (ShownMessage & { id: string })[] | undefined;
+  past(): Promise<(ShownMessage & { id: string })[] | undefined> {
+    return Promise.resolve(this.pastLines);
   }
   waitCaughtUp(): Promise<boolean> {
     return Promise.resolve(true);
@@ -208,6 +214,19 @@ Deno.test("REPL: /rooms and /who print the server's answer, or say none came", a
   session.answer = undefined;
   input.write("/rooms\r");
   await until(() => screen.text.includes("no answer from the server about rooms"), "no answer");
+  input.write("/quit\r");
+  await done;
+});
+
+Deno.test("REPL: /history N shows the server's lines, or says it did not answer and shows those kept", async () => {
+  const session = new FakeSession();
+  session.pastLines = [{ seq: 7, id: "x/1", from: "bob", text: "from the server", ts: 0 }];
+  const { input, screen, done } = repl(session);
+  input.write("/history 5\r");
+  await until(() => screen.text.includes("from the server"), "the server's lines");
+  session.pastLines = undefined;
+  input.write("/history 5\r");
+  await until(() => screen.text.includes("the server did not answer"), "the fallback");
   input.write("/quit\r");
   await done;
 });

@@ -180,6 +180,8 @@ const SHAPES: Record<Kind, Record<string, Field>> = {
   },
   "chat-stream": { prevTerm: "num", prevMark: "num", entries: "entries" },
   "chat-who": { room: "room", gen: "num", ask: "num" },
+  "chat-past": { room: "room", before: "num", max: "num", gen: "num", ask: "num" },
+  "chat-past-page": { gen: "num", ask: "num", entries: "entries", more: "bool" },
   "chat-roster": {
     gen: "num",
     ask: "num",

@@ -195,6 +195,8 @@ const SAMPLES: { [K in Kind]?: Extract<Body, { kind: K }> } = {
   },
   "chat-stream": { kind: "chat-stream", prevTerm: 3, prevMark: 4_000_000_000, entries: [ENTRY] },
   "chat-who": { kind: "chat-who", room: "ops", gen: 7, ask: 2 },
+  "chat-past": { kind: "chat-past", room: "ops", before: 40, max: 20, gen: 7, ask: 3 },
+  "chat-past-page": { kind: "chat-past-page", gen: 7, ask: 3, entries: [ENTRY], more: true },
   "chat-roster": {
     kind: "chat-roster",
     gen: 7,

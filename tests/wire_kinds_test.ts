@@ -63,6 +63,8 @@ const OLD_SENT_BY: Record<string, string> = {
   "chat-split": "server",
   "chat-who": "client",
   "chat-roster": "server",
+  "chat-past": "client",
+  "chat-past-page": "server",
 };
 
 const KINDS = Object.keys(MESSAGE_KINDS) as Kind[];
@@ -97,6 +99,7 @@ Deno.test("the chat-client layer is exactly the kinds a client took from its ser
   assert.deepEqual(client, [
     "chat-deliver",
     "chat-missed",
+    "chat-past-page",
     "chat-refused",
     "chat-roster",
     "chat-slow",

@@ -306,6 +306,8 @@ export class ChatServerCore {
           return this.#sessions.onLeave(sender);
         case "chat-who":
           return this.#sessions.onWho(sender, body, now);
+        case "chat-past":
+          return this.#sessions.onPast(sender, body, now);
         default:
           return;
       }

@@ -18,9 +18,12 @@ import {
   type Body,
   type ChatDeliverBody,
   type ChatLineAddress,
+  type ChatPastBody,
+  type ChatPastPageBody,
   type ChatRosterBody,
   type ChatSplitBody,
   type ChatWelcomeBody,
+  type ChatWhoBody,
   type Envelope,
   type Kind,
   MAX_CHAT_RUNS,
@@ -98,6 +101,7 @@ export type ChatClientEvent =
     address?: ChatLineAddress;
   }
   | { type: "ask-who"; room: string; now: number }
+  | { type: "ask-past"; room: string; before: number; max: number; now: number }
   | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
@@ -123,7 +127,7 @@ export type ClientNotice =
   | { kind: "refused"; reason: "name-taken" | "full" | "bad-name" }
   | { kind: "ignored"; reason: IgnoredReason; message: string; from: string; count: number }
   | { kind: "input-refused"; reason: "not-running" }
-  | { kind: "roster-unavailable"; room: string };
+  | { kind: "unanswered"; question: "chat-who" | "chat-past" };
 
 /** One thing the runtime must do for a client. */
 export type ChatClientAction =
@@ -131,6 +135,7 @@ export type ChatClientAction =
   | ReceiveOutput
   | { type: "notice"; notice: ClientNotice }
   | { type: "roster"; roster: ChatRosterBody }
+  | { type: "past"; page: ChatPastPageBody }
   | { type: "need-server"; avoid?: ServerRef }
   | { type: "flow"; paused: boolean };
 
@@ -184,7 +189,7 @@ export class ChatClientCore {
   /** The reasons and kinds ignored at least once (the first of each is a notice). */
   readonly #ignoredKinds = new Set<string>();
   /** The question to its server about rooms and users, until answered or given up. */
-  #asking: { room: string; ask: number; firstAt: number; sentAt: number } | null = null;
+  #asking: { question: Question; ask: number; firstAt: number; sentAt: number } | null = null;
   #asks = 0;
 
   /** Creates a client core; nothing happens until the `start` event. */
@@ -273,12 +278,10 @@ export class ChatClientCore {
         this.#sender.type(event.text, event.ts, event.address);
         break;
       case "ask-who":
-        this.#asking = {
-          room: event.room,
-          ask: ++this.#asks,
-          firstAt: this.#now,
-          sentAt: -Infinity,
-        };
+        this.#ask({ kind: "chat-who", room: event.room });
+        break;
+      case "ask-past":
+        this.#ask({ kind: "chat-past", room: event.room, before: event.before, max: event.max });
         break;
       case "quit":
         if (this.#server && this.#phase === "joined") this.#send({ kind: "chat-leave" });
@@ -340,16 +343,28 @@ export class ChatClientCore {
     const asking = this.#asking;
     if (asking && now - asking.firstAt >= serverTimeoutMs) {
       this.#asking = null;
-      this.#notice({ kind: "roster-unavailable", room: asking.room });
+      this.#notice({ kind: "unanswered", question: asking.question.kind });
     }
   }
 
-  /** Asks its server about rooms and users (again after `clientRetryMs` without an answer). */
-  #sendWho(): void {
+  /** A new question to its server (one at a time: it replaces one still unanswered). */
+  #ask(question: Question): void {
+    this.#asking = { question, ask: ++this.#asks, firstAt: this.#now, sentAt: -Infinity };
+  }
+
+  /** Asks its server the open question (again after `clientRetryMs` without an answer). */
+  #sendQuestion(): void {
     const asking = this.#asking;
     if (!asking || this.#now - asking.sentAt < this.#o.config.clientRetryMs) return;
     asking.sentAt = this.#now;
-    this.#send({ kind: "chat-who", room: asking.room, gen: this.#gen, ask: asking.ask });
+    this.#send({ ...asking.question, gen: this.#gen, ask: asking.ask });
+  }
+
+  /** Takes the answer to the open question, if this is it. */
+  #answered(body: { ask: number }): boolean {
+    if (this.#asking?.ask !== body.ask) return false;
+    this.#asking = null;
+    return true;
   }
 
   #sendJoin(): void {
@@ -449,10 +464,10 @@ export class ChatClientCore {
         this.#sender.slowDown(this.#now);
         return;
       case "chat-roster":
-        if (this.#asking?.ask === body.ask) {
-          this.#asking = null;
-          this.#actions.push({ type: "roster", roster: body });
-        }
+        if (this.#answered(body)) this.#actions.push({ type: "roster", roster: body });
+        return;
+      case "chat-past-page":
+        if (this.#answered(body)) this.#actions.push({ type: "past", page: body });
         return;
       default:
         return;
@@ -485,9 +500,14 @@ export class ChatClientCore {
     if (this.#phase !== "joined") return;
     if (this.#receiver.ackDue()) this.#sendAck();
     for (const post of this.#sender.posts(this.#now)) this.#send(post);
-    this.#sendWho();
+    this.#sendQuestion();
   }
 }
+
+/** A question a client asks its server: about rooms and users, or for past lines. */
+type Question =
+  | Omit<ChatWhoBody, "gen" | "ask">
+  | Omit<ChatPastBody, "gen" | "ask">;
 
 /**
  * The kinds a server sends to clients, by the kind table's `chat-client` layer (anything else

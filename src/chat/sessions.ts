@@ -18,9 +18,11 @@ import type {
   ChatAckBody,
   ChatClaim,
   ChatClaimResult,
+  ChatEntry,
   ChatForwardItem,
   ChatJoinBody,
   ChatNakBody,
+  ChatPastBody,
   ChatPostBody,
   ChatRefusal,
   ChatRunStart,
@@ -34,6 +36,7 @@ import type { ChatConfig } from "../config/mod.ts";
 import { TokenBucket } from "../guard/bucket.ts";
 import { clientKey, isUserName, textLength } from "./keys.ts";
 import { isLineFor, roomSizes } from "./rooms.ts";
+import { BODY_OVERHEAD_BYTES, jsonBytes } from "./size.ts";
 import type { ChatOutbox } from "./outbox.ts";
 import type { ChatReplica } from "./replica.ts";
 import { Delivery, type LeaderRef, type Recipient } from "./delivery.ts";
@@ -252,6 +255,35 @@ export class Sessions {
       room: body.room,
       users: users.slice(0, Math.min(MAX_ROSTER_NAMES, config.maxWhoListed)),
       total: users.length,
+    });
+  }
+
+  /**
+   * Answers a joined client's `/history N` beyond what it kept: the newest lines of the room it
+   * names (and direct messages to or from it) before `before`, within one datagram, from this
+   * server's committed log.
+   */
+  onPast(sender: Sender, body: ChatPastBody, now: number): void {
+    const session = this.#session(sender, now);
+    if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
+    const { replica, config } = this.#o;
+    const { log } = replica;
+    let budget = config.batchBodyBytes - BODY_OVERHEAD_BYTES;
+    const found: ChatEntry[] = [];
+    let seq = Math.min(body.before === 0 ? replica.commit : body.before - 1, replica.commit);
+    for (; seq >= log.first && found.length < body.max; seq--) {
+      const entry = log.get(seq)!;
+      if (!isLineFor(entry, body.room, session.user)) continue;
+      budget -= jsonBytes(entry);
+      if (budget < 0) break;
+      found.push(entry);
+    }
+    this.#o.out.send(session.addr, {
+      kind: "chat-past-page",
+      gen: session.gen,
+      ask: body.ask,
+      entries: found.reverse(),
+      more: seq >= log.first,
     });
   }
 

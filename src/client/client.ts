@@ -18,7 +18,16 @@ import {
   type ServerRef,
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../net/discovery.ts";
-import { type ChatLineAddress, type ChatRosterBody, DEFAULT_ROOM } from "../wire/messages.ts";
+import {
+  type ChatEntry,
+  type ChatLineAddress,
+  type ChatPastPageBody,
+  type ChatRosterBody,
+  DEFAULT_ROOM,
+  MAX_CHAT_ENTRIES,
+} from "../wire/messages.ts";
+import { messageId } from "../chat/keys.ts";
+import { roomOf } from "../chat/rooms.ts";
 import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
@@ -154,8 +163,8 @@ export class ChatClient implements ChatSession {
   #room: string;
   /** The room the log last put this user in (where a refused move goes back to). */
   #placed = DEFAULT_ROOM;
-  /** Callers waiting for the answer to a roster question. */
-  #rosterWaiters: ((roster: ChatRosterBody | undefined) => void)[] = [];
+  /** The caller waiting for the answer to the open question to the server (one at a time). */
+  #answer: ((body: ChatRosterBody | ChatPastPageBody | undefined) => void) | undefined;
   #servers: DiscoveredServer[] = [];
   #handler: ((event: ChatUiEvent) => void) | undefined;
   #flow: (paused: boolean) => void = () => {};
@@ -276,10 +285,41 @@ export class ChatClient implements ChatSession {
    * no answer came (no server, or it did not answer within the server timeout).
    */
   roster(): Promise<ChatRosterBody | undefined> {
+    return this.#question({ type: "ask-who", room: this.#room, now: now() }) as Promise<
+      ChatRosterBody | undefined
+    >;
+  }
+
+  /**
+   * The last `n` lines of the current room (and direct messages) as the client's server keeps
+   * them, older than what it kept itself included, a page (a datagram) at a time; undefined when
+   * the server did not answer (then {@linkcode ChatClient.history} has what this client kept).
+   */
+  async past(n: number): Promise<(ShownMessage & { id: string })[] | undefined> {
+    const lines: (ShownMessage & { id: string })[] = [];
+    let before = 0;
+    while (lines.length < n) {
+      const page = await this.#question({
+        type: "ask-past",
+        room: this.#room,
+        before,
+        max: Math.min(n - lines.length, MAX_CHAT_ENTRIES),
+        now: now(),
+      }) as ChatPastPageBody | undefined;
+      if (!page) return undefined;
+      lines.unshift(...page.entries.map(shownEntry));
+      if (!page.more || page.entries.length === 0) break;
+      before = page.entries[0].seq;
+    }
+    return lines.slice(-n);
+  }
+
+  #question(event: ChatClientEvent): Promise<ChatRosterBody | ChatPastPageBody | undefined> {
+    this.#answerQuestion(undefined);
     if (this.#closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      this.#rosterWaiters.push(resolve);
-      this.#step({ type: "ask-who", room: this.#room, now: now() });
+      this.#answer = resolve;
+      this.#step(event);
     });
   }
 
@@ -387,7 +427,7 @@ export class ChatClient implements ChatSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#step({ type: "quit", now: now() });
-    this.#answerRoster(undefined);
+    this.#answerQuestion(undefined);
     clearInterval(this.#timer);
     clearImmediate(this.#flush);
     for (const waiter of this.#waiters) waiter();
@@ -449,7 +489,10 @@ export class ChatClient implements ChatSession {
         this.#onBounced(action);
         break;
       case "roster":
-        this.#answerRoster(action.roster);
+        this.#answerQuestion(action.roster);
+        break;
+      case "past":
+        this.#answerQuestion(action.page);
         break;
       case "presence":
         if (action.change === "joined") this.#users.set(action.user, action.detail);
@@ -600,8 +643,8 @@ export class ChatClient implements ChatSession {
         });
         break;
       }
-      case "roster-unavailable":
-        this.#answerRoster(undefined);
+      case "unanswered":
+        this.#answerQuestion(undefined);
         break;
       case "acknowledged":
       case "skipped":
@@ -609,10 +652,10 @@ export class ChatClient implements ChatSession {
     }
   }
 
-  #answerRoster(roster: ChatRosterBody | undefined): void {
-    const waiters = this.#rosterWaiters;
-    this.#rosterWaiters = [];
-    for (const waiter of waiters) waiter(roster);
+  #answerQuestion(body: ChatRosterBody | ChatPastPageBody | undefined): void {
+    const answer = this.#answer;
+    this.#answer = undefined;
+    answer?.(body);
   }
 
   /** A user moved between rooms: said in the room left and in the room entered. */
@@ -707,6 +750,14 @@ const IGNORED_WHY: Record<IgnoredReason, string> = {
   "other-attachment": "meant for another attachment of this client (stale, or forged)",
   "not-my-leader": "not from the leader this client's server names, or no stream is taken",
 };
+
+/** A past line from the server as the chat shows it (the server sends only lines and directs). */
+function shownEntry(entry: ChatEntry): ShownMessage & { id: string } {
+  const { seq, from, text, ts } = entry;
+  const shown = { seq, id: messageId(entry.client, entry.cseq), from, text, ts };
+  if (entry.kind === "direct") return { ...shown, room: "", kind: "direct", to: entry.to };
+  return { ...shown, room: roomOf(entry), ...(entry.kind === "action" ? { kind: "action" } : {}) };
+}
 
 /** The monotonic clock. */
 function now(): number {

@@ -61,7 +61,12 @@ export interface ChatSession {
   who(): { users: WhoEntry[]; servers: ServerEntry[]; lostAt?: number };
   /** Counters and state for `/status`, as label → value. */
   status(): Record<string, string | number>;
-  /** The last `n` delivered messages, for `/history`. */
+  /**
+   * The last `n` messages of the room as the server keeps them, for `/history`; undefined when
+   * the server did not answer.
+   */
+  past(n: number): Promise<(ShownMessage & { id: string })[] | undefined>;
+  /** The last `n` delivered messages this client kept, for `/history` without a server. */
   history(n: number): (ShownMessage & { id: string })[];
   /** Resolves true once every message sent so far is acknowledged, false after `timeoutMs`. */
   waitAcknowledged(timeoutMs: number): Promise<boolean>;
@@ -82,7 +87,7 @@ const HELP = [
   "/who          users of this room, and the servers",
   "/leader       the current leader",
   "/status       view, counters, latency",
-  "/history [N]  the last N messages (default 20)",
+  "/history [N]  the last N messages of this room, as the server keeps them (default 20)",
   "/help         this list",
   "/quit         leave (Ctrl+C and Ctrl+D too)",
   "//text        send a line that starts with /",
@@ -272,9 +277,14 @@ function runCommand(
         print("usage: /history [N] with N a positive whole number");
         return;
       }
-      for (const message of session.history(n)) {
-        print(formatMessage(message, session.user, true));
-      }
+      void session.past(n).then((past) => {
+        if (past === undefined) {
+          print("the server did not answer: the lines this client kept");
+        }
+        for (const message of past ?? session.history(n)) {
+          print(formatMessage(message, session.user, true));
+        }
+      });
       return;
     }
     default:

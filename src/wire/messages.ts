@@ -97,6 +97,8 @@ export {
   type ChatLineKind,
   type ChatMissedBody,
   type ChatNakBody,
+  type ChatPastBody,
+  type ChatPastPageBody,
   type ChatPostBody,
   type ChatPostItem,
   type ChatRefusal,

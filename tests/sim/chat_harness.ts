@@ -187,6 +187,15 @@ export class MiniCluster {
     );
   }
 
+  /** The user of a client asks its server for up to `max` past lines of `room` before `before`. */
+  askPast(clientId: string, room: string, before: number, max: number): void {
+    const { core } = this.#clients.get(clientId)!;
+    this.#clientStep(
+      clientId,
+      () => core.step({ type: "ask-past", room, before, max, now: this.now }),
+    );
+  }
+
   /** The user of a client asks about rooms and the users of `room` (`/rooms`, `/who`). */
   ask(clientId: string, room: string): void {
     const { core } = this.#clients.get(clientId)!;

@@ -168,6 +168,39 @@ export interface ChatWhoBody {
   ask: number;
 }
 
+/**
+ * A client asks its server for past lines of `room` (and direct messages to or from its user)
+ * before position `before` (0: up to the commit point): `/history N` beyond what it kept.
+ */
+export interface ChatPastBody {
+  /** Message kind. */
+  kind: "chat-past";
+  /** The room whose lines it wants. */
+  room: string;
+  /** Lines before this position (0: the newest committed ones). */
+  before: number;
+  /** At most this many lines. */
+  max: number;
+  /** The client's attachment number. */
+  gen: number;
+  /** The client's number of this question: the answer carries it back. */
+  ask: number;
+}
+
+/** A server's answer to `chat-past`: the newest such lines before the position, oldest first. */
+export interface ChatPastPageBody {
+  /** Message kind. */
+  kind: "chat-past-page";
+  /** The attachment number asked under. */
+  gen: number;
+  /** The question answered. */
+  ask: number;
+  /** The lines, oldest first (fewer than asked when a datagram is full or the log ends). */
+  entries: ChatEntry[];
+  /** True when the server's log holds older entries than those it looked at. */
+  more: boolean;
+}
+
 /** A room and how many users are in it. */
 export interface ChatRoomSize {
   /** Room name. */
@@ -645,7 +678,9 @@ export type ChatBody =
   | ChatSplitBody
   | ChatStreamBody
   | ChatWhoBody
-  | ChatRosterBody;
+  | ChatRosterBody
+  | ChatPastBody
+  | ChatPastPageBody;
 
 /** The fields of a {@linkcode ChatEntry}. */
 const ENTRY_FIELDS: Fields = {
@@ -983,6 +1018,26 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
       f.rooms.length <= f.roomCount && isRoomName(f.room) &&
       isArrayOf(f.users, MAX_ROSTER_NAMES, isUser) && isCount(f.total) &&
       f.users.length <= f.total,
+  },
+  "chat-past": {
+    code: 57,
+    from: "client",
+    layer: "chat-server",
+    multicast: false,
+    fields: { room: true, before: true, max: true, gen: true, ask: true },
+    validate: (f) =>
+      isRoomName(f.room) && isSeqOr0(f.before) && isNum(f.max, 1, MAX_CHAT_ENTRIES) &&
+      isSeqOr0(f.gen) && isSeqOr0(f.ask),
+  },
+  "chat-past-page": {
+    code: 58,
+    from: "server",
+    layer: "chat-client",
+    multicast: false,
+    fields: { gen: true, ask: true, entries: [ENTRY_FIELDS], more: true },
+    validate: (f, l = STATIC_LIMITS) =>
+      isSeqOr0(f.gen) && isSeqOr0(f.ask) && typeof f.more === "boolean" &&
+      isArrayOf(f.entries, MAX_CHAT_ENTRIES, (e) => isChatEntry(e, l)),
   },
 };
 
