@@ -122,6 +122,8 @@ export type ChatClientEvent =
   | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
+  /** Its liveness connection to its server closed: the server is checked, and left if silent. */
+  | { type: "server-closed"; now: number }
   | { type: "quit"; now: number };
 
 /** A chat line in the global order. */
@@ -218,6 +220,8 @@ export class ChatClientCore {
   #now = 0;
   #joinAt = -Infinity;
   #heardAt = 0;
+  /** When its liveness connection closed; the server is left unless heard from after it. */
+  #closedAt = -Infinity;
   #ackAt = -Infinity;
   #ackedNext = -1;
   /** Delivery datagrams that moved `next` since the last ack (acks are delayed, as TCP's). */
@@ -285,6 +289,28 @@ export class ChatClientCore {
     };
   }
 
+  /**
+   * The earliest monotonic time at which a `tick` can do anything (`Infinity`: nothing until
+   * another event); the runtime may sleep until then. While lines or acks wait, that is now.
+   */
+  dueAt(): number {
+    if (this.#phase !== "joining" && this.#phase !== "joined") return Infinity;
+    const { serverTimeoutMs, serverCheckMs, clientRetryMs, clientHeartbeatMs, retransmitMs } =
+      this.#o.config;
+    let due = this.#heardAt + serverTimeoutMs;
+    if (this.#closedAt >= this.#heardAt) due = Math.min(due, this.#closedAt + serverCheckMs);
+    if (this.#phase === "joining") return Math.min(due, this.#joinAt + clientRetryMs);
+    if (this.#sender.unacknowledged > 0 || this.#next !== this.#ackedNext) return this.#now;
+    due = Math.min(due, this.#ackAt + clientHeartbeatMs);
+    if (this.#wantedUpTo() >= this.#next) {
+      due = Math.min(
+        due,
+        Math.max(this.#progressAt + retransmitMs / 2, this.#nakAt + retransmitMs),
+      );
+    }
+    return due;
+  }
+
   /** Feeds one event and returns what the runtime must do, in order. */
   step(event: ChatClientEvent): ChatClientAction[] {
     if (this.#phase === "quit" || this.#phase === "refused") {
@@ -308,6 +334,10 @@ export class ChatClientCore {
         break;
       case "server-lost":
         if (this.#server) this.#lose();
+        break;
+      case "server-closed":
+        if (this.#phase === "joined") this.#sendAck();
+        if (this.#server) this.#closedAt = this.#now;
         break;
       case "send-text":
         this.#sender.type(event.text, event.ts);
@@ -348,6 +378,7 @@ export class ChatClientCore {
     this.#phase = "joining";
     this.#joinAt = -Infinity;
     this.#heardAt = this.#now;
+    this.#closedAt = -Infinity;
   }
 
   #lose(): void {
@@ -363,6 +394,9 @@ export class ChatClientCore {
     const { serverTimeoutMs, clientRetryMs, clientHeartbeatMs, retransmitMs } = this.#o.config;
     if (this.#phase !== "joining" && this.#phase !== "joined") return;
     if (now - this.#heardAt >= serverTimeoutMs) return this.#lose();
+    if (this.#closedAt >= this.#heardAt && now - this.#closedAt >= this.#o.config.serverCheckMs) {
+      return this.#lose();
+    }
     if (this.#phase === "joining") {
       if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
       return;
@@ -480,7 +514,7 @@ export class ChatClientCore {
     const server = this.#server;
     if (!server || sender.role !== "server") return;
     const mine = sender.id === server.id && sender.incarnation === server.incarnation;
-    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
+    // Any datagram of its server shows it alive (the keepalive that answers an idle ack).
     if (mine) this.#heardAt = this.#now;
     if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {

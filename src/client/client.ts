@@ -19,6 +19,9 @@ import {
 } from "../chat/client_core.ts";
 import { type DiscoveredServer, discoverServers } from "../net/discovery.ts";
 import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
+import { type Kind, MESSAGE_KINDS } from "../wire/messages.ts";
+import { LivenessWatcher } from "../transport/liveness.ts";
+import { DueTimer } from "../util/due_timer.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
 
@@ -105,6 +108,22 @@ export const HISTORY_KEPT = 1000;
 const DISCOVERY_SETTLE_MS = 200;
 
 /**
+ * The same wait when the client lost its server: any other live server will do, and the chat
+ * stalls until it has one, so only the answers of about one LAN round trip are compared.
+ */
+const FAILOVER_SETTLE_MS = 20;
+
+/**
+ * Kinds a client never handles — the servers' membership and chat-server traffic, which it hears
+ * on the group while it takes the leader's stream (~10 heartbeats a second per server) — dropped
+ * by their header before they are authenticated and decoded. Its server's liveness shows in the
+ * keepalives that answer its acks.
+ */
+export const CLIENT_SKIPS: readonly Kind[] = (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
+  MESSAGE_KINDS[kind].layer === "membership" || MESSAGE_KINDS[kind].layer === "chat-server"
+);
+
+/**
  * The client's sockets: joined to the multicast group when the leader's stream is on (the
  * client then takes committed entries from it), else — or when the group cannot be joined here —
  * unicast only, and its server sends it everything.
@@ -114,6 +133,7 @@ async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
     config: options.config,
     role: "client" as const,
     unicastPort: 0,
+    skipKinds: CLIENT_SKIPS,
     transport: options.transport,
     openSockets: options.openSockets,
   };
@@ -153,7 +173,9 @@ export class ChatClient implements ChatSession {
   #flow: (paused: boolean) => void = () => {};
   #pendingEvents: ChatUiEvent[] = [];
   #flush?: ReturnType<typeof setImmediate>;
-  #timer?: ReturnType<typeof setInterval>;
+  readonly #clock: DueTimer;
+  /** The liveness connection to its server (sockets only): it closes when the server ends. */
+  #watcher?: LivenessWatcher;
   #discovering = false;
   #closed = false;
   #attachedOnce = false;
@@ -189,6 +211,18 @@ export class ChatClient implements ChatSession {
       firstGen: randomFirstGen(),
       owner: options.owner,
     });
+    const { timing } = options.config;
+    this.#clock = new DueTimer(() => this.#tick(), timing.tickIntervalMs, MAX_SLEEP_MS);
+    if (!options.transport) {
+      this.#watcher = new LivenessWatcher(
+        () =>
+          endpoint.contain(
+            "a closed liveness connection",
+            () => this.#step({ type: "server-closed", now: now() }),
+          ),
+        timing.livenessRetryMs,
+      );
+    }
   }
 
   /**
@@ -213,10 +247,6 @@ export class ChatClient implements ChatSession {
     const joined = new Promise<void>((resolve, reject) => {
       client.#joined = { resolve, reject };
     });
-    client.#timer = setInterval(
-      () => endpoint.contain("a tick", () => client.#step({ type: "tick", now: now() })),
-      options.config.timing.tickIntervalMs,
-    );
     client.#step({ type: "start", now: now() });
     try {
       await joined;
@@ -320,9 +350,10 @@ export class ChatClient implements ChatSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#step({ type: "quit", now: now() });
-    clearInterval(this.#timer);
+    this.#clock.stop();
     clearImmediate(this.#flush);
     for (const waiter of this.#waiters) waiter();
+    await this.#watcher?.close();
     await this.#endpoint.close();
   }
 
@@ -337,9 +368,18 @@ export class ChatClient implements ChatSession {
     });
   }
 
+  #tick(): void {
+    try {
+      this.#endpoint.contain("a tick", () => this.#step({ type: "tick", now: now() }));
+    } finally {
+      this.#clock.schedule(this.#core.dueAt(), now());
+    }
+  }
+
   #step(event: ChatClientEvent): void {
     if (this.#closed && event.type !== "quit") return;
     for (const action of this.#core.step(event)) this.#perform(action);
+    this.#clock.schedule(this.#core.dueAt(), now());
     this.#settleWaiters();
   }
 
@@ -500,6 +540,7 @@ export class ChatClient implements ChatSession {
         }
         break;
       case "server-lost": {
+        this.#watcher?.watch([]);
         this.#lostAt = Date.now();
         const { group, port, peers } = this.#options.config.network;
         const asking = `the group ${group}:${port}` +
@@ -533,7 +574,7 @@ export class ChatClient implements ChatSession {
           timeoutMs: this.#options.discoveryTimeoutMs,
           attempts: this.#options.config.timing.discoveryAttempts,
           enough: 3,
-          settleMs: DISCOVERY_SETTLE_MS,
+          settleMs: avoid ? FAILOVER_SETTLE_MS : DISCOVERY_SETTLE_MS,
         });
         if (this.#closed) return;
         if (found.length > 0) this.#servers = found;
@@ -541,6 +582,7 @@ export class ChatClient implements ChatSession {
         const candidates = choices.length > 0 ? choices : found;
         if (candidates.length > 0) {
           const server = candidates[Math.floor(Math.random() * candidates.length)];
+          this.#watcher?.watch([server.address]);
           this.#step({
             type: "attach",
             server: { id: server.id, incarnation: server.incarnation, addr: server.address },
@@ -574,6 +616,12 @@ const IGNORED_WHY: Record<IgnoredReason, string> = {
   "other-attachment": "meant for another attachment of this client (stale, or forged)",
   "not-my-leader": "not from the leader this client's server names, or no stream is taken",
 };
+
+/**
+ * Longest a client sleeps without a tick when its core has nothing due (detached, looking for a
+ * server): a safety net, not a deadline.
+ */
+const MAX_SLEEP_MS = 1000;
 
 /** The monotonic clock. */
 function now(): number {

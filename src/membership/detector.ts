@@ -48,6 +48,8 @@ export class FailureDetector {
   readonly #o: DetectorOptions;
   readonly #probes = new Map<string, Probe>();
   readonly #relays = new Map<number, Relay>();
+  /** When a closed liveness connection last made each server suspect (see `onClosed`). */
+  readonly #closedAt = new Map<string, number>();
   #nextNonce = 1;
   #suspicions = 0;
   #deaths = 0;
@@ -96,10 +98,34 @@ export class FailureDetector {
     for (const id of this.#probes.keys()) {
       if (table.get(id)?.state !== "suspect") this.#probes.delete(id);
     }
+    for (const [id, at] of this.#closedAt) {
+      if (now - at >= timing.suspectAfterMs) this.#closedAt.delete(id);
+    }
     for (const [nonce, relay] of this.#relays) {
       if (now >= relay.expires) this.#relays.delete(nonce);
     }
     return dead;
+  }
+
+  /**
+   * The liveness connection to the server at `addr` closed: its process probably ended, so it is
+   * suspected and verified at once instead of after `suspectAfterMs` of silence. A close can be
+   * forged on the path, so it only starts the verification: a live server answers the probe and
+   * stays. At most one such suspicion per server every `suspectAfterMs`, so that forged closes
+   * cannot keep a live server flapping.
+   */
+  onClosed(addr: Address, now: number): void {
+    const { table, timing } = this.#o;
+    for (const member of table.members()) {
+      if (member.role !== "server" || member.state !== "alive") continue;
+      if (member.addr.host !== addr.host || member.addr.port !== addr.port) continue;
+      if (now - (this.#closedAt.get(member.id) ?? -Infinity) < timing.suspectAfterMs) return;
+      this.#closedAt.set(member.id, now);
+      table.suspect(member, now);
+      this.#suspicions++;
+      this.#verify(member, now);
+      return;
+    }
   }
 
   /** Forgets every verification in progress; the next tick starts fresh ones (after a stall). */

@@ -27,6 +27,9 @@ import type { ClusterEvent, CoreStats, MemberView, ViewSnapshot } from "../membe
 import { describeLoss, formatViewTable, missingServers, summarizeView } from "./status.ts";
 import type { ChatNotice, ChatServerStatus } from "../chat/chat_server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
+import { LivenessListener, LivenessWatcher } from "../transport/liveness.ts";
+import { DueTimer } from "../util/due_timer.ts";
+import { ProcessMonitor, type ProcessReport } from "./process_stats.ts";
 
 const log = logger("server");
 
@@ -90,6 +93,8 @@ export interface ServerStatusReport {
   split?: DiscoverSplit;
   /** Every member of the view, this server first. */
   members: MemberView[];
+  /** The process itself: CPU, memory, event-loop lag, GC pauses (absent in hand-made reports). */
+  process?: ProcessReport;
   /** Counters since the server started. */
   counters: ServerStats & {
     /** Times this server began following a new leader (its first one included). */
@@ -103,7 +108,13 @@ export class Server {
   readonly #node: ServerNode;
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
-  #timer?: ReturnType<typeof setInterval>;
+  readonly #clock: DueTimer;
+  readonly #process = new ProcessMonitor();
+  /** Liveness connections to the other servers, and the listener theirs reach (sockets only). */
+  #watcher?: LivenessWatcher;
+  #listener?: LivenessListener;
+  /** The view number whose servers the watcher watches. */
+  #watchedView = -1;
   #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
   /** Unicast-only: the view number whose servers the endpoint sends group datagrams to. */
@@ -125,6 +136,12 @@ export class Server {
       version: VERSION,
       rejections: () => endpoint.stats().rejections,
     });
+    this.#clock = new DueTimer(
+      () => this.#tick(),
+      config.timing.tickIntervalMs,
+      config.timing.heartbeatIntervalMs,
+      (ms) => this.#process.lag.record(ms),
+    );
   }
 
   /** Opens the transport, starts discovery and the protocol's clock. */
@@ -140,17 +157,24 @@ export class Server {
       openSockets: options.openSockets,
     });
     const server = new Server(endpoint, options);
+    if (!options.transport) {
+      const { network, timing } = options.config;
+      server.#listener = await LivenessListener.open(
+        endpoint.self.addr.port,
+        network.livenessConnections,
+      );
+      server.#watcher = new LivenessWatcher(
+        (addr) =>
+          endpoint.contain(
+            "a closed liveness connection",
+            () => server.#step({ type: "peer-closed", addr, now: performance.now() }),
+          ),
+        timing.livenessRetryMs,
+      );
+    }
     server.#logListening();
     endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
     server.#step({ type: "start", now: performance.now(), wall: Date.now() });
-    server.#timer = setInterval(
-      () =>
-        endpoint.contain(
-          "a tick",
-          () => server.#step({ type: "tick", now: performance.now(), wall: Date.now() }),
-        ),
-      options.config.timing.tickIntervalMs,
-    );
     const every = options.config.output.statusIntervalMs;
     if (every > 0) server.#statusTimer = setInterval(() => server.#logStatus(), every);
     return server;
@@ -205,17 +229,20 @@ export class Server {
         }
         : {}),
       members: view.members,
+      process: this.#process.report(),
       counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
   }
 
   /** Announces that this server leaves, closes the sockets and logs the final counters. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#clock.stop();
+    this.#process.stop();
     clearInterval(this.#statusTimer);
     clearImmediate(this.#chatFlush);
     this.#step({ type: "stop", now: performance.now() });
     const stats = this.stats();
+    await Promise.all([this.#watcher?.close(), this.#listener?.close()]);
     await this.#endpoint.close();
     log.info("stopped; sent {sent}, received {received}, rejected {rejected}", {
       event: "stopped",
@@ -246,12 +273,29 @@ export class Server {
     this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
   }
 
+  #tick(): void {
+    try {
+      this.#endpoint.contain(
+        "a tick",
+        () => this.#step({ type: "tick", now: performance.now(), wall: Date.now() }),
+      );
+    } finally {
+      this.#clock.schedule(this.#node.dueAt(), performance.now());
+    }
+  }
+
   #step(event: NodeEvent): void {
     for (const action of this.#node.step(event)) this.#perform(action);
-    if (this.#endpoint.unicastOnly && this.#node.viewNumber !== this.#fanoutView) {
-      this.#fanoutView = this.#node.viewNumber;
+    const view = this.#node.viewNumber;
+    if (this.#endpoint.unicastOnly && view !== this.#fanoutView) {
+      this.#fanoutView = view;
       this.#endpoint.setFanout(this.#node.serverAddresses());
     }
+    if (this.#watcher && view !== this.#watchedView) {
+      this.#watchedView = view;
+      this.#watcher.watch(this.#node.serverAddresses());
+    }
+    this.#clock.schedule(this.#node.dueAt(), performance.now());
   }
 
   #perform(action: NodeAction): void {
