@@ -43,6 +43,7 @@ export {
   type ServerStats,
   type ServerStatusReport,
 } from "./src/server/server.ts";
+export type { GcPauses, LagHistogram, ProcessReport } from "./src/server/process_stats.ts";
 export type { GuardStats, Misbehaviour } from "./src/guard/tracker.ts";
 export {
   Endpoint,
