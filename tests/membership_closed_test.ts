@@ -1,7 +1,8 @@
 /**
  * The fast path of failure detection: a closed liveness connection (the peer's process ended)
- * makes the server suspect at once and verify it, instead of after `suspectAfterMs` of silence;
- * a live server refutes it, and closes forged in a row cannot keep it suspect. And the core's
+ * makes the server probe it at once, instead of after `suspectAfterMs` of silence, and declare it
+ * dead if it does not answer; a live server's answer (a forged close) or a `leave` (a clean stop
+ * closes it too) leaves no trace in the view, and closes in a row are checked once. And the core's
  * next deadline: a calm cluster's core is due at its next heartbeat, not every tick.
  *
  * @module
@@ -31,11 +32,11 @@ function closed(h: Harness, who = a) {
   return h.core.step({ type: "peer-closed", addr: who.addr, now: h.now });
 }
 
-Deno.test("a closed connection makes the server suspect at once and verifies it", () => {
+Deno.test("a closed connection makes the server probe the peer at once, quietly", () => {
   const h = calm();
   const actions = closed(h);
-  assert.equal(stateOf(h, "a"), "suspect");
-  assert.ok(events(actions).some((e) => e.type === "member-suspect" && e.member.id === "a"));
+  assert.equal(stateOf(h, "a"), "alive");
+  assert.deepEqual(events(actions), []);
   assert.deepEqual(sent(actions, "ping").map((p) => p.to), [a.addr]);
   assert.equal(sent(actions, "ping-req").length, TIMING.indirectProbes);
 });
@@ -51,18 +52,36 @@ Deno.test("a server whose connection closed and that stays silent is dead after 
   assert.ok(h.now < closedAt + TIMING.suspectAfterMs);
 });
 
-Deno.test("a live server answers the probe: a forged close changes nothing lasting", () => {
+Deno.test("a live server answers the probe: a forged close changes nothing", () => {
   const h = calm();
+  const from = h.actions.length;
   const actions = closed(h);
   const nonce = sent(actions, "ping")[0].body.nonce;
   h.receive(a, { kind: "ack", nonce, target: "a" });
-  assert.equal(stateOf(h, "a"), "alive");
-  // Another close right after is ignored: forged closes cannot keep a live server flapping.
+  // Another close right after is not checked again: forged closes cannot make a ping flood.
   const again = closed(h);
-  assert.equal(stateOf(h, "a"), "alive");
   assert.deepEqual(sent(again, "ping"), []);
   h.liveWith(h.now + 2_000, everyone());
-  assert.equal(h.core.stats().deathsDeclared, 0);
+  assert.equal(stateOf(h, "a"), "alive");
+  assert.deepEqual(events(h.actions.slice(from)).filter((e) => e.type !== "view-changed"), []);
+  assert.equal(h.core.stats().suspicions, 0);
+});
+
+Deno.test("a clean stop (close, then leave) makes the peer left, never suspect", () => {
+  const h = calm();
+  const from = h.actions.length;
+  closed(h);
+  h.receive(a, { kind: "leave" });
+  h.liveWith(
+    h.now + TIMING.probeTimeoutMs + 100,
+    [b, c].map((sender) => ({
+      sender,
+      status: status(),
+    })),
+  );
+  assert.equal(stateOf(h, "a"), "left");
+  const kinds = events(h.actions.slice(from)).map((e) => e.type);
+  assert.ok(!kinds.includes("member-suspect") && !kinds.includes("member-dead"), `${kinds}`);
 });
 
 Deno.test("a close from an address no member has is ignored", () => {
@@ -82,7 +101,7 @@ Deno.test("a calm core is due at its next heartbeat; ticks before that do nothin
   assert.ok(sent(h.tick(due), "heartbeat").length > 0);
 });
 
-Deno.test("while a member is suspect the core is due at once", () => {
+Deno.test("while a check runs the core is due at once", () => {
   const h = calm();
   closed(h);
   assert.equal(h.core.dueAt(), h.now);

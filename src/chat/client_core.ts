@@ -514,7 +514,7 @@ export class ChatClientCore {
     const server = this.#server;
     if (!server || sender.role !== "server") return;
     const mine = sender.id === server.id && sender.incarnation === server.incarnation;
-    // Any datagram of its server shows it alive (the keepalive that answers an idle ack).
+    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
     if (mine) this.#heardAt = this.#now;
     if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {

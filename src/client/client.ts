@@ -114,13 +114,14 @@ const DISCOVERY_SETTLE_MS = 200;
 const FAILOVER_SETTLE_MS = 20;
 
 /**
- * Kinds a client never handles — the servers' membership and chat-server traffic, which it hears
- * on the group while it takes the leader's stream (~10 heartbeats a second per server) — dropped
- * by their header before they are authenticated and decoded. Its server's liveness shows in the
- * keepalives that answer its acks.
+ * Kinds a client never handles — the servers' membership and chat-server traffic it hears on the
+ * group while it takes the leader's stream — dropped by their header before they are
+ * authenticated and decoded. Heartbeats stay: while the stream brings its lines, its server's
+ * heartbeats are what shows that server alive (its acks then draw no keepalive).
  */
 export const CLIENT_SKIPS: readonly Kind[] = (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
-  MESSAGE_KINDS[kind].layer === "membership" || MESSAGE_KINDS[kind].layer === "chat-server"
+  kind !== "heartbeat" &&
+  (MESSAGE_KINDS[kind].layer === "membership" || MESSAGE_KINDS[kind].layer === "chat-server")
 );
 
 /**

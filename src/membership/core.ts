@@ -59,7 +59,8 @@ export type CoreEvent =
   | { type: "tick"; now: number }
   /**
    * The liveness connection to the server at `addr` closed: its process probably ended. Evidence,
-   * not proof (a close can be forged on the path): the server is suspected and probed at once.
+   * not proof (a close can be forged on the path): the server is probed at once, and declared
+   * dead only if it does not answer.
    */
   | { type: "peer-closed"; addr: Address; now: number }
   | { type: "stop"; now: number };
@@ -161,13 +162,13 @@ export class ServerCore {
   /**
    * The earliest monotonic time at which a `tick` can do anything, as of the last event: the
    * next heartbeat or merge probe, or the first live member's suspicion. While anything is in
-   * motion — discovery, an election, a suspect, a change within the split detector's windows —
+   * motion — discovery, an election, a verification, a change within the split detector's windows —
    * that is now, and the runtime ticks at its finest grain.
    */
   dueAt(): number {
     const now = this.#lastEventAt;
     if (this.#phase !== "running") return this.#phase === "stopped" ? Infinity : now;
-    if (!this.#bully.idle) return now;
+    if (!this.#bully.idle || this.#detector.verifying) return now;
     const { suspectAfterMs, mergeProbeIntervalMs, splitSettleMs, splitBurstMs } = this.#o.timing;
     let due = Math.min(this.#nextHeartbeatAt, this.#nextMergeProbeAt);
     for (const member of this.#table.members()) {
