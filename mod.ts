@@ -45,6 +45,7 @@ export {
 } from "./src/server/server.ts";
 export { ChatDisk, type ChatDiskInfo, type ChatDiskOptions } from "./src/server/chat_disk.ts";
 export type { Repair, TornTail } from "./src/storage/wal.ts";
+export type { GcPauses, LagHistogram, ProcessReport } from "./src/server/process_stats.ts";
 export type { GuardStats, Misbehaviour } from "./src/guard/tracker.ts";
 export {
   Endpoint,

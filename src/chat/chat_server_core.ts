@@ -132,6 +132,12 @@ export class ChatServerCore {
   #synced = false;
   #leadership: Leadership | null = null;
   #pull: SendersPull | null = null;
+  /**
+   * The last gather from a server this one did not follow yet: the new leader's gather can
+   * overtake the election's COORDINATOR, and is answered once the view names it instead of
+   * waiting for its repeat `retransmitMs` later.
+   */
+  #earlyGather: { peer: Peer; body: ChatGatherBody } | null = null;
   #conflicts = 0;
   #asideAt = -Infinity;
   /** True while this server reaches a majority of its full view (live and dead servers). */
@@ -188,6 +194,17 @@ export class ChatServerCore {
     this.#flush();
     this.#journal();
     return this.#out.drain();
+  }
+
+  /**
+   * True when a tick has only periodic duties left (leases, keepalives, repairs `retransmitMs`
+   * after a loss): following, or leading past recovery with nothing buffered, every entry held
+   * committed. The runtime may then tick at a coarser grain.
+   */
+  get settled(): boolean {
+    const leadership = this.#leadership;
+    if (leadership && (leadership.phase !== "leading" || leadership.buffered > 0)) return false;
+    return this.#replica.log.last === this.#replica.commit;
   }
 
   /** Role, term, log window, commit point and counters. */
@@ -260,6 +277,12 @@ export class ChatServerCore {
       if (view.leader === self) this.#lead(Math.max(view.term, nextTerm(this.#promised)));
     }
     if (this.#leadership?.setPeers(peers)) this.#lead(nextTerm(this.#promised));
+    const early = this.#earlyGather;
+    if (early && early.peer.id === view.leader) {
+      this.#earlyGather = null;
+      const peer = peers.get(early.peer.id);
+      if (peer?.incarnation === early.peer.incarnation) this.#onGather(peer, early.body);
+    }
   }
 
   #lead(term: number): void {
@@ -322,6 +345,7 @@ export class ChatServerCore {
         return;
       case "chat-gather":
         if (fromLeader) this.#onGather(peer, body);
+        else this.#earlyGather = { peer, body };
         return;
       case "chat-fetch":
         return this.#onFetch(peer, body);

@@ -105,6 +105,8 @@ export type ChatClientEvent =
   | { type: "flush"; now: number }
   | { type: "attach"; server: ServerRef; now: number }
   | { type: "server-lost"; now: number }
+  /** Its liveness connection to its server closed: the server is checked, and left if silent. */
+  | { type: "server-closed"; now: number }
   | { type: "quit"; now: number };
 
 /** Something the user should be told. */
@@ -177,6 +179,8 @@ export class ChatClientCore {
   #now = 0;
   #joinAt = -Infinity;
   #heardAt = 0;
+  /** When its liveness connection closed; the server is left unless heard from after it. */
+  #closedAt = -Infinity;
   #ackAt = -Infinity;
   #split: ChatSplitBody | null = null;
   /** The leader its server names: the only sender whose stream it takes. */
@@ -250,6 +254,26 @@ export class ChatClientCore {
     };
   }
 
+  /**
+   * The earliest monotonic time at which a `tick` can do anything (`Infinity`: nothing until
+   * another event); the runtime may sleep until then. While lines or acks wait, that is now.
+   */
+  dueAt(): number {
+    if (this.#phase !== "joining" && this.#phase !== "joined") return Infinity;
+    const { serverTimeoutMs, serverCheckMs, clientRetryMs, clientHeartbeatMs, retransmitMs } =
+      this.#o.config;
+    let due = this.#heardAt + serverTimeoutMs;
+    if (this.#closedAt >= this.#heardAt) due = Math.min(due, this.#closedAt + serverCheckMs);
+    if (this.#phase === "joining") return Math.min(due, this.#joinAt + clientRetryMs);
+    if (this.#sender.unacknowledged > 0 || this.#receiver.unacked()) return this.#now;
+    due = Math.min(due, this.#ackAt + clientHeartbeatMs, this.#receiver.nakDueAt(retransmitMs));
+    const asking = this.#asking;
+    if (asking) {
+      due = Math.min(due, asking.sentAt + clientRetryMs, asking.firstAt + serverTimeoutMs);
+    }
+    return due;
+  }
+
   /** Feeds one event and returns what the runtime must do, in order. */
   step(event: ChatClientEvent): ChatClientAction[] {
     if (this.#phase === "quit" || this.#phase === "refused") {
@@ -273,6 +297,10 @@ export class ChatClientCore {
         break;
       case "server-lost":
         if (this.#server) this.#lose();
+        break;
+      case "server-closed":
+        if (this.#phase === "joined") this.#sendAck();
+        if (this.#server) this.#closedAt = this.#now;
         break;
       case "send-text":
         this.#sender.type(event.text, event.ts, event.address);
@@ -319,6 +347,7 @@ export class ChatClientCore {
     this.#phase = "joining";
     this.#joinAt = -Infinity;
     this.#heardAt = this.#now;
+    this.#closedAt = -Infinity;
   }
 
   #lose(): void {
@@ -334,6 +363,9 @@ export class ChatClientCore {
     const { serverTimeoutMs, clientRetryMs, clientHeartbeatMs } = this.#o.config;
     if (this.#phase !== "joining" && this.#phase !== "joined") return;
     if (now - this.#heardAt >= serverTimeoutMs) return this.#lose();
+    if (this.#closedAt >= this.#heardAt && now - this.#closedAt >= this.#o.config.serverCheckMs) {
+      return this.#lose();
+    }
     if (this.#phase === "joining") {
       if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
       return;

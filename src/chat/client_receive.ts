@@ -258,6 +258,15 @@ export class ClientReceiver {
     }
   }
 
+  /**
+   * The earliest time its `tick` may ask for what it lacks (`Infinity`: it lacks nothing known):
+   * half a retransmit after progress stalled, a retransmit after the last NAK.
+   */
+  nakDueAt(retransmitMs: number): number {
+    if (this.#wantedUpTo() < this.#next) return Infinity;
+    return Math.max(this.#progressAt + retransmitMs / 2, this.#nakAt + retransmitMs);
+  }
+
   /** True when something was delivered since the last ack. */
   unacked(): boolean {
     return this.#next !== this.#ackedNext;

@@ -29,6 +29,9 @@ import {
 import { messageId } from "../chat/keys.ts";
 import { roomOf } from "../chat/rooms.ts";
 import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
+import { type Kind, MESSAGE_KINDS } from "../wire/messages.ts";
+import { LivenessWatcher } from "../transport/liveness.ts";
+import { DueTimer } from "../util/due_timer.ts";
 import { orderedTime, type ShownMessage } from "./render.ts";
 import type { ChatSession, ChatUiEvent, ServerEntry, WhoEntry } from "./repl.ts";
 
@@ -116,6 +119,23 @@ export const HISTORY_KEPT = 1000;
 const DISCOVERY_SETTLE_MS = 200;
 
 /**
+ * The same wait when the client lost its server: any other live server will do, and the chat
+ * stalls until it has one, so only the answers of about one LAN round trip are compared.
+ */
+const FAILOVER_SETTLE_MS = 20;
+
+/**
+ * Kinds a client never handles — the servers' membership and chat-server traffic it hears on the
+ * group while it takes the leader's stream — dropped by their header before they are
+ * authenticated and decoded. Heartbeats stay: while the stream brings its lines, its server's
+ * heartbeats are what shows that server alive (its acks then draw no keepalive).
+ */
+export const CLIENT_SKIPS: readonly Kind[] = (Object.keys(MESSAGE_KINDS) as Kind[]).filter((kind) =>
+  kind !== "heartbeat" &&
+  (MESSAGE_KINDS[kind].layer === "membership" || MESSAGE_KINDS[kind].layer === "chat-server")
+);
+
+/**
  * The client's sockets: joined to the multicast group when the leader's stream is on (the
  * client then takes committed entries from it), else — or when the group cannot be joined here —
  * unicast only, and its server sends it everything.
@@ -125,6 +145,7 @@ async function openEndpoint(options: ChatConnectOptions): Promise<Endpoint> {
     config: options.config,
     role: "client" as const,
     unicastPort: 0,
+    skipKinds: CLIENT_SKIPS,
     transport: options.transport,
     openSockets: options.openSockets,
   };
@@ -170,7 +191,9 @@ export class ChatClient implements ChatSession {
   #flow: (paused: boolean) => void = () => {};
   #pendingEvents: ChatUiEvent[] = [];
   #flush?: ReturnType<typeof setImmediate>;
-  #timer?: ReturnType<typeof setInterval>;
+  readonly #clock: DueTimer;
+  /** The liveness connection to its server (sockets only): it closes when the server ends. */
+  #watcher?: LivenessWatcher;
   #discovering = false;
   #closed = false;
   #attachedOnce = false;
@@ -207,6 +230,18 @@ export class ChatClient implements ChatSession {
       firstGen: randomFirstGen(),
       owner: options.owner,
     });
+    const { timing } = options.config;
+    this.#clock = new DueTimer(() => this.#tick(), timing.tickIntervalMs, MAX_SLEEP_MS);
+    if (!options.transport) {
+      this.#watcher = new LivenessWatcher(
+        () =>
+          endpoint.contain(
+            "a closed liveness connection",
+            () => this.#step({ type: "server-closed", now: now() }),
+          ),
+        timing.livenessRetryMs,
+      );
+    }
   }
 
   /**
@@ -231,10 +266,6 @@ export class ChatClient implements ChatSession {
     const joined = new Promise<void>((resolve, reject) => {
       client.#joined = { resolve, reject };
     });
-    client.#timer = setInterval(
-      () => endpoint.contain("a tick", () => client.#step({ type: "tick", now: now() })),
-      options.config.timing.tickIntervalMs,
-    );
     client.#step({ type: "start", now: now() });
     // A session starts in the lobby: moving to another room is its first line.
     if (client.#room !== DEFAULT_ROOM) client.#type("", { line: "enter", room: client.#room });
@@ -428,9 +459,10 @@ export class ChatClient implements ChatSession {
     this.#closed = true;
     this.#step({ type: "quit", now: now() });
     this.#answerQuestion(undefined);
-    clearInterval(this.#timer);
+    this.#clock.stop();
     clearImmediate(this.#flush);
     for (const waiter of this.#waiters) waiter();
+    await this.#watcher?.close();
     await this.#endpoint.close();
   }
 
@@ -445,9 +477,18 @@ export class ChatClient implements ChatSession {
     });
   }
 
+  #tick(): void {
+    try {
+      this.#endpoint.contain("a tick", () => this.#step({ type: "tick", now: now() }));
+    } finally {
+      this.#clock.schedule(this.#core.dueAt(), now());
+    }
+  }
+
   #step(event: ChatClientEvent): void {
     if (this.#closed && event.type !== "quit") return;
     for (const action of this.#core.step(event)) this.#perform(action);
+    this.#clock.schedule(this.#core.dueAt(), now());
     this.#settleWaiters();
   }
 
@@ -631,6 +672,7 @@ export class ChatClient implements ChatSession {
         }
         break;
       case "server-lost": {
+        this.#watcher?.watch([]);
         this.#lostAt = Date.now();
         const { group, port, peers } = this.#options.config.network;
         const asking = `the group ${group}:${port}` +
@@ -709,7 +751,7 @@ export class ChatClient implements ChatSession {
           timeoutMs: this.#options.config.chat.clientWaitMs,
           attempts: this.#options.config.timing.discoveryAttempts,
           enough: 3,
-          settleMs: DISCOVERY_SETTLE_MS,
+          settleMs: avoid ? FAILOVER_SETTLE_MS : DISCOVERY_SETTLE_MS,
         });
         if (this.#closed) return;
         if (found.length > 0) this.#servers = found;
@@ -717,6 +759,7 @@ export class ChatClient implements ChatSession {
         const candidates = choices.length > 0 ? choices : found;
         if (candidates.length > 0) {
           const server = candidates[Math.floor(Math.random() * candidates.length)];
+          this.#watcher?.watch([server.address]);
           this.#step({
             type: "attach",
             server: { id: server.id, incarnation: server.incarnation, addr: server.address },
@@ -758,6 +801,12 @@ function shownEntry(entry: ChatEntry): ShownMessage & { id: string } {
   if (entry.kind === "direct") return { ...shown, room: "", kind: "direct", to: entry.to };
   return { ...shown, room: roomOf(entry), ...(entry.kind === "action" ? { kind: "action" } : {}) };
 }
+
+/**
+ * Longest a client sleeps without a tick when its core has nothing due (detached, looking for a
+ * server): a safety net, not a deadline.
+ */
+const MAX_SLEEP_MS = 1000;
 
 /** The monotonic clock. */
 function now(): number {

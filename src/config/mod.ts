@@ -34,6 +34,8 @@ export interface NetworkConfig {
   receiveBufferBytes: number;
   /** Largest datagram accepted or sent (bytes). */
   maxDatagramBytes: number;
+  /** Liveness connections (TCP, at the unicast port number) a server holds at most. */
+  livenessConnections: number;
   /** Unicast seeds (`host:port`) for networks where multicast does not pass. */
   peers: string[];
 }
@@ -96,6 +98,8 @@ export interface TimingConfig {
   splitSettleMs: number;
   /** Servers declared dead this close together vanished at once: a cut link, not crashes (ms). */
   splitBurstMs: number;
+  /** How soon a liveness connection that closed or was refused is tried again (ms). */
+  livenessRetryMs: number;
 }
 
 /** What a server prints for the people running it. */
@@ -193,6 +197,11 @@ export interface ChatConfig {
   clientHeartbeatMs: number;
   /** Silence of its server after which a client looks for another one (ms). */
   serverTimeoutMs: number;
+  /**
+   * How long a client whose liveness connection to its server closed waits for that server to
+   * answer before it looks for another one (ms).
+   */
+  serverCheckMs: number;
   /** Silence of a client after which its server drops it and releases its name (ms). */
   clientTimeoutMs: number;
   /** How often a server renews the names of its clients at the leader (ms). */
@@ -286,6 +295,9 @@ export function defaultChatConfig(): ChatConfig {
     clientHeartbeatMs: 200,
     // Ten heartbeats unanswered: a dead server, not a lossy network (and longer than a failover).
     serverTimeoutMs: 2000,
+    // A live server answers the ack sent on the close within a round trip and a flush; a close
+    // forged on the path is refuted by that answer, a crashed server is left after this.
+    serverCheckMs: 150,
     // Longer than a client's reattach (server timeout plus discovery), so a moving client keeps
     // its name.
     clientTimeoutMs: 6000,
@@ -405,6 +417,8 @@ export function defaultLanConfig(): Config {
       receiveBufferBytes: 4 * 1024 * 1024,
       // Well under the 64 KiB UDP limit; larger datagrams are hostile or a bug.
       maxDatagramBytes: 16 * 1024,
+      // Every client of a full server and every other server, with room; each costs a descriptor.
+      livenessConnections: 1024,
       peers: [],
     },
     security: {
@@ -458,6 +472,8 @@ export function defaultLanConfig(): Config {
       // Every survivor declares a cut-off side dead within a few heartbeats (suspicion and probe
       // differ by at most a tick or two per peer); two unrelated crashes a second apart are rare.
       splitBurstMs: 1_000,
+      // A restarted server is watched again within a second; a refused connect costs a round trip.
+      livenessRetryMs: 1_000,
     },
     output: {
       // Often enough to watch a cluster settle, rare enough not to bury the event lines.

@@ -65,6 +65,11 @@ export class Bully {
     return this.#leader;
   }
 
+  /** True when no election runs or is due: a tick can only start one if a member changes. */
+  get idle(): boolean {
+    return this.#phase === "idle" && !this.#discovering && !this.#needsElection();
+  }
+
   /** Term of that leader (it stays when the leader is lost, until a new one is known). */
   get term(): number {
     return this.#leaderTerm;

@@ -57,6 +57,12 @@ export type CoreEvent =
   | { type: "start"; now: number }
   | { type: "receive"; envelope: Envelope; viaGroup: boolean; now: number }
   | { type: "tick"; now: number }
+  /**
+   * The liveness connection to the server at `addr` closed: its process probably ended. Evidence,
+   * not proof (a close can be forged on the path): the server is probed at once, and declared
+   * dead only if it does not answer.
+   */
+  | { type: "peer-closed"; addr: Address; now: number }
   | { type: "stop"; now: number };
 
 /** The parts of a view that change rarely; see {@linkcode ServerCore.headline}. */
@@ -141,6 +147,7 @@ export class ServerCore {
       const judge = this.#clock(event.now, event.type === "tick");
       if (event.type === "receive") this.#receive(event.envelope, event.viaGroup, event.now);
       else if (event.type === "tick") this.#tick(event.now, judge);
+      else if (event.type === "peer-closed") this.#detector.onClosed(event.addr, event.now);
       else this.#stop();
     } else if (event.type === "stop") {
       this.#phase = "stopped";
@@ -150,6 +157,26 @@ export class ServerCore {
       this.#out.notify({ type: "view-changed", view: this.#reportedView });
     }
     return this.#out.drain();
+  }
+
+  /**
+   * The earliest monotonic time at which a `tick` can do anything, as of the last event: the
+   * next heartbeat or merge probe, or the first live member's suspicion. While anything is in
+   * motion — discovery, an election, a verification, a change within the split detector's windows —
+   * that is now, and the runtime ticks at its finest grain.
+   */
+  dueAt(): number {
+    const now = this.#lastEventAt;
+    if (this.#phase !== "running") return this.#phase === "stopped" ? Infinity : now;
+    if (!this.#bully.idle || this.#detector.verifying) return now;
+    const { suspectAfterMs, mergeProbeIntervalMs, splitSettleMs, splitBurstMs } = this.#o.timing;
+    let due = Math.min(this.#nextHeartbeatAt, this.#nextMergeProbeAt);
+    for (const member of this.#table.members()) {
+      if (member.state === "suspect") return now;
+      if (now - member.changedAt < splitSettleMs + splitBurstMs) return now;
+      if (member.state === "alive") due = Math.min(due, member.silentSince + suspectAfterMs);
+    }
+    return Math.min(due, now + mergeProbeIntervalMs);
   }
 
   /** This server's view of the group, itself first, with the split while there is one. */

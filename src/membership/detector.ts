@@ -48,6 +48,10 @@ export class FailureDetector {
   readonly #o: DetectorOptions;
   readonly #probes = new Map<string, Probe>();
   readonly #relays = new Map<number, Relay>();
+  /** When a closed liveness connection last had each server checked (see `onClosed`). */
+  readonly #closedAt = new Map<string, number>();
+  /** Quiet checks after a closed liveness connection, by member id (see `onClosed`). */
+  readonly #checks = new Map<string, Probe>();
   #nextNonce = 1;
   #suspicions = 0;
   #deaths = 0;
@@ -93,8 +97,24 @@ export class FailureDetector {
         }
       }
     }
+    for (const [id, check] of this.#checks) {
+      const member = table.get(id);
+      if (member?.state !== "alive") {
+        this.#checks.delete(id);
+      } else if (judge && now >= check.deadline) {
+        this.#checks.delete(id);
+        table.suspect(member, now);
+        this.#suspicions++;
+        table.kill(member, now);
+        this.#deaths++;
+        dead.push(member);
+      }
+    }
     for (const id of this.#probes.keys()) {
       if (table.get(id)?.state !== "suspect") this.#probes.delete(id);
+    }
+    for (const [id, at] of this.#closedAt) {
+      if (now - at >= timing.suspectAfterMs) this.#closedAt.delete(id);
     }
     for (const [nonce, relay] of this.#relays) {
       if (now >= relay.expires) this.#relays.delete(nonce);
@@ -102,9 +122,38 @@ export class FailureDetector {
     return dead;
   }
 
+  /**
+   * The liveness connection to the server at `addr` closed: its process probably ended, so it is
+   * verified at once instead of after `suspectAfterMs` of silence — quietly: the view does not
+   * change unless the verification fails, when it is declared dead. A close can be forged on the
+   * path, and a clean leave closes it too (the `leave` datagram may come just after): a live
+   * server answers the probe (a heartbeat may be one sent before the end: it does not count), a
+   * leaving one is marked left, and nothing else happens. At most one such check per server
+   * every `suspectAfterMs`.
+   */
+  onClosed(addr: Address, now: number): void {
+    const { table, timing } = this.#o;
+    for (const member of table.members()) {
+      if (member.role !== "server" || member.state !== "alive") continue;
+      if (member.addr.host !== addr.host || member.addr.port !== addr.port) continue;
+      if (now - (this.#closedAt.get(member.id) ?? -Infinity) < timing.suspectAfterMs) return;
+      this.#closedAt.set(member.id, now);
+      const nonce = this.#nextNonce++;
+      this.#checks.set(member.id, { nonce, deadline: now + timing.probeTimeoutMs });
+      this.#probe(member, nonce);
+      return;
+    }
+  }
+
+  /** True while a suspicion or a quiet check is being verified. */
+  get verifying(): boolean {
+    return this.#probes.size > 0 || this.#checks.size > 0;
+  }
+
   /** Forgets every verification in progress; the next tick starts fresh ones (after a stall). */
   regrace(): void {
     this.#probes.clear();
+    this.#checks.clear();
   }
 
   /** Answers a ping. */
@@ -137,6 +186,10 @@ export class FailureDetector {
       this.#o.out.send(relay.requester, { kind: "ack", nonce: relay.nonce, target: relay.target });
       return;
     }
+    if (this.#checks.get(body.target)?.nonce === body.nonce) {
+      this.#checks.delete(body.target);
+      return;
+    }
     const probe = this.#probes.get(body.target);
     if (!probe || probe.nonce !== body.nonce) return;
     this.#probes.delete(body.target);
@@ -144,9 +197,14 @@ export class FailureDetector {
   }
 
   #verify(member: Member, now: number): void {
-    const { out, timing } = this.#o;
     const nonce = this.#nextNonce++;
-    this.#probes.set(member.id, { nonce, deadline: now + timing.probeTimeoutMs });
+    this.#probes.set(member.id, { nonce, deadline: now + this.#o.timing.probeTimeoutMs });
+    this.#probe(member, nonce);
+  }
+
+  /** Pings `member` directly and through `indirectProbes` helpers with `nonce`. */
+  #probe(member: Member, nonce: number): void {
+    const { out } = this.#o;
     out.send(member.addr, { kind: "ping", nonce });
     const request = {
       kind: "ping-req" as const,

@@ -4,7 +4,8 @@
  *
  * Pure formatting: it turns a {@linkcode ServerStatusReport} into metric families and those into
  * text. It exposes only what the server really counts: rejected datagrams by reason, misbehaving
- * members by reason and throttled chat lines among them.
+ * members by reason and throttled chat lines among them — and the process's own figures (CPU,
+ * memory, event-loop lag, GC pauses under Node).
  *
  * @module
  */
@@ -14,12 +15,15 @@ import { REJECT_REASONS } from "../wire/rejections.ts";
 import type { MemberState } from "../membership/core.ts";
 import { liveMembers } from "./node.ts";
 import type { ServerStatusReport } from "./server.ts";
+import type { ProcessReport } from "./process_stats.ts";
 
 /** The `Content-Type` of {@linkcode formatMetrics}'s output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** One sample of a metric family: its labels and value. */
 export interface Sample {
+  /** Appended to the family's name: `_bucket`, `_sum` or `_count` of a histogram. */
+  suffix?: string;
   /** Label names and values (values are escaped on output). */
   labels?: Record<string, string>;
   /** The value. */
@@ -32,8 +36,8 @@ export interface MetricFamily {
   name: string;
   /** One line saying what it measures. */
   help: string;
-  /** Counter (only grows) or gauge (goes up and down). */
-  type: "counter" | "gauge";
+  /** Counter (only grows), gauge (goes up and down) or histogram (buckets, sum and count). */
+  type: "counter" | "gauge" | "histogram";
   /** Its samples (at least one). */
   samples: Sample[];
 }
@@ -275,6 +279,66 @@ export function metricFamilies(status: ServerStatusReport): MetricFamily[] {
   ];
 }
 
+/** The families of the process itself: CPU, memory, event-loop lag and (Node) GC pauses. */
+export function processFamilies(report: ProcessReport): MetricFamily[] {
+  const lag = report.eventLoopLag;
+  const families: MetricFamily[] = [
+    {
+      name: "dsys_process_cpu_seconds_total",
+      help: "CPU time this process used, by mode.",
+      type: "counter",
+      samples: [
+        { labels: { mode: "user" }, value: report.cpuUserSeconds },
+        { labels: { mode: "system" }, value: report.cpuSystemSeconds },
+      ],
+    },
+    {
+      name: "dsys_process_resident_memory_bytes",
+      help: "Resident memory of this process.",
+      type: "gauge",
+      samples: [{ value: report.residentBytes }],
+    },
+    {
+      name: "dsys_process_heap_used_bytes",
+      help: "JavaScript heap in use.",
+      type: "gauge",
+      samples: [{ value: report.heapUsedBytes }],
+    },
+    {
+      name: "dsys_event_loop_lag_seconds",
+      help: "How late the protocol clock's timer fired: the event loop's lag, where stalls show.",
+      type: "histogram",
+      samples: [
+        ...lag.bucketsMs.map((ms, i) => ({
+          suffix: "_bucket",
+          labels: { le: String(ms / 1000) },
+          value: lag.atMost[i],
+        })),
+        { suffix: "_bucket", labels: { le: "+Inf" }, value: lag.count },
+        { suffix: "_sum", value: lag.sumMs / 1000 },
+        { suffix: "_count", value: lag.count },
+      ],
+    },
+  ];
+  if (report.gc) {
+    families.push(
+      {
+        name: "dsys_gc_pauses_total",
+        help: "Garbage collections (Node only).",
+        type: "counter",
+        samples: [{ value: report.gc.count }],
+      },
+      {
+        name: "dsys_gc_pause_seconds_total",
+        help: "Time the garbage collector paused this process (Node only).",
+        type: "counter",
+        samples: [{ value: report.gc.totalMs / 1000 }],
+      },
+    );
+  }
+  return families;
+}
+
 /** Renders metric families in the Prometheus text format, ending with a newline. */
 export function renderMetrics(families: readonly MetricFamily[]): string {
   const lines: string[] = [];
@@ -282,7 +346,8 @@ export function renderMetrics(families: readonly MetricFamily[]): string {
     lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`);
     lines.push(`# TYPE ${family.name} ${family.type}`);
     for (const sample of family.samples) {
-      lines.push(`${family.name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+      const name = family.name + (sample.suffix ?? "");
+      lines.push(`${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
     }
   }
   return lines.join("\n") + "\n";
@@ -290,7 +355,8 @@ export function renderMetrics(families: readonly MetricFamily[]): string {
 
 /** A server's status in the Prometheus text format. */
 export function formatMetrics(status: ServerStatusReport): string {
-  return renderMetrics(metricFamilies(status));
+  const own = status.process ? processFamilies(status.process) : [];
+  return renderMetrics([...metricFamilies(status), ...own]);
 }
 
 function formatLabels(labels: Record<string, string> | undefined): string {

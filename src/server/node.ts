@@ -100,6 +100,8 @@ export type NodeEvent =
   | { type: "receive"; envelope: Envelope; viaGroup: boolean; now: number }
   | { type: "flush"; now: number }
   | { type: "tick"; now: number; wall: number }
+  /** The liveness connection to the server at `addr` closed (see `CoreEvent`). */
+  | { type: "peer-closed"; addr: Address; now: number }
   | { type: "stop"; now: number }
   | {
     /** The chat log's `persist` batches up to `id` are flushed to the disk. */
@@ -224,11 +226,21 @@ export class ServerNode {
         this.#stepCore({ type: "tick", now: event.now });
         this.#stepChat(event);
         break;
+      case "peer-closed":
       case "stop":
         this.#stepCore(event);
         break;
     }
     return this.#actions;
+  }
+
+  /**
+   * The earliest monotonic time at which a `tick` can do anything: the membership core's next
+   * deadline while the chat is settled, at most a heartbeat interval away (the chat's periodic
+   * duties are then late by at most that); otherwise 0 — due already, tick at the finest grain.
+   */
+  dueAt(): number {
+    return this.#chat.settled ? this.#core.dueAt() : 0;
   }
 
   /** The number of the group view: it grows on every change of the member table. */

@@ -35,6 +35,9 @@ import type { ChatNotice, ChatServerStatus } from "../chat/chat_server_core.ts";
 import { type NodeAction, type NodeEvent, SERVER_SKIPS, ServerNode } from "./node.ts";
 import type { ChatDisk, ChatDiskInfo } from "./chat_disk.ts";
 import type { RestoredLog } from "../chat/journal.ts";
+import { LivenessListener, LivenessWatcher } from "../transport/liveness.ts";
+import { DueTimer } from "../util/due_timer.ts";
+import { ProcessMonitor, type ProcessReport } from "./process_stats.ts";
 
 const log = logger("server");
 
@@ -105,6 +108,8 @@ export interface ServerStatusReport {
   members: MemberView[];
   /** The chat log on the disk (absent for a memory-only server). */
   storage?: ChatDiskInfo;
+  /** The process itself: CPU, memory, event-loop lag, GC pauses (absent in hand-made reports). */
+  process?: ProcessReport;
   /** Counters since the server started. */
   counters: ServerStats & {
     /** Times this server began following a new leader (its first one included). */
@@ -119,7 +124,13 @@ export class Server {
   readonly #options: ServerOptions;
   readonly #startedAt = performance.now();
   readonly #disk: ChatDisk | undefined;
-  #timer?: ReturnType<typeof setInterval>;
+  readonly #clock: DueTimer;
+  readonly #process = new ProcessMonitor();
+  /** Liveness connections to the other servers, and the listener theirs reach (sockets only). */
+  #watcher?: LivenessWatcher;
+  #listener?: LivenessListener;
+  /** The view number whose servers the watcher watches. */
+  #watchedView = -1;
   #chatFlush?: ReturnType<typeof setImmediate>;
   #statusTimer?: ReturnType<typeof setInterval>;
   /** Unicast-only: the view number whose servers the endpoint sends group datagrams to. */
@@ -154,6 +165,12 @@ export class Server {
         this.#step({ type: "persisted", id, now: performance.now() });
       })
     );
+    this.#clock = new DueTimer(
+      () => this.#tick(),
+      config.timing.tickIntervalMs,
+      config.timing.heartbeatIntervalMs,
+      (ms) => this.#process.lag.record(ms),
+    );
   }
 
   /** Opens the transport, starts discovery and the protocol's clock. */
@@ -176,17 +193,30 @@ export class Server {
       throw error;
     }
     const server = new Server(endpoint, options, stored);
+    if (!options.transport) {
+      const { network, timing } = options.config;
+      try {
+        server.#listener = await LivenessListener.open(
+          endpoint.self.addr.port,
+          network.livenessConnections,
+        );
+      } catch (error) {
+        await stored?.disk.close();
+        await endpoint.close();
+        throw error;
+      }
+      server.#watcher = new LivenessWatcher(
+        (addr) =>
+          endpoint.contain(
+            "a closed liveness connection",
+            () => server.#step({ type: "peer-closed", addr, now: performance.now() }),
+          ),
+        timing.livenessRetryMs,
+      );
+    }
     server.#logListening();
     endpoint.onEnvelope((envelope, viaGroup) => server.#onEnvelope(envelope, viaGroup));
     server.#step({ type: "start", now: performance.now(), wall: Date.now() });
-    server.#timer = setInterval(
-      () =>
-        endpoint.contain(
-          "a tick",
-          () => server.#step({ type: "tick", now: performance.now(), wall: Date.now() }),
-        ),
-      options.config.timing.tickIntervalMs,
-    );
     const every = options.config.output.statusIntervalMs;
     if (every > 0) server.#statusTimer = setInterval(() => server.#logStatus(), every);
     return server;
@@ -242,17 +272,20 @@ export class Server {
         : {}),
       members: view.members,
       ...(this.#disk ? { storage: this.#disk.info() } : {}),
+      process: this.#process.report(),
       counters: { ...this.#endpoint.stats(), ...this.#node.stats(performance.now()) },
     };
   }
 
   /** Announces that this server leaves, closes the sockets and logs the final counters. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#clock.stop();
+    this.#process.stop();
     clearInterval(this.#statusTimer);
     clearImmediate(this.#chatFlush);
     this.#step({ type: "stop", now: performance.now() });
     const stats = this.stats();
+    await Promise.all([this.#watcher?.close(), this.#listener?.close()]);
     await this.#endpoint.close();
     await this.#disk?.close();
     log.info("stopped; sent {sent}, received {received}, rejected {rejected}", {
@@ -284,12 +317,29 @@ export class Server {
     this.#step({ type: "receive", envelope, viaGroup, now: performance.now() });
   }
 
+  #tick(): void {
+    try {
+      this.#endpoint.contain(
+        "a tick",
+        () => this.#step({ type: "tick", now: performance.now(), wall: Date.now() }),
+      );
+    } finally {
+      this.#clock.schedule(this.#node.dueAt(), performance.now());
+    }
+  }
+
   #step(event: NodeEvent): void {
     for (const action of this.#node.step(event)) this.#perform(action);
-    if (this.#endpoint.unicastOnly && this.#node.viewNumber !== this.#fanoutView) {
-      this.#fanoutView = this.#node.viewNumber;
+    const view = this.#node.viewNumber;
+    if (this.#endpoint.unicastOnly && view !== this.#fanoutView) {
+      this.#fanoutView = view;
       this.#endpoint.setFanout(this.#node.serverAddresses());
     }
+    if (this.#watcher && view !== this.#watchedView) {
+      this.#watchedView = view;
+      this.#watcher.watch(this.#node.serverAddresses());
+    }
+    this.#clock.schedule(this.#node.dueAt(), performance.now());
   }
 
   #perform(action: NodeAction): void {

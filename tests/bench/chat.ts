@@ -25,7 +25,7 @@
  *
  * Run: `deno run --unstable-net -A tests/bench/chat.ts [--transport deno|node|both|none]
  * [--count 2000] [--rate 1000] [--seconds 10] [--warmup 1] [--sweep 200,500] [--memory-clients 100]
- * [--memory-messages 12000]`;
+ * [--memory-messages 12000] [--json results.json]`;
  * `--memory-clients 0` skips the memory step.
  *
  * @module
@@ -61,6 +61,7 @@ const { values: flags } = parseArgs({
     "memory-clients": { type: "string", default: "100" },
     "memory-messages": { type: "string", default: "12000" },
     out: { type: "string", default: `${REPO_ROOT}/dist/bench/chat.md` },
+    json: { type: "string" },
   },
 });
 const CLIENTS = Number(flags.clients);
@@ -332,3 +333,4 @@ const markdown = report(results, memory);
 await Deno.mkdir(new URL(".", `file://${flags.out}`), { recursive: true });
 await Deno.writeTextFile(flags.out, markdown);
 console.log(markdown);
+if (flags.json) await Deno.writeTextFile(flags.json, JSON.stringify(results));

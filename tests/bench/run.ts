@@ -17,6 +17,9 @@
  * 7. the chat heal benchmark in the lab (`heal_chat.ts`): the same splits with a client chatting
  *    on each side, time from the heal to complete clients, one leader and converged chat logs;
  *    table in `dist/bench/heal-chat.md`.
+ * 8. the summary (`summary.ts`): one table of chat gap by cause, idle CPU and memory per process,
+ *    p50/p99 per runtime and load and throughput, beside issue 15's earlier figures;
+ *    `dist/bench/summary.md`.
  *
  * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
  *
@@ -59,6 +62,10 @@ const STEPS: Step[] = [
   {
     title: "Chat heal benchmark (lab, 4 servers + 2 chatting clients split 2/2 and 3/1)",
     args: ["run", "--unstable-net", "-A", "tests/bench/heal_chat.ts"],
+  },
+  {
+    title: "Summary: chat gap, idle cost, latency and throughput beside issue 15's figures",
+    args: ["run", "--unstable-net", "-A", "tests/bench/summary.ts"],
   },
 ];
 

@@ -55,6 +55,8 @@ export class InvariantChecker implements SimObserver {
   falseSuspicions = 0;
   /** Every election started. */
   elections = 0;
+  /** Per server: how many times it began following another leader (a new leader named). */
+  readonly leaderChanges = new Map<string, number>();
 
   /** Watches `sim`. */
   constructor(sim: Simulation) {
@@ -136,7 +138,9 @@ export class InvariantChecker implements SimObserver {
         return;
       case "leader-changed": {
         if (this.quiet && strict) this.#fail(`${node.id} changed leader in a quiet period`);
-        if (event.leader === null || event.leader === node.id) return;
+        if (event.leader === null) return;
+        this.leaderChanges.set(node.id, (this.leaderChanges.get(node.id) ?? 0) + 1);
+        if (event.leader === node.id) return;
         const member = node.core!.view().members.find((m) => m.id === event.leader);
         if (!member || (member.state !== "alive" && member.state !== "suspect")) {
           this.#fail(`${node.id} follows ${event.leader}, which is not a live member of its view`);

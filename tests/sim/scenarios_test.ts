@@ -290,7 +290,10 @@ scenario(
     ],
   },
   (r) => {
-    const heal = r.phaseElections.at(-1)!;
-    assert.equal(heal, 1, `elections per phase: ${r.phaseElections.join(", ")}`);
+    // Each server follows the new leader once. Counting elections instead would also count a
+    // lower leader that starts one in the same moment as e and then follows it (both elect e):
+    // that happens on about 3 % of seeds, whichever code shifts the random draws.
+    const most = r.phaseLeaderChanges.at(-1)!;
+    assert.equal(most, 1, `most leader changes of one server per phase: ${r.phaseLeaderChanges}`);
   },
 );

@@ -84,6 +84,11 @@ export interface RunReport {
   elections: number;
   /** Elections started up to each `expect-stable`'s end since the previous one's end. */
   phaseElections: number[];
+  /**
+   * Per `expect-stable` phase (as `phaseElections`): the most times one server began following
+   * a new leader. More than one is ping-pong.
+   */
+  phaseLeaderChanges: number[];
   /** Simulated time at the end (ms). */
   endedAt: number;
   /** Datagrams sent. */
@@ -112,6 +117,8 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
   const checker = new InvariantChecker(sim);
   const convergeMs: number[] = [];
   const phaseElections: number[] = [];
+  const phaseLeaderChanges: number[] = [];
+  let changesBefore = new Map<string, number>();
   let phaseStart = 0;
   try {
     for (const step of schedule.steps) {
@@ -146,6 +153,13 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
         case "expect-stable":
           convergeMs.push(expectStable(sim, checker, action.withinMs, action.holdMs ?? 0));
           phaseElections.push(checker.elections - phaseElections.reduce((a, b) => a + b, 0));
+          phaseLeaderChanges.push(
+            Math.max(
+              0,
+              ...[...checker.leaderChanges].map(([id, n]) => n - (changesBefore.get(id) ?? 0)),
+            ),
+          );
+          changesBefore = new Map(checker.leaderChanges);
           phaseStart = sim.now;
           break;
       }
@@ -162,6 +176,7 @@ export function runSchedule(schedule: Schedule, options: RunOptions = {}): RunRe
     deaths: checker.deaths,
     elections: checker.elections,
     phaseElections,
+    phaseLeaderChanges,
     endedAt: sim.now,
     datagrams: sim.traffic.sent,
   };

@@ -219,10 +219,28 @@ export class Simulation extends SimClock {
     this.#scheduleTick(node, node.epoch, this.rng.next() * this.timing.tickIntervalMs);
   }
 
-  /** Kills the process in a slot (SIGKILL): its state is lost, nothing more is sent. */
+  /**
+   * Kills the process in a slot (SIGKILL): its state is lost, nothing more is sent. Its host
+   * stays up, so the servers that can reach it see their liveness connection to it close one
+   * latency later (a paused one when it wakes is not modelled: it hears the silence instead).
+   */
   crash(id: string): void {
     const node = this.node(id);
     if (!node.up) return;
+    for (const other of this.#nodes) {
+      if (other === node || !other.up || !this.connected(node, other)) continue;
+      const epoch = other.epoch;
+      this.queue.push(this.now + this.network.latencyMs, () => {
+        if (other.up && other.epoch === epoch && !other.paused) {
+          this.#step(other, { type: "peer-closed", addr: node.addr, now: this.now });
+        }
+      });
+    }
+    this.#end(node);
+  }
+
+  /** Ends the process in a slot: its state is lost, nothing more is sent. */
+  #end(node: SimNode): void {
     node.node = null;
     node.epoch++;
     node.paused = false;
@@ -237,7 +255,7 @@ export class Simulation extends SimClock {
     if (!node.up) return;
     if (node.paused) this.#wake(node, node.pauses, node.stopped);
     this.#step(node, { type: "stop", now: this.now });
-    this.crash(id);
+    this.#end(node);
   }
 
   /**

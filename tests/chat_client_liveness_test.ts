@@ -1,0 +1,110 @@
+/**
+ * The client core's fast path and its clock: when its liveness connection to its server closes it
+ * checks the server with an ack and leaves it after `serverCheckMs` of silence (instead of
+ * `serverTimeoutMs`), keeps it when it answers (a forged close), and an idle client is due at its
+ * next heartbeat rather than at every tick.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { defaultChatConfig } from "../src/config/mod.ts";
+import { type ChatClientAction, ChatClientCore } from "../src/chat/client_core.ts";
+import type { Body, Envelope } from "../src/wire/messages.ts";
+import { clientSender, serverSender, WALL } from "./sim/chat_harness.ts";
+
+const S1 = serverSender("s1");
+const CONFIG = defaultChatConfig();
+const TICK_MS = 25;
+
+/** A core attached to s1 and welcomed; `now` is its clock. */
+function joined(): { core: ChatClientCore; now: number } {
+  const core = new ChatClientCore({
+    self: clientSender("me"),
+    user: "me",
+    config: { ...CONFIG, history: 0 },
+  });
+  core.step({ type: "start", now: 0 });
+  core.step({
+    type: "attach",
+    server: { id: "s1", incarnation: S1.incarnation, addr: S1.addr },
+    now: 0,
+  });
+  receive(core, 0, {
+    kind: "chat-welcome",
+    user: "me",
+    gen: 1,
+    start: 1,
+    commit: 0,
+    leader: "",
+    leaderIncarnation: 0,
+  });
+  return { core, now: 0 };
+}
+
+function receive(core: ChatClientCore, now: number, body: Body): ChatClientAction[] {
+  const envelope: Envelope = { cluster: "t", sender: S1, seq: 0, ts: WALL, body };
+  return core.step({ type: "receive", envelope, now });
+}
+
+/** Ticks every `TICK_MS` from `from` through `to`; returns every action. */
+function ticks(core: ChatClientCore, from: number, to: number): ChatClientAction[] {
+  const out: ChatClientAction[] = [];
+  for (let t = from + TICK_MS; t <= to; t += TICK_MS) {
+    out.push(...core.step({ type: "tick", now: t }));
+  }
+  return out;
+}
+
+const lost = (actions: ChatClientAction[]) => actions.some((a) => a.type === "need-server");
+
+Deno.test("a closed connection and a silent server: the client looks for another after the check", () => {
+  const { core } = joined();
+  const closedAt = 1_000;
+  ticks(core, 0, closedAt - TICK_MS);
+  const onClose = core.step({ type: "server-closed", now: closedAt });
+  assert.ok(onClose.some((a) => a.type === "send" && a.body.kind === "chat-ack"), "checks at once");
+  const actions = ticks(core, closedAt - TICK_MS, closedAt + CONFIG.serverCheckMs + 2 * TICK_MS);
+  assert.ok(lost(actions), "left the silent server");
+  assert.ok(CONFIG.serverCheckMs + 2 * TICK_MS < CONFIG.serverTimeoutMs);
+  assert.equal(core.status().phase, "detached");
+});
+
+Deno.test("a server that answers after its connection closed is kept (a forged close)", () => {
+  const { core } = joined();
+  core.step({ type: "server-closed", now: 1_000 });
+  receive(core, 1_001, {
+    kind: "chat-deliver",
+    commit: 0,
+    acked: 0,
+    gen: 1,
+    entries: [],
+    leader: "",
+    leaderIncarnation: 0,
+  });
+  // The server keeps answering its heartbeats; no check is left pending.
+  let actions: ChatClientAction[] = [];
+  for (let t = 1_000; t < 1_000 + 3 * CONFIG.serverCheckMs; t += TICK_MS) {
+    actions = actions.concat(core.step({ type: "tick", now: t }));
+  }
+  assert.ok(!lost(actions));
+  assert.equal(core.status().phase, "joined");
+});
+
+Deno.test("an idle joined client is due at its next heartbeat; earlier ticks do nothing", () => {
+  const { core } = joined();
+  ticks(core, 0, 100);
+  const now = 100;
+  const due = core.dueAt();
+  assert.ok(due > now + TICK_MS, `due ${due - now} ms after the last tick`);
+  assert.ok(due <= now + CONFIG.clientHeartbeatMs);
+  assert.deepEqual(core.step({ type: "tick", now: due - 1 }), []);
+  const atDue = core.step({ type: "tick", now: due });
+  assert.ok(atDue.some((a) => a.type === "send" && a.body.kind === "chat-ack"));
+});
+
+Deno.test("a client with a line not yet acknowledged is due at once", () => {
+  const { core } = joined();
+  core.step({ type: "send-text", text: "hi", ts: WALL, now: 10 });
+  assert.equal(core.dueAt(), 10);
+});
