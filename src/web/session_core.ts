@@ -35,9 +35,12 @@ export type WebEvent =
     to?: string;
     /** The page's id of the line, when this session sent it. */
     lid?: string;
+    /** The line's message id: the same wherever it ends up in the order. */
+    id?: string;
   }
   | { type: "system"; kind: string; text: string; seq?: number }
   | { type: "ready"; user: string }
+  | { type: "room"; room: string }
   | { type: "users"; users: string[] };
 
 /** What the runtime does after a step: events for the page, lines for the chat client. */
@@ -142,13 +145,16 @@ export class WebSessionCore {
     return this.#checkReady([]);
   }
 
-  /** The chat client delivered a line the page shows (`kind`/`to` for actions and direct ones). */
+  /**
+   * The chat client delivered a line the page shows (`kind`/`to` for actions and direct ones,
+   * `id` its message id).
+   */
   message(
     seq: number,
     from: string,
     text: string,
     ts: number,
-    extra: { kind?: "action" | "direct"; to?: string } = {},
+    extra: { kind?: "action" | "direct"; to?: string; id?: string } = {},
   ): WebSessionOutput {
     const events: WebEvent[] = [];
     this.#last = Math.max(this.#last, seq);
