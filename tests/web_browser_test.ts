@@ -195,6 +195,20 @@ Deno.test({
       },
     );
     await terminal.write("/leave\n");
+
+    // After a healed split a line the page showed may come again at a higher position, and a
+    // line of the other side at a position the page passed: the page goes by the message id,
+    // which the bridge sends with each line, and shows each line once.
+    assert.ok(await dave.evaluate("shownIds.size") as number > 0, "no message ids on the page");
+    const merged = (text: string, id: string, seq: string) =>
+      `onEvent({ data: JSON.stringify({ type: "message", seq: ${seq}, id: ${id}, from: "bob", text: ${
+        JSON.stringify(text)
+      }, ts: Date.now() }) })`;
+    await dave.evaluate(merged("shown again", "[...shownIds][0]", "lastId + 3"));
+    await dave.evaluate(merged("from the other side", '"bob-client/99"', "lastId - 2"));
+    const daveTexts = (await pageLines(dave)).map((l) => l.text);
+    assert.ok(daveTexts.includes("from the other side"), "a new line at a passed position lost");
+    assert.ok(!daveTexts.includes("shown again"), "a moved line shown twice");
     assert.ok(!(await pageLines(bob)).some((l) => l.text === "psst from carol"));
 
     // A name already held (by the terminal user) sends the page back to its name form.

@@ -6,9 +6,9 @@
  * direction), never as markup. It keeps each line it posted until it sees it delivered, remembers
  * the last event id it showed, and when its server stops answering it moves to another server of
  * the cluster (`/chat/servers`) and resumes from that id (see `session_core.ts`), in the room it
- * was in. A line starting with one `/` is a command (`commands.ts`), run by the bridge; a line
- * with an id the page already showed (a line whose position moved when a split healed) is not
- * shown again.
+ * was in. A line starting with one `/` is a command (`commands.ts`), run by the bridge. Lines are
+ * shown once by message id, not by position: after a healed split a line may come again at
+ * another position, and the other side's lines at positions the page already passed.
  *
  * @module
  */
@@ -163,9 +163,10 @@ function settle(event) {
 function onEvent(message) {
   const event = JSON.parse(message.data);
   if (event.type === "message") {
-    if (event.seq <= lastId) return;
+    // By id: after a healed split a line may come again at a higher position, and lines of the
+    // other side at positions this page passed (its client re-anchored there).
+    if (event.id === undefined ? event.seq <= lastId : shownBefore(event.id)) return;
     lastId = event.seq;
-    if (shownBefore(event.id)) return;
     settle(event);
     const from = event.kind === "direct"
       ? event.from + " \u2192 " + event.to
