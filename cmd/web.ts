@@ -38,10 +38,11 @@ export function webFront(
     status: () => server()?.status(),
     httpPort: () => endpoint()?.address.port ?? 0,
     commit: () => server()?.status().counters.chat.commit ?? 0,
-    connect: (user, history, owner) =>
+    connect: (user, history, owner, room) =>
       ChatClient.connect({
         config: { ...config, chat: { ...config.chat, history } },
         user,
+        room,
         keepHistory: 0,
         owner,
         openSockets: socketOpener(),

@@ -126,3 +126,25 @@ Deno.test("Last-Event-ID parsing and the history a resume asks for", () => {
   assert.equal(historyFor(499, 500, 100, 10_000), 101);
   assert.equal(historyFor(0, 50_000, 100, 10_000), 10_000);
 });
+
+Deno.test("after a healed split a resumed session passes on the other side's lines", () => {
+  const core = new WebSessionCore({ user: "ann", resumeFrom: 10, replayEvents: 100 });
+  core.joined(10);
+  assert.deepEqual(messages(core.message(9, "bob", "seen", 0).events), []);
+  core.system("reordered", "the split healed", undefined);
+  const after = [8, 9].flatMap((seq) => core.message(seq, "eve", `other ${seq}`, 0).events);
+  assert.deepEqual(messages(after), ["8:eve:other 8", "9:eve:other 9"]);
+});
+
+Deno.test("a replay after a healed split follows the order delivered, not positions", () => {
+  const core = new WebSessionCore({ user: "ann", replayEvents: 100 });
+  core.joined(0);
+  for (let seq = 1; seq <= 5; seq++) core.message(seq, "bob", `l${seq}`, 0);
+  core.system("reordered", "the split healed", undefined);
+  core.message(2, "eve", "other 2", 0);
+  core.message(3, "eve", "other 3", 0);
+  // The stream dropped after line 5, before the other side's lines came.
+  assert.deepEqual(messages(core.replay(5).events), ["2:eve:other 2", "3:eve:other 3"]);
+  // It dropped after "other 2": the last event with that id is where the page stopped.
+  assert.deepEqual(messages(core.replay(2).events), ["3:eve:other 3"]);
+});

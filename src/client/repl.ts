@@ -183,11 +183,14 @@ function printAbove(rl: Interface, output: Writable, line: string): void {
   rl.prompt(true);
 }
 
+/** What {@linkcode lineCommand} needs of a session (the browser bridge's clients are one too). */
+export type LineCommandSession = Pick<ChatSession, "room" | "enter" | "act" | "direct">;
+
 /**
  * Runs one of the commands a script may give too (`/join`, `/leave`, `/me`, `/msg`): null when
  * done, a line to show when it cannot be done (its usage), undefined for any other command.
  */
-export function lineCommand(session: ChatSession, text: string): string | null | undefined {
+export function lineCommand(session: LineCommandSession, text: string): string | null | undefined {
   const [command, arg] = text.split(/\s+/, 2);
   const rest = text.slice(command.length).trim();
   switch (command) {
@@ -293,7 +296,7 @@ function runCommand(
 }
 
 /** `/rooms`: every room with its number of users, the largest first. */
-function roomsLine(roster: ChatRosterBody | undefined): string {
+export function roomsLine(roster: ChatRosterBody | undefined): string {
   if (!roster) return "no answer from the server about rooms";
   const more = roster.roomCount > roster.rooms.length
     ? ` and ${roster.roomCount - roster.rooms.length} more`

@@ -1,10 +1,11 @@
 /**
  * The browser chat's runtime: one in-process chat client per browser session, bridged to the
  * page by server-sent events (`GET /chat/events`, each event's id its place in the global order)
- * and posts (`POST /chat/send`, `POST /chat/leave`). A browser user is a chat client like any
- * other (a unique name, every line once and in the one order, history, resumption) because it
- * is one: the chat client runs here and the page only shows what it delivers. What is sent and
- * replayed is decided by the pure {@linkcode WebSessionCore}; this layer does I/O and timers.
+ * and posts (`POST /chat/send`, `POST /chat/command`, `POST /chat/leave`). A browser user is a
+ * chat client like any other (a unique name, every line once and in the one order, history,
+ * resumption) because it is one: the chat client runs here and the page only shows what it
+ * delivers. What is sent and replayed is decided by the pure {@linkcode WebSessionCore}; this
+ * layer does I/O and timers.
  *
  * Every chat request must carry the invite token when the cluster has a secret, and an Origin
  * (when the browser sends one) of this server or of another server of the cluster.
@@ -17,6 +18,8 @@ import type { WebConfig } from "../config/mod.ts";
 import { logger } from "../log/mod.ts";
 import type { ChatUiEvent } from "../client/repl.ts";
 import { isUserName } from "../chat/keys.ts";
+import { DEFAULT_ROOM, isRoomName } from "../wire/messages.ts";
+import { isPageCommand, pageCommand, type PageCommandSession } from "./commands.ts";
 import { originAllowed, pageOwner, tokenAllows } from "./security.ts";
 import {
   formatSseEvent,
@@ -30,7 +33,7 @@ import {
 const log = logger("web");
 
 /** What the bridge needs of a chat client (`ChatClient` is one). */
-export interface WebChatClient {
+export interface WebChatClient extends PageCommandSession {
   /** Queues one line. */
   send(text: string): void;
   /** Registers the handler of deliveries and system lines. */
@@ -59,8 +62,11 @@ export interface WebChatOptions {
   historyLimit: number;
   /** Longest line (characters), for the page's input. */
   maxTextChars: number;
-  /** Joins the chat as `user` (rejects when refused or no server answers). */
-  connect(user: string, history: number, owner: string): Promise<WebChatClient>;
+  /**
+   * Joins the chat as `user` in `room` (rejects when refused or no server answers); `history`
+   * counts that room's past lines.
+   */
+  connect(user: string, history: number, owner: string, room: string): Promise<WebChatClient>;
   /** The highest committed sequence number this server knows. */
   commit(): number;
   /** The web origins (`http://host:port`) of the cluster's live servers, this one included. */
@@ -75,6 +81,8 @@ interface Session {
   readonly id: string;
   readonly user: string;
   readonly owner: string;
+  /** The room the page last heard of (the one it asked for until the client joined). */
+  room: string;
   readonly core: WebSessionCore;
   client?: WebChatClient;
   readonly streams: Set<http.ServerResponse>;
@@ -139,7 +147,8 @@ export class WebChat {
       return true;
     }
     if (
-      (url.pathname === "/chat/send" || url.pathname === "/chat/leave") &&
+      (url.pathname === "/chat/send" || url.pathname === "/chat/leave" ||
+        url.pathname === "/chat/command") &&
       request.method === "POST"
     ) {
       void readBody(request, this.#o.web.maxBodyBytes).then(
@@ -170,8 +179,12 @@ export class WebChat {
     const id = q.get("session") ?? "";
     const user = q.get("user") ?? "";
     const secret = q.get("owner") ?? "";
-    if (!/^[\w-]{16,64}$/.test(id) || !isUserName(user) || !/^[\w-]{16,64}$/.test(secret)) {
-      return sendText(response, 400, "expected session, user and owner\n");
+    const room = q.get("room") ?? DEFAULT_ROOM;
+    if (
+      !/^[\w-]{16,64}$/.test(id) || !isUserName(user) || !/^[\w-]{16,64}$/.test(secret) ||
+      !isRoomName(room)
+    ) {
+      return sendText(response, 400, "expected session, user, owner and a room name\n");
     }
     const owner = pageOwner(secret, this.#o.cluster, user);
     const lastId = parseLastEventId(headerOf(request, "last-event-id")) ??
@@ -184,7 +197,7 @@ export class WebChat {
       if (this.#closed || this.#sessions.size >= this.#o.web.maxSessions) {
         return sendText(response, 503, "this server has no room for another browser\n");
       }
-      session = this.#start(id, user, owner, lastId);
+      session = this.#start(id, user, owner, room, lastId);
     }
     response.statusCode = 200;
     response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
@@ -200,6 +213,7 @@ export class WebChat {
       }));
     }
     for (const event of events) response.write(formatSseEvent(event));
+    response.write(formatSseEvent({ type: "room", room: session.room }));
     if (session.core.ready) {
       response.write(formatSseEvent({ type: "ready", user }));
       if (session.client) response.write(formatSseEvent(usersEvent(session.client)));
@@ -215,11 +229,18 @@ export class WebChat {
     });
   }
 
-  #start(id: string, user: string, owner: string, resumeFrom: number | undefined): Session {
+  #start(
+    id: string,
+    user: string,
+    owner: string,
+    room: string,
+    resumeFrom: number | undefined,
+  ): Session {
     const session: Session = {
       id,
       user,
       owner,
+      room,
       core: new WebSessionCore({ user, resumeFrom, replayEvents: this.#o.web.replayEvents }),
       streams: new Set(),
       posted: new Map(),
@@ -227,7 +248,7 @@ export class WebChat {
     };
     this.#sessions.set(id, session);
     const history = historyFor(resumeFrom, this.#o.commit(), this.#o.history, this.#o.historyLimit);
-    this.#o.connect(user, history, owner).then(
+    this.#o.connect(user, history, owner, room).then(
       (client) => {
         if (session.closed) return void client.close();
         session.client = client;
@@ -250,13 +271,14 @@ export class WebChat {
 
   #onChat(session: Session, event: ChatUiEvent): void {
     if (event.type === "message") {
-      const { seq, from, text, ts, kind, to } = event.message;
-      const extra = { ...(kind ? { kind } : {}), ...(to === undefined ? {} : { to }) };
+      const { seq, from, text, ts, kind, to, id } = event.message;
+      const extra = { id, ...(kind ? { kind } : {}), ...(to === undefined ? {} : { to }) };
       this.#emit(session, session.core.message(seq, from, text, ts, extra));
       return;
     }
     const seq = typeof event.details?.seq === "number" ? event.details.seq : undefined;
     this.#emit(session, session.core.system(event.kind, event.text, seq));
+    this.#roomMoved(session);
     if (event.kind === "joined" || event.kind === "left") {
       this.#emit(session, { events: [usersEvent(session.client!)], send: [] });
     }
@@ -273,6 +295,14 @@ export class WebChat {
     if (!session.core.ready) {
       session.progress = setTimeout(() => this.#watchProgress(session), this.#o.web.progressMs);
     }
+  }
+
+  /** Tells the page when its client's room changed (a move, or a refused move going back). */
+  #roomMoved(session: Session): void {
+    const room = session.client?.room;
+    if (room === undefined || room === session.room) return;
+    session.room = room;
+    this.#emit(session, { events: [{ type: "room", room }], send: [] });
   }
 
   #emit(session: Session, output: WebSessionOutput): void {
@@ -304,6 +334,7 @@ export class WebChat {
       void this.#end(session);
       return sendJson(response, 200, { ok: true });
     }
+    if (path === "/chat/command") return this.#command(session, request.text, response);
     const { lid, text } = request;
     if (typeof lid !== "string" || lid.length > 64 || typeof text !== "string") {
       return sendText(response, 400, "expected lid and text\n");
@@ -311,6 +342,25 @@ export class WebChat {
     if (session.posted.size < this.#o.web.replayEvents) session.posted.set(lid, performance.now());
     this.#emit(session, session.core.post(lid, text));
     sendJson(response, 202, { ok: true });
+  }
+
+  /**
+   * Runs a command typed on the page on the session's chat client; answers with the system
+   * lines that show it (`said`). Only once the session is ready, so that it takes effect after
+   * the lines posted before it.
+   */
+  #command(session: Session, text: unknown, response: http.ServerResponse): void {
+    if (typeof text !== "string" || !isPageCommand(text)) {
+      return sendText(response, 400, "expected a command\n");
+    }
+    const client = session.client;
+    if (!client || !session.core.ready) {
+      return sendText(response, 409, "not connected yet: try again when the chat is back\n");
+    }
+    void pageCommand(client, text).then((said) => {
+      this.#roomMoved(session);
+      sendJson(response, 200, { said });
+    });
   }
 
   async #end(session: Session): Promise<void> {

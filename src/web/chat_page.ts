@@ -5,7 +5,10 @@
  * The script shows every user-supplied string with `textContent` inside `<bdi>` (isolated
  * direction), never as markup. It keeps each line it posted until it sees it delivered, remembers
  * the last event id it showed, and when its server stops answering it moves to another server of
- * the cluster (`/chat/servers`) and resumes from that id (see `session_core.ts`).
+ * the cluster (`/chat/servers`) and resumes from that id (see `session_core.ts`), in the room it
+ * was in. A line starting with one `/` is a command (`commands.ts`), run by the bridge. Lines are
+ * shown once by message id, not by position: after a healed split a line may come again at
+ * another position, and the other side's lines at positions the page already passed.
  *
  * @module
  */
@@ -17,6 +20,7 @@ export function chatPage(maxTextChars: number): string {
   return `${pageHead("dsys chat", CHAT_STYLE)}<body>
 <header>
   <strong>dsys chat</strong>
+  <bdi id="room">#lobby</bdi>
   <span id="state" role="status">not joined</span>
   <button id="who" type="button" aria-expanded="false" aria-controls="people">0 online</button>
   <a href="/cluster">cluster</a>
@@ -33,7 +37,7 @@ export function chatPage(maxTextChars: number): string {
   <p id="joinError" role="alert"></p>
 </form>
 <form id="say" hidden>
-  <input id="text" autocomplete="off" maxlength="${maxTextChars}" aria-label="Message" placeholder="Message (Enter sends)">
+  <input id="text" autocomplete="off" maxlength="${maxTextChars}" aria-label="Message" placeholder="Message #lobby (Enter sends; /help)">
   <button type="submit">Send</button>
 </form>
 <script>${CHAT_SCRIPT}</script>
@@ -43,6 +47,7 @@ export function chatPage(maxTextChars: number): string {
 }
 
 const CHAT_STYLE = `
+header #room { color: var(--accent); font-weight: 600; unicode-bidi: isolate; }
 main { display: flex; flex: 1; min-height: 0; }
 #log { flex: 1; overflow-y: auto; scrollbar-gutter: stable; padding: .5rem .75rem; }
 #people { width: 12rem; border-left: 1px solid var(--line); padding: .5rem .75rem; overflow-y: auto; }
@@ -97,6 +102,8 @@ let ready = false;
 let stream = null;
 let failures = 0;
 let stopped = false;
+let room = "lobby";
+const shownIds = new Set();
 const pending = [];
 const log = $("log");
 
@@ -124,6 +131,25 @@ function clock(ts) {
   return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
 }
 
+function showRoom(name) {
+  room = name;
+  $("room").textContent = "#" + name;
+  $("text").placeholder = "Message #" + name + " (Enter sends; /help)";
+  // The browser's own reconnect reuses the stream's address: it must name the room.
+  if (stream && new URL(stream.url).searchParams.get("room") !== name) {
+    stream.close();
+    open();
+  }
+}
+
+function shownBefore(id) {
+  if (!id) return false;
+  if (shownIds.has(id)) return true;
+  shownIds.add(id);
+  if (shownIds.size > 5000) shownIds.delete(shownIds.values().next().value);
+  return false;
+}
+
 function settle(event) {
   if (event.from !== user || event.kind) return;
   const at = event.lid
@@ -137,7 +163,9 @@ function settle(event) {
 function onEvent(message) {
   const event = JSON.parse(message.data);
   if (event.type === "message") {
-    if (event.seq <= lastId) return;
+    // By id: after a healed split a line may come again at a higher position, and lines of the
+    // other side at positions this page passed (its client re-anchored there).
+    if (event.id === undefined ? event.seq <= lastId : shownBefore(event.id)) return;
     lastId = event.seq;
     settle(event);
     const from = event.kind === "direct"
@@ -154,6 +182,8 @@ function onEvent(message) {
     const div = line("sys", [["time", ""], ["text", event.text]]);
     div.dataset.kind = event.kind;
     if (event.kind === "refused") backToJoin(event.text);
+  } else if (event.type === "room") {
+    showRoom(event.room);
   } else if (event.type === "ready") {
     ready = true;
     failures = 0;
@@ -179,6 +209,20 @@ function post(p) {
   }).then((r) => { if (!r.ok) p.epoch = -1; }, () => { p.epoch = -1; });
 }
 
+function command(text) {
+  const say = (words) => { line("sys", [["time", ""], ["text", words]]).dataset.kind = "command"; };
+  if (!ready) return say("not connected yet: try again when the chat is back");
+  fetch(base + "/chat/command", {
+    method: "POST",
+    headers: { "Content-Type": "text/plain" },
+    body: JSON.stringify({ session, token, text }),
+  }).then(async (r) => {
+    if (!r.ok) return say((await r.text()).trim());
+    const body = await r.json();
+    for (const words of body.said || []) say(words);
+  }, () => say("not connected: try again when the chat is back"));
+}
+
 async function refreshServers() {
   try {
     const answer = await fetch(base + "/chat/servers?token=" + encodeURIComponent(token));
@@ -196,6 +240,7 @@ async function refreshServers() {
 function open() {
   const query = new URLSearchParams({ session, user, owner, token });
   if (lastId >= 0) query.set("after", String(lastId));
+  query.set("room", room);
   stream = new EventSource(base + "/chat/events?" + query);
   stream.onmessage = onEvent;
   stream.onopen = () => { void refreshServers(); };
@@ -251,9 +296,12 @@ $("join").addEventListener("submit", async (e) => {
 
 $("say").addEventListener("submit", (e) => {
   e.preventDefault();
-  const text = $("text").value;
-  if (text.trim() === "") return;
+  const typed = $("text").value;
+  if (typed.trim() === "") return;
   $("text").value = "";
+  const trimmed = typed.trim();
+  if (trimmed.startsWith("/") && !trimmed.startsWith("//")) return command(trimmed);
+  const text = trimmed.startsWith("//") ? trimmed.slice(1) : typed;
   const p = { lid: random(), text, epoch: -1, el: line("own", [["time", ""], ["from", user], ["text", text]], $("pending")) };
   pending.push(p);
   if (ready) post(p);

@@ -18,6 +18,11 @@
  * matches them to what it kept), after it the page posts again what is still unseen, and those
  * lines, delivered in the order they were sent, carry the page's line ids (`lid`) back.
  *
+ * After a healed split the chat client re-anchors where positions moved (`reordered`) and
+ * delivers the other side's lines, at positions the page may have passed; the page shows lines
+ * by message id, so the session then stops dropping by position, and a replay follows the order
+ * delivered, not the positions.
+ *
  * @module
  */
 
@@ -35,9 +40,12 @@ export type WebEvent =
     to?: string;
     /** The page's id of the line, when this session sent it. */
     lid?: string;
+    /** The line's message id: the same wherever it ends up in the order. */
+    id?: string;
   }
   | { type: "system"; kind: string; text: string; seq?: number }
   | { type: "ready"; user: string }
+  | { type: "room"; room: string }
   | { type: "users"; users: string[] };
 
 /** What the runtime does after a step: events for the page, lines for the chat client. */
@@ -102,6 +110,11 @@ export function historyFor(
 /** The state machine of one browser session. */
 export class WebSessionCore {
   readonly #o: WebSessionOptions;
+  /**
+   * Lines at or before this position the page showed (a resume); forgotten when the client
+   * re-anchors after a healed split, since positions moved (the page then goes by message id).
+   */
+  #resumeFrom: number | undefined;
   /** Events with an id, oldest first, for replay. */
   readonly #kept: WebEvent[] = [];
   /** Highest id delivered by the chat client (sent to the page or dropped as already shown). */
@@ -117,6 +130,7 @@ export class WebSessionCore {
   /** Creates the core of a session. */
   constructor(options: WebSessionOptions) {
     this.#o = options;
+    this.#resumeFrom = options.resumeFrom;
   }
 
   /** True once the session delivered what was committed when it joined. */
@@ -142,17 +156,20 @@ export class WebSessionCore {
     return this.#checkReady([]);
   }
 
-  /** The chat client delivered a line the page shows (`kind`/`to` for actions and direct ones). */
+  /**
+   * The chat client delivered a line the page shows (`kind`/`to` for actions and direct ones,
+   * `id` its message id).
+   */
   message(
     seq: number,
     from: string,
     text: string,
     ts: number,
-    extra: { kind?: "action" | "direct"; to?: string } = {},
+    extra: { kind?: "action" | "direct"; to?: string; id?: string } = {},
   ): WebSessionOutput {
     const events: WebEvent[] = [];
     this.#last = Math.max(this.#last, seq);
-    if (this.#o.resumeFrom !== undefined && seq <= this.#o.resumeFrom) {
+    if (this.#resumeFrom !== undefined && seq <= this.#resumeFrom) {
       return this.#checkReady(events);
     }
     const event: WebEvent = { type: "message", seq, from, text, ts, ...extra };
@@ -165,12 +182,17 @@ export class WebSessionCore {
     return this.#checkReady(events);
   }
 
-  /** The chat client reported a system line; `seq` for those with a place in the order. */
+  /**
+   * The chat client reported a system line; `seq` for those with a place in the order. After
+   * `reordered` (a healed split moved positions) the lines that follow go to the page whatever
+   * their position.
+   */
   system(kind: string, text: string, seq?: number): WebSessionOutput {
     const events: WebEvent[] = [];
+    if (kind === "reordered") this.#resumeFrom = undefined;
     if (seq !== undefined) {
       this.#last = Math.max(this.#last, seq);
-      if (this.#o.resumeFrom !== undefined && seq <= this.#o.resumeFrom) {
+      if (this.#resumeFrom !== undefined && seq <= this.#resumeFrom) {
         return this.#checkReady(events);
       }
       events.push(this.#keep({ type: "system", kind, text, seq }));
@@ -196,7 +218,11 @@ export class WebSessionCore {
    */
   replay(lastId: number | undefined): { events: WebEvent[]; complete: boolean } {
     const from = lastId ?? -1;
-    const events = this.#kept.filter((event) => eventSeq(event)! > from);
+    // In the order delivered: after a healed split positions may repeat or go back.
+    const at = this.#kept.findLastIndex((event) => eventSeq(event) === from);
+    const events = at >= 0
+      ? this.#kept.slice(at + 1)
+      : this.#kept.filter((event) => eventSeq(event)! > from);
     const oldest = this.#kept.length > 0 ? eventSeq(this.#kept[0])! : Infinity;
     const complete = lastId === undefined || this.#kept.length < this.#o.replayEvents ||
       oldest <= from + 1;

@@ -3,8 +3,8 @@
  * Node bundle) on three namespaced hosts, headless Chromium on a fourth host, a terminal user on
  * a fifth. Two browser users and the terminal user chat across the servers; the server behind
  * one page is SIGKILLed while lines are in flight, and the page moves to another server and
- * resumes with every line exactly once; a page without the invite token can neither read nor
- * post. Saves a screenshot of the cluster page (a server dead) under `dist/`.
+ * resumes with every line exactly once; a third page, in `#ops` on the server that dies, moves
+ * with its room; a page without the invite token can neither read nor post. Saves a screenshot of the cluster page (a server dead) under `dist/`.
  *
  * @module
  */
@@ -55,6 +55,12 @@ Deno.test({
         await bob.goto(`${url(h3)}/#t=${token}`);
         await joinAs(ann, "ann");
         await joinAs(bob, "bob");
+        // dan, on the server that dies, is in #ops: his page moves with its room.
+        const dan = await freshPage(browser);
+        await dan.goto(`${url(h2)}/#t=${token}`);
+        await joinAs(dan, "dan");
+        await say(dan, "/join ops");
+        await dan.waitForFunction(`document.querySelector("#room").textContent === "#ops"`);
         const carol = chat.client(h5, "carol", { flags: ["--follow"] });
         await carol.waitForStdout('"joined"', { timeoutMs: 30_000 });
 
@@ -83,6 +89,7 @@ Deno.test({
         await carol.write("carol during\n");
         await say(bob, "bob during");
         await say(ann, "ann after kill");
+        await say(dan, "dan after kill");
 
         const expected = [
           "ann before",
@@ -128,6 +135,17 @@ Deno.test({
         });
         for (const text of expected) {
           assert.equal(carolTexts.filter((t) => t === text).length, 1, `carol: ${text}`);
+        }
+
+        // dan's page moved and is still in #ops: his line went there, not to the lobby.
+        await waitForText(dan, "dan after kill", 60_000);
+        const danState = await dan.evaluate(`document.querySelector("#state").textContent`);
+        assert.ok(!String(danState).includes(h2.address), `dan still on ${danState}`);
+        assert.equal(await dan.evaluate(`document.querySelector("#room").textContent`), "#ops");
+        await say(bob, "bob after dan");
+        await waitForText(ann, "bob after dan", 60_000);
+        for (const page of [ann, bob]) {
+          assert.ok(!(await pageLines(page)).some((l) => l.text === "dan after kill"));
         }
 
         // Without the token a page can neither read nor post.
