@@ -198,7 +198,12 @@ export interface Throughput {
   complete: boolean;
 }
 
-async function throughput(audience: Audience, count: number, pids: number[]): Promise<Throughput> {
+/** Runs one throughput phase: every client of `audience` sends `count` lines at once. */
+export async function throughput(
+  audience: Audience,
+  count: number,
+  pids: number[],
+): Promise<Throughput> {
   audience.reset();
   const lines = audience.clients.length * count;
   const meter = cpuMeter(pids);
