@@ -47,6 +47,17 @@ export interface ChatMessage {
   own: boolean;
 }
 
+/** A line entry (`text`, `action` or `direct`) as a client hands it on. */
+export function chatMessage(entry: ChatEntry, own: boolean): ChatMessage {
+  const { seq, from, text, ts } = entry;
+  const id = messageId(entry.client, entry.cseq);
+  if (entry.kind === "direct") {
+    return { seq, id, kind: "direct", room: "", to: entry.to!, from, text, ts, own };
+  }
+  const kind = entry.kind as "text" | "action";
+  return { seq, id, kind, room: roomOf(entry), from, text, ts, own };
+}
+
 /** What the receiving side tells the user. */
 export type ReceiveNotice =
   | { kind: "missed"; from: number; to: number }
@@ -441,24 +452,9 @@ export class ClientReceiver {
         });
       case "direct":
         if (!involves(entry, this.#o.user)) return unseen();
-        return this.#o.output({
-          type: "deliver",
-          message: { seq, id, kind: "direct", room: "", to: entry.to!, from, text, ts, own },
-        });
+        return this.#o.output({ type: "deliver", message: chatMessage(entry, own) });
       default:
-        this.#o.output({
-          type: "deliver",
-          message: {
-            seq,
-            id,
-            kind: entry.kind as "text" | "action",
-            room: roomOf(entry),
-            from,
-            text,
-            ts,
-            own,
-          },
-        });
+        this.#o.output({ type: "deliver", message: chatMessage(entry, own) });
     }
   }
 }

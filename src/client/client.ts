@@ -17,17 +17,15 @@ import {
   type IgnoredReason,
   type ServerRef,
 } from "../chat/client_core.ts";
+import { type ChatMessage, chatMessage } from "../chat/client_receive.ts";
 import { type DiscoveredServer, discoverServers } from "../net/discovery.ts";
 import {
-  type ChatEntry,
   type ChatLineAddress,
   type ChatPastPageBody,
   type ChatRosterBody,
   DEFAULT_ROOM,
   MAX_CHAT_ENTRIES,
 } from "../wire/messages.ts";
-import { messageId } from "../chat/keys.ts";
-import { roomOf } from "../chat/rooms.ts";
 import { Endpoint, type EndpointOptions } from "../net/endpoint.ts";
 import { type Kind, MESSAGE_KINDS } from "../wire/messages.ts";
 import { LivenessWatcher } from "../transport/liveness.ts";
@@ -338,7 +336,11 @@ export class ChatClient implements ChatSession {
         now: now(),
       }) as ChatPastPageBody | undefined;
       if (!page) return undefined;
-      lines.unshift(...page.entries.map(shownEntry));
+      lines.unshift(
+        ...page.entries.map((entry) =>
+          shownMessage(chatMessage(entry, entry.from === this.user), entry.ts)
+        ),
+      );
       if (!page.more || page.entries.length === 0) break;
       before = page.entries[0].seq;
     }
@@ -502,18 +504,9 @@ export class ChatClient implements ChatSession {
         this.#endpoint.send(action.body, action.to);
         break;
       case "deliver": {
-        const { seq, id, from, text, kind, room, to } = action.message;
+        const { kind, room } = action.message;
         const ts = this.#shownTs = orderedTime(action.message.ts, this.#shownTs);
-        const shown: ShownMessage & { id: string } = {
-          seq,
-          id,
-          from,
-          text,
-          ts,
-          room,
-          ...(kind === "text" ? {} : { kind }),
-          ...(to === undefined ? {} : { to }),
-        };
+        const shown = shownMessage(action.message, ts);
         if (this.#keepHistory > 0) {
           this.#delivered.push(shown);
           if (this.#delivered.length > this.#keepHistory) this.#delivered.shift();
@@ -794,12 +787,19 @@ const IGNORED_WHY: Record<IgnoredReason, string> = {
   "not-my-leader": "not from the leader this client's server names, or no stream is taken",
 };
 
-/** A past line from the server as the chat shows it (the server sends only lines and directs). */
-function shownEntry(entry: ChatEntry): ShownMessage & { id: string } {
-  const { seq, from, text, ts } = entry;
-  const shown = { seq, id: messageId(entry.client, entry.cseq), from, text, ts };
-  if (entry.kind === "direct") return { ...shown, room: "", kind: "direct", to: entry.to };
-  return { ...shown, room: roomOf(entry), ...(entry.kind === "action" ? { kind: "action" } : {}) };
+/** A delivered line as the chat shows it, at the time `ts` it is shown with. */
+function shownMessage(message: ChatMessage, ts: number): ShownMessage & { id: string } {
+  const { seq, id, from, text, room, kind, to } = message;
+  return {
+    seq,
+    id,
+    from,
+    text,
+    ts,
+    room,
+    ...(kind === "text" ? {} : { kind }),
+    ...(to === undefined ? {} : { to }),
+  };
 }
 
 /**
