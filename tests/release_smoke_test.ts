@@ -16,12 +16,12 @@ import {
   ARM64_NEEDS,
   binaryNeed,
   EMULATED_MS,
-  findProgram,
   missingOf,
   releasePath,
   releaseTarget,
   releaseTest,
 } from "./helpers/release.ts";
+import { findProgram } from "./helpers/programs.ts";
 
 const WINDOWS = releaseTarget("dsys-windows-x64.exe");
 

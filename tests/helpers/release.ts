@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { RELEASE_TARGETS, type ReleaseTarget } from "../../tools/release_runtimes.ts";
 import { type Launcher, REPO_ROOT } from "./process.ts";
+import { findProgram } from "./programs.ts";
 
 /** True when CI built the release binaries and every release test must run. */
 export const RELEASE_REQUIRED = Deno.env.get("DSYS_RELEASE_REQUIRED") === "1";
@@ -35,20 +36,6 @@ function isFile(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The first of `names` found on PATH or as an absolute path, else undefined. */
-export function findProgram(...names: string[]): string | undefined {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
-  for (const name of names) {
-    if (name.startsWith("/")) {
-      if (isFile(name)) return name;
-      continue;
-    }
-    const found = dirs.map((d) => join(d, name)).find(isFile);
-    if (found) return found;
-  }
-  return undefined;
 }
 
 /** Something a release test needs: a file or a program, whether it is here, how to get it. */
@@ -101,8 +88,8 @@ export function releaseTest(
 /** Where Debian's `libc6-arm64-cross` puts the arm64 loader and C library for qemu's `-L`. */
 export const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 
-/** `qemu-aarch64` (Debian's `qemu-user`, or `qemu-aarch64-static` from `qemu-user-static`). */
-export const QEMU_AARCH64 = findProgram("qemu-aarch64", "qemu-aarch64-static");
+/** `qemu-aarch64`, from Debian's `qemu-user` (what `.ci/run` installs). */
+export const QEMU_AARCH64 = findProgram("qemu-aarch64");
 
 /** What running the arm64 binary under qemu needs. */
 export const ARM64_NEEDS: ReleaseNeed[] = [

@@ -24,6 +24,7 @@
 
 import { ip, IpError, ipIn, ipSync, listNamespaces, namespacePids } from "./ip.ts";
 import { LabProcess, type StartOptions } from "./process.ts";
+import { findProgram } from "../helpers/programs.ts";
 
 /** Prefix of every namespace a lab creates; {@linkcode sweepStale} relies on it. */
 export const NAMESPACE_PREFIX = "dsl-";
@@ -400,19 +401,6 @@ function missingTools(tools: readonly string[]): string | undefined {
   if (missing.length === 0) return undefined;
   const packages = missing.map((tool) => PACKAGES[tool] ?? tool);
   return `${missing.join(", ")} not installed (Debian: apt-get install ${packages.join(" ")})`;
-}
-
-/** The path of executable `name` on `PATH` (where the lab runs programs from), if any. */
-function findProgram(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "")) {
-    try {
-      const info = Deno.statSync(`${dir}/${name}`);
-      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch {
-      // Not there.
-    }
-  }
-  return undefined;
 }
 
 function probeLabSupport(): string | undefined {
