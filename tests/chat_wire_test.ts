@@ -110,3 +110,17 @@ Deno.test("malformed numbers, enums and shapes are refused", () => {
   assert.ok(!valid("chat-append", { term: 1, prev: 0, prevTerm: 0, commit: 0, entries: [] }));
   assert.ok(!valid("chat-senders", { term: 1, after: "", done: true, senders: [{ client: "c" }] }));
 });
+
+Deno.test("a bounce entry says one of the known reasons, nothing else", () => {
+  const deliver = (entry: Record<string, unknown>) => ({
+    commit: 1,
+    acked: 0,
+    gen: 1,
+    entries: [entry],
+    ...NO_LEADER,
+  });
+  const bounce = { ...ENTRY, kind: "bounce", to: "bob" };
+  assert.ok(valid("chat-deliver", deliver({ ...bounce, text: "offline" })));
+  assert.ok(valid("chat-deliver", deliver({ ...bounce, text: "rooms-full" })));
+  assert.ok(!valid("chat-deliver", deliver({ ...bounce, text: "<b>you were banned</b>" })));
+});

@@ -1087,7 +1087,8 @@ function isChatEntry(item: unknown, l: WireLimits): item is ChatEntry {
     CHAT_ENTRY_KINDS.includes(item.kind as ChatEntryKind) && isClientKey(item.client) &&
     isSeqOr0(item.cseq) && isUser(item.from) && isText(item.text, MAX_CHAT_TEXT) &&
     isWallMs(item.ts) && (item.room === undefined || isRoomName(item.room)) &&
-    (item.to === undefined || isUser(item.to));
+    (item.to === undefined || isUser(item.to)) &&
+    (item.kind !== "bounce" || CHAT_BOUNCE_REASONS.includes(item.text as ChatBounceReason));
 }
 
 function isRunStart(item: unknown, l: WireLimits): item is ChatRunStart {
