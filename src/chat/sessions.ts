@@ -221,16 +221,12 @@ export class Sessions {
       this.#throttled += items.length - admitted;
       this.onBusy([session.key], now);
     }
+    // The line and its address as posted; who sent it is this session's, whatever the item says.
     return items.slice(0, admitted).map((item) => ({
+      ...item,
       client: session.key,
       user: session.user,
       acked: body.acked,
-      cseq: item.cseq,
-      text: item.text,
-      ts: item.ts,
-      ...(item.line === undefined ? {} : { line: item.line }),
-      ...(item.room === undefined ? {} : { room: item.room }),
-      ...(item.to === undefined ? {} : { to: item.to }),
     }));
   }
 
