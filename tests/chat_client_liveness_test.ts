@@ -1,6 +1,7 @@
 /**
- * The client core's fast path and its clock: when its liveness connection to its server closes it
- * checks the server with an ack and leaves it after `serverCheckMs` of silence (instead of
+ * The client core's fast path and its clock: when its liveness connection to its server closes,
+ * or its server falls quiet for `serverQuietMs` while other servers are heard, it checks the
+ * server with an ack and leaves it after `serverCheckMs` of silence (instead of
  * `serverTimeoutMs`), keeps it when it answers (a forged close), and an idle client is due at its
  * next heartbeat rather than at every tick.
  *
@@ -107,4 +108,85 @@ Deno.test("a client with a line not yet acknowledged is due at once", () => {
   const { core } = joined();
   core.step({ type: "send-text", text: "hi", ts: WALL, now: 10 });
   assert.equal(core.dueAt(), 10);
+});
+
+/** A heartbeat of server s2 on the group, as a client joined to it hears it. */
+function othersHeartbeat(core: ChatClientCore, now: number): ChatClientAction[] {
+  const envelope: Envelope = {
+    cluster: "t",
+    sender: serverSender("s2"),
+    seq: 0,
+    ts: WALL,
+    body: {
+      kind: "heartbeat",
+      version: "0",
+      priority: 0,
+      leader: "s2",
+      term: 1,
+      view: 1,
+      joining: false,
+    },
+  };
+  return core.step({ type: "receive", envelope, now });
+}
+
+/**
+ * Ticks after `from` through `to` while s2's heartbeats come every 100 ms (s1 silent); returns
+ * every action.
+ */
+function othersAlive(core: ChatClientCore, from: number, to: number): ChatClientAction[] {
+  const out: ChatClientAction[] = [];
+  for (let t = from + TICK_MS; t <= to; t += TICK_MS) {
+    if (t % 100 === 0) out.push(...othersHeartbeat(core, t));
+    out.push(...core.step({ type: "tick", now: t }));
+  }
+  return out;
+}
+
+Deno.test("its server silent while others are heard: checked after serverQuietMs, left after the check", () => {
+  const { core } = joined();
+  const { serverQuietMs, serverCheckMs, serverTimeoutMs } = CONFIG;
+  const before = othersAlive(core, 0, serverQuietMs - TICK_MS);
+  assert.ok(!lost(before), "not before serverQuietMs");
+  const check = othersAlive(core, serverQuietMs - TICK_MS, serverQuietMs);
+  assert.ok(check.some((a) => a.type === "send" && a.body.kind === "chat-ack"), "checked");
+  const after = othersAlive(core, serverQuietMs, serverQuietMs + serverCheckMs + 2 * TICK_MS);
+  assert.ok(lost(after), "left the quiet server");
+  assert.ok(
+    serverQuietMs + serverCheckMs + 2 * TICK_MS < serverTimeoutMs,
+    "sooner than the timeout",
+  );
+});
+
+Deno.test("its server silent and no other heard (no group): only serverTimeoutMs leaves it", () => {
+  const { core } = joined();
+  const { serverQuietMs, serverCheckMs, serverTimeoutMs } = CONFIG;
+  assert.ok(!lost(ticks(core, 0, serverQuietMs + serverCheckMs + 4 * TICK_MS)));
+  assert.ok(
+    lost(ticks(core, serverQuietMs + serverCheckMs + 4 * TICK_MS, serverTimeoutMs + TICK_MS)),
+  );
+});
+
+Deno.test("a quiet server that answers the check is kept", () => {
+  const { core } = joined();
+  const { serverQuietMs } = CONFIG;
+  othersAlive(core, 0, serverQuietMs + TICK_MS);
+  receive(core, serverQuietMs + 2 * TICK_MS, {
+    kind: "chat-deliver",
+    commit: 0,
+    acked: 0,
+    gen: 1,
+    entries: [],
+    leader: "",
+    leaderIncarnation: 0,
+  });
+  const { serverCheckMs } = CONFIG;
+  // The check is answered; the server then keeps quiet less than serverQuietMs again.
+  const after = othersAlive(
+    core,
+    serverQuietMs + 2 * TICK_MS,
+    serverQuietMs + 2 * TICK_MS + serverCheckMs + 2 * TICK_MS,
+  );
+  assert.ok(!lost(after), "kept");
+  assert.equal(core.status().phase, "joined");
 });

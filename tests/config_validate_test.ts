@@ -92,7 +92,8 @@ const BROKEN: [ConfigOverrides, string[]][] = [
   [{ chat: { mergeMemory: 9999 } }, ["chat.mergeMemory", "chat.logLimit"]],
   [{ chat: { maxUsers: 200 } }, ["chat.maxUsers", "chat.maxClients"]],
   [{ chat: { maxSenders: 1000 } }, ["chat.maxSenders", "chat.maxUsers"]],
-  [{ chat: { serverTimeoutMs: 399 } }, ["chat.serverTimeoutMs", "chat.clientHeartbeatMs"]],
+  [{ chat: { serverTimeoutMs: 599 } }, ["chat.serverTimeoutMs", "chat.serverQuietMs"]],
+  [{ chat: { serverQuietMs: 399 } }, ["chat.serverQuietMs", "chat.clientHeartbeatMs"]],
   [{ chat: { clientTimeoutMs: 2600 } }, [
     "chat.clientTimeoutMs",
     "chat.serverTimeoutMs",
@@ -125,7 +126,8 @@ Deno.test("each relation is exactly at its edge: the closest values that keep it
     { chat: { receiveWindow: 256 } },
     { chat: { mergeMemory: 10_000 } },
     { chat: { maxUsers: 256, maxSenders: 256 } },
-    { chat: { serverTimeoutMs: 400 } },
+    { chat: { serverTimeoutMs: 600 } },
+    { chat: { serverQuietMs: 400 } },
     { chat: { clientTimeoutMs: 2601, leaseIntervalMs: 1000, settleMs: 1001 } },
   ];
   for (const overrides of edges) resolveConfig(overrides);

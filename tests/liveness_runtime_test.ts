@@ -37,7 +37,7 @@ function slowToNotice(net: TestNetwork): Config {
       forgetAfterMs: 2 * NEVER_MS,
       forgetDeadAfterMs: 4 * NEVER_MS,
     },
-    chat: { serverTimeoutMs: NEVER_MS, clientTimeoutMs: 2 * NEVER_MS },
+    chat: { serverTimeoutMs: NEVER_MS, serverQuietMs: NEVER_MS, clientTimeoutMs: 2 * NEVER_MS },
   }, testClusterConfig());
 }
 

@@ -181,6 +181,8 @@ export class ChatClientCore {
   #heardAt = 0;
   /** When its liveness connection closed; the server is left unless heard from after it. */
   #closedAt = -Infinity;
+  /** When a server other than its own was last heard (its heartbeats on the group). */
+  #othersHeardAt = -Infinity;
   #ackAt = -Infinity;
   #split: ChatSplitBody | null = null;
   /** The leader its server names: the only sender whose stream it takes. */
@@ -264,6 +266,9 @@ export class ChatClientCore {
       this.#o.config;
     let due = this.#heardAt + serverTimeoutMs;
     if (this.#closedAt >= this.#heardAt) due = Math.min(due, this.#closedAt + serverCheckMs);
+    else if (this.#othersHeardAt > this.#heardAt) {
+      due = Math.min(due, this.#heardAt + this.#o.config.serverQuietMs);
+    }
     if (this.#phase === "joining") return Math.min(due, this.#joinAt + clientRetryMs);
     if (this.#sender.unacknowledged > 0 || this.#receiver.unacked()) return this.#now;
     due = Math.min(due, this.#ackAt + clientHeartbeatMs, this.#receiver.nakDueAt(retransmitMs));
@@ -350,6 +355,15 @@ export class ChatClientCore {
     this.#closedAt = -Infinity;
   }
 
+  /**
+   * True when its server has been silent for `serverQuietMs` and another server was heard since
+   * it fell silent: the network around works, its server (or the path to it) does not.
+   */
+  #quiet(now: number): boolean {
+    return now - this.#heardAt >= this.#o.config.serverQuietMs &&
+      this.#othersHeardAt > this.#heardAt;
+  }
+
   #lose(): void {
     const avoid = this.#server!;
     this.#server = null;
@@ -365,6 +379,11 @@ export class ChatClientCore {
     if (now - this.#heardAt >= serverTimeoutMs) return this.#lose();
     if (this.#closedAt >= this.#heardAt && now - this.#closedAt >= this.#o.config.serverCheckMs) {
       return this.#lose();
+    }
+    if (this.#quiet(now) && this.#closedAt < this.#heardAt) {
+      // Its server fell silent while others are heard: check it as on a closed connection.
+      this.#closedAt = now;
+      if (this.#phase === "joined") this.#sendAck();
     }
     if (this.#phase === "joining") {
       if (now - this.#joinAt >= clientRetryMs) this.#sendJoin();
@@ -458,6 +477,7 @@ export class ChatClientCore {
     const mine = sender.id === server.id && sender.incarnation === server.incarnation;
     // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
     if (mine) this.#heardAt = this.#now;
+    else this.#othersHeardAt = this.#now;
     if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {
       if (this.#phase !== "joined") return;

@@ -202,6 +202,11 @@ export interface ChatConfig {
    * answer before it looks for another one (ms).
    */
   serverCheckMs: number;
+  /**
+   * Silence of a client's server, while other servers are heard, after which the client checks it
+   * as on a closed connection (a host cut off sends no close).
+   */
+  serverQuietMs: number;
   /** Silence of a client after which its server drops it and releases its name (ms). */
   clientTimeoutMs: number;
   /** How often a server renews the names of its clients at the leader (ms). */
@@ -298,6 +303,9 @@ export function defaultChatConfig(): ChatConfig {
     // A live server answers the ack sent on the close within a round trip and a flush; a close
     // forged on the path is refuted by that answer, a crashed server is left after this.
     serverCheckMs: 150,
+    // Three client heartbeats (and six server heartbeats) without a word from its server while
+    // others are heard: its host or link is gone, or it is stalled; checked before leaving it.
+    serverQuietMs: 600,
     // Longer than a client's reattach (server timeout plus discovery), so a moving client keeps
     // its name.
     clientTimeoutMs: 6000,
@@ -803,8 +811,14 @@ function relations(config: Config): Relation[] {
     compare(
       "chat.serverTimeoutMs",
       ">=",
+      "chat.serverQuietMs",
+      "the quick check of a quiet server would come after the client had left it anyway",
+    ),
+    compare(
+      "chat.serverQuietMs",
+      ">=",
       "chat.clientHeartbeatMs",
-      "one lost heartbeat or answer would send a client to another server",
+      "one lost answer would make a client check, and maybe leave, a live server",
       2,
     ),
     {
