@@ -435,7 +435,9 @@ export class ChatClientCore {
   #sendAck(): void {
     this.#ackAt = this.#now;
     const { next, streamed } = this.#receiver.acked();
-    this.#send({ kind: "chat-ack", next, gen: this.#gen, split: this.#split !== null, streamed });
+    const split = this.#split !== null;
+    const minority = this.#split?.majority === false;
+    this.#send({ kind: "chat-ack", next, gen: this.#gen, split, minority, streamed });
   }
 
   #onSplit(body: ChatSplitBody): void {

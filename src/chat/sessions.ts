@@ -287,8 +287,18 @@ export class Sessions {
   onAck(sender: Sender, body: ChatAckBody, now: number): void {
     const session = this.#session(sender, now);
     if (!session || session.phase !== "joined" || body.gen !== session.gen) return;
-    if (body.split !== this.#split.split) this.#sendSplit(session);
+    if (this.#showsOtherSplit(body)) this.#sendSplit(session);
     this.#delivery.onAck(session, body, now);
+  }
+
+  /**
+   * True when a client's ack shows another split state than this server's: split or whole, or
+   * (from clients that say) which side. A lost `chat-split` is repeated until the client shows it,
+   * so a client that moved here from a server of the majority learns that this side is not one.
+   */
+  #showsOtherSplit(body: ChatAckBody): boolean {
+    if (body.split !== this.#split.split) return true;
+    return body.split && body.minority !== undefined && body.minority === this.#split.majority;
   }
 
   /** Resends the entries a client says it lacks, or tells it they are gone. */
@@ -516,14 +526,17 @@ export class Sessions {
   }
 
   /**
-   * True while a resuming client whose history differs from this server's committed log is kept
-   * waiting: the cluster is split as this server sees it, so the client comes from the other side
+   * True while a resuming client whose history differs from this server's log is kept waiting:
+   * either the cluster is split as this server sees it, so the client comes from the other side
    * or the heal's merge has not reached this server yet, and which side keeps its positions is not
-   * known here. At most `anchorWaitMs`; meanwhile its repeated joins are answered by keepalives.
+   * known here; or the entries that differ are not committed here yet, so whether the client's or
+   * this server's stand is the leader's to say. At most `anchorWaitMs`; meanwhile its repeated
+   * joins are answered by keepalives.
    */
   #held(session: Session, now: number): boolean {
-    if (session.resume === 0 || !this.#split.split || this.#split.partition === false) return false;
-    if (!this.#diverged(session)) return false;
+    if (session.resume === 0) return false;
+    const split = this.#split.split && this.#split.partition !== false;
+    if (!(split && this.#diverged(session)) && !this.#undecided(session)) return false;
     if (session.heldSince === -Infinity) session.heldSince = now;
     return now - session.heldSince < this.#o.config.anchorWaitMs;
   }
@@ -537,12 +550,25 @@ export class Sessions {
   }
 
   /**
+   * True when a resuming client's history forks from this server's log after this server's commit
+   * point, below where the client stopped, and this server holds other entries there: neither is
+   * committed here, and the leader's next commits decide which stand.
+   */
+  #undecided(session: Session): boolean {
+    const { log, commit } = this.#o.replica;
+    const stopped = session.resume - 1;
+    const fork = log.forkPoint(session.runs, stopped);
+    return fork !== undefined && fork < stopped && fork >= commit && log.last > fork;
+  }
+
+  /**
    * Where a resuming client's stream starts: where it stopped, unless what it delivered differs
-   * from what this server committed — then the fork point of its history with this log (it
+   * from what this server holds — then the fork point of its history with this log (it
    * re-anchors), or this log's first entry when its history overlaps the window but forked below
-   * it, or when it stopped before the window (it missed entries). A server that has not committed
-   * (or not received) as much as the client delivered, and agrees with it as far as it has, lets
-   * it wait where it stopped: its own uncommitted tail may still be replaced by the leader's.
+   * it, or when it stopped before the window (it missed entries). A server that has not received
+   * as much as the client delivered, and agrees with it as far as it has, lets it wait where it
+   * stopped. (Entries that differ but are not committed here hold the client back first, until
+   * the leader decides: {@linkcode Sessions.#held}.)
    */
   #resumeStart(session: Session): number {
     const { log, commit } = this.#o.replica;
@@ -551,7 +577,9 @@ export class Sessions {
     if (fork === undefined) {
       return stopped >= log.first ? log.first : Math.max(stopped + 1, log.first);
     }
-    if (fork >= Math.min(stopped, commit)) return Math.max(stopped + 1, log.first);
+    if (fork >= stopped || (fork >= commit && log.last <= fork)) {
+      return Math.max(stopped + 1, log.first);
+    }
     return Math.max(fork + 1, log.first);
   }
 

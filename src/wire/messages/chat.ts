@@ -349,6 +349,11 @@ export interface ChatAckBody {
   /** True while the client shows the cluster as split (its server repeats the state if not). */
   split: boolean;
   /**
+   * True while the client shows its side of a split as a minority (its server repeats the state
+   * if it says otherwise). Absent from clients older than this field.
+   */
+  minority?: boolean;
+  /**
    * True while the client takes the leader's multicast stream (`chat-stream`): its server then
    * leaves new entries to the stream and sends only what the client's acks show missing.
    */
@@ -774,9 +779,10 @@ export const CHAT_KINDS: { readonly [K in ChatBody["kind"]]: KindSpec } = {
     from: "client",
     layer: "chat-server",
     multicast: false,
-    fields: { next: true, gen: true, split: true, streamed: true },
+    fields: { next: true, gen: true, split: true, minority: true, streamed: true },
     validate: (f) =>
       isNext(f.next) && isSeqOr0(f.gen) && typeof f.split === "boolean" &&
+      (f.minority === undefined || typeof f.minority === "boolean") &&
       typeof f.streamed === "boolean",
   },
   "chat-nak": {
