@@ -8,7 +8,10 @@
  * delivers no message id twice (not even across a re-anchor after a partition), and keeps each
  * sender's lines in the order they were typed. Positions agree between all clients while the
  * network is whole: one position, one line, forever. While it is split, between the clients of
- * one side. Without a partition, no client is ever re-anchored (positions never move).
+ * one side. Without a partition, no client is ever re-anchored (positions never move) — but for a
+ * client on a side with no majority of the servers (crashes and a pause can leave one without any
+ * partition): the documented rule lets the positions such a side commits move, and the client is
+ * told it is on the minority side.
  *
  * At the end ({@linkcode ChatChecker.finalProblem}), against the final committed log: every
  * server that is up holds the same committed entries as the leader; every position any client
@@ -70,6 +73,11 @@ interface Process {
   shownDirect: Set<string>;
   lastCseq: Map<string, number>;
   skipped: [number, number][];
+  /**
+   * When it was first on a side without a majority: told so, or delivering from a server whose
+   * view says so (Infinity: never). From then on its deliveries are provisional.
+   */
+  minorityAt: number;
 }
 
 /** Checks a {@linkcode ChatWorld} as it runs. */
@@ -237,7 +245,7 @@ export class ChatChecker implements ChatObserver {
         this.#position(p, notice.seq, notice.id ? `msg ${notice.id}` : null);
         return;
       case "rewound":
-        if (this.#splitAt === Infinity) {
+        if (this.#splitAt === Infinity && p.minorityAt === Infinity) {
           this.#fail(`${p.name} was re-anchored at ${notice.from} without any partition`);
         }
         p.rewinds.push({ at: this.#world.now, from: notice.from });
@@ -247,6 +255,7 @@ export class ChatChecker implements ChatObserver {
         // The servers themselves saw a split (several servers vanished at once), whatever the
         // schedule meant: heavy loss and pauses can cut a side off as well as a partition can.
         if (notice.partition) this.partitioned();
+        if (!notice.majority) p.minorityAt = Math.min(p.minorityAt, this.#world.now);
         return;
       case "missed":
         if (!this.#allowMissed) this.#fail(`${p.name} missed ${notice.from}..${notice.to}`);
@@ -394,6 +403,7 @@ export class ChatChecker implements ChatObserver {
         shownDirect: new Set(),
         lastCseq: new Map(),
         skipped: [],
+        minorityAt: Infinity,
       };
       this.#processes.set(name, p);
     }
@@ -412,7 +422,8 @@ export class ChatChecker implements ChatObserver {
     p.last = seq;
     if (what === null) return;
     const now = this.#world.now;
-    const provisional = now >= this.#splitAt;
+    if (this.#serverInMinority(p.client)) p.minorityAt = Math.min(p.minorityAt, now);
+    const provisional = now >= this.#splitAt || now >= p.minorityAt;
     const place = this.#placeOf(p.client, provisional);
     p.deliveries.push({ seq, what, at: now, place, provisional });
     if (provisional && this.#world.sideOf(p.client.id) === undefined) return;
@@ -423,6 +434,13 @@ export class ChatChecker implements ChatObserver {
       this.#fail(`${p.name} delivered "${what}" at ${seq} (${place}), others "${known}"`);
     }
     shown.set(seq, what);
+  }
+
+  /** True when the server `client` is attached to sees its side of a split without a majority. */
+  #serverInMinority(client: SimClient): boolean {
+    const id = client.core?.status().server;
+    const server = this.#world.servers.find((s) => s.id === id);
+    return server?.core?.view().split?.majority === false;
   }
 
   /**
