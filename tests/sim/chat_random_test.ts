@@ -124,6 +124,11 @@ const FOUND = {
     // first complete server it heard, a paused one that lagged: lines committed since looked new
     // to the merge of that server's stale log and were appended (and delivered) again.
     6264,
+    // A client whose server was silent moved (quiet check) to a server of a 2-of-4 side left by a
+    // crash and a paused leader; its warning was lost and never repeated (the ack said only
+    // "split"), and after the merge a client resumed past entries that differed only in its
+    // server's uncommitted log, and delivered a line twice.
+    24552,
   ],
   partition: [
     // Right after the heal, a client of the side that keeps its positions lost its server and
