@@ -128,3 +128,25 @@ Deno.test("with the stream off, the leader multicasts nothing and servers delive
   assert.equal(sentSince(cluster, 0, "chat-stream").length, 0);
   assert.deepEqual(cluster.lines("b").at(-1), "alice: plain");
 });
+
+Deno.test("a client taking everything from the stream still hears its own server every heartbeat or so, and keeps it", () => {
+  const cluster = streamingServers();
+  const mark = cluster.sent.length;
+  const { clientHeartbeatMs, serverQuietMs } = cluster.config;
+  for (let i = 1; i <= 60; i++) {
+    cluster.type(i % 2 ? "a" : "b", `line ${i}`);
+    cluster.advance(50);
+  }
+  const server = cluster.client("b").status().server;
+  const heard = cluster.sent.slice(mark).filter((d) =>
+    d.to.host === B.addr.host && d.from.id === server && d.body.kind === "chat-deliver"
+  );
+  assert.ok(
+    heard.length >= (60 * 50) / (2 * clientHeartbeatMs),
+    `its server ${server} sent it ${heard.length} datagrams in 3 s of streaming`,
+  );
+  const lost = cluster.clientActions.get("b")!.filter((a) =>
+    a.type === "notice" && a.notice.kind === "server-lost"
+  );
+  assert.deepEqual(lost, [], `left a live server that was silent for ${serverQuietMs} ms`);
+});

@@ -381,7 +381,7 @@ export class ChatServerCore {
         if (fromLeader) this.#sessions.onBusy(body.clients, now);
         return;
       case "chat-committed":
-        if (fromLeader) this.#sessions.onCommitted(body.items);
+        if (fromLeader) this.#sessions.onCommitted(body.items, now);
         return;
       default:
         return;
@@ -555,7 +555,7 @@ export class ChatServerCore {
     if (this.#leadership) {
       const answer = this.#leadership.onForward(items);
       this.#sessions.onBusy(answer.busy, this.#now);
-      this.#sessions.onCommitted(answer.committed);
+      this.#sessions.onCommitted(answer.committed, this.#now);
       return;
     }
     const leader = this.#leaderId === null ? undefined : this.#peers.get(this.#leaderId);

@@ -44,8 +44,14 @@ export interface Recipient {
   pushed: number;
   /** When its ack last moved or something new was sent. */
   progressAt: number;
-  /** True when its ack did not move: send a keepalive at the next push that sends nothing. */
+  /**
+   * True when its ack did not move, or nothing was sent to it for `clientHeartbeatMs`: send a
+   * keepalive at the next push that sends nothing (its client hears its server at least that
+   * often, even while it takes everything from the leader's stream).
+   */
   keepalive: boolean;
+  /** When an entry or keepalive was last sent to it (`-Infinity`: never). */
+  sentAt: number;
   /** The last entry of every datagram sent beyond its ack. */
   inflight: number[];
   /** Its last line the leader said is committed. */
@@ -104,6 +110,7 @@ export class Delivery {
     } else {
       r.keepalive = true;
     }
+    if (now - r.sentAt >= this.#o.config.clientHeartbeatMs) r.keepalive = true;
   }
 
   /** Resends the entries a client says it lacks, or tells it they are gone. */
@@ -164,13 +171,14 @@ export class Delivery {
       session.pushed = reached;
       session.inflight.push(reached);
       session.progressAt = now;
+      session.sentAt = now;
       sent = true;
     }
     if (session.streamed && session.pushed >= session.repairTo && window > session.pushed) {
       if (session.pushed < session.next) session.progressAt = now;
       session.pushed = window;
     }
-    if (session.keepalive && !sent) this.keepalive(session);
+    if (session.keepalive && !sent) this.keepalive(session, now);
     session.keepalive = false;
   }
 
@@ -180,8 +188,9 @@ export class Delivery {
   }
 
   /** Sends an empty delivery: the commit point and the client's last acknowledged line. */
-  keepalive(session: Recipient): void {
+  keepalive(session: Recipient, now: number): void {
     const { replica } = this.#o;
+    session.sentAt = now;
     this.#o.out.send(session.addr, {
       kind: "chat-deliver",
       commit: replica.commit,

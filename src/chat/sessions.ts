@@ -168,7 +168,7 @@ export class Sessions {
       known.heardAt = now;
       if (body.gen === known.gen) {
         if (known.phase === "joined") this.#sendWelcome(known);
-        else this.#delivery.keepalive(known);
+        else this.#delivery.keepalive(known, now);
         return;
       }
     } else if (this.#sessions.size >= config.maxClients) {
@@ -202,6 +202,7 @@ export class Sessions {
       streamed: false,
       tookStream: false,
       repairTo: 0,
+      sentAt: -Infinity,
       heldSince: -Infinity,
     });
   }
@@ -351,12 +352,12 @@ export class Sessions {
    * The leader says these clients' lines are committed up to a number (they retried committed
    * lines): tell each at once, as the acknowledgement its own log may be too young to give.
    */
-  onCommitted(records: readonly ChatSenderRecord[]): void {
+  onCommitted(records: readonly ChatSenderRecord[], now: number): void {
     for (const { client, cseq } of records) {
       const session = this.#sessions.get(client);
       if (!session || session.phase !== "joined") continue;
       session.committed = Math.max(session.committed, cseq);
-      this.#delivery.keepalive(session);
+      this.#delivery.keepalive(session, now);
     }
   }
 
