@@ -190,3 +190,21 @@ Deno.test("a quiet server that answers the check is kept", () => {
   assert.ok(!lost(after), "kept");
   assert.equal(core.status().phase, "joined");
 });
+
+Deno.test("a quiet server that answers the check at the instant it began is kept", () => {
+  const { core } = joined();
+  const { serverQuietMs, serverCheckMs } = CONFIG;
+  const check = othersAlive(core, 0, serverQuietMs);
+  assert.ok(check.some((a) => a.type === "send" && a.body.kind === "chat-ack"), "checked");
+  receive(core, serverQuietMs, {
+    kind: "chat-deliver",
+    commit: 0,
+    acked: 0,
+    gen: 1,
+    entries: [],
+    leader: "",
+    leaderIncarnation: 0,
+  });
+  const after = othersAlive(core, serverQuietMs, serverQuietMs + serverCheckMs + 2 * TICK_MS);
+  assert.ok(!lost(after), "left a server that answered the check");
+});

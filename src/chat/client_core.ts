@@ -477,9 +477,14 @@ export class ChatClientCore {
     const server = this.#server;
     if (!server || sender.role !== "server") return;
     const mine = sender.id === server.id && sender.incarnation === server.incarnation;
-    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming).
-    if (mine) this.#heardAt = this.#now;
-    else this.#othersHeardAt = this.#now;
+    // Any datagram of its server shows it alive (its multicast heartbeats, while streaming), and
+    // answers a check begun before it, also one begun at the same instant.
+    if (mine) {
+      this.#heardAt = this.#now;
+      this.#closedAt = -Infinity;
+    } else {
+      this.#othersHeardAt = this.#now;
+    }
     if (!CLIENT_KINDS.has(body.kind)) return;
     if (body.kind === "chat-stream") {
       if (this.#phase !== "joined") return;
