@@ -39,6 +39,15 @@ const { values: flags } = parseArgs({
     before: { type: "string" },
   },
 });
+for (const name of ["trials", "idle-seconds"] as const) {
+  const value = Number(flags[name]);
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(
+      `--${name}: expected a positive whole number, got ${JSON.stringify(flags[name])}`,
+    );
+    Deno.exit(2);
+  }
+}
 
 /** One figure of the table: a name and, per runtime, a value with its unit in the text. */
 type Figures = Record<string, string>;
@@ -111,14 +120,14 @@ function addGaps(now: Figures, rows: Record<string, string>, gaps: Gap[], tag: s
 async function measure(): Promise<Figures> {
   const now: Figures = {};
   const trials = Number(flags.trials);
+  const none = `no direction of this cause in ${trials} trials`;
   for (const runtime of ["deno", "node"] as const) {
     addGaps(now, KILLED, await measureGaps(runtime, trials), runtime);
   }
+  for (const key of Object.values(KILLED)) now[key] ??= `${none} per runtime`;
   const skip = labGapSkipReason();
   if (!skip) addGaps(now, HOST_LOST, await measureLabGaps(trials), launcherFor("node").name);
-  for (const key of Object.values(HOST_LOST)) {
-    now[key] ??= skip ? `skipped: ${skip}` : `no such trial of ${trials}`;
-  }
+  for (const key of Object.values(HOST_LOST)) now[key] ??= skip ? `skipped: ${skip}` : none;
   const rss: string[] = [];
   for (const runtime of ["deno", "node"] as const) {
     for (const row of await measureIdle(runtime, Number(flags["idle-seconds"]))) {
