@@ -7,7 +7,7 @@
  * Trials alternate between killing the leader and killing the first client's server.
  *
  * `deno run --unstable-net -A tests/bench/chat_gap.ts [--trials N] [--runtime deno|node]`
- * prints the table; `bench.ts` uses {@linkcode measureGaps} for its summary.
+ * prints the table; `summary.ts` uses {@linkcode measureGaps} for its table.
  *
  * @module
  */

@@ -12,7 +12,7 @@
  *    per delivery (the median of several rounds; no socket receive, no client logic).
  *
  * Run: `deno run --unstable-net -A tests/bench/delivery_floor.ts [--clients 10] [--count 2000]
- * [--rounds 5]`.
+ * [--rounds 5]`; `summary.ts` uses {@linkcode measureDeliveryCost} for its table.
  *
  * @module
  */
@@ -22,28 +22,47 @@ import { Keyring, peekKind, ReplayGuard, WireCodec } from "../../src/wire/mod.ts
 import { startCluster, stopCluster } from "./chat_cluster.ts";
 import { Audience, throughput } from "./chat_load.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    clients: { type: "string", default: "10" },
-    count: { type: "string", default: "2000" },
-    rounds: { type: "string", default: "5" },
-  },
-});
-const CLIENTS = Number(flags.clients);
-const COUNT = Number(flags.count);
-const ROUNDS = Number(flags.rounds);
-for (const [name, value] of Object.entries({ clients: CLIENTS, count: COUNT, rounds: ROUNDS })) {
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(
-      `--${name}: expected a positive whole number, got ${
-        JSON.stringify(flags[name as "clients"])
-      }`,
-    );
-    Deno.exit(2);
-  }
+/** How big a run {@linkcode measureDeliveryCost} makes. */
+export interface DeliveryPlan {
+  /** In-process clients, each sending `count` lines per phase. */
+  clients: number;
+  /** Lines each client sends in one throughput phase. */
+  count: number;
+  /** Rounds of the floor; the median is taken. */
+  rounds: number;
 }
-const HTTP_PORT = 20_000 + Math.floor(Math.random() * 20_000);
+
+/** What {@linkcode measureDeliveryCost} measured. */
+export interface DeliveryCost {
+  /** The plan it ran. */
+  plan: DeliveryPlan;
+  /** Lines per second delivered to every client in the measured phase. */
+  rate: number;
+  /** Every line of the measured phase reached every client. */
+  complete: boolean;
+  /** `chat-stream` datagrams captured in the first phase. */
+  captured: number;
+  /** Lines per captured datagram. */
+  linesPerCaptured: number;
+  /** Mean size of a captured datagram, bytes. */
+  capturedBytes: number;
+  /** Deliveries (lines × clients) in the measured phase. */
+  deliveries: number;
+  /** CPU seconds of the client process in the measured phase. */
+  clientCpuSeconds: number;
+  /** The client process's CPU per delivery, µs. */
+  clientMicros: number;
+  /** The floor: opening the captured datagrams once per client, µs per delivery. */
+  floorMicros: number;
+  /** The leader's CPU per sequenced line, µs. */
+  leaderMicros: number;
+  /** Datagrams the leader received per sequenced line. */
+  receivedPerLine: number;
+  /** Datagrams the leader sent per sequenced line. */
+  sentPerLine: number;
+  /** Sequenced lines per `chat-stream` datagram of the leader. */
+  linesPerStream: number;
+}
 
 /** The leader's counters that the cost per line is made of. */
 interface LeaderCounters {
@@ -53,9 +72,9 @@ interface LeaderCounters {
   streamed: number;
 }
 
-/** Reads the leader's counters from its `/metrics`. */
-async function leaderCounters(): Promise<LeaderCounters> {
-  const text = await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text();
+/** Reads the leader's counters from its `/metrics` on `httpPort`. */
+async function leaderCounters(httpPort: number): Promise<LeaderCounters> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const value = (name: string) => {
     const match = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
     if (!match) throw new Error(`the leader's /metrics has no ${name}`);
@@ -68,7 +87,6 @@ async function leaderCounters(): Promise<LeaderCounters> {
     streamed: value("dsys_chat_stream_datagrams_total"),
   };
 }
-
 /** Collects the `chat-stream` datagrams on the group until `stop` is called. */
 function capture(group: string, port: number): { stop: () => Promise<Uint8Array[]> } {
   const socket = Deno.listenDatagram({
@@ -100,11 +118,17 @@ function capture(group: string, port: number): { stop: () => Promise<Uint8Array[
   };
 }
 
-/** µs per delivery of opening every datagram once per client, median of `ROUNDS` rounds. */
-function floorMicros(datagrams: Uint8Array[], lines: number, secrets: string[], cluster: string) {
+/** µs per delivery of opening every datagram once per client, median of `rounds` rounds. */
+function floorMicros(
+  datagrams: Uint8Array[],
+  lines: number,
+  secrets: string[],
+  cluster: string,
+  { clients, rounds }: DeliveryPlan,
+) {
   const perDelivery: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const codecs = Array.from({ length: CLIENTS }, (_, i) =>
+  for (let round = 0; round < rounds; round++) {
+    const codecs = Array.from({ length: clients }, (_, i) =>
       new WireCodec({
         cluster,
         keyring: Keyring.fromSecrets(secrets, cluster),
@@ -121,53 +145,111 @@ function floorMicros(datagrams: Uint8Array[], lines: number, secrets: string[], 
       }
     }
     const ms = performance.now() - start;
-    if (opened !== datagrams.length * CLIENTS) throw new Error("a captured datagram did not open");
-    perDelivery.push((ms * 1000) / (lines * CLIENTS));
+    if (opened !== datagrams.length * clients) throw new Error("a captured datagram did not open");
+    perDelivery.push((ms * 1000) / (lines * clients));
   }
   perDelivery.sort((a, b) => a - b);
   return perDelivery[Math.floor(perDelivery.length / 2)];
 }
 
-const fmt = (n: number, digits = 1) => n.toFixed(digits);
-const cluster = await startCluster(
-  "deno",
-  (id) => id === "s3" ? ["--http", `127.0.0.1:${HTTP_PORT}`] : [],
-);
-try {
-  const { network, security } = cluster.config;
-  const pids = cluster.servers.map((s) => s.pid);
-  const audience = await Audience.connect(cluster.config, "deno", CLIENTS, "fl");
+/**
+ * Starts three Deno servers and `plan.clients` in-process clients, captures the leader's stream
+ * in a first throughput phase, measures a second one, then the floor on the captured datagrams.
+ */
+export async function measureDeliveryCost(plan: DeliveryPlan): Promise<DeliveryCost> {
+  const httpPort = 20_000 + Math.floor(Math.random() * 20_000);
+  const cluster = await startCluster(
+    "deno",
+    (id) => id === "s3" ? ["--http", `127.0.0.1:${httpPort}`] : [],
+  );
   try {
-    await throughput(audience, 100, pids);
-    const tap = capture(network.group, network.port);
-    const first = await throughput(audience, COUNT, pids);
-    const datagrams = await tap.stop();
-    const meanBytes = datagrams.reduce((sum, d) => sum + d.length, 0) / datagrams.length;
-    const before = await leaderCounters();
-    const t = await throughput(audience, COUNT, pids);
-    const after = await leaderCounters();
-    const lines = t.delivered;
-    const clientMicros = (t.cpu.clients * 1e6) / (lines * CLIENTS);
-    const floor = floorMicros(datagrams, first.delivered, security.secrets, network.cluster);
-    const streamed = after.streamed - before.streamed;
-    console.log(
-      [
-        `- ${CLIENTS} clients × ${COUNT} lines, ${t.rate} lines/s delivered to all; ` +
-        `captured ${datagrams.length} chat-stream datagrams in the first phase ` +
-        `(${fmt(first.delivered / datagrams.length)} lines each, ${fmt(meanBytes, 0)} bytes)`,
-        `- client process: ${fmt(clientMicros, 2)} µs CPU per delivery ` +
-        `(${fmt(t.cpu.clients, 2)} s for ${lines * CLIENTS} deliveries)`,
-        `- floor (open the captured datagrams once per client): ${fmt(floor, 2)} µs per ` +
-        `delivery; client / floor = ${fmt(clientMicros / floor, 2)}`,
-        `- leader: ${fmt(((after.cpu - before.cpu) * 1e6) / lines)} µs CPU per sequenced line; ` +
-        `per line ${fmt((after.received - before.received) / lines, 2)} datagrams received, ` +
-        `${fmt((after.sent - before.sent) / lines, 2)} sent; ` +
-        `${fmt(lines / Math.max(1, streamed))} lines per stream datagram`,
-      ].join("\n"),
-    );
+    const { network, security } = cluster.config;
+    const pids = cluster.servers.map((s) => s.pid);
+    const audience = await Audience.connect(cluster.config, "deno", plan.clients, "fl");
+    try {
+      await throughput(audience, 100, pids);
+      const tap = capture(network.group, network.port);
+      const first = await throughput(audience, plan.count, pids);
+      const datagrams = await tap.stop();
+      const before = await leaderCounters(httpPort);
+      const t = await throughput(audience, plan.count, pids);
+      const after = await leaderCounters(httpPort);
+      const lines = t.delivered;
+      const clientMicros = (t.cpu.clients * 1e6) / (lines * plan.clients);
+      const floor = floorMicros(
+        datagrams,
+        first.delivered,
+        security.secrets,
+        network.cluster,
+        plan,
+      );
+      return {
+        plan,
+        rate: t.rate,
+        complete: t.complete,
+        captured: datagrams.length,
+        linesPerCaptured: first.delivered / datagrams.length,
+        capturedBytes: datagrams.reduce((sum, d) => sum + d.length, 0) / datagrams.length,
+        deliveries: lines * plan.clients,
+        clientCpuSeconds: t.cpu.clients,
+        clientMicros,
+        floorMicros: floor,
+        leaderMicros: ((after.cpu - before.cpu) * 1e6) / lines,
+        receivedPerLine: (after.received - before.received) / lines,
+        sentPerLine: (after.sent - before.sent) / lines,
+        linesPerStream: lines / Math.max(1, after.streamed - before.streamed),
+      };
+    } finally {
+      await audience.close();
+    }
   } finally {
-    await audience.close();
+    await stopCluster(cluster.servers);
   }
-} finally {
-  await stopCluster(cluster.servers);
+}
+
+/** The standalone report of one {@linkcode DeliveryCost}, one line per figure. */
+export function formatDeliveryCost(cost: DeliveryCost): string {
+  const fmt = (n: number, digits = 1) => n.toFixed(digits);
+  const { clients, count } = cost.plan;
+  return [
+    `- ${clients} clients × ${count} lines, ${cost.rate} lines/s delivered to all` +
+    `${cost.complete ? "" : " (incomplete)"}; ` +
+    `captured ${cost.captured} chat-stream datagrams in the first phase ` +
+    `(${fmt(cost.linesPerCaptured)} lines each, ${fmt(cost.capturedBytes, 0)} bytes)`,
+    `- client process: ${fmt(cost.clientMicros, 2)} µs CPU per delivery ` +
+    `(${fmt(cost.clientCpuSeconds, 2)} s for ${cost.deliveries} deliveries)`,
+    `- floor (open the captured datagrams once per client): ${fmt(cost.floorMicros, 2)} µs per ` +
+    `delivery; client / floor = ${fmt(cost.clientMicros / cost.floorMicros, 2)}`,
+    `- leader: ${fmt(cost.leaderMicros)} µs CPU per sequenced line; ` +
+    `per line ${fmt(cost.receivedPerLine, 2)} datagrams received, ` +
+    `${fmt(cost.sentPerLine, 2)} sent; ` +
+    `${fmt(cost.linesPerStream)} lines per stream datagram`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const { values: flags } = parseArgs({
+    args: Deno.args,
+    options: {
+      clients: { type: "string", default: "10" },
+      count: { type: "string", default: "2000" },
+      rounds: { type: "string", default: "5" },
+    },
+  });
+  const plan = {
+    clients: Number(flags.clients),
+    count: Number(flags.count),
+    rounds: Number(flags.rounds),
+  };
+  for (const [name, value] of Object.entries(plan)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      console.error(
+        `--${name}: expected a positive whole number, got ${
+          JSON.stringify(flags[name as keyof typeof plan])
+        }`,
+      );
+      Deno.exit(2);
+    }
+  }
+  console.log(formatDeliveryCost(await measureDeliveryCost(plan)));
 }

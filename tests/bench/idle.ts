@@ -4,8 +4,8 @@
  * time each process uses over a window (user + system from `/proc/<pid>/stat`) as a share of one
  * core, and its resident memory at the end.
  *
- * `deno run --unstable-net -A tests/bench/idle.ts [--seconds N] [--runtime deno|node]` prints the table; `bench.ts`
- * uses {@linkcode measureIdle} for its summary.
+ * `deno run --unstable-net -A tests/bench/idle.ts [--seconds N] [--runtime deno|node]` prints the
+ * table; `summary.ts` uses {@linkcode measureIdle} for its table.
  *
  * @module
  */

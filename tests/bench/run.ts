@@ -17,9 +17,11 @@
  * 7. the chat heal benchmark in the lab (`heal_chat.ts`): the same splits with a client chatting
  *    on each side, time from the heal to complete clients, one leader and converged chat logs;
  *    table in `dist/bench/heal-chat.md`.
- * 8. the summary (`summary.ts`): one table of chat gap by cause, idle CPU and memory per process,
- *    p50/p99 per runtime and load and throughput, beside issue 15's earlier figures;
- *    `dist/bench/summary.md`.
+ * 8. the summary (`summary.ts`): one table of chat gap by cause (SIGKILL on loopback, and the
+ *    leader's host cut in the lab when root and the build allow, else the rows say why not),
+ *    idle CPU and memory per process, p50/p99 per runtime and load, throughput, and the client's
+ *    CPU per delivered line against the floor with the leader's CPU and datagrams per sequenced
+ *    line, beside issue 15's earlier figures; `dist/bench/summary.md`.
  *
  * Every step runs even when an earlier one failed; the exit code is 1 if any failed.
  *
@@ -64,7 +66,8 @@ const STEPS: Step[] = [
     args: ["run", "--unstable-net", "-A", "tests/bench/heal_chat.ts"],
   },
   {
-    title: "Summary: chat gap, idle cost, latency and throughput beside issue 15's figures",
+    title: "Summary: chat gap, idle cost, latency, throughput and cost per delivery beside " +
+      "issue 15's figures",
     args: ["run", "--unstable-net", "-A", "tests/bench/summary.ts"],
   },
 ];
