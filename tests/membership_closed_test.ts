@@ -106,3 +106,25 @@ Deno.test("while a check runs the core is due at once", () => {
   closed(h);
   assert.equal(h.core.dueAt(), h.now);
 });
+
+Deno.test("a calm core wakes only to send its heartbeats, timers late or not: the merge probe goes with one", () => {
+  const h = calm();
+  const end = h.now + 3_000;
+  let nextBeat = h.now + TIMING.heartbeatIntervalMs / 2;
+  let wakes = 0;
+  let idle = 0;
+  while (h.now < end) {
+    const due = h.core.dueAt();
+    if (nextBeat <= due) {
+      h.now = nextBeat;
+      for (const p of everyone()) h.receive(p.sender, { kind: "heartbeat", ...p.status });
+      nextBeat += TIMING.heartbeatIntervalMs;
+      continue;
+    }
+    h.now = due + (wakes % 2 === 0 ? 7 : 1); // timers fire a little late, by more or less
+    wakes++;
+    if (sent(h.tick(h.now), "heartbeat").length === 0) idle++;
+  }
+  assert.ok(wakes >= 3_000 / TIMING.heartbeatIntervalMs - 1, `${wakes} wake-ups`);
+  assert.equal(idle, 0, `${idle} of ${wakes} wake-ups sent no heartbeat`);
+});

@@ -161,7 +161,7 @@ export class ServerCore {
 
   /**
    * The earliest monotonic time at which a `tick` can do anything, as of the last event: the
-   * next heartbeat or merge probe, or the first live member's suspicion. While anything is in
+   * next heartbeat (which a due merge probe goes with), or the first live member's suspicion. While anything is in
    * motion — discovery, an election, a verification, a change within the split detector's windows —
    * that is now, and the runtime ticks at its finest grain.
    */
@@ -170,7 +170,7 @@ export class ServerCore {
     if (this.#phase !== "running") return this.#phase === "stopped" ? Infinity : now;
     if (!this.#bully.idle || this.#detector.verifying) return now;
     const { suspectAfterMs, mergeProbeIntervalMs, splitSettleMs, splitBurstMs } = this.#o.timing;
-    let due = Math.min(this.#nextHeartbeatAt, this.#nextMergeProbeAt);
+    let due = this.#nextHeartbeatAt;
     for (const member of this.#table.members()) {
       if (member.state === "suspect") return now;
       if (now - member.changedAt < splitSettleMs + splitBurstMs) return now;
@@ -292,10 +292,11 @@ export class ServerCore {
       this.#heartbeat(now);
       this.#nextHeartbeatAt += timing.heartbeatIntervalMs;
       if (this.#nextHeartbeatAt <= now) this.#nextHeartbeatAt = now + timing.heartbeatIntervalMs;
-    }
-    if (this.#phase === "running" && now >= this.#nextMergeProbeAt) {
-      this.#mergeProbe();
-      this.#nextMergeProbeAt = now + timing.mergeProbeIntervalMs;
+      // The merge probe goes out with the first heartbeat after it is due: no wake-up of its own.
+      if (now >= this.#nextMergeProbeAt) {
+        this.#mergeProbe();
+        this.#nextMergeProbeAt = now + timing.mergeProbeIntervalMs;
+      }
     }
     this.#table.forget(now, timing.forgetAfterMs, timing.forgetDeadAfterMs, timing.maxDeadServers);
     this.#split.tick(now);
