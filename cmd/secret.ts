@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import { Command } from "@commander-js/extra-typings";
 
-/** Random bytes in a secret: 256 bits, the size of the AES-256 key derived from it. */
+/** Random bytes in a secret: 256 bits, the size of the encryption key derived from it. */
 export const SECRET_BYTES = 32;
 
 /** A fresh random secret: {@linkcode SECRET_BYTES} random bytes, base64url (no commas, no `#`). */

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { createDecipheriv } from "node:crypto";
 import {
   type Body,
   type ChatEntry,
@@ -374,7 +375,29 @@ Deno.test("with a secret the body is ciphertext; without one it is readable JSON
   assert.ok(contains(unseal(sealed, SECRETS, CLUSTER), text), "the test helper must decrypt it");
 });
 
-Deno.test("the GCM nonce never repeats: a random salt per codec, then the seq", () => {
+Deno.test("with a secret the body is ChaCha20-Poly1305 under the secret's key, the header its associated data", () => {
+  const chat: Body = {
+    kind: "chat-post",
+    acked: 0,
+    items: [{ cseq: 1, text: "meet at 5pm", ts: NOW }],
+  };
+  const sealed = codec().encode(SENDER, chat, NOW);
+  const { saltAt, seqAt, bodyAt, tagAt } = layout(sealed);
+  const nonce = new Uint8Array([
+    ...sealed.subarray(saltAt, saltAt + 8),
+    ...sealed.subarray(seqAt, seqAt + 4),
+  ]);
+  const key = Keyring.fromSecrets(SECRETS, CLUSTER).primary.derive("encrypt");
+  const decipher = createDecipheriv("chacha20-poly1305", key, nonce, { authTagLength: 16 });
+  decipher.setAAD(sealed.subarray(0, bodyAt), { plaintextLength: tagAt - bodyAt });
+  decipher.setAuthTag(sealed.subarray(tagAt));
+  const body = decipher.update(sealed.subarray(bodyAt, tagAt));
+  decipher.final(); // throws unless the tag authenticates header and body
+  const { kind: _, ...fields } = chat;
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(body)), fields);
+});
+
+Deno.test("the AEAD nonce never repeats: a random salt per codec, then the seq", () => {
   const a = codec();
   const b = codec();
   const nonceOf = (d: Uint8Array) => {

@@ -174,6 +174,27 @@ for (const secrets of [[], ["s3cret"]]) {
     assert.deepEqual(roundTrip({ ...forward, items: [{ ...item, owner: "x" }] }, secrets), forward);
   });
 
+  Deno.test(`${mode}: an extra field late in a record or only in a later entry is dropped, all before it kept`, () => {
+    const append = {
+      kind: "chat-append",
+      term: 2,
+      prev: 4,
+      prevTerm: 2,
+      commit: 4,
+      majorityCommit: 4,
+      reset: false,
+      entries: [ENTRY, { ...ENTRY, seq: 6 }, { ...ENTRY, seq: 7 }],
+    };
+    const { reset, entries, ...head } = append;
+    const sent = {
+      ...head,
+      evil: "x",
+      reset,
+      entries: [entries[0], { ...entries[1], from: "ann", extra: 1, ts: NOW }, entries[2]],
+    };
+    assert.deepEqual(roundTrip(sent, secrets), append);
+  });
+
   Deno.test(`${mode}: a record read as a whole keeps every name, its neighbours only their own`, () => {
     const missing = { id: "s2", host: "10.0.0.2", port: 7401, agoMs: 5, crashed: false };
     const reply = {

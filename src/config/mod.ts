@@ -43,7 +43,7 @@ export interface NetworkConfig {
 /** Authentication and replay protection settings. */
 export interface SecurityConfig {
   /**
-   * Keyring: send with the first secret, accept any; each secret's key encrypts (AES-256-GCM).
+   * Keyring: send with the first secret, accept any; each secret's key encrypts (ChaCha20-Poly1305).
    * Empty means a key derived from the cluster name, which only signs (no privacy).
    */
   secrets: string[];

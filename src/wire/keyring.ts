@@ -42,9 +42,9 @@ export interface Key {
   /** The HMAC-SHA256 key that signs plaintext datagrams (purpose `auth`). */
   readonly auth: Uint8Array;
   /**
-   * The AES-256-GCM key that encrypts and authenticates datagrams (purpose `encrypt`); undefined
-   * for the cluster-name key, whose datagrams stay plaintext: a key anyone can derive from the
-   * cluster name would only pretend to hide anything.
+   * The ChaCha20-Poly1305 key that encrypts and authenticates datagrams (purpose `encrypt`);
+   * undefined for the cluster-name key, whose datagrams stay plaintext: a key anyone can derive
+   * from the cluster name would only pretend to hide anything.
    */
   readonly encrypt: Uint8Array | undefined;
   /** Derives another key for `purpose` from the same secret (for example payload encryption). */

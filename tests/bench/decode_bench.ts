@@ -1,7 +1,7 @@
 /**
  * What one decode of a full chat delivery costs: a `chat-deliver` of 20 entries (the size a
  * server sends a client that is catching up), encoded once and decoded again and again, plaintext
- * (HMAC-SHA256) and encrypted (AES-256-GCM). Prints µs per decode, the median of several rounds, so
+ * (HMAC-SHA256) and encrypted (ChaCha20-Poly1305). Prints µs per decode, the median of several rounds, so
  * that a change to the decoder (tag check, JSON parse, dropping undeclared fields, validation) can
  * be compared before and after on one machine.
  *

@@ -7,7 +7,7 @@
  * 2. the measured throughput phase: the client process's CPU per delivery (one line at one
  *    client), and from the leader's `/metrics` its CPU and datagrams per sequenced line and the
  *    lines per stream datagram;
- * 3. the floor: the captured datagrams opened (AES-GCM, replay guard, JSON parse and validation
+ * 3. the floor: the captured datagrams opened (ChaCha20-Poly1305, replay guard, JSON parse and validation
  *    by {@linkcode WireCodec}) once per client, as a receiver that does nothing else would, µs
  *    per delivery (the median of several rounds; no socket receive, no client logic).
  *

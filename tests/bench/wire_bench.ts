@@ -1,6 +1,6 @@
 /**
  * Benchmarks of the wire codec: encode and decode of a typical ~200-byte datagram, plaintext
- * (HMAC-SHA256, no secret) against encrypted (AES-256-GCM, with a secret).
+ * (HMAC-SHA256, no secret) against encrypted (ChaCha20-Poly1305, with a secret).
  *
  * Run with `deno bench -A tests/bench/wire_bench.ts`.
  *

@@ -19,7 +19,7 @@ export const SENDER: Sender = {
   addr: { host: "192.168.100.200", port: 7401 },
 };
 
-/** Plaintext under the cluster-name key (HMAC only), and encrypted under a secret (AES-GCM). */
+/** Plaintext under the cluster-name key (HMAC only), and encrypted under a secret (ChaCha20-Poly1305). */
 export const MODES: { name: string; secrets: string[] }[] = [
   { name: "plaintext", secrets: [] },
   { name: "encrypted", secrets: ["a bench secret"] },

@@ -12,6 +12,8 @@
 import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
 import { Keyring } from "../../src/wire/mod.ts";
 
+/** The AEAD of an encrypted datagram, as `codec.ts` documents it. */
+const CIPHER = "chacha20-poly1305";
 const TAG_BYTES = 16;
 const SALT_BYTES = 8;
 
@@ -62,7 +64,9 @@ export function unseal(d: Uint8Array, secrets: string[], cluster: string): Uint8
   const out = d.slice();
   const { encrypted, bodyAt } = layout(d);
   if (!encrypted) return out;
-  const decipher = createDecipheriv("aes-256-gcm", encryptKey(secrets, cluster), nonce(d));
+  const decipher = createDecipheriv(CIPHER, encryptKey(secrets, cluster), nonce(d), {
+    authTagLength: TAG_BYTES,
+  });
   out.set(decipher.update(d.subarray(bodyAt, d.length - TAG_BYTES)), bodyAt);
   return out;
 }
@@ -70,7 +74,7 @@ export function unseal(d: Uint8Array, secrets: string[], cluster: string): Uint8
 /**
  * A copy of `form` (a datagram with a plaintext body) sealed as the codec would: with the
  * encrypted flag, the bytes from the body to the last 16 are encrypted and the last 16 become
- * the GCM tag over them with everything before the body as associated data; otherwise the last
+ * the Poly1305 tag over them with everything before the body as associated data; otherwise the last
  * 16 become the truncated HMAC of everything before them. Bytes that do not frame a body come
  * back unchanged.
  */
@@ -88,8 +92,10 @@ export function seal(form: Uint8Array, secrets: string[], cluster: string): Uint
     return out;
   }
   if (!(bodyAt <= tagAt)) return out;
-  const cipher = createCipheriv("aes-256-gcm", encryptKey(secrets, cluster), nonce(form));
-  cipher.setAAD(form.subarray(0, bodyAt));
+  const cipher = createCipheriv(CIPHER, encryptKey(secrets, cluster), nonce(form), {
+    authTagLength: TAG_BYTES,
+  });
+  cipher.setAAD(form.subarray(0, bodyAt), { plaintextLength: tagAt - bodyAt });
   out.set(cipher.update(form.subarray(bodyAt, tagAt)), bodyAt);
   cipher.final();
   out.set(cipher.getAuthTag(), tagAt);
