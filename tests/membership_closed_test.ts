@@ -107,7 +107,7 @@ Deno.test("while a check runs the core is due at once", () => {
   assert.equal(h.core.dueAt(), h.now);
 });
 
-Deno.test("a calm core wakes only to send its heartbeats, timers late or not: the merge probe goes with one", () => {
+Deno.test("a calm core wakes only to send its heartbeats, timers late or not: no merge probe while no server is dead", () => {
   const h = calm();
   const end = h.now + 3_000;
   let nextBeat = h.now + TIMING.heartbeatIntervalMs / 2;

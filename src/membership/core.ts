@@ -19,7 +19,7 @@ import type { SplitView, ViewSnapshot } from "./events.ts";
 import { FailureDetector } from "./detector.ts";
 import { type CoreAction, Outbox } from "./outbox.ts";
 import { copySplit, SplitDetector } from "./split.ts";
-import { isLive, MemberTable } from "./table.ts";
+import { isLive, type Member, MemberTable } from "./table.ts";
 import type { Address } from "../transport/types.ts";
 import { SeededRandom } from "../util/random.ts";
 import {
@@ -161,7 +161,8 @@ export class ServerCore {
 
   /**
    * The earliest monotonic time at which a `tick` can do anything, as of the last event: the
-   * next heartbeat (which a due merge probe goes with), or the first live member's suspicion. While anything is in
+   * next heartbeat, the next merge probe while a dead server is there to probe, or the first live
+   * member's suspicion. While anything is in
    * motion — discovery, an election, a verification, a change within the split detector's windows —
    * that is now, and the runtime ticks at its finest grain.
    */
@@ -175,6 +176,7 @@ export class ServerCore {
       if (member.state === "suspect") return now;
       if (now - member.changedAt < splitSettleMs + splitBurstMs) return now;
       if (member.state === "alive") due = Math.min(due, member.silentSince + suspectAfterMs);
+      if (isMergeProbed(member)) due = Math.min(due, this.#nextMergeProbeAt);
     }
     return Math.min(due, now + mergeProbeIntervalMs);
   }
@@ -292,11 +294,10 @@ export class ServerCore {
       this.#heartbeat(now);
       this.#nextHeartbeatAt += timing.heartbeatIntervalMs;
       if (this.#nextHeartbeatAt <= now) this.#nextHeartbeatAt = now + timing.heartbeatIntervalMs;
-      // The merge probe goes out with the first heartbeat after it is due: no wake-up of its own.
-      if (now >= this.#nextMergeProbeAt) {
-        this.#mergeProbe();
-        this.#nextMergeProbeAt = now + timing.mergeProbeIntervalMs;
-      }
+    }
+    if (this.#phase === "running" && now >= this.#nextMergeProbeAt) {
+      this.#mergeProbe();
+      this.#nextMergeProbeAt = now + timing.mergeProbeIntervalMs;
     }
     this.#table.forget(now, timing.forgetAfterMs, timing.forgetDeadAfterMs, timing.maxDeadServers);
     this.#split.tick(now);
@@ -312,7 +313,7 @@ export class ServerCore {
   #mergeProbe(): void {
     let body: Body | undefined;
     for (const member of this.#table.members()) {
-      if (member.role !== "server" || member.state !== "dead" || !member.heardFrom) continue;
+      if (!isMergeProbed(member)) continue;
       body ??= { kind: "heartbeat", ...this.#status() };
       this.#out.send(member.addr, body);
     }
@@ -459,4 +460,9 @@ function seededFrom(self: Sender): () => number {
   }
   const random = new SeededRandom(hash >>> 0);
   return () => random.next();
+}
+
+/** True for a member the merge probe goes to: a server declared dead that this server heard from. */
+function isMergeProbed(member: Member): boolean {
+  return member.role === "server" && member.state === "dead" && member.heardFrom;
 }
