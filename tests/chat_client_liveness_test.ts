@@ -17,6 +17,16 @@ import { clientSender, serverSender, WALL } from "./sim/chat_harness.ts";
 const S1 = serverSender("s1");
 const CONFIG = defaultChatConfig();
 const TICK_MS = 25;
+/** What a live server answers an ack with when it has nothing new: an empty delivery. */
+const KEEPALIVE: Body = {
+  kind: "chat-deliver",
+  commit: 0,
+  acked: 0,
+  gen: 1,
+  entries: [],
+  leader: "",
+  leaderIncarnation: 0,
+};
 
 /** A core attached to s1 and welcomed; `now` is its clock. */
 function joined(): { core: ChatClientCore; now: number } {
@@ -74,15 +84,7 @@ Deno.test("a closed connection and a silent server: the client looks for another
 Deno.test("a server that answers after its connection closed is kept (a forged close)", () => {
   const { core } = joined();
   core.step({ type: "server-closed", now: 1_000 });
-  receive(core, 1_001, {
-    kind: "chat-deliver",
-    commit: 0,
-    acked: 0,
-    gen: 1,
-    entries: [],
-    leader: "",
-    leaderIncarnation: 0,
-  });
+  receive(core, 1_001, KEEPALIVE);
   // The server keeps answering its heartbeats; no check is left pending.
   let actions: ChatClientAction[] = [];
   for (let t = 1_000; t < 1_000 + 3 * CONFIG.serverCheckMs; t += TICK_MS) {
@@ -171,15 +173,7 @@ Deno.test("a quiet server that answers the check is kept", () => {
   const { core } = joined();
   const { serverQuietMs } = CONFIG;
   othersAlive(core, 0, serverQuietMs + TICK_MS);
-  receive(core, serverQuietMs + 2 * TICK_MS, {
-    kind: "chat-deliver",
-    commit: 0,
-    acked: 0,
-    gen: 1,
-    entries: [],
-    leader: "",
-    leaderIncarnation: 0,
-  });
+  receive(core, serverQuietMs + 2 * TICK_MS, KEEPALIVE);
   const { serverCheckMs } = CONFIG;
   // The check is answered; the server then keeps quiet less than serverQuietMs again.
   const after = othersAlive(
@@ -196,15 +190,7 @@ Deno.test("a quiet server that answers the check at the instant it began is kept
   const { serverQuietMs, serverCheckMs } = CONFIG;
   const check = othersAlive(core, 0, serverQuietMs);
   assert.ok(check.some((a) => a.type === "send" && a.body.kind === "chat-ack"), "checked");
-  receive(core, serverQuietMs, {
-    kind: "chat-deliver",
-    commit: 0,
-    acked: 0,
-    gen: 1,
-    entries: [],
-    leader: "",
-    leaderIncarnation: 0,
-  });
+  receive(core, serverQuietMs, KEEPALIVE);
   const after = othersAlive(core, serverQuietMs, serverQuietMs + serverCheckMs + 2 * TICK_MS);
   assert.ok(!lost(after), "left a server that answered the check");
 });
