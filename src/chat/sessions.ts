@@ -84,6 +84,15 @@ interface Session extends Recipient {
   heldSince: number;
 }
 
+/**
+ * Where a resuming client stopped, and where its history forks from this server's log
+ * (undefined: the fork lies below this log's window).
+ */
+interface ResumedHistory {
+  stopped: number;
+  fork: number | undefined;
+}
+
 /** The split state sent to clients, without the attachment number each copy carries. */
 type SplitState = Omit<ChatSplitBody, "gen">;
 
@@ -536,17 +545,22 @@ export class Sessions {
    */
   #held(session: Session, now: number): boolean {
     if (session.resume === 0) return false;
+    const history = this.#historyOf(session);
     const split = this.#split.split && this.#split.partition !== false;
-    if (!(split && this.#diverged(session)) && !this.#undecided(session)) return false;
+    if (!(split && this.#diverged(history)) && !this.#undecided(history)) return false;
     if (session.heldSince === -Infinity) session.heldSince = now;
     return now - session.heldSince < this.#o.config.anchorWaitMs;
   }
 
-  /** True when what a resuming client delivered differs from what this server committed. */
-  #diverged(session: Session): boolean {
-    const { log, commit } = this.#o.replica;
+  /** What a resuming client delivered, placed against this server's log. */
+  #historyOf(session: Session): ResumedHistory {
     const stopped = session.resume - 1;
-    const fork = log.forkPoint(session.runs, stopped);
+    return { stopped, fork: this.#o.replica.log.forkPoint(session.runs, stopped) };
+  }
+
+  /** True when what a resuming client delivered differs from what this server committed. */
+  #diverged({ stopped, fork }: ResumedHistory): boolean {
+    const { log, commit } = this.#o.replica;
     return fork === undefined ? stopped >= log.first : fork < Math.min(stopped, commit);
   }
 
@@ -555,10 +569,8 @@ export class Sessions {
    * point, below where the client stopped, and this server holds other entries there: neither is
    * committed here, and the leader's next commits decide which stand.
    */
-  #undecided(session: Session): boolean {
+  #undecided({ stopped, fork }: ResumedHistory): boolean {
     const { log, commit } = this.#o.replica;
-    const stopped = session.resume - 1;
-    const fork = log.forkPoint(session.runs, stopped);
     return fork !== undefined && fork < stopped && fork >= commit && log.last > fork;
   }
 
@@ -573,8 +585,7 @@ export class Sessions {
    */
   #resumeStart(session: Session): number {
     const { log, commit } = this.#o.replica;
-    const stopped = session.resume - 1;
-    const fork = log.forkPoint(session.runs, stopped);
+    const { stopped, fork } = this.#historyOf(session);
     if (fork === undefined) {
       return stopped >= log.first ? log.first : Math.max(stopped + 1, log.first);
     }
